@@ -1,0 +1,79 @@
+# cdrl build: `make` builds build/libcdrl.a and ./cdrl, `make test` runs every test,
+# `make bench` the kernel benchmarks, `make sanitize` the tests under ASan and UBSan.
+# Options: NATIVE=1 (-march=native), DEBUG=1 (-O0, DEBUG asserts), NO_OMP=1, CC=clang.
+
+CC      ?= cc
+OPT     := -O2
+ifeq ($(DEBUG),1)
+OPT     := -O0 -DDEBUG
+endif
+ifeq ($(NATIVE),1)
+OPT     += -march=native
+endif
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wdouble-promotion -Wvla \
+           -Werror=implicit-function-declaration -Werror
+OMP     := -fopenmp
+ifeq ($(NO_OMP),1)
+OMP     :=
+endif
+BUILD   ?= build
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) -Iinclude -Isrc
+LDLIBS  := -ldnnl -lcjson -lpng -lm $(OMP) $(SAN)
+PYTHON  ?= /usr/bin/python3
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_SRC   := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC   := $(wildcard src/cli/*.c)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+HEADERS   := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/*.h)
+
+.SECONDARY:
+.PHONY: all test bench sanitize fixtures format format-check clean
+all: $(BUILD)/libcdrl.a cdrl
+
+# Objects and archives are written under a temporary name and renamed, so that two makes
+# running at once in one tree never leave a half-written file behind.
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(CFLAGS) -c $< -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+$(BUILD)/libcdrl.a: $(LIB_OBJ)
+	@rm -f $@.$$$$.tmp; ar rcs $@.$$$$.tmp $^ && mv $@.$$$$.tmp $@
+
+cdrl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcdrl.a
+	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libcdrl.a
+	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcdrl.a
+	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+# Runs every test program (each exits non-zero on any failure) and prints one summary line.
+test: $(TESTS) cdrl
+	@pass=0; fail=0; for t in $(TESTS); do \
+	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+sanitize:
+	$(MAKE) BUILD=build/san SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+
+# Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch).
+fixtures:
+	@for f in ref/fixtures_*.py; do echo "$(PYTHON) $$f"; $(PYTHON) $$f || exit 1; done
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)
+format-check:
+	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)
+
+clean:
+	rm -rf build cdrl

@@ -1,0 +1,71 @@
+// Core services shared by every module: assertions, logging, the cdrl_malloc shim, the
+// scratch arena and thread helpers. Nothing here knows about networks.
+#ifndef CDRL_CORE_CORE_H
+#define CDRL_CORE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdrl.h"
+
+// ---------------------------------------------------------------------------------------
+// Assertions: programming errors, on in every build (GGML_ASSERT). CDRL_DASSERT is for hot
+// loops and compiled out unless DEBUG is defined.
+void cdrl_assert_fail(const char *expr, const char *file, int line);
+#define CDRL_ASSERT(x)                                                                         \
+    do {                                                                                       \
+        if (!(x)) cdrl_assert_fail(#x, __FILE__, __LINE__);                                    \
+    } while (0)
+#ifdef DEBUG
+#define CDRL_DASSERT(x) CDRL_ASSERT(x)
+#else
+#define CDRL_DASSERT(x) ((void)0)
+#endif
+
+// ---------------------------------------------------------------------------------------
+// Logging through the callback set with cdrl_set_log_callback (printf-style).
+#if defined(__GNUC__)
+#define CDRL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CDRL_PRINTF(a, b)
+#endif
+void cdrl_log(cdrl_log_level level, const char *fmt, ...) CDRL_PRINTF(2, 3);
+// Logs an error and returns the status, so that failures read `return cdrl_fail(...)`.
+cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) CDRL_PRINTF(2, 3);
+
+// ---------------------------------------------------------------------------------------
+// Heap: every allocation goes through here. Blocks are 64-byte aligned; cdrl_free(NULL) is a
+// no-op. cdrl_alloc_live() counts blocks not yet freed, so tests can assert there are none.
+#define CDRL_ALIGN 64
+#define CDRL_PI 3.14159265358979323846
+void *cdrl_malloc(size_t bytes);
+void *cdrl_calloc(size_t bytes);
+void cdrl_free(void *p);
+long cdrl_alloc_live(void);
+
+// ---------------------------------------------------------------------------------------
+// Scratch arena: one block sized up front, bump-allocated, released to a mark. Training and
+// sampling loops take all their temporaries from an arena so that they never call malloc.
+// Running out is a sizing bug, hence an assertion, not a status.
+typedef struct cdrl_arena {
+    char *base;
+    size_t cap;  // bytes
+    size_t used; // bytes
+    size_t peak; // high-water mark of used
+} cdrl_arena;
+
+cdrl_status cdrl_arena_init(cdrl_arena *a, size_t bytes);
+void cdrl_arena_deinit(cdrl_arena *a);
+// n floats, 64-byte aligned, uninitialised.
+float *cdrl_arena_floats(cdrl_arena *a, size_t n);
+// Bytes that cdrl_arena_floats(a, n) consumes, for sizing arenas before use.
+size_t cdrl_arena_floats_size(size_t n);
+static inline size_t cdrl_arena_mark(const cdrl_arena *a) { return a->used; }
+static inline void cdrl_arena_release(cdrl_arena *a, size_t mark) { a->used = mark; }
+
+// ---------------------------------------------------------------------------------------
+// Threads. Parallel loops split work into fixed chunks (never "one per thread") so results
+// are bit-identical for any thread count.
+int cdrl_in_parallel(void);
+
+#endif // CDRL_CORE_CORE_H

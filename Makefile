@@ -33,7 +33,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 HEADERS   := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/*.h)
 
 .SECONDARY:
-.PHONY: all test bench sanitize fixtures format format-check clean
+.PHONY: all check test bench demo sanitize fixtures format format-check clean
 all: $(BUILD)/libcdrl.a cdrl
 
 # Objects and archives are written under a temporary name and renamed, so that two makes
@@ -59,6 +59,13 @@ test: $(TESTS) cdrl
 	@pass=0; fail=0; for t in $(TESTS); do \
 	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+# What CI runs: the tests, then the tests again under the sanitizers.
+check: test
+	$(MAKE) sanitize
+
+# Until the 2-D trainer lands the demo is the kernel benchmark.
+demo: bench
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing cdrl need, when they are missing.
+# Safe to run again: it only calls apt-get when something is absent. Needs root (or sudo).
+set -e
+need="gcc make libc6-dev libdnnl-dev libcjson-dev libpng-dev"
+missing=""
+for p in $need; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends $missing

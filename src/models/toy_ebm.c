@@ -1,0 +1,401 @@
+// The toy energy network (see toy_ebm.h). Forward, backward and the per-level embedding path.
+#include "models/toy_ebm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+#define SLOPE 0.2f // LeakyReLU slope of the official EBMs
+
+void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
+    memset(c, 0, sizeof *c);
+    c->in_dim = 2;
+    c->ch = 128;
+    c->n_mult = 4;
+    c->ch_mult[0] = 1;
+    c->ch_mult[1] = c->ch_mult[2] = c->ch_mult[3] = 2;
+    c->n_blocks = 1;
+}
+
+// PyTorch's nn.Linear initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+static void init_uniform(float *x, size_t n, float bound, cdrl_rng *rng) {
+    cdrl_rng_uniform(rng, x, n);
+    for (size_t i = 0; i < n; i++) x[i] = (2.0f * x[i] - 1.0f) * bound;
+}
+
+static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
+                          const char *prefix) {
+    int wshape[2] = {out, in};
+    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 2, wshape);
+    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
+}
+
+static void init_sn_linear(cdrl_toy_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
+    float bound = 1.0f / sqrtf((float)s->IN);
+    init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
+    init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
+    cdrl_sn_init_uv(s, m->buf, rng);
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch, int n_levels,
+                                  cdrl_rng *rng) {
+    CDRL_ASSERT(cfg->n_mult * cfg->n_blocks <= CDRL_TOY_EBM_MAX_BLOCKS);
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVEL_TABLE && max_batch >= 1);
+    cdrl_toy_ebm *m = cdrl_calloc(sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    m->max_batch = max_batch;
+    cdrl_param_table_init(&m->params);
+    cdrl_param_table_init(&m->buffers);
+    cdrl_param_table_init(&m->derived);
+    const int ch = cfg->ch, temb = 4 * cfg->ch;
+
+    // Parameter table, in the order of the official module.
+    add_sn_linear(m, &m->temb1, &m->temb1_b, ch, temb, "temb_map1");
+    add_sn_linear(m, &m->temb2, &m->temb2_b, temb, temb, "temb_map2");
+    add_sn_linear(m, &m->in, &m->in_b, cfg->in_dim, ch, "module_list.0");
+    int in = ch, max_w = ch;
+    for (int l = 0; l < cfg->n_mult; l++) {
+        for (int k = 0; k < cfg->n_blocks; k++) {
+            toy_ebm_block *b = &m->blk[m->n_blk];
+            int out = ch * cfg->ch_mult[l];
+            char name[64];
+            snprintf(name, sizeof name, "module_list.%d", m->n_blk + 1);
+            char sub[96];
+            b->in = in;
+            b->out = out;
+            snprintf(sub, sizeof sub, "%s.conv1", name);
+            add_sn_linear(m, &b->conv1, &b->b1, in, out, sub);
+            snprintf(sub, sizeof sub, "%s.conv2", name);
+            add_sn_linear(m, &b->conv2, &b->b2, out, out, sub);
+            snprintf(sub, sizeof sub, "%s.temb_map", name);
+            add_sn_linear(m, &b->temb, &b->bt, temb, out, sub);
+            int gshape[2] = {1, out};
+            b->g = cdrl_param_add(&m->params, 2, gshape, "%s.g", name);
+            if (in != out) {
+                snprintf(sub, sizeof sub, "%s.short_cut", name);
+                add_sn_linear(m, &b->shortcut, &b->bs, in, out, sub);
+            }
+            in = out;
+            if (out > max_w) max_w = out;
+            m->n_blk++;
+        }
+    }
+    m->width_out = in;
+    int fshape[2] = {1, in};
+    m->final_w = cdrl_param_add(&m->params, 2, fshape, "final_dense.weight");
+
+    // Persistent storage: parameters, gradients, buffers, derived weights, per-level and
+    // per-row activations.
+    const size_t B = (size_t)max_batch, L = (size_t)n_levels;
+    size_t n = 0;
+    n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
+         cdrl_arena_floats_size(m->derived.total) * 2;
+    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)ch) +
+         5 * cdrl_arena_floats_size(L * (size_t)temb);
+    for (int i = 0; i < m->n_blk; i++) {
+        const toy_ebm_block *b = &m->blk[i];
+        n += 3 * cdrl_arena_floats_size(L * (size_t)b->out);
+        n += 2 * cdrl_arena_floats_size(B * (size_t)b->in) + 3 * cdrl_arena_floats_size(B * (size_t)b->out);
+    }
+    n += cdrl_arena_floats_size(B * (size_t)cfg->in_dim) + 2 * cdrl_arena_floats_size(B * (size_t)m->width_out);
+    // Scratch: five (B, max_w) backward temporaries plus the largest linear-layer scratch.
+    size_t lin = 0;
+    lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
+    lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, cfg->in_dim, ch));
+    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, temb));
+    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, ch, temb));
+    size_t scratch = 5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin + CDRL_ALIGN;
+    if (cdrl_arena_init(&m->store, n) != CDRL_OK || cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+        cdrl_toy_ebm_free(m);
+        return NULL;
+    }
+    memset(m->store.base, 0, n);
+    cdrl_arena *s = &m->store;
+    m->p_own = cdrl_arena_floats(s, m->params.total);
+    m->p = m->p_own;
+    m->grad = cdrl_arena_floats(s, m->params.total);
+    m->buf = cdrl_arena_floats(s, m->buffers.total);
+    m->der = cdrl_arena_floats(s, m->derived.total);
+    m->dder = cdrl_arena_floats(s, m->derived.total);
+    m->lvl_tau = cdrl_arena_floats(s, L);
+    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)ch);
+    m->lvl_z1 = cdrl_arena_floats(s, L * (size_t)temb);
+    m->lvl_a1 = cdrl_arena_floats(s, L * (size_t)temb);
+    m->lvl_e = cdrl_arena_floats(s, L * (size_t)temb);
+    m->lvl_le = cdrl_arena_floats(s, L * (size_t)temb);
+    m->lvl_dle = cdrl_arena_floats(s, L * (size_t)temb);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        b->lvl_z = cdrl_arena_floats(s, L * (size_t)b->out);
+        b->lvl_tp = cdrl_arena_floats(s, L * (size_t)b->out);
+        b->lvl_dtp = cdrl_arena_floats(s, L * (size_t)b->out);
+        b->h = cdrl_arena_floats(s, B * (size_t)b->in);
+        b->a1 = cdrl_arena_floats(s, B * (size_t)b->in);
+        b->s = cdrl_arena_floats(s, B * (size_t)b->out);
+        b->a2 = cdrl_arena_floats(s, B * (size_t)b->out);
+        b->c2 = cdrl_arena_floats(s, B * (size_t)b->out);
+    }
+    m->x = cdrl_arena_floats(s, B * (size_t)cfg->in_dim);
+    m->h_final = cdrl_arena_floats(s, B * (size_t)m->width_out);
+    m->r = cdrl_arena_floats(s, B * (size_t)m->width_out);
+
+    // Initialisation in registration order (PyTorch defaults; gains 1).
+    init_sn_linear(m, &m->temb1, m->temb1_b, rng);
+    init_sn_linear(m, &m->temb2, m->temb2_b, rng);
+    init_sn_linear(m, &m->in, m->in_b, rng);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        init_sn_linear(m, &b->conv1, b->b1, rng);
+        init_sn_linear(m, &b->conv2, b->b2, rng);
+        init_sn_linear(m, &b->temb, b->bt, rng);
+        for (int c = 0; c < b->out; c++) m->p[b->g + (size_t)c] = 1.0f;
+        if (b->in != b->out) init_sn_linear(m, &b->shortcut, b->bs, rng);
+    }
+    init_uniform(m->p + m->final_w, (size_t)m->width_out, 1.0f / sqrtf((float)m->width_out), rng);
+    return m;
+}
+
+void cdrl_toy_ebm_free(cdrl_toy_ebm *m) {
+    if (!m) return;
+    cdrl_arena_deinit(&m->store);
+    cdrl_arena_deinit(&m->scratch);
+    cdrl_param_table_deinit(&m->params);
+    cdrl_param_table_deinit(&m->buffers);
+    cdrl_param_table_deinit(&m->derived);
+    cdrl_free(m);
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-level embedding path
+
+static void sn_linear_fwd(cdrl_toy_ebm *m, float *out, const float *inp, const cdrl_sn *s,
+                          size_t bias, int N) {
+    cdrl_linear_forward(out, inp, m->der + s->w_sn, m->p + bias, N, s->IN, s->OC, &m->scratch);
+}
+
+static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const float *inp,
+                          const cdrl_sn *s, size_t bias, int N, int param_grads) {
+    cdrl_linear_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
+                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N,
+                         s->IN, s->OC, &m->scratch);
+}
+
+void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVEL_TABLE);
+    const int ch = m->cfg.ch, temb = 4 * ch, L = n_levels;
+    cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
+    cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);
+    cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        cdrl_sn_prepare(&b->conv1, m->der, m->buf, m->p, train);
+        cdrl_sn_prepare(&b->conv2, m->der, m->buf, m->p, train);
+        cdrl_sn_prepare(&b->temb, m->der, m->buf, m->p, train);
+        if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
+    }
+    m->n_levels = L;
+    memcpy(m->lvl_tau, tau, sizeof(float) * (size_t)L);
+    cdrl_timestep_embedding_forward(m->lvl_e0, tau, L, ch);
+    sn_linear_fwd(m, m->lvl_z1, m->lvl_e0, &m->temb1, m->temb1_b, L);
+    cdrl_lrelu_forward(m->lvl_a1, m->lvl_z1, (size_t)L * (size_t)temb, SLOPE);
+    sn_linear_fwd(m, m->lvl_e, m->lvl_a1, &m->temb2, m->temb2_b, L);
+    cdrl_lrelu_forward(m->lvl_le, m->lvl_e, (size_t)L * (size_t)temb, SLOPE);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        sn_linear_fwd(m, b->lvl_z, m->lvl_le, &b->temb, b->bt, L);
+        cdrl_lrelu_forward(b->lvl_tp, b->lvl_z, (size_t)L * (size_t)b->out, SLOPE);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward and backward over a batch
+
+void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level, int B) {
+    CDRL_ASSERT(B >= 1 && B <= m->max_batch && m->n_levels > 0);
+    const int D = m->cfg.in_dim;
+    m->batch = B;
+    m->level = level;
+    memcpy(m->x, y, sizeof(float) * (size_t)B * (size_t)D);
+    sn_linear_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        const size_t n_in = (size_t)B * (size_t)b->in, n_out = (size_t)B * (size_t)b->out;
+        float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_final;
+        cdrl_lrelu_forward(b->a1, b->h, n_in, SLOPE);
+        sn_linear_fwd(m, b->s, b->a1, &b->conv1, b->b1, B);
+        for (int n = 0; n < B; n++) {
+            CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
+            const float *tp = b->lvl_tp + (size_t)level[n] * (size_t)b->out;
+            float *s = b->s + (size_t)n * (size_t)b->out;
+            for (int c = 0; c < b->out; c++) s[c] += tp[c];
+        }
+        cdrl_lrelu_forward(b->a2, b->s, n_out, SLOPE);
+        sn_linear_fwd(m, b->c2, b->a2, &b->conv2, b->b2, B);
+        if (b->in != b->out) sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
+        else memcpy(next, b->h, sizeof(float) * n_in);
+        const float *g = m->p + b->g;
+        for (int n = 0; n < B; n++)
+            for (int c = 0; c < b->out; c++) {
+                size_t k = (size_t)n * (size_t)b->out + (size_t)c;
+                next[k] += b->c2[k] * g[c];
+            }
+    }
+    const int W = m->width_out;
+    cdrl_relu_forward(m->r, m->h_final, (size_t)B * (size_t)W);
+    const float *wf = m->p + m->final_w;
+    for (int n = 0; n < B; n++) {
+        float acc = 0.0f;
+        const float *r = m->r + (size_t)n * (size_t)W;
+        for (int c = 0; c < W; c++) acc += r[c] * wf[c];
+        f[n] = acc;
+    }
+}
+
+void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int param_grads) {
+    const int B = m->batch, W = m->width_out;
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    size_t max_rows = (size_t)B * (size_t)W;
+    for (int i = 0; i < m->n_blk; i++)
+        if ((size_t)B * (size_t)m->blk[i].out > max_rows) max_rows = (size_t)B * (size_t)m->blk[i].out;
+    float *dh = cdrl_arena_floats(&m->scratch, max_rows);  // gradient at a block's output
+    float *dhi = cdrl_arena_floats(&m->scratch, max_rows); // ... and at its input
+    float *dc2 = cdrl_arena_floats(&m->scratch, max_rows);
+    float *da = cdrl_arena_floats(&m->scratch, max_rows);
+    float *ds = cdrl_arena_floats(&m->scratch, max_rows);
+
+    // f = relu(h_final) . w_final
+    const float *wf = m->p + m->final_w;
+    float *dwf = m->grad + m->final_w;
+    memset(da, 0, sizeof(float) * (size_t)B * (size_t)W);
+    for (int n = 0; n < B; n++) {
+        float *d = da + (size_t)n * (size_t)W;
+        for (int c = 0; c < W; c++) d[c] = df[n] * wf[c];
+    }
+    if (param_grads)
+        for (int c = 0; c < W; c++) {
+            float acc = 0.0f;
+            for (int n = 0; n < B; n++) acc += df[n] * m->r[(size_t)n * (size_t)W + (size_t)c];
+            dwf[c] += acc;
+        }
+    memset(dh, 0, sizeof(float) * (size_t)B * (size_t)W);
+    cdrl_relu_backward(dh, da, m->h_final, (size_t)B * (size_t)W);
+
+    for (int i = m->n_blk - 1; i >= 0; i--) {
+        toy_ebm_block *b = &m->blk[i];
+        const size_t n_in = (size_t)B * (size_t)b->in, n_out = (size_t)B * (size_t)b->out;
+        const float *g = m->p + b->g;
+        // out = c2 * g + shortcut(h)
+        memset(dhi, 0, sizeof(float) * n_in);
+        if (b->in != b->out) sn_linear_bwd(m, dhi, dh, b->h, &b->shortcut, b->bs, B, param_grads);
+        else memcpy(dhi, dh, sizeof(float) * n_in);
+        for (int n = 0; n < B; n++)
+            for (int c = 0; c < b->out; c++) {
+                size_t k = (size_t)n * (size_t)b->out + (size_t)c;
+                dc2[k] = dh[k] * g[c];
+            }
+        if (param_grads) {
+            float *dg = m->grad + b->g;
+            for (int c = 0; c < b->out; c++) {
+                float acc = 0.0f;
+                for (int n = 0; n < B; n++) {
+                    size_t k = (size_t)n * (size_t)b->out + (size_t)c;
+                    acc += dh[k] * b->c2[k];
+                }
+                dg[c] += acc;
+            }
+        }
+        // c2 = conv2(lrelu(s)), s = conv1(lrelu(h)) + tp[level]
+        memset(da, 0, sizeof(float) * n_out);
+        sn_linear_bwd(m, da, dc2, b->a2, &b->conv2, b->b2, B, param_grads);
+        memset(ds, 0, sizeof(float) * n_out);
+        cdrl_lrelu_backward(ds, da, b->s, n_out, SLOPE);
+        if (param_grads)
+            for (int n = 0; n < B; n++) {
+                float *dtp = b->lvl_dtp + (size_t)m->level[n] * (size_t)b->out;
+                const float *d = ds + (size_t)n * (size_t)b->out;
+                for (int c = 0; c < b->out; c++) dtp[c] += d[c];
+            }
+        memset(da, 0, sizeof(float) * n_in);
+        sn_linear_bwd(m, da, ds, b->a1, &b->conv1, b->b1, B, param_grads);
+        cdrl_lrelu_backward(dhi, da, b->h, n_in, SLOPE);
+        float *t = dh;
+        dh = dhi;
+        dhi = t;
+    }
+    sn_linear_bwd(m, dy, dh, m->x, &m->in, m->in_b, B, param_grads);
+    cdrl_arena_release(&m->scratch, mark);
+}
+
+void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
+    memset(m->grad, 0, sizeof(float) * m->params.total);
+    memset(m->dder, 0, sizeof(float) * m->derived.total);
+    memset(m->lvl_dle, 0, sizeof(float) * (size_t)m->n_levels * 4 * (size_t)m->cfg.ch);
+    for (int i = 0; i < m->n_blk; i++)
+        memset(m->blk[i].lvl_dtp, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->blk[i].out);
+}
+
+void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
+    const int L = m->n_levels, temb = 4 * m->cfg.ch;
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    size_t max_out = (size_t)temb;
+    for (int i = 0; i < m->n_blk; i++) max_out = max_sz(max_out, (size_t)m->blk[i].out);
+    float *dz = cdrl_arena_floats(&m->scratch, (size_t)L * max_out);
+    float *da = cdrl_arena_floats(&m->scratch, (size_t)L * (size_t)temb);
+    // Per-block projections tp = lrelu(temb_map(le)) feed every sample of their level.
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        size_t n = (size_t)L * (size_t)b->out;
+        memset(dz, 0, sizeof(float) * n);
+        cdrl_lrelu_backward(dz, b->lvl_dtp, b->lvl_z, n, SLOPE);
+        sn_linear_bwd(m, m->lvl_dle, dz, m->lvl_le, &b->temb, b->bt, L, 1);
+    }
+    // le = lrelu(e), e = temb_map2(lrelu(z1)), z1 = temb_map1(e0)
+    size_t nt = (size_t)L * (size_t)temb;
+    memset(dz, 0, sizeof(float) * nt);
+    cdrl_lrelu_backward(dz, m->lvl_dle, m->lvl_e, nt, SLOPE);
+    memset(da, 0, sizeof(float) * nt);
+    sn_linear_bwd(m, da, dz, m->lvl_a1, &m->temb2, m->temb2_b, L, 1);
+    memset(dz, 0, sizeof(float) * nt);
+    cdrl_lrelu_backward(dz, da, m->lvl_z1, nt, SLOPE);
+    sn_linear_bwd(m, NULL, dz, m->lvl_e0, &m->temb1, m->temb1_b, L, 1);
+    cdrl_arena_release(&m->scratch, mark);
+
+    // Normalised-weight gradients back to weight_orig.
+    cdrl_sn_finish(&m->temb1, m->grad, m->dder, m->p, m->buf);
+    cdrl_sn_finish(&m->temb2, m->grad, m->dder, m->p, m->buf);
+    cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
+    for (int i = 0; i < m->n_blk; i++) {
+        toy_ebm_block *b = &m->blk[i];
+        cdrl_sn_finish(&b->conv1, m->grad, m->dder, m->p, m->buf);
+        cdrl_sn_finish(&b->conv2, m->grad, m->dder, m->p, m->buf);
+        cdrl_sn_finish(&b->temb, m->grad, m->dder, m->p, m->buf);
+        if (b->in != b->out) cdrl_sn_finish(&b->shortcut, m->grad, m->dder, m->p, m->buf);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// cdrl_net view
+
+static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
+    cdrl_toy_ebm_prepare(impl, tau, n_levels, train);
+}
+static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
+    cdrl_toy_ebm_forward(impl, out, x, level, B);
+}
+static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {
+    cdrl_toy_ebm_backward(impl, dx, dout, param_grads);
+}
+static void net_zero_grad(void *impl) { cdrl_toy_ebm_zero_grad(impl); }
+static void net_finish_grads(void *impl) { cdrl_toy_ebm_finish_grads(impl); }
+
+cdrl_net cdrl_toy_ebm_net(cdrl_toy_ebm *m) {
+    return (cdrl_net){.impl = m, .dim = m->cfg.in_dim, .params = &m->params, .buffers = &m->buffers,
+                      .p = &m->p, .p_own = m->p_own, .grad = m->grad, .buf = m->buf,
+                      .prepare = net_prepare, .forward = net_forward, .backward = net_backward,
+                      .zero_grad = net_zero_grad, .finish_grads = net_finish_grads};
+}

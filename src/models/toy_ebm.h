@@ -1,0 +1,90 @@
+// The 2-D energy network f(y, lambda) of the official toy example (method.md §5.6): a
+// spectrally normalised residual MLP with a noise-level embedding. Tensor names are the
+// official state_dict keys (temb_map1, temb_map2, module_list.K..., final_dense).
+//
+// The embedding path depends only on the noise level, so cdrl_toy_ebm_prepare computes it once
+// per level (and the normalised weights once per weight update); forward and backward then
+// gather each sample's level. Parameter gradients reach the per-level embedding outputs and
+// the normalised weights first and are carried back once per step by
+// cdrl_toy_ebm_finish_grads.
+#ifndef CDRL_MODELS_TOY_EBM_H
+#define CDRL_MODELS_TOY_EBM_H
+
+#include "core/core.h"
+#include "core/rng.h"
+#include "nn/param.h"
+#include "models/net.h"
+#include "nn/sn_layer.h"
+
+#define CDRL_TOY_EBM_MAX_BLOCKS 16
+#define CDRL_MAX_LEVEL_TABLE 33
+
+typedef struct cdrl_toy_ebm_config {
+    int in_dim;      // 2
+    int ch;          // temb_dim = base width: 128 (embedding 128, hidden 4*128)
+    int n_mult;      // number of entries of ch_mult: 4
+    int ch_mult[8];  // (1, 2, 2, 2)
+    int n_blocks;    // blocks per entry: 1
+} cdrl_toy_ebm_config;
+
+void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c);
+
+typedef struct toy_ebm_block {
+    int in, out;
+    cdrl_sn conv1, conv2, temb, shortcut;
+    size_t b1, b2, bt, bs, g; // biases and the per-channel gain (params)
+    // per-level embedding projection: lrelu(temb(lrelu(e))) and its pre-activation
+    float *lvl_z, *lvl_tp, *lvl_dtp; // (L, out)
+    // activations of the last forward (B rows)
+    float *h, *a1, *s, *a2, *c2; // h (B, in) block input; the rest (B, out)
+} toy_ebm_block;
+
+typedef struct cdrl_toy_ebm {
+    cdrl_toy_ebm_config cfg;
+    cdrl_param_table params, buffers, derived;
+    float *p;      // parameters (params.total); may be pointed at an EMA copy
+    float *p_own;  // the network's own parameter buffer
+    float *grad;   // (params.total)
+    float *buf;    // SN u, v (buffers.total)
+    float *der;    // normalised weights (derived.total)
+    float *dder;   // their gradients
+    cdrl_sn temb1, temb2, in;
+    size_t temb1_b, temb2_b, in_b, final_w;
+    int n_blk;
+    toy_ebm_block blk[CDRL_TOY_EBM_MAX_BLOCKS];
+    int width_out;   // channels of the last block
+    int max_batch;
+    // per-level embedding (L levels, set by prepare)
+    int n_levels;
+    float *lvl_tau, *lvl_e0, *lvl_z1, *lvl_a1, *lvl_e, *lvl_le, *lvl_dle; // (L, ...)
+    // last forward
+    int batch;
+    const int *level; // (B) borrowed until backward
+    float *x, *r;     // input copy (B, in_dim); relu of the final features (B, width_out)
+    float *h_final;   // (B, width_out)
+    cdrl_arena store;   // everything above that is per level or per row, allocated once
+    cdrl_arena scratch; // kernel and backward temporaries, released after each call
+} cdrl_toy_ebm;
+
+// Builds the network for batches of at most max_batch rows and up to n_levels noise levels,
+// initialised as PyTorch initialises it (seeded by rng). Returns NULL on out-of-memory.
+cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch, int n_levels,
+                                  cdrl_rng *rng);
+void cdrl_toy_ebm_free(cdrl_toy_ebm *m);
+// Normalised weights (one power iteration first if train) and the embedding of each level's
+// tau (L values). Call after every weight update and whenever p changes.
+void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train);
+// f (B) = f(y, lambda_level) for y (B, in_dim), level (B) indices into the prepared levels.
+void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level, int B);
+// Backward of the last forward with df (B): dy (B, in_dim) += df/dy (NULL skips); with
+// param_grads, accumulates into the derived and per-level gradients.
+void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int param_grads);
+// Zeroes every gradient buffer.
+void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m);
+// Carries the accumulated per-level and normalised-weight gradients into grad.
+void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m);
+
+// The cdrl_net view of m (borrowed: valid while m lives).
+cdrl_net cdrl_toy_ebm_net(cdrl_toy_ebm *m);
+
+#endif // CDRL_MODELS_TOY_EBM_H

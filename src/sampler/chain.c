@@ -1,0 +1,62 @@
+// The sampling chain (see chain.h).
+#include "sampler/chain.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t cdrl_chain_scratch_size(int B, int dim) {
+    size_t nd = (size_t)B * (size_t)dim;
+    return 4 * cdrl_arena_floats_size((size_t)B) + 3 * cdrl_arena_floats_size(nd) +
+           cdrl_langevin_scratch_size(B, dim);
+}
+
+cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, float *levels,
+                           int B, const cdrl_schedule *s, const cdrl_chain_params *cp,
+                           cdrl_rng *rng, cdrl_arena *scratch) {
+    const int D = ebm->dim, T = s->T;
+    const size_t nd = (size_t)B * (size_t)D;
+    const size_t mark = cdrl_arena_mark(scratch);
+    int *pair = (int *)cdrl_arena_floats(scratch, (size_t)B);
+    int *level = (int *)cdrl_arena_floats(scratch, (size_t)B);
+    float *f = cdrl_arena_floats(scratch, (size_t)B);
+    float *df = cdrl_arena_floats(scratch, (size_t)B);
+    float *y = cdrl_arena_floats(scratch, nd);
+    float *xi = cdrl_arena_floats(scratch, nd);
+    float *grad = cdrl_arena_floats(scratch, nd);
+    float tau[CDRL_MAX_LEVELS + 1];
+    for (int l = 0; l <= T; l++) tau[l] = (float)s->tau[l];
+    ebm->prepare(ebm->impl, tau, T + 1, 0);
+    init->prepare(init->impl, tau, T + 1, 0);
+    cdrl_langevin_params lp = {.n_steps = cp->n_langevin,
+                               .step_mul = (float)cp->n_langevin_train / (float)cp->n_langevin};
+    cdrl_status st = CDRL_OK;
+    for (int j = T; j >= 1 && st == CDRL_OK; j--) {
+        for (int n = 0; n < B; n++) pair[n] = level[n] = j;
+        init->forward(init->impl, y, x, level, B);
+        cdrl_rng_normal(rng, xi, nd);
+        const float sd = (float)s->init_std[j], sk = (float)sqrt(s->kappa[j]);
+        for (size_t k = 0; k < nd; k++) y[k] += sd * xi[k];
+        st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, NULL, rng, scratch);
+        for (size_t k = 0; k < nd; k++) x[k] = y[k] / (sk + 1e-8f);
+        if (levels) memcpy(levels + (size_t)(T - j) * nd, x, sizeof(float) * nd);
+    }
+    if (st == CDRL_OK && cp->tweedie) {
+        // x0 = (x + (1 - g_0) grad_x f(sqrt(kappa_1) x, lambda_0) / D) / sqrt(g_0) with
+        // D = h_1 / 2, kept at its unaccelerated value (method.md §2.3, §6).
+        const float sk = (float)sqrt(s->kappa[1]);
+        const double D_ = s->h[1] / 2;
+        for (int n = 0; n < B; n++) {
+            level[n] = 0;
+            df[n] = (float)(1.0 / D_);
+        }
+        for (size_t k = 0; k < nd; k++) y[k] = sk * x[k];
+        ebm->forward(ebm->impl, f, y, level, B);
+        memset(grad, 0, sizeof(float) * nd);
+        ebm->backward(ebm->impl, grad, df, 0);
+        const float noise0 = (float)(1.0 - s->g[0]), inv_sg = (float)(1.0 / s->sqrt_g[0]);
+        for (size_t k = 0; k < nd; k++) x[k] = (x[k] + noise0 * sk * grad[k]) * inv_sg;
+        if (!cdrl_all_finite(x, nd)) st = cdrl_fail(CDRL_STATUS_DIVERGED, "sampling: the final denoising step is not finite");
+    }
+    cdrl_arena_release(scratch, mark);
+    return st;
+}

@@ -1,0 +1,24 @@
+// Sampling from noise to data (method.md §6): for j = T..1 the initializer proposes
+// y0 = mu(x_j, lambda_j) + sqrt(beta~_j kappa_j) xi, Langevin refines it, and
+// x_{j-1} = y / (sqrt(kappa_j) + 1e-8); images finish with one Tweedie denoising step.
+// The networks must hold the weights to sample with (the EMA copies, normally).
+#ifndef CDRL_SAMPLER_CHAIN_H
+#define CDRL_SAMPLER_CHAIN_H
+
+#include "sampler/langevin.h"
+
+typedef struct cdrl_chain_params {
+    int n_langevin;    // K per level (15; fewer for accelerated sampling)
+    int n_langevin_train; // K the model was trained with: sets the step-size rule of §2.3
+    int tweedie;       // 1 for images: the final denoising step
+} cdrl_chain_params;
+
+size_t cdrl_chain_scratch_size(int B, int dim);
+// x (B, dim): on entry x_T (standard normal noise, e.g. from rng), on exit the samples.
+// levels, when not NULL, receives x_{j-1} after each pair: (T, B, dim), pair T first.
+// Prepares both networks (eval mode) on the schedule's tau table. Noise comes from rng.
+cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, float *levels,
+                           int B, const cdrl_schedule *s, const cdrl_chain_params *cp,
+                           cdrl_rng *rng, cdrl_arena *scratch);
+
+#endif // CDRL_SAMPLER_CHAIN_H

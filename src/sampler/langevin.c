@@ -1,0 +1,58 @@
+// Langevin dynamics for one pair of levels (see langevin.h).
+#include "sampler/langevin.h"
+
+#include <math.h>
+#include <string.h>
+
+int cdrl_all_finite(const float *x, size_t n) {
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= isfinite(x[i]) != 0;
+    return ok;
+}
+
+size_t cdrl_langevin_scratch_size(int B, int dim) {
+    size_t nb = (size_t)B, nd = nb * (size_t)dim;
+    return 3 * cdrl_arena_floats_size(nb) + 2 * cdrl_arena_floats_size(nd);
+}
+
+cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor, const int *pair,
+                              int B, const cdrl_schedule *s, const cdrl_langevin_params *lp,
+                              const float *noise, cdrl_rng *rng, cdrl_arena *scratch) {
+    const int D = ebm->dim;
+    const size_t nd = (size_t)B * (size_t)D;
+    const size_t mark = cdrl_arena_mark(scratch);
+    int *level = (int *)cdrl_arena_floats(scratch, (size_t)B); // the EBM sees lambda_{j-1}
+    float *f = cdrl_arena_floats(scratch, (size_t)B);
+    float *df = cdrl_arena_floats(scratch, (size_t)B);
+    float *grad = cdrl_arena_floats(scratch, nd);
+    float *xi = cdrl_arena_floats(scratch, nd);
+    const float m = lp->step_mul;
+    for (int n = 0; n < B; n++) {
+        CDRL_ASSERT(pair[n] >= 1 && pair[n] <= s->T);
+        level[n] = pair[n] - 1;
+        df[n] = 0.5f * m; // drift 0.5 m grad f: the step size cancels (method.md §2.1)
+    }
+    cdrl_status st = CDRL_OK;
+    for (int k = 0; k < lp->n_steps; k++) {
+        ebm->forward(ebm->impl, f, y, level, B);
+        memset(grad, 0, sizeof(float) * nd);
+        ebm->backward(ebm->impl, grad, df, 0);
+        const float *z = noise ? noise + (size_t)k * nd : xi;
+        if (!noise) cdrl_rng_normal(rng, xi, nd);
+        for (int n = 0; n < B; n++) {
+            const int j = pair[n];
+            const float tether = (float)(s->tether[j] * (double)m);
+            const float noise_std = (float)sqrt(s->h[j] * (double)m);
+            float *yn = y + (size_t)n * (size_t)D;
+            const float *gn = grad + (size_t)n * (size_t)D, *an = anchor + (size_t)n * (size_t)D;
+            const float *zn = z + (size_t)n * (size_t)D;
+            for (int d = 0; d < D; d++) yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
+        }
+        if (!cdrl_all_finite(y, nd)) {
+            st = cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
+            break;
+        }
+    }
+    cdrl_arena_release(scratch, mark);
+    return st;
+}

@@ -1,0 +1,33 @@
+// Langevin dynamics for the recovery EBM of one pair of levels (method.md §2.2): starting from
+// the initializer's proposal y (the scaled variable sqrt(kappa_j) x_{j-1}), K steps of
+//   y <- y + m * (0.5 grad f(y, lambda_{j-1}) - b C_j (y - x_j) [j < T]) + sqrt(m h_j) xi,
+// with m = 1 normally and m = K_train / K when sampling with fewer steps (§2.3: step size
+// proportional to 1/sqrt(steps)). No Metropolis correction, no clipping, noise on every step.
+// Each sample of the batch may belong to a different pair j.
+#ifndef CDRL_SAMPLER_LANGEVIN_H
+#define CDRL_SAMPLER_LANGEVIN_H
+
+#include "core/core.h"
+#include "core/rng.h"
+#include "diffusion/schedule.h"
+#include "models/net.h"
+
+typedef struct cdrl_langevin_params {
+    int n_steps;      // K
+    float step_mul;   // m = sz_mul^2 of the official code: 1, or K_train / K
+} cdrl_langevin_params;
+
+// The ebm must be prepared (cdrl_net.prepare, eval mode) on the schedule's tau table, so that
+// level l is lambda_l. y (B, dim) is updated in place; anchor (B, dim) is x_j; pair (B) holds
+// j in 1..T. noise (K, B, dim) gives the standard normal draws; NULL draws them from rng.
+// scratch must hold cdrl_langevin_scratch_size(B, dim) bytes. Returns CDRL_STATUS_DIVERGED
+// (and logs the step) when y stops being finite.
+size_t cdrl_langevin_scratch_size(int B, int dim);
+cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor, const int *pair,
+                              int B, const cdrl_schedule *s, const cdrl_langevin_params *lp,
+                              const float *noise, cdrl_rng *rng, cdrl_arena *scratch);
+
+// 1 when every value is finite.
+int cdrl_all_finite(const float *x, size_t n);
+
+#endif // CDRL_SAMPLER_LANGEVIN_H

@@ -1,0 +1,198 @@
+// The CDRL training iteration (method.md §4.1), read top to bottom: noisy pairs, positive
+// energies (train mode: the spectral-norm power iteration happens here), initializer
+// proposals, Langevin refinement (eval mode), negative energies, the EBM update, then the
+// initializer update on the refined samples, which the pre-update EBM produced.
+#include "train/trainer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "sampler/langevin.h"
+#include "train/optim.h"
+
+void cdrl_train_params_toy(cdrl_train_params *p) {
+    *p = (cdrl_train_params){.batch = 2500, .n_langevin = 15, .lr_ebm = 3e-6f, .lr_init = 1e-5f,
+                             .warmup_ebm = 10000, .warmup_init = 10000, .warmup_init_offset = 500,
+                             .ema_ebm = 0.9999f, .ema_init = 0.9999f, .clip = 1.0f,
+                             .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
+}
+
+cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
+                              const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed) {
+    memset(t, 0, sizeof *t);
+    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1);
+    t->tp = *tp;
+    t->sched = *s;
+    t->ebm = ebm;
+    t->init = init;
+    cdrl_rng_init(&t->rng, seed, 1);
+    for (int l = 0; l <= s->T; l++) t->tau[l] = (float)s->tau[l];
+
+    const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
+    const size_t ne = ebm.params->total, ni = init.params->total;
+    size_t bytes = 3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
+                   6 * cdrl_arena_floats_size(B) +
+                   (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
+                   cdrl_langevin_scratch_size(tp->batch, ebm.dim);
+    cdrl_arena store;
+    if (cdrl_arena_init(&store, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
+    memset(store.base, 0, bytes);
+    t->scratch = store;
+    cdrl_arena *a = &t->scratch;
+    t->ebm_m = cdrl_arena_floats(a, ne);
+    t->ebm_v = cdrl_arena_floats(a, ne);
+    t->ebm_ema = cdrl_arena_floats(a, ne);
+    t->init_m = cdrl_arena_floats(a, ni);
+    t->init_v = cdrl_arena_floats(a, ni);
+    t->init_ema = cdrl_arena_floats(a, ni);
+    memcpy(t->ebm_ema, ebm.p_own, sizeof(float) * ne);
+    memcpy(t->init_ema, init.p_own, sizeof(float) * ni);
+    t->noise.pair = (int *)cdrl_arena_floats(a, B);
+    t->level_ebm = (int *)cdrl_arena_floats(a, B);
+    t->level_init = (int *)cdrl_arena_floats(a, B);
+    t->f_pos = cdrl_arena_floats(a, B);
+    t->f_neg = cdrl_arena_floats(a, B);
+    t->df = cdrl_arena_floats(a, B);
+    t->noise.eps = cdrl_arena_floats(a, nd);
+    t->noise.xi_init = cdrl_arena_floats(a, nd);
+    t->noise.xi_langevin = cdrl_arena_floats(a, nd * (size_t)tp->n_langevin);
+    t->x_j = cdrl_arena_floats(a, nd);
+    t->y_pos = cdrl_arena_floats(a, nd);
+    t->mu = cdrl_arena_floats(a, nd);
+    t->y0 = cdrl_arena_floats(a, nd);
+    t->y = cdrl_arena_floats(a, nd);
+    t->y_neg = cdrl_arena_floats(a, nd);
+    t->dmu = cdrl_arena_floats(a, nd);
+    return CDRL_OK;
+}
+
+void cdrl_trainer_deinit(cdrl_trainer *t) {
+    cdrl_arena_deinit(&t->scratch);
+    memset(t, 0, sizeof *t);
+}
+
+void cdrl_trainer_draw_noise(cdrl_trainer *t) {
+    const int B = t->tp.batch, T = t->sched.T;
+    const size_t nd = (size_t)B * (size_t)t->ebm.dim;
+    uint32_t *j = (uint32_t *)t->noise.pair;
+    cdrl_rng_int(&t->rng, j, (size_t)B, (uint32_t)T);
+    for (int n = 0; n < B; n++) t->noise.pair[n] = (int)j[n] + 1;
+    cdrl_rng_normal(&t->rng, t->noise.eps, nd);
+    cdrl_rng_normal(&t->rng, t->noise.xi_init, nd);
+    cdrl_rng_normal(&t->rng, t->noise.xi_langevin, nd * (size_t)t->tp.n_langevin);
+}
+
+// Adam(W) with the warmed-up learning rate, then EMA: the update of one clipped network.
+static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *v, float *ema,
+                   float lr, float ema_decay, int decoupled, float wd) {
+    const size_t n = net->params->total;
+    cdrl_adam_params ap = {.lr = lr, .beta1 = t->tp.beta1, .beta2 = t->tp.beta2, .eps = t->tp.eps,
+                           .weight_decay = wd, .decoupled = decoupled};
+    cdrl_adam_step(net->p_own, m, v, net->grad, n, t->step + 1, &ap);
+    cdrl_ema_update(ema, net->p_own, n, cdrl_ema_decay(ema_decay, t->step));
+}
+
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,
+                                         cdrl_step_stats *stats) {
+    const cdrl_schedule *s = &t->sched;
+    const cdrl_net *ebm = &t->ebm, *init = &t->init;
+    const int B = t->tp.batch, D = ebm->dim, T = s->T;
+    const size_t nd = (size_t)B * (size_t)D;
+    CDRL_ASSERT(*ebm->p == ebm->p_own && *init->p == init->p_own); // not while EMA is swapped in
+
+    // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps.
+    for (int n = 0; n < B; n++) {
+        const int j = nz->pair[n];
+        CDRL_ASSERT(j >= 1 && j <= T);
+        t->level_ebm[n] = j - 1;
+        t->level_init[n] = j;
+        const float a = (float)s->sqrt_g[j], b = (float)s->sqrt_1mg[j];
+        const float a1 = (float)s->sqrt_g[j - 1], b1 = (float)s->sqrt_1mg[j - 1];
+        const float sk = (float)sqrt(s->kappa[j]);
+        for (int d = 0; d < D; d++) {
+            size_t k = (size_t)n * (size_t)D + (size_t)d;
+            t->x_j[k] = a * x[k] + b * nz->eps[k];
+            t->y_pos[k] = sk * (a1 * x[k] + b1 * nz->eps[k]);
+        }
+    }
+    ebm->zero_grad(ebm->impl);
+    init->zero_grad(init->impl);
+
+    // (1) Positive energies in train mode: one spectral-norm power iteration.
+    ebm->prepare(ebm->impl, t->tau, T + 1, 1);
+    ebm->forward(ebm->impl, t->f_pos, t->y_pos, t->level_ebm, B);
+    for (int n = 0; n < B; n++) t->df[n] = -(float)s->loss_w[nz->pair[n]] / (float)B;
+    ebm->backward(ebm->impl, NULL, t->df, 1);
+
+    // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
+    init->prepare(init->impl, t->tau, T + 1, 1);
+    init->forward(init->impl, t->mu, t->x_j, t->level_init, B);
+    for (int n = 0; n < B; n++) {
+        const float sd = (float)s->init_std[nz->pair[n]];
+        for (int d = 0; d < D; d++) {
+            size_t k = (size_t)n * (size_t)D + (size_t)d;
+            t->y0[k] = t->mu[k] + sd * nz->xi_init[k];
+        }
+    }
+
+    // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
+    // normalised weights prepared there are already the eval-mode ones.
+    memcpy(t->y, t->y0, sizeof(float) * nd);
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = 1.0f};
+    cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->scratch);
+    if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
+
+    // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
+    for (int n = 0; n < B; n++) {
+        const float sk = (float)sqrt(s->kappa[nz->pair[n]]);
+        for (int d = 0; d < D; d++) {
+            size_t k = (size_t)n * (size_t)D + (size_t)d;
+            t->y_neg[k] = sk * (t->y[k] / (sk + 1e-8f));
+        }
+    }
+    ebm->forward(ebm->impl, t->f_neg, t->y_neg, t->level_ebm, B);
+    double loss_ebm = 0, f_pos = 0, f_neg = 0;
+    for (int n = 0; n < B; n++) {
+        const double w = s->loss_w[nz->pair[n]];
+        loss_ebm += w * ((double)t->f_neg[n] - (double)t->f_pos[n]);
+        f_pos += (double)t->f_pos[n];
+        f_neg += (double)t->f_neg[n];
+        t->df[n] = (float)w / (float)B;
+    }
+    ebm->backward(ebm->impl, NULL, t->df, 1);
+    ebm->finish_grads(ebm->impl);
+
+    // (6, computed before any update) Initializer loss on the refined samples.
+    double loss_init = 0;
+    for (size_t k = 0; k < nd; k++) {
+        const float r = t->y_neg[k] - t->y0[k];
+        loss_init += (double)r * (double)r;
+        t->dmu[k] = -2.0f * r / (float)B;
+    }
+    init->backward(init->impl, NULL, t->dmu, 1);
+    init->finish_grads(init->impl);
+    loss_ebm /= B;
+    loss_init /= B;
+    if (!isfinite(loss_ebm) || !isfinite(loss_init))
+        return cdrl_fail(CDRL_STATUS_DIVERGED, "training step %ld: loss is not finite (EBM %g, initializer %g)", t->step + 1, loss_ebm, loss_init);
+
+    // (5) EBM update, then (6) initializer update; both warm-ups count completed steps.
+    cdrl_step_stats st_ = {.loss_ebm = (float)loss_ebm, .loss_init = (float)loss_init,
+                           .f_pos = (float)(f_pos / B), .f_neg = (float)(f_neg / B)};
+    st_.lr_ebm = t->tp.lr_ebm * cdrl_warmup_linear(t->step, t->tp.warmup_ebm);
+    st_.lr_init = t->tp.lr_init * cdrl_warmup_offset(t->step, t->tp.warmup_init, t->tp.warmup_init_offset);
+    st_.grad_norm_ebm = cdrl_clip_grad_norm(ebm->grad, ebm->params->total, t->tp.clip);
+    st_.grad_norm_init = cdrl_clip_grad_norm(init->grad, init->params->total, t->tp.clip);
+    if (!isfinite(st_.grad_norm_ebm) || !isfinite(st_.grad_norm_init))
+        return cdrl_fail(CDRL_STATUS_DIVERGED, "training step %ld: gradient is not finite (EBM norm %g, initializer %g)", t->step + 1, (double)st_.grad_norm_ebm, (double)st_.grad_norm_init);
+    update(t, ebm, t->ebm_m, t->ebm_v, t->ebm_ema, st_.lr_ebm, t->tp.ema_ebm, 0, 0.0f);
+    update(t, init, t->init_m, t->init_v, t->init_ema, st_.lr_init, t->tp.ema_init, 1, t->tp.wd_init);
+    t->step++;
+    if (stats) *stats = st_;
+    return CDRL_OK;
+}
+
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, cdrl_step_stats *stats) {
+    cdrl_trainer_draw_noise(t);
+    return cdrl_trainer_step_with_noise(t, x, &t->noise, stats);
+}

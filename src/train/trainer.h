@@ -1,0 +1,77 @@
+// One CDRL training iteration (method.md §4.1) for any pair of networks behind cdrl_net: the
+// energy network f (Adam) and the initializer mu (AdamW), with warm-ups, global-norm clipping
+// and EMA copies of both. The randomness of an iteration (pairs, diffusion noise, initializer
+// noise, Langevin noise) can be supplied from outside, which is how the parity test replays
+// the PyTorch twin's draws.
+#ifndef CDRL_TRAIN_TRAINER_H
+#define CDRL_TRAIN_TRAINER_H
+
+#include "core/core.h"
+#include "core/rng.h"
+#include "diffusion/schedule.h"
+#include "models/net.h"
+
+typedef struct cdrl_train_params {
+    int batch;               // B
+    int n_langevin;          // K = 15
+    float lr_ebm;            // 3e-6 toy, 1e-4 images
+    float lr_init;           // 1e-5
+    long warmup_ebm;         // 10000: lr_ebm * min(1, k / warmup_ebm)
+    long warmup_init;        // 10000: lr_init * min(1, (k + offset) / warmup_init)
+    long warmup_init_offset; // 500
+    float ema_ebm, ema_init; // 0.9999
+    float clip;              // 1.0: global-norm clipping of each network's gradient
+    float beta1, beta2, eps; // Adam(W): 0.9, 0.999, 1e-8
+    float wd_init;           // AdamW weight decay of the initializer: 0
+} cdrl_train_params;
+
+// The official toy configuration (method.md §4.2–§4.3).
+void cdrl_train_params_toy(cdrl_train_params *p);
+
+// All random draws of one iteration.
+typedef struct cdrl_step_noise {
+    int *pair;         // (B) j in 1..T
+    float *eps;        // (B, dim) shared by x_j and x_{j-1}
+    float *xi_init;    // (B, dim) initializer noise
+    float *xi_langevin; // (K, B, dim)
+} cdrl_step_noise;
+
+typedef struct cdrl_step_stats {
+    float loss_ebm;       // mean_n w_j (f- - f+)
+    float loss_init;      // mean_n sum_d (sqrt(kappa) x^ - y0)^2
+    float f_pos, f_neg;   // batch means of f+ and f-
+    float grad_norm_ebm;  // before clipping
+    float grad_norm_init;
+    float lr_ebm, lr_init; // learning rates used by this iteration's updates
+} cdrl_step_stats;
+
+typedef struct cdrl_trainer {
+    cdrl_train_params tp;
+    cdrl_schedule sched;
+    cdrl_net ebm, init;
+    long step;             // iterations completed
+    cdrl_rng rng;
+    float *ebm_m, *ebm_v, *ebm_ema, *init_m, *init_v, *init_ema;
+    float tau[CDRL_MAX_LEVELS + 1];
+    // per-iteration buffers (B rows)
+    cdrl_step_noise noise;
+    int *level_ebm, *level_init;
+    float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
+    cdrl_arena scratch;
+} cdrl_trainer;
+
+// Takes the networks (borrowed; they must outlive the trainer). The EMA copies start equal to
+// the parameters and the moments at zero, as in PyTorch. The rng is seeded with seed.
+cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
+                              const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed);
+void cdrl_trainer_deinit(cdrl_trainer *t);
+// Draws this iteration's noise from the trainer's rng into t->noise.
+void cdrl_trainer_draw_noise(cdrl_trainer *t);
+// One iteration on the batch x (B, dim) with the noise in nz. CDRL_STATUS_DIVERGED (nothing
+// updated) when a loss, a gradient or a sample is not finite.
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,
+                                         cdrl_step_stats *stats);
+// Draws the noise, then cdrl_trainer_step_with_noise.
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, cdrl_step_stats *stats);
+
+#endif // CDRL_TRAIN_TRAINER_H

@@ -15,7 +15,7 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-proto
            -Werror=implicit-function-declaration -Werror
 OMP     := -fopenmp
 ifeq ($(NO_OMP),1)
-OMP     :=
+OMP     := -Wno-unknown-pragmas
 endif
 BUILD   ?= build
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) -Iinclude -Isrc

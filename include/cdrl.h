@@ -54,6 +54,116 @@ void cdrl_set_log_callback(cdrl_log_fn fn, void *user);
 void cdrl_set_threads(int n);
 int cdrl_threads(void);
 
+
+// ---------------------------------------------------------------------------------------
+// Models: a CDRL model is the pair of networks (energy network and initializer) of every noise
+// level, their EMA copies, the optimiser state and the random stream: everything a checkpoint
+// holds, so that training resumes exactly.
+//
+//     cdrl_config cfg;
+//     cdrl_config_toy_official(&cfg);            // or a preset; then edit fields
+//     cdrl_dataset *data;  cdrl_dataset_open(&data, "checkerboard");
+//     cdrl_model *m;       cdrl_model_create(&m, &cfg);
+//     for (int i = 0; i < 1000; i++) cdrl_model_train_step(m, data, &stats);
+//     cdrl_model_save(m, "run/model.safetensors");
+//     cdrl_model_sample(m, samples, NULL, 5000, 15, 1, 42);
+//     cdrl_model_free(m);  cdrl_dataset_free(data);
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cdrl_model_kind {
+    CDRL_MODEL_TOY = 0, // 2-D data, MLP networks (method.md §5.6)
+} cdrl_model_kind;
+
+typedef struct cdrl_config {
+    cdrl_model_kind kind;
+    int dim;                  // values per sample: 2 for the toy
+    // toy networks (method.md §5.6)
+    int ebm_ch;               // EBM base width (embedding width; hidden 4x): 128
+    int ebm_blocks;           // blocks per width multiplier (1,2,2,2): 1
+    int init_t_dim;           // initializer embedding width: 128
+    int init_h_dim;           // initializer hidden width (multiple of 32): 64
+    int init_blocks;          // 1
+    // schedule (method.md §1)
+    int n_levels;             // T: 6
+    double logsnr_min, logsnr_max; // -5.1, 9.8
+    double step_b;            // Langevin constant b: 1e-3 toy
+    // training (method.md §4)
+    int batch;                // 2500
+    int n_langevin;           // K: 15
+    float lr_ebm, lr_init;    // 3e-6, 1e-5
+    long warmup_ebm;          // 10000
+    long warmup_init;         // 10000
+    long warmup_init_offset;  // 500
+    float ema_ebm, ema_init;  // 0.9999
+    float clip;               // 1.0
+    uint64_t seed;            // 1
+    char data[512];           // data spec the model is trained on ("checkerboard", "points:F")
+} cdrl_config;
+
+// The official toy configuration (toy_example.py of the official code).
+void cdrl_config_toy_official(cdrl_config *c);
+// Presets by name: "official-toy", "demo", "quality". CDRL_STATUS_INVALID for others.
+cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
+// The configuration as one JSON object (what checkpoints store). Returns the length written
+// (excluding the NUL), or -1 when n is too small.
+int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n);
+// Parses a configuration written by cdrl_config_to_json; missing keys keep c's values.
+cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json);
+
+typedef struct cdrl_dataset cdrl_dataset;
+// Opens a data source: a 2-D generator name ("checkerboard", "8gaussians", "25gaussians",
+// "rings", "moons", "swissroll", "pinwheel", "2spirals") or "points:FILE" (CSV of x,y).
+cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec);
+void cdrl_dataset_free(cdrl_dataset *d); // NULL is a no-op
+int cdrl_dataset_dim(const cdrl_dataset *d);
+// Entropy of the data density in nats, NaN when unknown.
+double cdrl_dataset_entropy(const cdrl_dataset *d);
+// Box around the data: {xmin, xmax, ymin, ymax} (2-D only).
+void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]);
+// Draws n samples (n, dim) with the given seed and stream (generators), or the points of a
+// file in order (files; n at most their count, see cdrl_dataset_size).
+void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream);
+// Number of points of a file source; 0 for generators.
+size_t cdrl_dataset_size(const cdrl_dataset *d);
+// The file's points (n, dim) or NULL for generators.
+const float *cdrl_dataset_points(const cdrl_dataset *d);
+
+typedef struct cdrl_train_stats {
+    long step;                 // iterations completed, this one included
+    float loss_ebm, loss_init; // the two losses
+    float f_pos, f_neg;        // mean energies of data and refined samples
+    float grad_norm_ebm, grad_norm_init;
+    float lr_ebm, lr_init;
+} cdrl_train_stats;
+
+typedef struct cdrl_model cdrl_model;
+cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c);
+// Loads a checkpoint written by cdrl_model_save (configuration, weights, EMA, optimiser, RNG).
+cdrl_status cdrl_model_load(cdrl_model **out, const char *path);
+// Writes "<path>.tmp", then renames it to path: a crash never leaves a half-written file.
+cdrl_status cdrl_model_save(const cdrl_model *m, const char *path);
+void cdrl_model_free(cdrl_model *m); // NULL is a no-op
+const cdrl_config *cdrl_model_config(const cdrl_model *m);
+long cdrl_model_step(const cdrl_model *m);
+// One training iteration on a batch drawn from data with the model's own random stream.
+// CDRL_STATUS_DIVERGED (weights untouched) on NaN/Inf.
+cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st);
+// n samples (n, dim) through the whole chain with K Langevin steps per level (K < the
+// training K uses the step-size rule of method.md §2.3). levels (T, n, dim), when not NULL,
+// receives each level's samples, the noisiest first. use_ema picks the EMA weights.
+cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
+                              int use_ema, uint64_t seed);
+// Unnormalised log-density of pair j's EBM at points x (n, dim): f(sqrt(kappa_j) x,
+// lambda_{j-1}) / h_j (the official visualisation; j = 1 is the data level). dlogp (n, dim)
+// receives its gradient wrt x unless NULL.
+cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
+                                   int n, int pair, int use_ema);
+// Tensor table for `cdrl info`: writes the i-th tensor's name (truncated to name_size) and
+// element count; returns 0 past the last tensor.
+int cdrl_model_tensor(const cdrl_model *m, int i, char *name, size_t name_size, size_t *numel);
+
 #ifdef __cplusplus
 }
 #endif

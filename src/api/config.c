@@ -1,0 +1,144 @@
+// Model configurations: the official toy settings, the presets, and their JSON form (stored
+// in every checkpoint's metadata so that `cdrl info` and resume know what was trained).
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+void cdrl_config_toy_official(cdrl_config *c) {
+    memset(c, 0, sizeof *c);
+    c->kind = CDRL_MODEL_TOY;
+    c->dim = 2;
+    c->ebm_ch = 128;
+    c->ebm_blocks = 1;
+    c->init_t_dim = 128;
+    c->init_h_dim = 64;
+    c->init_blocks = 1;
+    c->n_levels = 6;
+    c->logsnr_min = -5.1;
+    c->logsnr_max = 9.8;
+    c->step_b = 1e-3;
+    c->batch = 2500;
+    c->n_langevin = 15;
+    c->lr_ebm = 3e-6f;
+    c->lr_init = 1e-5f;
+    c->warmup_ebm = 10000;
+    c->warmup_init = 10000;
+    c->warmup_init_offset = 500;
+    c->ema_ebm = c->ema_init = 0.9999f;
+    c->clip = 1.0f;
+    c->seed = 1;
+    snprintf(c->data, sizeof c->data, "checkerboard");
+}
+
+cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
+    cdrl_config_toy_official(c);
+    if (strcmp(name, "official-toy") == 0) return CDRL_OK;
+    if (strcmp(name, "demo") == 0) {
+        // Tuned for about 3 minutes on 2 cores (see docs/tuning.md).
+        c->batch = 256;
+        c->lr_ebm = 1e-4f;
+        c->lr_init = 1e-4f;
+        c->warmup_ebm = 100;
+        c->warmup_init = 100;
+        c->warmup_init_offset = 0;
+        c->ema_ebm = c->ema_init = 0.999f;
+        return CDRL_OK;
+    }
+    if (strcmp(name, "quality") == 0) {
+        c->batch = 1000;
+        c->lr_ebm = 1e-4f;
+        c->lr_init = 1e-4f;
+        c->warmup_ebm = 200;
+        c->warmup_init = 200;
+        c->warmup_init_offset = 0;
+        c->ema_ebm = c->ema_init = 0.999f;
+        return CDRL_OK;
+    }
+    return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (official-toy, demo, quality)", name);
+}
+
+// One table drives both directions of the JSON form.
+typedef enum { F_INT, F_LONG, F_FLOAT, F_DOUBLE, F_U64, F_STR } field_type;
+typedef struct {
+    const char *key;
+    field_type type;
+    size_t offset;
+} field;
+#define FIELD(k, t) {#k, t, offsetof(cdrl_config, k)}
+static const field fields[] = {
+    FIELD(kind, F_INT),         FIELD(dim, F_INT),          FIELD(ebm_ch, F_INT),
+    FIELD(ebm_blocks, F_INT),   FIELD(init_t_dim, F_INT),   FIELD(init_h_dim, F_INT),
+    FIELD(init_blocks, F_INT),  FIELD(n_levels, F_INT),     FIELD(logsnr_min, F_DOUBLE),
+    FIELD(logsnr_max, F_DOUBLE), FIELD(step_b, F_DOUBLE),   FIELD(batch, F_INT),
+    FIELD(n_langevin, F_INT),   FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
+    FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG),
+    FIELD(ema_ebm, F_FLOAT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
+    FIELD(seed, F_U64),         FIELD(data, F_STR),
+};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return -1;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *p = (const char *)c + fields[i].offset;
+        char num[64];
+        switch (fields[i].type) {
+        case F_INT: cJSON_AddNumberToObject(o, fields[i].key, *(const int *)(const void *)p); break;
+        case F_LONG: cJSON_AddNumberToObject(o, fields[i].key, (double)*(const long *)(const void *)p); break;
+        case F_FLOAT:
+            // %.9g round-trips a float exactly.
+            snprintf(num, sizeof num, "%.9g", (double)*(const float *)(const void *)p);
+            cJSON_AddRawToObject(o, fields[i].key, num);
+            break;
+        case F_DOUBLE:
+            snprintf(num, sizeof num, "%.17g", *(const double *)(const void *)p);
+            cJSON_AddRawToObject(o, fields[i].key, num);
+            break;
+        case F_U64:
+            snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)(const void *)p);
+            cJSON_AddStringToObject(o, fields[i].key, num); // exact beyond 2^53
+            break;
+        case F_STR: cJSON_AddStringToObject(o, fields[i].key, p); break;
+        }
+    }
+    int ok = cJSON_PrintPreallocated(o, buf, (int)n, 0);
+    cJSON_Delete(o);
+    return ok ? (int)strlen(buf) : -1;
+}
+
+cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
+    cJSON *o = cJSON_Parse(json);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return cdrl_fail(CDRL_STATUS_FORMAT, "configuration is not a JSON object");
+    }
+    cdrl_status st = CDRL_OK;
+    for (size_t i = 0; i < N_FIELDS && st == CDRL_OK; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fields[i].key);
+        if (!v) continue;
+        char *p = (char *)c + fields[i].offset;
+        int is_num = cJSON_IsNumber(v);
+        switch (fields[i].type) {
+        case F_INT: if (is_num) *(int *)(void *)p = v->valueint; else st = CDRL_STATUS_FORMAT; break;
+        case F_LONG: if (is_num) *(long *)(void *)p = (long)v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
+        case F_FLOAT: if (is_num) *(float *)(void *)p = (float)v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
+        case F_DOUBLE: if (is_num) *(double *)(void *)p = v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
+        case F_U64:
+            if (cJSON_IsString(v)) *(uint64_t *)(void *)p = strtoull(v->valuestring, NULL, 10);
+            else st = CDRL_STATUS_FORMAT;
+            break;
+        case F_STR:
+            if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof c->data) strcpy(p, v->valuestring);
+            else st = CDRL_STATUS_FORMAT;
+            break;
+        }
+        if (st != CDRL_OK) cdrl_log(CDRL_LOG_ERROR, "configuration: '%s' has the wrong type", fields[i].key);
+    }
+    cJSON_Delete(o);
+    return st;
+}

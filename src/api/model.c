@@ -1,0 +1,304 @@
+// Public models (cdrl_model_*): the networks, the trainer that owns their optimiser state and
+// EMA copies, and the checkpoint format (docs/formats.md): one safetensors file with
+//   ebm.<name>, init.<name>             parameters (and the EBM's spectral-norm u, v)
+//   ebm_ema.<name>, init_ema.<name>     EMA copies
+//   ebm_adam_m.<name>, ebm_adam_v.<name>, init_adam_m.<name>, init_adam_v.<name>
+// and metadata format, version, config (JSON), step and rng (key stream counter).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/core.h"
+#include "io/safetensors.h"
+#include "models/toy_ebm.h"
+#include "models/toy_init.h"
+#include "sampler/chain.h"
+#include "train/trainer.h"
+
+#define CKPT_FORMAT "cdrl-checkpoint"
+#define CKPT_VERSION "1"
+// Rows per network call when sampling or evaluating densities.
+#define CHUNK 2500
+
+struct cdrl_model {
+    cdrl_config cfg;
+    cdrl_schedule sched;
+    cdrl_toy_ebm *ebm;
+    cdrl_toy_init *init;
+    cdrl_net ebm_net, init_net;
+    cdrl_trainer tr;
+    int max_rows;
+    float *batch;        // (B, dim) the current training batch
+    cdrl_arena scratch;  // sampling and density temporaries
+};
+
+static cdrl_status check_config(const cdrl_config *c) {
+    if (c->kind != CDRL_MODEL_TOY || c->dim != 2)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: only 2-D toy models exist so far (kind %d, dim %d)", (int)c->kind, c->dim);
+    if (c->ebm_ch < 4 || c->ebm_blocks < 1 || c->ebm_blocks > 4 || c->init_t_dim < 4 || c->init_t_dim % 2 ||
+        c->init_h_dim < 32 || c->init_h_dim % 32 || c->init_blocks < 1 || c->init_blocks > 8)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: network sizes out of range (ebm_ch %d, ebm_blocks %d, init_t_dim %d, init_h_dim %d (a multiple of 32), init_blocks %d)", c->ebm_ch, c->ebm_blocks, c->init_t_dim, c->init_h_dim, c->init_blocks);
+    if (c->n_levels < 1 || c->n_levels > CDRL_MAX_LEVELS || !(c->logsnr_min < c->logsnr_max) || !(c->step_b > 0))
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: schedule out of range (n_levels %d in 1..%d, logsnr_min < logsnr_max, step_b > 0)", c->n_levels, CDRL_MAX_LEVELS);
+    if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: batch %d or Langevin steps %d out of range", c->batch, c->n_langevin);
+    if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 ||
+        !(c->ema_ebm >= 0 && c->ema_ebm < 1) || !(c->ema_init >= 0 && c->ema_init < 1) || !(c->clip > 0))
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: learning rates, warm-ups, EMA decays (in [0,1)) or clip (> 0) out of range");
+    return CDRL_OK;
+}
+
+cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
+    *out = NULL;
+    cdrl_status st = check_config(c);
+    if (st != CDRL_OK) return st;
+    cdrl_model *m = cdrl_calloc(sizeof *m);
+    if (!m) return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
+    m->cfg = *c;
+    cdrl_schedule_init(&m->sched, c->n_levels, c->logsnr_min, c->logsnr_max, c->step_b, CDRL_STEP_SCALE_TOY);
+    m->max_rows = c->batch > CHUNK ? c->batch : CHUNK;
+    cdrl_rng init_rng;
+    cdrl_rng_init(&init_rng, c->seed, 0);
+    cdrl_toy_ebm_config ec;
+    cdrl_toy_ebm_config_default(&ec);
+    ec.ch = c->ebm_ch;
+    ec.n_blocks = c->ebm_blocks;
+    cdrl_toy_init_config ic = {.in_dim = 2, .t_dim = c->init_t_dim, .h_dim = c->init_h_dim, .n_blocks = c->init_blocks};
+    m->ebm = cdrl_toy_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
+    m->init = cdrl_toy_init_create(&ic, m->max_rows, c->n_levels + 1, &init_rng);
+    m->batch = cdrl_malloc(sizeof(float) * (size_t)c->batch * (size_t)c->dim);
+    if (!m->ebm || !m->init || !m->batch ||
+        cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(CHUNK, c->dim) + 4 * cdrl_arena_floats_size((size_t)CHUNK * (size_t)c->dim)) != CDRL_OK) {
+        cdrl_model_free(m);
+        return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
+    }
+    m->ebm_net = cdrl_toy_ebm_net(m->ebm);
+    m->init_net = cdrl_toy_init_net(m->init);
+    cdrl_train_params tp = {.batch = c->batch, .n_langevin = c->n_langevin, .lr_ebm = c->lr_ebm,
+                            .lr_init = c->lr_init, .warmup_ebm = c->warmup_ebm,
+                            .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
+                            .ema_ebm = c->ema_ebm, .ema_init = c->ema_init, .clip = c->clip,
+                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
+    st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
+    if (st != CDRL_OK) {
+        cdrl_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CDRL_OK;
+}
+
+void cdrl_model_free(cdrl_model *m) {
+    if (!m) return;
+    cdrl_trainer_deinit(&m->tr);
+    cdrl_toy_ebm_free(m->ebm);
+    cdrl_toy_init_free(m->init);
+    cdrl_free(m->batch);
+    cdrl_arena_deinit(&m->scratch);
+    cdrl_free(m);
+}
+
+const cdrl_config *cdrl_model_config(const cdrl_model *m) { return &m->cfg; }
+long cdrl_model_step(const cdrl_model *m) { return m->tr.step; }
+
+cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st) {
+    cdrl_dataset_sample(data, m->batch, (size_t)m->cfg.batch, &m->tr.rng);
+    cdrl_step_stats s;
+    cdrl_status rc = cdrl_trainer_step(&m->tr, m->batch, &s);
+    if (rc != CDRL_OK) return rc;
+    if (st)
+        *st = (cdrl_train_stats){.step = m->tr.step, .loss_ebm = s.loss_ebm, .loss_init = s.loss_init,
+                                 .f_pos = s.f_pos, .f_neg = s.f_neg, .grad_norm_ebm = s.grad_norm_ebm,
+                                 .grad_norm_init = s.grad_norm_init, .lr_ebm = s.lr_ebm, .lr_init = s.lr_init};
+    return CDRL_OK;
+}
+
+// Points both networks at their EMA copies (or back at their own weights).
+static void use_weights(cdrl_model *m, int ema) {
+    m->ebm->p = ema ? m->tr.ebm_ema : m->ebm->p_own;
+    m->init->p = ema ? m->tr.init_ema : m->init->p_own;
+}
+
+cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
+                              int use_ema, uint64_t seed) {
+    if (n_langevin < 1) return cdrl_fail(CDRL_STATUS_INVALID, "sample: Langevin steps must be >= 1");
+    const int D = m->cfg.dim, T = m->cfg.n_levels;
+    cdrl_rng rng;
+    cdrl_rng_init(&rng, seed, 2);
+    cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_train = m->cfg.n_langevin, .tweedie = 0};
+    use_weights(m, use_ema);
+    cdrl_status st = CDRL_OK;
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    float *lv = levels ? cdrl_arena_floats(&m->scratch, (size_t)T * CHUNK * (size_t)D) : NULL;
+    for (int s0 = 0; s0 < n && st == CDRL_OK; s0 += CHUNK) {
+        const int b = n - s0 < CHUNK ? n - s0 : CHUNK;
+        float *x = out + (size_t)s0 * (size_t)D;
+        cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
+        st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, &rng, &m->scratch);
+        if (levels && st == CDRL_OK)
+            for (int t = 0; t < T; t++)
+                memcpy(levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,
+                       lv + (size_t)t * (size_t)b * (size_t)D, sizeof(float) * (size_t)b * (size_t)D);
+    }
+    cdrl_arena_release(&m->scratch, mark);
+    use_weights(m, 0);
+    return st;
+}
+
+cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
+                                   int n, int pair, int use_ema) {
+    if (pair < 1 || pair > m->cfg.n_levels)
+        return cdrl_fail(CDRL_STATUS_INVALID, "log density: pair %d outside 1..%d", pair, m->cfg.n_levels);
+    const int D = m->cfg.dim, T = m->cfg.n_levels;
+    const float sk = (float)sqrt(m->sched.kappa[pair]), inv_h = (float)(1.0 / m->sched.h[pair]);
+    use_weights(m, use_ema);
+    m->ebm_net.prepare(m->ebm, m->tr.tau, T + 1, 0);
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    int *level = (int *)cdrl_arena_floats(&m->scratch, CHUNK);
+    float *df = cdrl_arena_floats(&m->scratch, CHUNK);
+    float *y = cdrl_arena_floats(&m->scratch, (size_t)CHUNK * (size_t)D);
+    for (int i = 0; i < CHUNK; i++) {
+        level[i] = pair - 1;
+        df[i] = inv_h;
+    }
+    for (int s0 = 0; s0 < n; s0 += CHUNK) {
+        const int b = n - s0 < CHUNK ? n - s0 : CHUNK;
+        const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
+        for (size_t k = 0; k < nd; k++) y[k] = sk * x[off + k];
+        cdrl_toy_ebm_forward(m->ebm, logp + s0, y, level, b);
+        for (int i = 0; i < b; i++) logp[s0 + i] *= inv_h;
+        if (dlogp) {
+            memset(dlogp + off, 0, sizeof(float) * nd);
+            cdrl_toy_ebm_backward(m->ebm, dlogp + off, df, 0);
+            for (size_t k = 0; k < nd; k++) dlogp[off + k] *= sk;
+        }
+    }
+    cdrl_arena_release(&m->scratch, mark);
+    use_weights(m, 0);
+    return cdrl_all_finite(logp, (size_t)n) ? CDRL_OK : cdrl_fail(CDRL_STATUS_DIVERGED, "log density: NaN/Inf in the energies");
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkpoints
+
+// The checkpoint's tensors, in order: each is a (prefix, table, buffer) triple.
+typedef struct {
+    const char *prefix;
+    const cdrl_param_table *table;
+    float *data;
+} ckpt_group;
+
+static int ckpt_groups(const cdrl_model *m, ckpt_group g[10]) {
+    const cdrl_trainer *t = &m->tr;
+    int n = 0;
+    g[n++] = (ckpt_group){"ebm.", &m->ebm->params, m->ebm->p_own};
+    g[n++] = (ckpt_group){"ebm.", &m->ebm->buffers, m->ebm->buf};
+    g[n++] = (ckpt_group){"init.", &m->init->params, m->init->p_own};
+    g[n++] = (ckpt_group){"ebm_ema.", &m->ebm->params, t->ebm_ema};
+    g[n++] = (ckpt_group){"init_ema.", &m->init->params, t->init_ema};
+    g[n++] = (ckpt_group){"ebm_adam_m.", &m->ebm->params, t->ebm_m};
+    g[n++] = (ckpt_group){"ebm_adam_v.", &m->ebm->params, t->ebm_v};
+    g[n++] = (ckpt_group){"init_adam_m.", &m->init->params, t->init_m};
+    g[n++] = (ckpt_group){"init_adam_v.", &m->init->params, t->init_v};
+    return n;
+}
+
+int cdrl_model_tensor(const cdrl_model *m, int i, char *name, size_t name_size, size_t *numel) {
+    ckpt_group g[10];
+    int n = ckpt_groups(m, g);
+    for (int k = 0; k < n && i >= 0; k++) {
+        if (i < g[k].table->count) {
+            snprintf(name, name_size, "%s%s", g[k].prefix, g[k].table->items[i].name);
+            if (numel) *numel = g[k].table->items[i].numel;
+            return 1;
+        }
+        i -= g[k].table->count;
+    }
+    return 0;
+}
+
+cdrl_status cdrl_model_save(const cdrl_model *m, const char *path) {
+    cdrl_st_writer *w = cdrl_st_writer_create();
+    char (*names)[CDRL_PARAM_NAME_MAX + 32] = NULL;
+    ckpt_group g[10];
+    int n = ckpt_groups(m, g), total = 0;
+    for (int k = 0; k < n; k++) total += g[k].table->count;
+    names = cdrl_malloc(sizeof *names * (size_t)total);
+    cdrl_status st = w && names ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory", path);
+    int idx = 0;
+    for (int k = 0; k < n && st == CDRL_OK; k++)
+        for (int i = 0; i < g[k].table->count && st == CDRL_OK; i++, idx++) {
+            const cdrl_param *p = &g[k].table->items[i];
+            int64_t shape[4];
+            for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+            snprintf(names[idx], sizeof names[idx], "%s%s", g[k].prefix, p->name);
+            st = cdrl_st_writer_add_f32(w, names[idx], p->ndim, shape, g[k].data + p->offset);
+        }
+    char buf[4096];
+    if (st == CDRL_OK && cdrl_config_to_json(&m->cfg, buf, sizeof buf) < 0)
+        st = cdrl_fail(CDRL_STATUS_INVALID, "%s: configuration too long", path);
+    if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "format", CKPT_FORMAT);
+    if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "version", CKPT_VERSION);
+    if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "config", buf);
+    if (st == CDRL_OK) {
+        snprintf(buf, sizeof buf, "%ld", m->tr.step);
+        st = cdrl_st_writer_meta(w, "step", buf);
+    }
+    if (st == CDRL_OK) {
+        snprintf(buf, sizeof buf, "%llu %llu %llu", (unsigned long long)m->tr.rng.key,
+                 (unsigned long long)m->tr.rng.stream, (unsigned long long)m->tr.rng.counter);
+        st = cdrl_st_writer_meta(w, "rng", buf);
+    }
+    if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
+    cdrl_free(names);
+    cdrl_st_writer_free(w);
+    return st;
+}
+
+cdrl_status cdrl_model_load(cdrl_model **out, const char *path) {
+    *out = NULL;
+    cdrl_st_file *f = NULL;
+    cdrl_status st = cdrl_st_load(&f, path);
+    if (st != CDRL_OK) return st;
+    const char *format = cdrl_st_meta(f, "format"), *version = cdrl_st_meta(f, "version");
+    const char *cfg_json = cdrl_st_meta(f, "config"), *step = cdrl_st_meta(f, "step"), *rng = cdrl_st_meta(f, "rng");
+    cdrl_config c;
+    cdrl_config_toy_official(&c);
+    unsigned long long key, stream, counter;
+    if (!format || strcmp(format, CKPT_FORMAT) != 0 || !cfg_json || !step || !rng ||
+        sscanf(rng, "%llu %llu %llu", &key, &stream, &counter) != 3) {
+        st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: not a cdrl checkpoint (metadata format/config/step/rng missing)", path);
+    } else if (!version || strcmp(version, CKPT_VERSION) != 0) {
+        st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: checkpoint version %s, this cdrl reads version %s", path, version ? version : "?", CKPT_VERSION);
+    } else if ((st = cdrl_config_from_json(&c, cfg_json)) != CDRL_OK) {
+        cdrl_log(CDRL_LOG_ERROR, "%s: bad configuration in the metadata", path);
+    }
+    cdrl_model *m = NULL;
+    if (st == CDRL_OK) st = cdrl_model_create(&m, &c);
+    if (st == CDRL_OK) {
+        ckpt_group g[10];
+        int n = ckpt_groups(m, g);
+        char name[CDRL_PARAM_NAME_MAX + 32];
+        for (int k = 0; k < n && st == CDRL_OK; k++)
+            for (int i = 0; i < g[k].table->count && st == CDRL_OK; i++) {
+                const cdrl_param *p = &g[k].table->items[i];
+                snprintf(name, sizeof name, "%s%s", g[k].prefix, p->name);
+                const float *src = cdrl_st_f32(f, name, p->numel);
+                if (!src) st = cdrl_fail(CDRL_STATUS_MISMATCH, "%s: tensor '%s' missing or of the wrong size for its configuration", path, name);
+                else memcpy(g[k].data + p->offset, src, sizeof(float) * p->numel);
+            }
+    }
+    if (st == CDRL_OK) {
+        m->tr.step = strtol(step, NULL, 10);
+        m->tr.rng.key = key;
+        m->tr.rng.stream = stream;
+        m->tr.rng.counter = counter;
+        *out = m;
+    } else {
+        cdrl_model_free(m);
+    }
+    cdrl_st_free(f);
+    return st;
+}

@@ -1,0 +1,90 @@
+// 2x2 average pooling (stride 2) and nearest-neighbour x2 upsampling, forward and backward
+// (the resampling of the EBM's levels and of the U-Net's down/up ResBlocks, method.md §5).
+// Leaves out other window sizes, strides, padding and odd H, W: CDRL uses none of them.
+// Reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool2d.html,
+// https://pytorch.org/docs/stable/generated/torch.nn.functional.interpolate.html
+// Sums run in the order PyTorch's CPU kernels use (window row by row), so results match
+// bit for bit; every plane is independent, hence no thread-count dependence.
+#include "ops/ops.h"
+
+// Planes per parallel loop only above this many values: below it the fork costs more than
+// the loop.
+#define POOL_PAR_MIN 32768
+
+// ---------------------------------------------------------------------------------------
+void cdrl_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
+    CDRL_ASSERT(H % 2 == 0 && W % 2 == 0 && BC >= 0);
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
+    for (int p = 0; p < BC; p++) {
+        const float *x = inp + (size_t)p * H * W; // (H, W)
+        float *y = out + (size_t)p * Ho * Wo;     // (H/2, W/2)
+        for (int i = 0; i < Ho; i++) {
+            const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
+            for (int j = 0; j < Wo; j++) {
+                float s = r0[2 * j] + r0[2 * j + 1];
+                s += r1[2 * j];
+                s += r1[2 * j + 1];
+                y[(size_t)i * Wo + j] = s / 4.0f;
+            }
+        }
+    }
+}
+
+void cdrl_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+    CDRL_ASSERT(H % 2 == 0 && W % 2 == 0 && BC >= 0);
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
+    for (int p = 0; p < BC; p++) {
+        float *dx = dinp + (size_t)p * H * W;         // (H, W)
+        const float *dy = dout + (size_t)p * Ho * Wo; // (H/2, W/2)
+        for (int i = 0; i < Ho; i++) {
+            float *r0 = dx + (size_t)(2 * i) * W, *r1 = r0 + W;
+            for (int j = 0; j < Wo; j++) {
+                float g = dy[(size_t)i * Wo + j] / 4.0f;
+                r0[2 * j] += g;
+                r0[2 * j + 1] += g;
+                r1[2 * j] += g;
+                r1[2 * j + 1] += g;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+void cdrl_upsample2_forward(float *out, const float *inp, int BC, int H, int W) {
+    CDRL_ASSERT(BC >= 0 && H >= 0 && W >= 0);
+    const int Wo = 2 * W;
+#pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN / 4)
+    for (int p = 0; p < BC; p++) {
+        const float *x = inp + (size_t)p * H * W; // (H, W)
+        float *y = out + (size_t)p * 4 * H * W;   // (2H, 2W)
+        for (int i = 0; i < H; i++) {
+            float *r0 = y + (size_t)(2 * i) * Wo, *r1 = r0 + Wo;
+            for (int j = 0; j < W; j++) {
+                float v = x[(size_t)i * W + j];
+                r0[2 * j] = r0[2 * j + 1] = v;
+                r1[2 * j] = r1[2 * j + 1] = v;
+            }
+        }
+    }
+}
+
+void cdrl_upsample2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+    CDRL_ASSERT(BC >= 0 && H >= 0 && W >= 0);
+    const int Wo = 2 * W;
+#pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN / 4)
+    for (int p = 0; p < BC; p++) {
+        float *dx = dinp + (size_t)p * H * W;           // (H, W)
+        const float *dy = dout + (size_t)p * 4 * H * W; // (2H, 2W)
+        for (int i = 0; i < H; i++) {
+            const float *r0 = dy + (size_t)(2 * i) * Wo, *r1 = r0 + Wo;
+            for (int j = 0; j < W; j++) {
+                float s = r0[2 * j] + r0[2 * j + 1];
+                s += r1[2 * j];
+                s += r1[2 * j + 1];
+                dx[(size_t)i * W + j] += s;
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// Kernel benchmark: GFLOP/s of conv2d (forward, backward-data, backward-weights) and linear
+// (forward, backward) at the shapes the networks use, beside the sgemm peak measured in the
+// same run (a threaded 2048^3 cdrl_sgemm) and the ratio to it. All cores (default threads).
+// Leaves out the element-wise layers (memory bound, nothing to compare with a GEMM peak).
+// Times are the best of a few repetitions after one warm-up; the whole run takes ~30-60 s.
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/cpu/gemm.h"
+#include "ops/ops.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float *floats(size_t n, unsigned seed) {
+    float *p = cdrl_malloc(n * sizeof(float));
+    CDRL_ASSERT(p);
+    unsigned long s = seed * 2654435761ul + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ul + 1442695040888963407ul;
+        p[i] = (float)((s >> 40) & 0xffff) / 65536.0f - 0.5f;
+    }
+    return p;
+}
+
+// One timed operation: run(ctx) once to warm up, then best of repetitions until at least
+// min_reps ran and min_s seconds passed (at most max_reps).
+typedef void (*bench_fn)(void *ctx);
+static double best_time(bench_fn run, void *ctx, int min_reps, int max_reps, double min_s) {
+    run(ctx);
+    double best = 1e30, start = now_s();
+    for (int r = 0; r < max_reps; r++) {
+        double t = now_s();
+        run(ctx);
+        t = now_s() - t;
+        if (t < best) best = t;
+        if (r + 1 >= min_reps && now_s() - start >= min_s) break;
+    }
+    return best;
+}
+
+// ---------------------------------------------------------------------------------------
+typedef struct gemm_ctx {
+    int n;
+    float *a, *b, *c;
+} gemm_ctx;
+
+static void run_gemm(void *p) {
+    gemm_ctx *g = p;
+    cdrl_sgemm(0, 0, g->n, g->n, g->n, 1.0f, g->a, g->n, g->b, g->n, 0.0f, g->c, g->n);
+}
+
+// Two concurrent single-threaded calls from inside a parallel region (how the kernels call
+// sgemm): if oneDNN ran each call threaded inside the region this would oversubscribe and
+// fall far below the threaded peak; near it, each call is on its own core.
+static void run_gemm_in_region(void *p) {
+    gemm_ctx *g = p;
+    size_t nn = (size_t)g->n * (size_t)g->n;
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < cdrl_threads(); j++) {
+        cdrl_sgemm(0, 0, g->n, g->n, g->n, 1.0f, g->a, g->n, g->b, g->n, 0.0f,
+                   g->c + (size_t)j * nn, g->n);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+typedef struct conv_ctx {
+    cdrl_conv2d_desc d;
+    float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    cdrl_arena *arena;
+} conv_ctx;
+
+static void run_conv_fwd(void *p) {
+    conv_ctx *c = p;
+    cdrl_conv2d_forward(c->y, c->x, c->w, c->b, &c->d, c->arena);
+}
+static void run_conv_bwd_data(void *p) {
+    conv_ctx *c = p;
+    cdrl_conv2d_backward(c->dx, NULL, NULL, c->dy, c->x, c->w, &c->d, c->arena);
+}
+static void run_conv_bwd_weight(void *p) {
+    conv_ctx *c = p;
+    cdrl_conv2d_backward(NULL, c->dw, c->db, c->dy, c->x, c->w, &c->d, c->arena);
+}
+
+static double peak; // GFLOP/s of the threaded 2048^3 sgemm in this run
+
+static void print_rate(double flop, double t) {
+    double gf = flop / t * 1e-9;
+    printf(" %7.1f %4.0f%%", gf, 100.0 * gf / peak);
+}
+
+static void bench_conv(int B, int IC, int OC, int HW1, int K, double *flop_sum, double *t_sum) {
+    conv_ctx c;
+    c.d = (cdrl_conv2d_desc){B, IC, OC, HW1, HW1, K};
+    size_t n_pix = (size_t)HW1 * (size_t)HW1;
+    size_t nx = (size_t)B * (size_t)IC * n_pix, ny = (size_t)B * (size_t)OC * n_pix;
+    size_t nw = (size_t)OC * (size_t)IC * (size_t)(K * K);
+    c.x = floats(nx, 1), c.w = floats(nw, 2), c.b = floats((size_t)OC, 3), c.y = floats(ny, 4);
+    c.dy = floats(ny, 5), c.dx = floats(nx, 6), c.dw = floats(nw, 7), c.db = floats((size_t)OC, 8);
+    cdrl_arena arena;
+    size_t scratch = cdrl_conv2d_scratch_size(&c.d);
+    CDRL_ASSERT(cdrl_arena_init(&arena, scratch) == CDRL_OK);
+    c.arena = &arena;
+    double flop = 2.0 * (double)B * (double)OC * (double)IC * (double)(K * K) * (double)n_pix;
+    double tf = best_time(run_conv_fwd, &c, 2, 5, 0.3);
+    double td = best_time(run_conv_bwd_data, &c, 2, 5, 0.3);
+    double tw = best_time(run_conv_bwd_weight, &c, 2, 5, 0.3);
+    printf("  %dx%d  %2dpx %3d->%3d ch", K, K, HW1, IC, OC);
+    print_rate(flop, tf);
+    print_rate(flop, td);
+    print_rate(flop, tw);
+    print_rate(3 * flop, tf + td + tw);
+    printf("  %6.1f ms %5.1f MB\n", 1e3 * (tf + td + tw), (double)scratch / 1048576.0);
+    *flop_sum += 3 * flop;
+    *t_sum += tf + td + tw;
+    cdrl_arena_deinit(&arena);
+    cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
+    cdrl_free(c.dy), cdrl_free(c.dx), cdrl_free(c.dw), cdrl_free(c.db);
+}
+
+// ---------------------------------------------------------------------------------------
+typedef struct lin_ctx {
+    int N, IC, OC;
+    float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    cdrl_arena *arena;
+} lin_ctx;
+
+static void run_lin_fwd(void *p) {
+    lin_ctx *c = p;
+    cdrl_linear_forward(c->y, c->x, c->w, c->b, c->N, c->IC, c->OC, c->arena);
+}
+static void run_lin_bwd_data(void *p) {
+    lin_ctx *c = p;
+    cdrl_linear_backward(c->dx, NULL, NULL, c->dy, c->x, c->w, c->N, c->IC, c->OC, c->arena);
+}
+static void run_lin_bwd_weight(void *p) {
+    lin_ctx *c = p;
+    cdrl_linear_backward(NULL, c->dw, c->db, c->dy, c->x, c->w, c->N, c->IC, c->OC, c->arena);
+}
+
+static void bench_linear(int N, int IC, int OC) {
+    lin_ctx c = {N, IC, OC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t nx = (size_t)N * (size_t)IC, ny = (size_t)N * (size_t)OC, nw = (size_t)OC * (size_t)IC;
+    c.x = floats(nx, 1), c.w = floats(nw, 2), c.b = floats((size_t)OC, 3), c.y = floats(ny, 4);
+    c.dy = floats(ny, 5), c.dx = floats(nx, 6), c.dw = floats(nw, 7), c.db = floats((size_t)OC, 8);
+    cdrl_arena arena;
+    CDRL_ASSERT(cdrl_arena_init(&arena, cdrl_linear_scratch_size(N, IC, OC) + 64) == CDRL_OK);
+    c.arena = &arena;
+    double flop = 2.0 * (double)N * (double)IC * (double)OC;
+    double tf = best_time(run_lin_fwd, &c, 5, 200, 0.2);
+    double td = best_time(run_lin_bwd_data, &c, 5, 200, 0.2);
+    double tw = best_time(run_lin_bwd_weight, &c, 5, 200, 0.2);
+    printf("  N=%4d %3d->%3d      ", N, IC, OC);
+    print_rate(flop, tf);
+    print_rate(flop, td);
+    print_rate(flop, tw);
+    print_rate(3 * flop, tf + td + tw);
+    printf("  %6.2f ms\n", 1e3 * (tf + td + tw));
+    cdrl_arena_deinit(&arena);
+    cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
+    cdrl_free(c.dy), cdrl_free(c.dx), cdrl_free(c.dw), cdrl_free(c.db);
+}
+
+int main(void) {
+    double start = now_s();
+    gemm_ctx g = {2048, NULL, NULL, NULL};
+    size_t nn = (size_t)g.n * (size_t)g.n;
+    int threads = cdrl_threads();
+    g.a = floats(nn, 1), g.b = floats(nn, 2), g.c = floats(nn * (size_t)threads, 3);
+    double t = best_time(run_gemm, &g, 4, 4, 0.0);
+    peak = 2.0 * (double)nn * (double)g.n / t * 1e-9;
+    g.n = 1024;
+    nn = (size_t)g.n * (size_t)g.n;
+    double t_region = best_time(run_gemm_in_region, &g, 4, 4, 0.0);
+    double region = 2.0 * (double)threads * (double)nn * (double)g.n / t_region * 1e-9;
+    printf("bench_ops: %d threads; sgemm peak %.1f GFLOP/s (2048^3 threaded, best of 4)\n",
+           threads, peak);
+    printf("  %d concurrent 1024^3 calls inside a parallel region: %.1f GFLOP/s (%.0f%% of peak:"
+           " one core per call)\n\n", threads, region, 100.0 * region / peak);
+    cdrl_free(g.a), cdrl_free(g.b), cdrl_free(g.c);
+
+    printf("conv2d, batch 64      GFLOP/s and %% of peak; scratch in MB\n");
+    printf("  shape                    forward  bwd-data    bwd-weight   fwd+bwd       time  scratch\n");
+    static const int convs[][4] = {{32, 32, 32, 3},   {32, 64, 64, 3},   {32, 128, 128, 3},
+                                   {16, 128, 128, 3}, {16, 256, 256, 3}, {8, 256, 256, 3},
+                                   {4, 256, 256, 3},  {32, 128, 64, 1},  {16, 64, 192, 1}};
+    double flop3 = 0, t3 = 0, flop1 = 0, t1 = 0;
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
+        int K = convs[i][3];
+        bench_conv(64, convs[i][1], convs[i][2], convs[i][0], K, K == 3 ? &flop3 : &flop1,
+                   K == 3 ? &t3 : &t1);
+    }
+    printf("  all 3x3 shapes, fwd+bwd: %.1f GFLOP/s = %.0f%% of peak; 1x1: %.0f%%\n\n",
+           flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak, 100.0 * flop1 / t1 * 1e-9 / peak);
+
+    printf("linear                   forward  bwd-data      bwd-weight   fwd+bwd       time\n");
+    static const int lins[] = {128, 256, 512};
+    for (int n = 0; n < 2; n++) {
+        for (int i = 0; i < 3; i++) bench_linear(n ? 2500 : 256, lins[i], lins[i]);
+    }
+    printf("\n(bwd-data: backward with dinp only; bwd-weight: with dw and db only)\n");
+    printf("bench_ops: %.1f s\n", now_s() - start);
+    return 0;
+}

@@ -1,0 +1,359 @@
+// 2-D convolution, stride 1, K in {1, 3}, zero padding K/2, NCHW: forward and backward as
+// im2col + oneDNN sgemm (torch.nn.Conv2d,
+// https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html).
+// The batch is cut into fixed chunks of about CONV_COLS output pixels: a band of rows of one
+// image when images are large, several whole images when they are small, so every GEMM has a
+// useful width even at 4x4. Backward-data is the forward convolution of dout with the flipped,
+// transposed kernel (no col2im). Leaves out strides, dilation, groups and even K.
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ops/cpu/gemm.h"
+#include "ops/ops.h"
+
+// Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call): widths of
+// 128-384 run sgemm at its best, 512 and beyond lose up to half as the col panel leaves L2.
+#ifndef CONV_COLS
+#define CONV_COLS 256
+#endif
+// Partial weight-gradient buffers: chunks are dealt round-robin to this many slots, each slot
+// sums its chunks in order, and the slots are added in order. A constant, not the thread
+// count, so the bytes of dw never depend on how many threads ran; it also caps the
+// parallelism of the weight gradient.
+#define CONV_DW_SLOTS 8
+
+// ---------------------------------------------------------------------------------------
+// Chunks: chunk c covers images [i0, i0 + n_img) and, in each, rows [y0, y0 + n_rows).
+// Either n_img == 1 (a band of rows of one image) or the rows are all of H (whole images).
+typedef struct chunking {
+    int n_img, n_rows; // per chunk (the last band or image group may be shorter)
+    int bands;         // row bands per image (1 when chunks hold whole images)
+    int n_chunks;
+    int cols_max; // widest chunk: n_img * n_rows * W
+} chunking;
+
+typedef struct chunk {
+    int i0, ni, y0, nr, cols;
+    int ld; // leading dimension of the chunk's col panel and staging tile, see padded_ld
+} chunk;
+
+// Row stride for a panel of `cols` floats: oneDNN's sgemm runs at half speed when the rows of
+// its B operand lie a multiple of 4 KB apart (cache-set aliasing while packing; measured: a
+// 256-col panel with stride 1024 floats 39 GFLOP/s, 1040 floats 84). Rounded to 64 bytes and
+// kept off multiples of 256 bytes, rows start in different cache sets.
+static int padded_ld(int cols) {
+    int ld = (cols + 15) / 16 * 16;
+    return ld % 64 == 0 ? ld + 16 : ld;
+}
+
+static chunking chunking_of(const cdrl_conv2d_desc *d) {
+    chunking g;
+    int HW = d->H * d->W;
+    if (HW >= CONV_COLS) {
+        g.n_img = 1;
+        g.n_rows = CONV_COLS / d->W > 0 ? CONV_COLS / d->W : 1;
+        if (g.n_rows > d->H) g.n_rows = d->H;
+        g.bands = (d->H + g.n_rows - 1) / g.n_rows;
+        g.n_chunks = d->B * g.bands;
+    } else {
+        g.n_img = CONV_COLS / HW < d->B ? CONV_COLS / HW : d->B;
+        g.n_rows = d->H;
+        g.bands = 1;
+        g.n_chunks = (d->B + g.n_img - 1) / g.n_img;
+    }
+    g.cols_max = g.n_img * g.n_rows * d->W;
+    return g;
+}
+
+static chunk chunk_at(const chunking *g, const cdrl_conv2d_desc *d, int c) {
+    chunk k;
+    if (g->n_img == 1) {
+        k.i0 = c / g->bands;
+        k.ni = 1;
+        k.y0 = (c % g->bands) * g->n_rows;
+        k.nr = d->H - k.y0 < g->n_rows ? d->H - k.y0 : g->n_rows;
+    } else {
+        k.i0 = c * g->n_img;
+        k.ni = d->B - k.i0 < g->n_img ? d->B - k.i0 : g->n_img;
+        k.y0 = 0;
+        k.nr = d->H;
+    }
+    k.cols = k.ni * k.nr * d->W;
+    k.ld = padded_ld(k.cols);
+    return k;
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers: each thread in a parallel loop owns one scratch slot (col panel and staging tile),
+// found by its thread number. Which worker runs a chunk never changes the chunk's result.
+static int worker_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// Per-worker scratch in floats: the col panel (C*K*K, cols) for the wider of the two
+// convolutions (forward has IC input channels, backward-data OC), and a staging tile
+// (max(IC, OC), cols) for chunks of several images, whose GEMM result is not contiguous in NCHW.
+static size_t worker_floats_col(const cdrl_conv2d_desc *d, const chunking *g) {
+    size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
+    return C * (size_t)(d->K * d->K) * (size_t)padded_ld(g->cols_max);
+}
+static size_t worker_floats_tile(const cdrl_conv2d_desc *d, const chunking *g) {
+    size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
+    return g->n_img > 1 ? C * (size_t)padded_ld(g->cols_max) : 0;
+}
+static size_t worker_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
+    return cdrl_arena_floats_size(worker_floats_col(d, g)) +
+           cdrl_arena_floats_size(worker_floats_tile(d, g));
+}
+
+static int dw_slots(const chunking *g) {
+    return g->n_chunks < CONV_DW_SLOTS ? g->n_chunks : CONV_DW_SLOTS;
+}
+
+// Bytes the kernels take besides the worker slots: the partial weight gradients, which also
+// cover the flipped kernel of backward-data (never live at the same time).
+static size_t fixed_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
+    size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K);
+    return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn);
+}
+
+// As many workers as the thread count and the task count allow, and as fit in the arena: an
+// arena sized for fewer threads than now run costs speed, never correctness.
+static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g,
+                           int n_tasks) {
+    size_t per = worker_bytes(d, g), left = a->cap - a->used;
+    int n = cdrl_threads();
+    if (n > n_tasks) n = n_tasks;
+    if (per > 0 && (size_t)n > left / per) n = (int)(left / per);
+    CDRL_ASSERT(n >= 1); // arena smaller than cdrl_conv2d_scratch_size()
+    return n;
+}
+
+typedef struct workers {
+    float *col;  // (n, worker_floats_col)
+    float *tile; // (n, worker_floats_tile) or NULL
+    size_t col_n, tile_n;
+} workers;
+
+static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g,
+                             int n) {
+    workers w;
+    w.col_n = cdrl_arena_floats_size(worker_floats_col(d, g)) / sizeof(float);
+    w.tile_n = cdrl_arena_floats_size(worker_floats_tile(d, g)) / sizeof(float);
+    w.col = cdrl_arena_floats(a, w.col_n * (size_t)n);
+    w.tile = w.tile_n ? cdrl_arena_floats(a, w.tile_n * (size_t)n) : NULL;
+    return w;
+}
+
+size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
+    chunking g = chunking_of(d);
+    int n = cdrl_threads();
+    if (n > g.n_chunks) n = g.n_chunks;
+    return fixed_bytes(d, &g) + (size_t)n * worker_bytes(d, &g);
+}
+
+// ---------------------------------------------------------------------------------------
+// col (C*K*K, k.cols), row stride k.ld: row (c, kh, kw), column (image, y, x) of the chunk
+// holds inp[image, c, y + kh - K/2, x + kw - K/2], zero outside the image. inp (B, C, H, W).
+// For K = 1 this is a plain copy, kept because the image planes themselves are often 4 KB
+// multiples apart (32x32), the stride sgemm handles badly.
+static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *d,
+                   const chunk *k) {
+    int H = d->H, W = d->W, K = d->K, p = K / 2;
+    size_t HW = (size_t)H * (size_t)W;
+    for (int c = 0; c < C; c++) {
+        for (int kh = 0; kh < K; kh++) {
+            for (int kw = 0; kw < K; kw++) {
+                float *dst = col + ((size_t)c * (size_t)(K * K) + (size_t)(kh * K + kw)) *
+                                       (size_t)k->ld;
+                int dx = kw - p;
+                int x_lo = dx < 0 ? -dx : 0, x_hi = dx > 0 ? W - dx : W;
+                for (int i = 0; i < k->ni; i++) {
+                    const float *src = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * HW;
+                    for (int r = 0; r < k->nr; r++) {
+                        float *drow = dst + ((size_t)i * (size_t)k->nr + (size_t)r) * (size_t)W;
+                        int sy = k->y0 + r + kh - p;
+                        if (sy < 0 || sy >= H) {
+                            memset(drow, 0, (size_t)W * sizeof(float));
+                            continue;
+                        }
+                        const float *srow = src + (size_t)sy * (size_t)W + dx;
+                        for (int x = 0; x < x_lo; x++) drow[x] = 0.0f;
+                        for (int x = x_lo; x < x_hi; x++) drow[x] = srow[x];
+                        for (int x = x_hi; x < W; x++) drow[x] = 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// One chunk of out (B, OC, H, W) (=, or += when accumulate) conv(inp (B, C, H, W), w (OC, C, K,
+// K)) + b (OC, or NULL). Used by forward, and by backward-data with the flipped kernel.
+static void conv_chunk(float *out, const float *inp, const float *w, const float *b, int C,
+                       int OC, const cdrl_conv2d_desc *d, const chunk *k, int accumulate,
+                       float *col, float *tile) {
+    size_t HW = (size_t)d->H * (size_t)d->W;
+    int CK = C * d->K * d->K;
+    im2col(col, inp, C, d, k);
+    if (k->ni == 1) {
+        // The band is a strided block of the image's (OC, HW) plane: the GEMM writes in place.
+        float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
+        cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, accumulate ? 1.0f : 0.0f, o,
+                   (int)HW);
+        if (b) {
+            for (int oc = 0; oc < OC; oc++) {
+                float *row = o + (size_t)oc * HW;
+                for (int j = 0; j < k->cols; j++) row[j] += b[oc];
+            }
+        }
+        return;
+    }
+    // Several images: tile (OC, ni * HW), then each image's (OC, HW) plane is scattered out.
+    cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, 0.0f, tile, k->ld);
+    for (int i = 0; i < k->ni; i++) {
+        for (int oc = 0; oc < OC; oc++) {
+            const float *src = tile + (size_t)oc * (size_t)k->ld + (size_t)i * HW;
+            float *dst = out + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
+            float bias = b ? b[oc] : 0.0f;
+            if (accumulate) {
+                for (size_t j = 0; j < HW; j++) dst[j] += src[j] + bias;
+            } else {
+                for (size_t j = 0; j < HW; j++) dst[j] = src[j] + bias;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                         const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+    CDRL_ASSERT(d->K == 1 || d->K == 3);
+    chunking g = chunking_of(d);
+    size_t mark = cdrl_arena_mark(scratch);
+    int nw = workers_fitting(scratch, d, &g, g.n_chunks);
+    workers ws = workers_alloc(scratch, d, &g, nw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
+    for (int c = 0; c < g.n_chunks; c++) {
+        int t = worker_id();
+        chunk k = chunk_at(&g, d, c);
+        conv_chunk(out, inp, w, b, d->IC, d->OC, d, &k, 0, ws.col + (size_t)t * ws.col_n,
+                   ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+    }
+    cdrl_arena_release(scratch, mark);
+}
+
+// dinp += conv(dout, w_flip): w_flip (IC, OC, K, K) = w (OC, IC, K, K) with the first two axes
+// swapped and the kernel rotated by 180 degrees; padding K/2 stays K/2 because K is odd.
+static void backward_data(float *dinp, const float *dout, const float *w,
+                          const cdrl_conv2d_desc *d, const chunking *g, cdrl_arena *scratch) {
+    int KK = d->K * d->K;
+    size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
+    float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K)
+#pragma omp parallel for schedule(static)
+    for (int ic = 0; ic < d->IC; ic++) {
+        for (int oc = 0; oc < d->OC; oc++) {
+            const float *src = w + ((size_t)oc * (size_t)d->IC + (size_t)ic) * (size_t)KK;
+            float *dst = w_flip + ((size_t)ic * (size_t)d->OC + (size_t)oc) * (size_t)KK;
+            for (int j = 0; j < KK; j++) dst[j] = src[KK - 1 - j];
+        }
+    }
+    int nw = workers_fitting(scratch, d, g, g->n_chunks);
+    workers ws = workers_alloc(scratch, d, g, nw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
+    for (int c = 0; c < g->n_chunks; c++) {
+        int t = worker_id();
+        chunk k = chunk_at(g, d, c);
+        conv_chunk(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, 1,
+                   ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+    }
+}
+
+// dw (OC, IC*K*K) += sum over chunks of dout_chunk (OC, cols) · col_chunkᵀ (cols, IC*K*K).
+static void backward_weight(float *dw, const float *dout, const float *inp,
+                            const cdrl_conv2d_desc *d, const chunking *g, cdrl_arena *scratch) {
+    size_t HW = (size_t)d->H * (size_t)d->W;
+    int CK = d->IC * d->K * d->K;
+    size_t wn = (size_t)d->OC * (size_t)CK;
+    size_t pn = cdrl_arena_floats_size(wn) / sizeof(float);
+    int n_slots = dw_slots(g);
+    float *partial = cdrl_arena_floats(scratch, pn * (size_t)n_slots); // (n_slots, OC, CK)
+    int nw = workers_fitting(scratch, d, g, n_slots);
+    workers ws = workers_alloc(scratch, d, g, nw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
+    for (int s = 0; s < n_slots; s++) {
+        int t = worker_id();
+        float *col = ws.col + (size_t)t * ws.col_n;
+        float *tile = ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL;
+        float *ps = partial + (size_t)s * pn;
+        for (int c = s; c < g->n_chunks; c += n_slots) {
+            chunk k = chunk_at(g, d, c);
+            // A operand (OC, cols): dout's band in place, or several images gathered.
+            const float *am = dout + (size_t)k.i0 * (size_t)d->OC * HW + (size_t)k.y0 * (size_t)d->W;
+            int lda = (int)HW;
+            if (k.ni > 1) {
+                for (int oc = 0; oc < d->OC; oc++) {
+                    for (int i = 0; i < k.ni; i++) {
+                        memcpy(tile + (size_t)oc * (size_t)k.ld + (size_t)i * HW,
+                               dout + ((size_t)(k.i0 + i) * (size_t)d->OC + (size_t)oc) * HW,
+                               HW * sizeof(float));
+                    }
+                }
+                am = tile;
+                lda = k.ld;
+            }
+            // B operand: col (CK, cols), used transposed.
+            im2col(col, inp, d->IC, d, &k);
+            cdrl_sgemm(0, 1, d->OC, CK, k.cols, 1.0f, am, lda, col, k.ld, c == s ? 0.0f : 1.0f, ps,
+                       CK);
+        }
+    }
+    // Slots added in slot order, whatever thread produced them.
+#pragma omp parallel for schedule(static)
+    for (size_t j0 = 0; j0 < wn; j0 += 4096) {
+        size_t j1 = j0 + 4096 < wn ? j0 + 4096 : wn;
+        for (size_t j = j0; j < j1; j++) {
+            float acc = partial[j];
+            for (int s = 1; s < n_slots; s++) acc += partial[(size_t)s * pn + j];
+            dw[j] += acc;
+        }
+    }
+}
+
+void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                          const float *inp, const float *w, const cdrl_conv2d_desc *d,
+                          cdrl_arena *scratch) {
+    CDRL_ASSERT(d->K == 1 || d->K == 3);
+    chunking g = chunking_of(d);
+    size_t HW = (size_t)d->H * (size_t)d->W;
+    if (db) {
+        // Per channel, images then pixels in order, in double: no thread-count dependence.
+#pragma omp parallel for schedule(static)
+        for (int oc = 0; oc < d->OC; oc++) {
+            double s = 0.0;
+            for (int i = 0; i < d->B; i++) {
+                const float *row = dout + ((size_t)i * (size_t)d->OC + (size_t)oc) * HW;
+                float si = 0.0f;
+                for (size_t j = 0; j < HW; j++) si += row[j];
+                s += (double)si;
+            }
+            db[oc] += (float)s;
+        }
+    }
+    size_t mark = cdrl_arena_mark(scratch);
+    if (dinp) {
+        backward_data(dinp, dout, w, d, &g, scratch);
+        cdrl_arena_release(scratch, mark);
+    }
+    if (dw) {
+        backward_weight(dw, dout, inp, d, &g, scratch);
+        cdrl_arena_release(scratch, mark);
+    }
+}

@@ -111,7 +111,7 @@ static void test_sn_layer(const cdrl_st_file *f, const char *pre, int is_conv) {
     check_close("w_sn", w_sn, fx(f, pre, "out.w_sn1", nw), nw, 1e-6, 1e-5);
 
     // SN backward alone, fed the twin's gradient wrt w_sn: isolates it from the layer.
-    // Gradients are O(1) sums of up to 36 (linear: 5) terms: 1e-5 abs / 1e-4 rel.
+    // Gradients of order 1-35, sums of up to 50 terms (linear: 5): 1e-5 abs / 1e-4 rel.
     cdrl_spectral_norm_backward(dw, fx(f, pre, "grad.w_sn", nw), w, u, v, sigma, OC, IN);
     check_close("SN backward (twin's dw_sn): dw", dw, fx(f, pre, "grad.w", nw), nw, 1e-5, 1e-4);
 
@@ -168,6 +168,38 @@ static void test_sn_layer(const cdrl_st_file *f, const char *pre, int is_conv) {
     cdrl_free(dw_sn), cdrl_free(db), cdrl_free(dw), cdrl_free(u1), cdrl_free(v1);
     cdrl_free(wp), cdrl_free(rw), cdrl_free(dwr);
     cdrl_arena_deinit(&arena);
+}
+
+// Spectral norm at 1 and 2 threads on a layer of the real size (SN-Conv3x3 256 -> 256): the
+// same bytes for u, v, sigma, w_sn and dw.
+static void test_sn_threads(void) {
+    printf("spectral norm, thread counts\n");
+    int OC = 256, IN = 256 * 9;
+    size_t nw = (size_t)OC * IN;
+    float *w = test_floats(nw), *dw_sn = test_floats(nw), *u0 = test_floats((size_t)OC);
+    float *u[2], *v[2], *w_sn[2], *dw[2], sigma[2];
+    test_fill(w, nw, 21, -0.02f, 0.02f);
+    test_fill(dw_sn, nw, 22, -1, 1);
+    test_fill(u0, (size_t)OC, 23, -1, 1);
+    int saved = cdrl_threads();
+    for (int t = 0; t < 2; t++) {
+        u[t] = test_floats((size_t)OC), v[t] = test_floats((size_t)IN);
+        w_sn[t] = test_floats(nw), dw[t] = test_floats(nw);
+        memcpy(u[t], u0, (size_t)OC * sizeof(float));
+        cdrl_set_threads(t + 1);
+        cdrl_spectral_norm_forward(w_sn[t], &sigma[t], u[t], v[t], w, OC, IN, 1);
+        cdrl_spectral_norm_backward(dw[t], dw_sn, w, u[t], v[t], sigma[t], OC, IN);
+    }
+    cdrl_set_threads(saved);
+    CHECK(memcmp(u[0], u[1], (size_t)OC * sizeof(float)) == 0 &&
+              memcmp(v[0], v[1], (size_t)IN * sizeof(float)) == 0 && sigma[0] == sigma[1],
+          "power iteration differs between 1 and 2 threads");
+    CHECK(memcmp(w_sn[0], w_sn[1], nw * sizeof(float)) == 0,
+          "w_sn differs between 1 and 2 threads");
+    CHECK(memcmp(dw[0], dw[1], nw * sizeof(float)) == 0, "SN dw differs between 1 and 2 threads");
+    for (int t = 0; t < 2; t++)
+        cdrl_free(u[t]), cdrl_free(v[t]), cdrl_free(w_sn[t]), cdrl_free(dw[t]);
+    cdrl_free(w), cdrl_free(dw_sn), cdrl_free(u0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,6 +421,7 @@ int main(void) {
     test_sn_layer(f, "lin", 0);
     test_sn_layer(f, "conv", 1);
     cdrl_st_free(f);
+    test_sn_threads();
     f = fixture_load("attention");
     test_attention_op(f);
     test_attention_threads();

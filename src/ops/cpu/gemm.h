@@ -1,8 +1,8 @@
 // Row-major single-precision matrix product through oneDNN's sgemm (Debian's libdnnl):
 // C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, op = transpose when trans != 0.
-// Called inside an OpenMP parallel region oneDNN runs it on the calling thread alone, which
-// is how the kernels keep results independent of the thread count: they cut the work into
-// fixed chunks, run one chunk per call, and reduce partial sums in a fixed order.
+// oneDNN always runs it on the calling thread alone; that is how the kernels keep results
+// independent of the thread count: they cut the work into fixed chunks, run one chunk per
+// call inside their own parallel loops, and reduce partial sums in a fixed order.
 #ifndef CDRL_OPS_CPU_GEMM_H
 #define CDRL_OPS_CPU_GEMM_H
 

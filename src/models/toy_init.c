@@ -7,7 +7,6 @@
 
 #include "ops/ops.h"
 
-#define GROUPS 32
 #define GN_EPS 1e-6f
 
 void cdrl_toy_init_config_default(cdrl_toy_init_config *c) {
@@ -15,6 +14,7 @@ void cdrl_toy_init_config_default(cdrl_toy_init_config *c) {
     c->t_dim = 128;
     c->h_dim = 64;
     c->n_blocks = 1;
+    c->groups = 32;
 }
 
 static void init_uniform(float *x, size_t n, float bound, cdrl_rng *rng) {
@@ -38,7 +38,7 @@ static void init_linear(cdrl_toy_init *m, size_t w, size_t b, int in, int out, c
 cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_batch, int n_levels,
                                     cdrl_rng *rng) {
     CDRL_ASSERT(cfg->n_blocks >= 1 && cfg->n_blocks <= CDRL_TOY_INIT_MAX_BLOCKS);
-    CDRL_ASSERT(cfg->h_dim % GROUPS == 0 && n_levels >= 1 && max_batch >= 1);
+    CDRL_ASSERT(cfg->groups >= 1 && cfg->h_dim % cfg->groups == 0 && n_levels >= 1 && max_batch >= 1);
     cdrl_toy_init *m = cdrl_calloc(sizeof *m);
     if (!m) return NULL;
     m->cfg = *cfg;
@@ -65,7 +65,7 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
         add_linear(m, &b->mlp_w, &b->mlp_b, T, 2 * H, name);
     }
 
-    const size_t B = (size_t)max_batch, L = (size_t)n_levels, G = GROUPS;
+    const size_t B = (size_t)max_batch, L = (size_t)n_levels, G = (size_t)cfg->groups;
     size_t n = 2 * cdrl_arena_floats_size(m->params.total) + 5 * cdrl_arena_floats_size(L * (size_t)T);
     n += m->n_blk * (cdrl_arena_floats_size(L * (size_t)T) + 2 * cdrl_arena_floats_size(L * 2 * (size_t)H) +
                      7 * cdrl_arena_floats_size(B * (size_t)H) + 4 * cdrl_arena_floats_size(B * G));
@@ -170,10 +170,10 @@ void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const in
         toy_init_block *b = &m->blk[i];
         float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_last;
         // GroupNorm over the H features of each row (HW = 1).
-        cdrl_groupnorm_forward(b->n1, b->mean1, b->rstd1, b->h, m->p + b->n1_w, m->p + b->n1_b, B, H, 1, GROUPS, GN_EPS);
+        cdrl_groupnorm_forward(b->n1, b->mean1, b->rstd1, b->h, m->p + b->n1_w, m->p + b->n1_b, B, H, 1, m->cfg.groups, GN_EPS);
         cdrl_silu_forward(b->a1, b->n1, nh);
         lin_fwd(m, b->c1, b->a1, b->c1_w, &b->c1_b, B, H, H);
-        cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B, H, 1, GROUPS, GN_EPS);
+        cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B, H, 1, m->cfg.groups, GN_EPS);
         for (int n = 0; n < B; n++) {
             CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
             const float *scale = b->lvl_ss + (size_t)level[n] * 2 * (size_t)H, *shift = scale + H;
@@ -223,12 +223,12 @@ void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
             }
         }
         memset(da, 0, sizeof(float) * nh);
-        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dn, b->c1, b->mean2, b->rstd2, m->p + b->n2_w, B, H, 1, GROUPS);
+        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dn, b->c1, b->mean2, b->rstd2, m->p + b->n2_w, B, H, 1, m->cfg.groups);
         memset(dm, 0, sizeof(float) * nh);
         lin_bwd(m, dm, da, b->a1, b->c1_w, &b->c1_b, B, H, H);
         memset(dn, 0, sizeof(float) * nh);
         cdrl_silu_backward(dn, dm, b->n1, nh);
-        cdrl_groupnorm_backward(dh, m->grad + b->n1_w, m->grad + b->n1_b, dn, b->h, b->mean1, b->rstd1, m->p + b->n1_w, B, H, 1, GROUPS);
+        cdrl_groupnorm_backward(dh, m->grad + b->n1_w, m->grad + b->n1_b, dn, b->h, b->mean1, b->rstd1, m->p + b->n1_w, B, H, 1, m->cfg.groups);
     }
     lin_bwd(m, NULL, dh, m->x, m->h1_w, &m->h1_b, B, D, H);
     cdrl_arena_release(&m->scratch, mark);

@@ -18,6 +18,7 @@ typedef struct cdrl_toy_init_config {
     int t_dim;    // 128: embedding width
     int h_dim;    // 64: hidden width (GroupNorm uses 32 groups)
     int n_blocks; // 1
+    int groups;   // GroupNorm groups: 32 (2 features per group at h_dim 64)
 } cdrl_toy_init_config;
 
 void cdrl_toy_init_config_default(cdrl_toy_init_config *c);
@@ -26,7 +27,7 @@ typedef struct toy_init_block {
     size_t n1_w, n1_b, c1_w, c1_b, mlp_w, mlp_b, n2_w, n2_b, c2_w, c2_b;
     float *lvl_st, *lvl_ss, *lvl_dss;  // silu(t) (L, t_dim); scale|shift (L, 2H) and its grad
     float *h, *n1, *a1, *c1, *n2, *m, *a2; // (B, H) each
-    float *mean1, *rstd1, *mean2, *rstd2;  // (B, 32)
+    float *mean1, *rstd1, *mean2, *rstd2;  // (B, groups)
 } toy_init_block;
 
 typedef struct cdrl_toy_init {

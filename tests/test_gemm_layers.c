@@ -195,17 +195,67 @@ static void test_conv_fixture(const cdrl_st_file *f, const char *name) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Thread-count independence: every output and gradient byte-equal for 1 and 2 threads, and
-// with an arena sized for 1 thread while 2 run (the kernels then use fewer workers).
+// Shapes cut into many chunks and tiles: a plain double-precision loop checks the chunking
+// (bands of rows, groups of images, tiles, padded copies), then 1 and 2 threads must give the
+// same bytes, also with an arena sized for 1 thread while 2 run (fewer workers then).
+// Against the double loop: sums of up to 9*IC = 72 (conv) or 512 (linear) float32 products
+// of values in [-1, 1] and weights in [-0.3, 0.3]: rounding ~1e-6 of the result; 1e-4
+// abs + 1e-4 rel is loose for that and tight for any indexing error.
+#define BIG_ATOL 1e-4
+#define BIG_RTOL 1e-4
+
+// y (B, OC, H, W) = conv(x, w) + b, and the gradients of sum(y * r), in double.
+static void conv_naive(double *y, double *dx, double *dw, double *db, const float *x,
+                       const float *w, const float *b, const float *r, const cdrl_conv2d_desc *d) {
+    int H = d->H, W = d->W, K = d->K, p = K / 2;
+    size_t HW = (size_t)(H * W);
+    memset(dx, 0, (size_t)d->B * (size_t)d->IC * HW * sizeof(double));
+    memset(dw, 0, (size_t)d->OC * (size_t)d->IC * (size_t)(K * K) * sizeof(double));
+    memset(db, 0, (size_t)d->OC * sizeof(double));
+    for (int i = 0; i < d->B; i++) {
+        for (int o = 0; o < d->OC; o++) {
+            for (int yy = 0; yy < H; yy++) {
+                for (int xx = 0; xx < W; xx++) {
+                    size_t oi = ((size_t)i * (size_t)d->OC + (size_t)o) * HW + (size_t)(yy * W + xx);
+                    double acc = (double)b[o];
+                    for (int c = 0; c < d->IC; c++) {
+                        for (int kh = 0; kh < K; kh++) {
+                            for (int kw = 0; kw < K; kw++) {
+                                int sy = yy + kh - p, sx = xx + kw - p;
+                                if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+                                size_t xi = ((size_t)i * (size_t)d->IC + (size_t)c) * HW + (size_t)(sy * W + sx);
+                                size_t wi = (((size_t)o * (size_t)d->IC + (size_t)c) * (size_t)K + (size_t)kh) * (size_t)K + (size_t)kw;
+                                acc += (double)w[wi] * (double)x[xi];
+                                dx[xi] += (double)w[wi] * (double)r[oi];
+                                dw[wi] += (double)x[xi] * (double)r[oi];
+                            }
+                        }
+                    }
+                    y[oi] = acc;
+                    db[o] += (double)r[oi];
+                }
+            }
+        }
+    }
+}
+
+static void check_close_d(const char *name, const float *got, const double *want, size_t n) {
+    float *wf = test_floats(n);
+    for (size_t i = 0; i < n; i++) wf[i] = (float)want[i];
+    check_close(name, got, wf, n, BIG_ATOL, BIG_RTOL);
+    cdrl_free(wf);
+}
+
 static void conv_run(float *y, float *dx, float *dw, float *db, const float *x, const float *w,
                      const float *b, const float *r, const cdrl_conv2d_desc *d, size_t arena_bytes) {
     cdrl_arena a = arena_of(arena_bytes);
     cdrl_conv2d_forward(y, x, w, b, d, &a);
     cdrl_conv2d_backward(dx, dw, db, r, x, w, d, &a);
+    CHECK(a.peak <= arena_bytes, "conv2d scratch peak %zu > %zu", a.peak, arena_bytes);
     cdrl_arena_deinit(&a);
 }
 
-static void test_conv_threads(const cdrl_conv2d_desc *d) {
+static void test_conv_big(const cdrl_conv2d_desc *d) {
     size_t HW = (size_t)(d->H * d->W);
     size_t nx = (size_t)d->B * (size_t)d->IC * HW, ny = (size_t)d->B * (size_t)d->OC * HW;
     size_t nw = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K), nb = (size_t)d->OC;
@@ -214,6 +264,7 @@ static void test_conv_threads(const cdrl_conv2d_desc *d) {
     test_fill(w, nw, 2, -0.3f, 0.3f);
     test_fill(b, nb, 3, -0.3f, 0.3f);
     test_fill(r, ny, 4, -1.0f, 1.0f);
+    printf(" conv2d K=%d B=%d C=%d->%d %dx%d\n", d->K, d->B, d->IC, d->OC, d->H, d->W);
     float *out[3][4];
     int saved = cdrl_threads();
     cdrl_set_threads(1);
@@ -227,48 +278,85 @@ static void test_conv_threads(const cdrl_conv2d_desc *d) {
                  run == 2 ? size1 : cdrl_conv2d_scratch_size(d));
     }
     cdrl_set_threads(saved);
+
+    double *ry = cdrl_malloc(ny * sizeof(double)), *rx = cdrl_malloc(nx * sizeof(double));
+    double *rw = cdrl_malloc(nw * sizeof(double)), *rb = cdrl_malloc(nb * sizeof(double));
+    conv_naive(ry, rx, rw, rb, x, w, b, r, d);
+    check_close_d("conv2d out vs double loop", out[0][0], ry, ny);
+    check_close_d("conv2d dinp vs double loop", out[0][1], rx, nx);
+    check_close_d("conv2d dw vs double loop", out[0][2], rw, nw);
+    check_close_d("conv2d db vs double loop", out[0][3], rb, nb);
+
     size_t n[4] = {ny, nx, nw, nb};
     const char *what[4] = {"out", "dinp", "dw", "db"};
     for (int run = 1; run < 3; run++) {
         for (int k = 0; k < 4; k++) {
-            CHECK(same_bytes(out[0][k], out[run][k], n[k]), "conv2d K=%d %dx%d B=%d: %s differs for 1 and 2 threads%s", d->K, d->H, d->W, d->B, what[k], run == 2 ? " (1-thread arena)" : "");
+            CHECK(same_bytes(out[0][k], out[run][k], n[k]), "conv2d: %s differs for 1 and 2 threads%s", what[k], run == 2 ? " (1-thread arena)" : "");
         }
     }
-    printf("  ok   conv2d K=%d B=%d C=%d->%d %dx%d: 1 and 2 threads checked byte for byte\n", d->K, d->B, d->IC, d->OC, d->H, d->W);
+    printf("  ok   1 and 2 threads (and a 1-thread arena): out, dinp, dw, db byte for byte\n");
     for (int run = 0; run < 3; run++) {
         for (int k = 0; k < 4; k++) cdrl_free(out[run][k]);
     }
+    cdrl_free(ry), cdrl_free(rx), cdrl_free(rw), cdrl_free(rb);
     cdrl_free(x), cdrl_free(w), cdrl_free(b), cdrl_free(r);
 }
 
-static void test_linear_threads(int N, int IC, int OC) {
+static void test_linear_big(int N, int IC, int OC) {
     size_t nx = (size_t)N * (size_t)IC, ny = (size_t)N * (size_t)OC, nw = (size_t)OC * (size_t)IC;
     float *x = test_floats(nx), *w = test_floats(nw), *b = test_floats((size_t)OC), *r = test_floats(ny);
     test_fill(x, nx, 11, -1.0f, 1.0f);
     test_fill(w, nw, 12, -0.1f, 0.1f);
     test_fill(b, (size_t)OC, 13, -0.1f, 0.1f);
     test_fill(r, ny, 14, -1.0f, 1.0f);
+    printf(" linear N=%d IC=%d OC=%d\n", N, IC, OC);
     float *out[2][4];
     int saved = cdrl_threads();
     for (int run = 0; run < 2; run++) {
         cdrl_set_threads(run + 1);
-        cdrl_arena a = arena_of(cdrl_linear_scratch_size(N, IC, OC));
+        size_t need = cdrl_linear_scratch_size(N, IC, OC);
+        cdrl_arena a = arena_of(need);
         out[run][0] = test_floats(ny), out[run][1] = test_floats(nx);
         out[run][2] = test_floats(nw), out[run][3] = test_floats((size_t)OC);
+        fill_nan(out[run][0], ny);
         cdrl_linear_forward(out[run][0], x, w, b, N, IC, OC, &a);
         cdrl_linear_backward(out[run][1], out[run][2], out[run][3], r, x, w, N, IC, OC, &a);
+        CHECK(a.peak <= need && a.used == 0, "linear scratch peak %zu of %zu, %zu in use", a.peak, need, a.used);
         cdrl_arena_deinit(&a);
     }
     cdrl_set_threads(saved);
+
+    double *ry = cdrl_calloc(ny * sizeof(double)), *rx = cdrl_calloc(nx * sizeof(double));
+    double *rw = cdrl_calloc(nw * sizeof(double)), *rb = cdrl_calloc((size_t)OC * sizeof(double));
+    for (int i = 0; i < N; i++) {
+        for (int o = 0; o < OC; o++) {
+            size_t oi = (size_t)i * (size_t)OC + (size_t)o;
+            double acc = (double)b[o];
+            for (int c = 0; c < IC; c++) {
+                size_t xi = (size_t)i * (size_t)IC + (size_t)c, wi = (size_t)o * (size_t)IC + (size_t)c;
+                acc += (double)w[wi] * (double)x[xi];
+                rx[xi] += (double)w[wi] * (double)r[oi];
+                rw[wi] += (double)x[xi] * (double)r[oi];
+            }
+            ry[oi] = acc;
+            rb[o] += (double)r[oi];
+        }
+    }
+    check_close_d("linear out vs double loop", out[0][0], ry, ny);
+    check_close_d("linear dinp vs double loop", out[0][1], rx, nx);
+    check_close_d("linear dw vs double loop", out[0][2], rw, nw);
+    check_close_d("linear db vs double loop", out[0][3], rb, (size_t)OC);
+
     size_t n[4] = {ny, nx, nw, (size_t)OC};
     const char *what[4] = {"out", "dinp", "dw", "db"};
     for (int k = 0; k < 4; k++) {
-        CHECK(same_bytes(out[0][k], out[1][k], n[k]), "linear N=%d: %s differs for 1 and 2 threads", N, what[k]);
+        CHECK(same_bytes(out[0][k], out[1][k], n[k]), "linear: %s differs for 1 and 2 threads", what[k]);
     }
-    printf("  ok   linear N=%d IC=%d OC=%d: 1 and 2 threads checked byte for byte\n", N, IC, OC);
+    printf("  ok   1 and 2 threads: out, dinp, dw, db byte for byte\n");
     for (int run = 0; run < 2; run++) {
         for (int k = 0; k < 4; k++) cdrl_free(out[run][k]);
     }
+    cdrl_free(ry), cdrl_free(rx), cdrl_free(rw), cdrl_free(rb);
     cdrl_free(x), cdrl_free(w), cdrl_free(b), cdrl_free(r);
 }
 
@@ -283,13 +371,15 @@ int main(void) {
     test_conv_fixture(f, "band");
     cdrl_st_free(f);
 
-    printf(" thread-count independence\n");
+    printf(" many chunks: against a double loop, and 1 vs 2 threads\n");
     // Bands of rows (32x32: 8 rows per chunk, 12 chunks), several images per chunk (4x4:
     // 16 images per chunk, 3 chunks, the last one short) and a 1x1 kernel.
-    test_conv_threads(&(cdrl_conv2d_desc){3, 8, 6, 32, 32, 3});
-    test_conv_threads(&(cdrl_conv2d_desc){40, 6, 5, 4, 4, 3});
-    test_conv_threads(&(cdrl_conv2d_desc){5, 7, 9, 16, 16, 1});
-    // Several row tiles (600 / 128) and column tiles (300 / 256, 270 / 256 and / 64).
-    test_linear_threads(600, 300, 270);
+    test_conv_big(&(cdrl_conv2d_desc){3, 8, 6, 32, 32, 3});
+    test_conv_big(&(cdrl_conv2d_desc){40, 6, 5, 4, 4, 3});
+    test_conv_big(&(cdrl_conv2d_desc){5, 7, 9, 16, 16, 1});
+    // Row tiles (140 / 128) and column tiles (256 / 256, 384 / 256 and / 64); 256 and 384
+    // features take the padded copies.
+    test_linear_big(140, 256, 384);
+    test_linear_big(150, 130, 70);
     return test_report("test_gemm_layers");
 }

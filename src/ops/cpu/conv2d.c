@@ -37,17 +37,8 @@ typedef struct chunking {
 
 typedef struct chunk {
     int i0, ni, y0, nr, cols;
-    int ld; // leading dimension of the chunk's col panel and staging tile, see padded_ld
+    int ld; // row stride of the chunk's col panel and staging tile (cdrl_sgemm_ld)
 } chunk;
-
-// Row stride for a panel of `cols` floats: oneDNN's sgemm runs at half speed when the rows of
-// its B operand lie a multiple of 4 KB apart (cache-set aliasing while packing; measured: a
-// 256-col panel with stride 1024 floats 39 GFLOP/s, 1040 floats 84). Rounded to 64 bytes and
-// kept off multiples of 256 bytes, rows start in different cache sets.
-static int padded_ld(int cols) {
-    int ld = (cols + 15) / 16 * 16;
-    return ld % 64 == 0 ? ld + 16 : ld;
-}
 
 static chunking chunking_of(const cdrl_conv2d_desc *d) {
     chunking g;
@@ -82,7 +73,7 @@ static chunk chunk_at(const chunking *g, const cdrl_conv2d_desc *d, int c) {
         k.nr = d->H;
     }
     k.cols = k.ni * k.nr * d->W;
-    k.ld = padded_ld(k.cols);
+    k.ld = cdrl_sgemm_ld(k.cols);
     return k;
 }
 
@@ -102,11 +93,11 @@ static int worker_id(void) {
 // (max(IC, OC), cols) for chunks of several images, whose GEMM result is not contiguous in NCHW.
 static size_t worker_floats_col(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
-    return C * (size_t)(d->K * d->K) * (size_t)padded_ld(g->cols_max);
+    return C * (size_t)(d->K * d->K) * (size_t)cdrl_sgemm_ld(g->cols_max);
 }
 static size_t worker_floats_tile(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
-    return g->n_img > 1 ? C * (size_t)padded_ld(g->cols_max) : 0;
+    return g->n_img > 1 ? C * (size_t)cdrl_sgemm_ld(g->cols_max) : 0;
 }
 static size_t worker_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     return cdrl_arena_floats_size(worker_floats_col(d, g)) +
@@ -167,27 +158,28 @@ size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
 static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *d,
                    const chunk *k) {
     int H = d->H, W = d->W, K = d->K, p = K / 2;
-    size_t HW = (size_t)H * (size_t)W;
+    ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)k->nr * W; // n: pixels per image here
     for (int c = 0; c < C; c++) {
         for (int kh = 0; kh < K; kh++) {
             for (int kw = 0; kw < K; kw++) {
                 float *dst = col + ((size_t)c * (size_t)(K * K) + (size_t)(kh * K + kw)) *
                                        (size_t)k->ld;
+                // In flat pixel indices the tap is one shift of the whole band: pixel j of
+                // the band reads plane[y0 W + j + off]. Out-of-plane reads (rows above or
+                // below) are zero, and a horizontal tap that wraps into the neighbouring row
+                // is zeroed afterwards in its column (x = 0 for dx < 0, W - 1 for dx > 0).
                 int dx = kw - p;
-                int x_lo = dx < 0 ? -dx : 0, x_hi = dx > 0 ? W - dx : W;
+                ptrdiff_t off = (ptrdiff_t)(kh - p) * W + dx, base = (ptrdiff_t)k->y0 * W + off;
+                ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
+                if (hi < lo) hi = lo;
                 for (int i = 0; i < k->ni; i++) {
-                    const float *src = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * HW;
-                    for (int r = 0; r < k->nr; r++) {
-                        float *drow = dst + ((size_t)i * (size_t)k->nr + (size_t)r) * (size_t)W;
-                        int sy = k->y0 + r + kh - p;
-                        if (sy < 0 || sy >= H) {
-                            memset(drow, 0, (size_t)W * sizeof(float));
-                            continue;
-                        }
-                        const float *srow = src + (size_t)sy * (size_t)W + dx;
-                        for (int x = 0; x < x_lo; x++) drow[x] = 0.0f;
-                        for (int x = x_lo; x < x_hi; x++) drow[x] = srow[x];
-                        for (int x = x_hi; x < W; x++) drow[x] = 0.0f;
+                    const float *plane = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * (size_t)HW;
+                    float *drow = dst + (size_t)i * (size_t)n;
+                    memset(drow, 0, (size_t)lo * sizeof(float));
+                    memcpy(drow + lo, plane + (base + lo), (size_t)(hi - lo) * sizeof(float));
+                    memset(drow + hi, 0, (size_t)(n - hi) * sizeof(float));
+                    if (dx != 0) {
+                        for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W) drow[j] = 0.0f;
                     }
                 }
             }

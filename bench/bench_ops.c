@@ -1,8 +1,10 @@
 // Kernel benchmark: GFLOP/s of conv2d (forward, backward-data, backward-weights) and linear
 // (forward, backward) at the shapes the networks use, beside the sgemm peak measured in the
-// same run (a threaded 2048^3 cdrl_sgemm) and the ratio to it. All cores (default threads).
-// Leaves out the element-wise layers (memory bound, nothing to compare with a GEMM peak).
-// Times are the best of a few repetitions after one warm-up; the whole run takes ~30-60 s.
+// same run (oneDNN's 2048^3 sgemm threaded over all cores, best of 4 at the start and 4 at the
+// end, so that a load that comes and goes does not skew the ratios) and the ratio to it. All
+// cores (default threads). Leaves out the element-wise layers (memory bound, nothing to
+// compare with a GEMM peak). Times are the best of a few repetitions after one warm-up.
+#include <dnnl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -49,14 +51,15 @@ typedef struct gemm_ctx {
     float *a, *b, *c;
 } gemm_ctx;
 
+// oneDNN itself, called outside any parallel region: it threads the product over all cores.
+// (cdrl_sgemm always runs single-threaded, hence dnnl_sgemm here.)
 static void run_gemm(void *p) {
     gemm_ctx *g = p;
-    cdrl_sgemm(0, 0, g->n, g->n, g->n, 1.0f, g->a, g->n, g->b, g->n, 0.0f, g->c, g->n);
+    dnnl_sgemm('N', 'N', g->n, g->n, g->n, 1.0f, g->a, g->n, g->b, g->n, 0.0f, g->c, g->n);
 }
 
-// Two concurrent single-threaded calls from inside a parallel region (how the kernels call
-// sgemm): if oneDNN ran each call threaded inside the region this would oversubscribe and
-// fall far below the threaded peak; near it, each call is on its own core.
+// One single-threaded cdrl_sgemm per thread inside a parallel region, as the kernels call it:
+// near the threaded peak means each call has its own core.
 static void run_gemm_in_region(void *p) {
     gemm_ctx *g = p;
     size_t nn = (size_t)g->n * (size_t)g->n;
@@ -87,14 +90,18 @@ static void run_conv_bwd_weight(void *p) {
     cdrl_conv2d_backward(NULL, c->dw, c->db, c->dy, c->x, c->w, &c->d, c->arena);
 }
 
-static double peak; // GFLOP/s of the threaded 2048^3 sgemm in this run
+// One benchmarked shape: flop per pass and the best time of its three passes. Rows are
+// printed at the end, once the closing peak measurement is in.
+typedef struct row {
+    char label[48];
+    int is_conv3; // a 3x3 convolution (the acceptance shapes)
+    int is_conv1;
+    double flop;   // per pass
+    double t[3];   // forward, backward-data, backward-weights (s)
+    double mbytes; // scratch (MB)
+} row;
 
-static void print_rate(double flop, double t) {
-    double gf = flop / t * 1e-9;
-    printf(" %7.1f %4.0f%%", gf, 100.0 * gf / peak);
-}
-
-static void bench_conv(int B, int IC, int OC, int HW1, int K, double *flop_sum, double *t_sum) {
+static void bench_conv(row *r, int B, int IC, int OC, int HW1, int K) {
     conv_ctx c;
     c.d = (cdrl_conv2d_desc){B, IC, OC, HW1, HW1, K};
     size_t n_pix = (size_t)HW1 * (size_t)HW1;
@@ -106,18 +113,13 @@ static void bench_conv(int B, int IC, int OC, int HW1, int K, double *flop_sum, 
     size_t scratch = cdrl_conv2d_scratch_size(&c.d);
     CDRL_ASSERT(cdrl_arena_init(&arena, scratch) == CDRL_OK);
     c.arena = &arena;
-    double flop = 2.0 * (double)B * (double)OC * (double)IC * (double)(K * K) * (double)n_pix;
-    double tf = best_time(run_conv_fwd, &c, 2, 5, 0.3);
-    double td = best_time(run_conv_bwd_data, &c, 2, 5, 0.3);
-    double tw = best_time(run_conv_bwd_weight, &c, 2, 5, 0.3);
-    printf("  %dx%d  %2dpx %3d->%3d ch", K, K, HW1, IC, OC);
-    print_rate(flop, tf);
-    print_rate(flop, td);
-    print_rate(flop, tw);
-    print_rate(3 * flop, tf + td + tw);
-    printf("  %6.1f ms %5.1f MB\n", 1e3 * (tf + td + tw), (double)scratch / 1048576.0);
-    *flop_sum += 3 * flop;
-    *t_sum += tf + td + tw;
+    snprintf(r->label, sizeof r->label, "%dx%d  %2dpx %3d->%3d ch", K, K, HW1, IC, OC);
+    r->is_conv3 = K == 3, r->is_conv1 = K == 1;
+    r->flop = 2.0 * (double)B * (double)OC * (double)IC * (double)(K * K) * (double)n_pix;
+    r->t[0] = best_time(run_conv_fwd, &c, 2, 5, 0.3);
+    r->t[1] = best_time(run_conv_bwd_data, &c, 2, 5, 0.3);
+    r->t[2] = best_time(run_conv_bwd_weight, &c, 2, 5, 0.3);
+    r->mbytes = (double)scratch / 1048576.0;
     cdrl_arena_deinit(&arena);
     cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
     cdrl_free(c.dy), cdrl_free(c.dx), cdrl_free(c.dw), cdrl_free(c.db);
@@ -143,66 +145,95 @@ static void run_lin_bwd_weight(void *p) {
     cdrl_linear_backward(NULL, c->dw, c->db, c->dy, c->x, c->w, c->N, c->IC, c->OC, c->arena);
 }
 
-static void bench_linear(int N, int IC, int OC) {
+static void bench_linear(row *r, int N, int IC, int OC) {
     lin_ctx c = {N, IC, OC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nx = (size_t)N * (size_t)IC, ny = (size_t)N * (size_t)OC, nw = (size_t)OC * (size_t)IC;
     c.x = floats(nx, 1), c.w = floats(nw, 2), c.b = floats((size_t)OC, 3), c.y = floats(ny, 4);
     c.dy = floats(ny, 5), c.dx = floats(nx, 6), c.dw = floats(nw, 7), c.db = floats((size_t)OC, 8);
     cdrl_arena arena;
-    CDRL_ASSERT(cdrl_arena_init(&arena, cdrl_linear_scratch_size(N, IC, OC) + 64) == CDRL_OK);
+    size_t scratch = cdrl_linear_scratch_size(N, IC, OC);
+    CDRL_ASSERT(cdrl_arena_init(&arena, scratch + 64) == CDRL_OK);
     c.arena = &arena;
-    double flop = 2.0 * (double)N * (double)IC * (double)OC;
-    double tf = best_time(run_lin_fwd, &c, 5, 200, 0.2);
-    double td = best_time(run_lin_bwd_data, &c, 5, 200, 0.2);
-    double tw = best_time(run_lin_bwd_weight, &c, 5, 200, 0.2);
-    printf("  N=%4d %3d->%3d      ", N, IC, OC);
-    print_rate(flop, tf);
-    print_rate(flop, td);
-    print_rate(flop, tw);
-    print_rate(3 * flop, tf + td + tw);
-    printf("  %6.2f ms\n", 1e3 * (tf + td + tw));
+    snprintf(r->label, sizeof r->label, "N=%4d %3d->%3d     ", N, IC, OC);
+    r->is_conv3 = r->is_conv1 = 0;
+    r->flop = 2.0 * (double)N * (double)IC * (double)OC;
+    r->t[0] = best_time(run_lin_fwd, &c, 5, 200, 0.2);
+    r->t[1] = best_time(run_lin_bwd_data, &c, 5, 200, 0.2);
+    r->t[2] = best_time(run_lin_bwd_weight, &c, 5, 200, 0.2);
+    r->mbytes = (double)scratch / 1048576.0;
     cdrl_arena_deinit(&arena);
     cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
     cdrl_free(c.dy), cdrl_free(c.dx), cdrl_free(c.dw), cdrl_free(c.db);
 }
 
+static double peak; // GFLOP/s: the better of the opening and closing sgemm measurements
+
+static void print_rate(double flop, double t) {
+    double gf = flop / t * 1e-9;
+    printf(" %7.1f %4.0f%%", gf, 100.0 * gf / peak);
+}
+
+static void print_row(const row *r) {
+    printf("  %s", r->label);
+    for (int k = 0; k < 3; k++) print_rate(r->flop, r->t[k]);
+    double t = r->t[0] + r->t[1] + r->t[2];
+    print_rate(3.0 * r->flop, t);
+    printf("  %7.2f ms %5.1f MB\n", 1e3 * t, r->mbytes);
+}
+
+static double gemm_peak(gemm_ctx *g) {
+    double t = best_time(run_gemm, g, 4, 4, 0.0);
+    return 2.0 * (double)g->n * (double)g->n * (double)g->n / t * 1e-9;
+}
+
 int main(void) {
     double start = now_s();
+    int threads = cdrl_threads();
     gemm_ctx g = {2048, NULL, NULL, NULL};
     size_t nn = (size_t)g.n * (size_t)g.n;
-    int threads = cdrl_threads();
-    g.a = floats(nn, 1), g.b = floats(nn, 2), g.c = floats(nn * (size_t)threads, 3);
-    double t = best_time(run_gemm, &g, 4, 4, 0.0);
-    peak = 2.0 * (double)nn * (double)g.n / t * 1e-9;
-    g.n = 1024;
-    nn = (size_t)g.n * (size_t)g.n;
-    double t_region = best_time(run_gemm_in_region, &g, 4, 4, 0.0);
-    double region = 2.0 * (double)threads * (double)nn * (double)g.n / t_region * 1e-9;
-    printf("bench_ops: %d threads; sgemm peak %.1f GFLOP/s (2048^3 threaded, best of 4)\n",
-           threads, peak);
-    printf("  %d concurrent 1024^3 calls inside a parallel region: %.1f GFLOP/s (%.0f%% of peak:"
-           " one core per call)\n\n", threads, region, 100.0 * region / peak);
-    cdrl_free(g.a), cdrl_free(g.b), cdrl_free(g.c);
+    g.a = floats(nn, 1), g.b = floats(nn, 2), g.c = floats(nn, 3);
+    double peak_start = gemm_peak(&g);
 
-    printf("conv2d, batch 64      GFLOP/s and %% of peak; scratch in MB\n");
-    printf("  shape                    forward  bwd-data    bwd-weight   fwd+bwd       time  scratch\n");
     static const int convs[][4] = {{32, 32, 32, 3},   {32, 64, 64, 3},   {32, 128, 128, 3},
                                    {16, 128, 128, 3}, {16, 256, 256, 3}, {8, 256, 256, 3},
                                    {4, 256, 256, 3},  {32, 128, 64, 1},  {16, 64, 192, 1}};
-    double flop3 = 0, t3 = 0, flop1 = 0, t1 = 0;
-    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
-        int K = convs[i][3];
-        bench_conv(64, convs[i][1], convs[i][2], convs[i][0], K, K == 3 ? &flop3 : &flop1,
-                   K == 3 ? &t3 : &t1);
+    static const int lins[][3] = {{256, 128, 128},  {256, 256, 256},  {256, 512, 512},
+                                  {2500, 128, 128}, {2500, 256, 256}, {2500, 512, 512}};
+    enum { N_CONV = sizeof convs / sizeof convs[0], N_LIN = sizeof lins / sizeof lins[0] };
+    row rows[N_CONV + N_LIN];
+    for (int i = 0; i < N_CONV; i++) {
+        bench_conv(&rows[i], 64, convs[i][1], convs[i][2], convs[i][0], convs[i][3]);
     }
-    printf("  all 3x3 shapes, fwd+bwd: %.1f GFLOP/s = %.0f%% of peak; 1x1: %.0f%%\n\n",
-           flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak, 100.0 * flop1 / t1 * 1e-9 / peak);
+    for (int i = 0; i < N_LIN; i++) bench_linear(&rows[N_CONV + i], lins[i][0], lins[i][1], lins[i][2]);
 
-    printf("linear                   forward  bwd-data      bwd-weight   fwd+bwd       time\n");
-    static const int lins[] = {128, 256, 512};
-    for (int n = 0; n < 2; n++) {
-        for (int i = 0; i < 3; i++) bench_linear(n ? 2500 : 256, lins[i], lins[i]);
+    double peak_end = gemm_peak(&g);
+    peak = peak_start > peak_end ? peak_start : peak_end;
+    gemm_ctx g1 = {1024, g.a, g.b, NULL};
+    float *c1 = floats((size_t)g1.n * (size_t)g1.n * (size_t)threads, 4);
+    g1.c = c1;
+    double t_region = best_time(run_gemm_in_region, &g1, 4, 4, 0.0);
+    double region = 2.0 * (double)threads * (double)g1.n * (double)g1.n * (double)g1.n / t_region * 1e-9;
+    cdrl_free(g.a), cdrl_free(g.b), cdrl_free(g.c), cdrl_free(c1);
+
+    printf("bench_ops: %d threads; sgemm peak %.1f GFLOP/s (oneDNN 2048^3 threaded; %.1f at the "
+           "start, %.1f at the end)\n", threads, peak, peak_start, peak_end);
+    printf("  %d single-threaded 1024^3 cdrl_sgemm calls at once in a parallel region: %.1f "
+           "GFLOP/s (%.0f%% of peak)\n\n", threads, region, 100.0 * region / peak);
+    printf("conv2d, batch 64            GFLOP/s and %% of peak\n");
+    printf("  shape                     forward      bwd-data     bwd-weight   fwd+bwd            "
+           "time  scratch\n");
+    double flop3 = 0, t3 = 0, flop1 = 0, t1 = 0;
+    for (int i = 0; i < N_CONV; i++) {
+        print_row(&rows[i]);
+        double t = rows[i].t[0] + rows[i].t[1] + rows[i].t[2];
+        if (rows[i].is_conv3) flop3 += 3.0 * rows[i].flop, t3 += t;
+        if (rows[i].is_conv1) flop1 += 3.0 * rows[i].flop, t1 += t;
     }
+    printf("  all 3x3 shapes together, fwd+bwd: %.1f GFLOP/s = %.0f%% of peak; the 1x1 shapes: "
+           "%.0f%%\n\n", flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak,
+           100.0 * flop1 / t1 * 1e-9 / peak);
+    printf("linear\n  shape                     forward      bwd-data     bwd-weight   fwd+bwd\n");
+    for (int i = 0; i < N_LIN; i++) print_row(&rows[N_CONV + i]);
     printf("\n(bwd-data: backward with dinp only; bwd-weight: with dw and db only)\n");
     printf("bench_ops: %.1f s\n", now_s() - start);
     return 0;

@@ -173,6 +173,10 @@ static void test_conv_fixture(const cdrl_st_file *f, const char *name) {
     CHECK(same_bytes(dx, dx2, nx), "conv2d %s: dinp with dw = db = NULL differs", name);
     cdrl_conv2d_backward(NULL, dw2, NULL, r, x, w, &d, &a);
     CHECK(same_bytes(dw, dw2, nw), "conv2d %s: dw with dinp = NULL differs", name);
+    float *db2 = test_floats(nb);
+    cdrl_conv2d_backward(NULL, NULL, db2, r, x, w, &d, &a);
+    CHECK(same_bytes(db, db2, nb), "conv2d %s: db alone differs", name);
+    cdrl_free(db2);
 
     // += from a non-zero start (tolerances as for linear).
     float *g0 = test_floats(nx), *gw = test_floats(nw), *gb = test_floats(nb);

@@ -13,17 +13,23 @@
 
 // ---------------------------------------------------------------------------------------
 void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
+    CDRL_ASSERT(slope >= 0.0f && slope <= 1.0f);
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = x > 0.0f ? x : x * slope;
+        // max(x, slope x) for 0 <= slope <= 1, written so that the multiply is unconditional:
+        // GCC turns `x > 0 ? x : x * slope` back into a branch, which does not vectorise.
+        // NaN stays NaN (both operands are NaN).
+        float x = inp[i], sx = x * slope;
+        out[i] = x > sx ? x : sx;
     }
 }
 
 void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope) {
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
-    for (size_t i = 0; i < n; i++)
-        dinp[i] += inp[i] > 0.0f ? dout[i] : dout[i] * slope;
+    for (size_t i = 0; i < n; i++) {
+        float k = inp[i] > 0.0f ? 1.0f : slope; // as in forward
+        dinp[i] += dout[i] * k;
+    }
 }
 
 // ---------------------------------------------------------------------------------------

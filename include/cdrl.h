@@ -163,6 +163,76 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
 // Tensor table for `cdrl info`: writes the i-th tensor's name (truncated to name_size) and
 // element count; returns 0 past the last tensor.
 int cdrl_model_tensor(const cdrl_model *m, int i, char *name, size_t name_size, size_t *numel);
+// Shape of the i-th tensor of that table: returns its number of dimensions (at most 4) and
+// writes them to shape; 0 past the last tensor.
+int cdrl_model_tensor_shape(const cdrl_model *m, int i, int64_t shape[4]);
+
+// ---------------------------------------------------------------------------------------
+// Evaluation of 2-D models (docs/cli.md, `cdrl eval`): the exact negative log-likelihood of
+// held-out points, the density being normalised on a grid, and the MMD between point sets.
+//
+//     cdrl_nll_params np;  cdrl_nll_params_init(&np);  // box, grid size, tolerance
+//     cdrl_dataset_bbox(data, np.box);  cdrl_box_widen(np.box, 0.1f);
+//     cdrl_nll_result r;   cdrl_model_nll(m, points, n, &np, &r);    // r.nll in nats
+//     double h = cdrl_eval_median_distance(data_pts, n, 2);
+//     double mmd2 = cdrl_eval_mmd2(samples, n, data_pts, n, 2, h);
+
+// An unnormalised log-density: logp (n) at the points x (n, 2). Returns CDRL_OK or a status
+// that the caller passes on; -INFINITY marks a point off the support.
+typedef cdrl_status (*cdrl_log_density_fn)(void *user, float *logp, const float *x, int n);
+
+#define CDRL_NLL_MAX_GRIDS 8
+typedef struct cdrl_nll_params {
+    float box[4];   // xmin, xmax, ymin, ymax of the normalising grid
+    int res;        // R: the first grid has R x R cells
+    int max_res;    // the finest grid tried (R, 2R, 4R, ... up to this)
+    double tol;     // converged once |NLL(2r) - NLL(r)| < tol nats
+} cdrl_nll_params;
+
+// Defaults: box [-9.6, 9.6]^2 (the generators' [-8,8]^2 widened by 10% on every side),
+// res 256, max_res 1024, tol 0.01.
+void cdrl_nll_params_init(cdrl_nll_params *p);
+// Widens box {xmin, xmax, ymin, ymax} by frac of its extent on every side.
+void cdrl_box_widen(float box[4], float frac);
+
+typedef struct cdrl_nll_result {
+    double nll;        // mean over the points of -log p = log Z - logp_unnorm, finest grid
+    double log_z;      // log of the midpoint-rule integral of exp(logp) over the box, finest grid
+    int res;           // the finest grid's R (cells per side)
+    double change;     // |NLL(res) - NLL(res / 2)|; NaN when only one grid was evaluated
+    int converged;     // change < tol
+    double edge_mass;  // share of the finest grid's mass in its outermost ring of cells
+    int n_grids;       // grids evaluated, coarsest first
+    int grid_res[CDRL_NLL_MAX_GRIDS];
+    double grid_nll[CDRL_NLL_MAX_GRIDS];
+} cdrl_nll_result;
+
+// NLL of the points pts (n, 2) under p = exp(fn) / Z. fn is called once on the points and
+// on every grid in chunks of at most 65536 cell centres; log Z is the log-sum-exp of fn at
+// the R x R cell centres plus log(cell area) (the midpoint rule). Grids R, 2R, 4R, ... are
+// evaluated until two successive NLLs differ by less than tol or the next would pass max_res.
+// Returns CDRL_OK (nll is +INFINITY if fn is -INFINITY at some point), the status of fn,
+// CDRL_STATUS_DIVERGED when fn gives NaN or +INFINITY, CDRL_STATUS_INVALID for bad params
+// (res < 2, max_res < res, an empty box, n < 1) or a density that is zero on the whole grid,
+// CDRL_STATUS_NOMEM. Deterministic: the sums run in a fixed order.
+cdrl_status cdrl_eval_nll(cdrl_log_density_fn fn, void *user, const float *pts, int n,
+                          const cdrl_nll_params *p, cdrl_nll_result *r);
+// cdrl_eval_nll of the model's data-level density: cdrl_model_log_density with pair 1 and
+// the EMA weights.
+cdrl_status cdrl_model_nll(cdrl_model *m, const float *pts, int n, const cdrl_nll_params *p,
+                           cdrl_nll_result *r);
+
+// Lower median of the n (n - 1) / 2 Euclidean distances |x_i - x_j|, i < j, of x (n, dim):
+// the element of rank floor((N - 1) / 2) of the sorted distances, N the pair count. NaN when
+// n < 2. Allocates N floats (n = 5000: 50 MB); returns NaN if that fails (logged).
+double cdrl_eval_median_distance(const float *x, int n, int dim);
+
+// Biased (V-statistic) squared MMD between x (nx, dim) and y (ny, dim) with the RBF kernel
+// k(a, b) = exp(-|a - b|^2 / (2 h^2)):
+//   MMD^2 = mean_{i,i'} k(x_i, x_i') + mean_{j,j'} k(y_j, y_j') - 2 mean_{i,j} k(x_i, y_j),
+// every mean over all pairs including i = i'. Double accumulation over fixed blocks of rows,
+// so the value is the same for any thread count. h > 0, nx, ny >= 1.
+double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, double h);
 
 #ifdef __cplusplus
 }

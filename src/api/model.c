@@ -219,6 +219,20 @@ int cdrl_model_tensor(const cdrl_model *m, int i, char *name, size_t name_size, 
     return 0;
 }
 
+int cdrl_model_tensor_shape(const cdrl_model *m, int i, int64_t shape[4]) {
+    ckpt_group g[10];
+    int n = ckpt_groups(m, g);
+    for (int k = 0; k < n && i >= 0; k++) {
+        if (i < g[k].table->count) {
+            const cdrl_param *p = &g[k].table->items[i];
+            for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+            return p->ndim;
+        }
+        i -= g[k].table->count;
+    }
+    return 0;
+}
+
 cdrl_status cdrl_model_save(const cdrl_model *m, const char *path) {
     cdrl_st_writer *w = cdrl_st_writer_create();
     char (*names)[CDRL_PARAM_NAME_MAX + 32] = NULL;

@@ -62,6 +62,7 @@ int main(void) {
     cdrl_toy_ebm_config ec;
     cdrl_toy_ebm_config_default(&ec);
     ec.ch = 8;
+    ec.temb_dim = 6;
     cdrl_toy_ebm *ebm = cdrl_toy_ebm_create(&ec, B, L, &rng);
     // Settle u, v by power iterations (training mode) as training does before any eval-mode
     // use: random u, v can make sigma = u'Wv tiny and the normalised weights huge.

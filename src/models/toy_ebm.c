@@ -13,6 +13,7 @@ void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
     memset(c, 0, sizeof *c);
     c->in_dim = 2;
     c->ch = 128;
+    c->temb_dim = 128;
     c->n_mult = 4;
     c->ch_mult[0] = 1;
     c->ch_mult[1] = c->ch_mult[2] = c->ch_mult[3] = 2;
@@ -52,10 +53,11 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     cdrl_param_table_init(&m->params);
     cdrl_param_table_init(&m->buffers);
     cdrl_param_table_init(&m->derived);
-    const int ch = cfg->ch, temb = 4 * cfg->ch;
+    const int ch = cfg->ch, te = cfg->temb_dim, temb = 4 * cfg->temb_dim;
+    CDRL_ASSERT(te >= 4 && te % 2 == 0);
 
     // Parameter table, in the order of the official module.
-    add_sn_linear(m, &m->temb1, &m->temb1_b, ch, temb, "temb_map1");
+    add_sn_linear(m, &m->temb1, &m->temb1_b, te, temb, "temb_map1");
     add_sn_linear(m, &m->temb2, &m->temb2_b, temb, temb, "temb_map2");
     add_sn_linear(m, &m->in, &m->in_b, cfg->in_dim, ch, "module_list.0");
     int in = ch, max_w = ch;
@@ -95,7 +97,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t n = 0;
     n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
          cdrl_arena_floats_size(m->derived.total) * 2;
-    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)ch) +
+    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)te) +
          5 * cdrl_arena_floats_size(L * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
         const toy_ebm_block *b = &m->blk[i];
@@ -108,7 +110,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, cfg->in_dim, ch));
     lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, temb));
-    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, ch, temb));
+    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, te, temb));
     size_t scratch = 5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin + CDRL_ALIGN;
     if (cdrl_arena_init(&m->store, n) != CDRL_OK || cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_ebm_free(m);
@@ -123,7 +125,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     m->der = cdrl_arena_floats(s, m->derived.total);
     m->dder = cdrl_arena_floats(s, m->derived.total);
     m->lvl_tau = cdrl_arena_floats(s, L);
-    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)ch);
+    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)te);
     m->lvl_z1 = cdrl_arena_floats(s, L * (size_t)temb);
     m->lvl_a1 = cdrl_arena_floats(s, L * (size_t)temb);
     m->lvl_e = cdrl_arena_floats(s, L * (size_t)temb);
@@ -187,7 +189,7 @@ static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const
 
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
     CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVEL_TABLE);
-    const int ch = m->cfg.ch, temb = 4 * ch, L = n_levels;
+    const int te = m->cfg.temb_dim, temb = 4 * te, L = n_levels;
     cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
     cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);
     cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
@@ -200,7 +202,7 @@ void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int t
     }
     m->n_levels = L;
     memcpy(m->lvl_tau, tau, sizeof(float) * (size_t)L);
-    cdrl_timestep_embedding_forward(m->lvl_e0, tau, L, ch);
+    cdrl_timestep_embedding_forward(m->lvl_e0, tau, L, te);
     sn_linear_fwd(m, m->lvl_z1, m->lvl_e0, &m->temb1, m->temb1_b, L);
     cdrl_lrelu_forward(m->lvl_a1, m->lvl_z1, (size_t)L * (size_t)temb, SLOPE);
     sn_linear_fwd(m, m->lvl_e, m->lvl_a1, &m->temb2, m->temb2_b, L);
@@ -334,13 +336,13 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
 void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
     memset(m->grad, 0, sizeof(float) * m->params.total);
     memset(m->dder, 0, sizeof(float) * m->derived.total);
-    memset(m->lvl_dle, 0, sizeof(float) * (size_t)m->n_levels * 4 * (size_t)m->cfg.ch);
+    memset(m->lvl_dle, 0, sizeof(float) * (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
     for (int i = 0; i < m->n_blk; i++)
         memset(m->blk[i].lvl_dtp, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->blk[i].out);
 }
 
 void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
-    const int L = m->n_levels, temb = 4 * m->cfg.ch;
+    const int L = m->n_levels, temb = 4 * m->cfg.temb_dim;
     const size_t mark = cdrl_arena_mark(&m->scratch);
     size_t max_out = (size_t)temb;
     for (int i = 0; i < m->n_blk; i++) max_out = max_sz(max_out, (size_t)m->blk[i].out);

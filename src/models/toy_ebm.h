@@ -21,7 +21,8 @@
 
 typedef struct cdrl_toy_ebm_config {
     int in_dim;      // 2
-    int ch;          // temb_dim = base width: 128 (embedding 128, hidden 4*128)
+    int ch;          // base width: 128 (the official code ties it to temb_dim)
+    int temb_dim;    // sinusoid width: 128; the embedding MLP is 4 * temb_dim wide
     int n_mult;      // number of entries of ch_mult: 4
     int ch_mult[8];  // (1, 2, 2, 2)
     int n_blocks;    // blocks per entry: 1

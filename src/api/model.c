@@ -64,6 +64,7 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     cdrl_toy_ebm_config ec;
     cdrl_toy_ebm_config_default(&ec);
     ec.ch = c->ebm_ch;
+    ec.temb_dim = c->ebm_ch;
     ec.n_blocks = c->ebm_blocks;
     cdrl_toy_init_config ic = {.in_dim = 2, .t_dim = c->init_t_dim, .h_dim = c->init_h_dim, .n_blocks = c->init_blocks, .groups = 32};
     m->ebm = cdrl_toy_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);

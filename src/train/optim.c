@@ -144,13 +144,15 @@ void cdrl_ema_update(float *shadow, const float *param, size_t n, float d) {
 // min(1.0, k / warmup) and rounded once).
 
 float cdrl_warmup_linear(long k, long warmup) {
-    CDRL_ASSERT(k >= 0 && warmup > 0);
+    CDRL_ASSERT(k >= 0 && warmup >= 0);
+    if (warmup == 0) return 1.0f; // no warm-up
     double f = (double)k / (double)warmup;
     return f < 1.0 ? (float)f : 1.0f;
 }
 
 float cdrl_warmup_offset(long k, long warmup, long offset) {
-    CDRL_ASSERT(k >= 0 && warmup > 0);
+    CDRL_ASSERT(k >= 0 && warmup >= 0);
+    if (warmup == 0) return 1.0f;
     double f = (double)(k + offset) / (double)warmup;
     return f < 1.0 ? (float)f : 1.0f;
 }

@@ -35,7 +35,7 @@ void cdrl_ema_update(float *shadow, const float *param, size_t n, float d);
 
 // Learning-rate multipliers of the official LambdaLR warm-ups; k = scheduler steps taken so
 // far (0 for the first update). EBM: min(1, k / warmup) (first update has lr 0); initializer:
-// min(1, (k + offset) / warmup) with offset 500 in the official code.
+// min(1, (k + offset) / warmup) with offset 500 in the official code. warmup 0: always 1.
 float cdrl_warmup_linear(long k, long warmup);
 float cdrl_warmup_offset(long k, long warmup, long offset);
 

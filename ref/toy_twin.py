@@ -13,28 +13,32 @@ Conventions the C side follows (all tensors float32):
 * The networks take tau = 1000*(2/pi)*atan(exp(-lambda/2)) (not lambda): the EBM of pair j
   gets tau_{j-1}, the initializer gets tau_j. The sinusoid's frequencies are
   exp(((float)k * (float)(-ln 10000)) / (half - 1)), k = 0..half-1, order [sin..., cos...].
+  Use exactly these float32 tau: one ulp of tau (6e-5 near 950) moves the top pair's Langevin
+  output (no tether there) by ~2e-3 at initial weights, and 10 steps' weights by ~1e-3.
 * Noise of one iteration: j (B,) in 1..T; eps (B,2) shared by x_j and x_{j-1};
   xi_init (B,2) scaled by the initializer std; xi_langevin (K,B,2), row k is added after the
   drift of Langevin step k (k = 0..K-1, noise on every step including the last).
 
-State-dict names (the canonical tensor names of cdrl's toy checkpoints; Linear weights are
-(out, in) as torch stores them; every SN layer has weight_orig, weight_u (out), weight_v (in),
-bias). E = 4*temb_dim, W_i = ch*ch_mult[i], blocks indexed 0..len(ch_mult)*n_blocks-1.
-  EBM:  temb1.{weight_orig,weight_u,weight_v,bias}   (E, temb_dim)   SN
-        temb2.{...}                                  (E, E)          SN
-        in_proj.{...}                                (ch, 2)         SN
-        blocks.i.fc1.{...}                           (W_i, W_in)     SN
-        blocks.i.temb.{...}                          (W_i, E)        SN
-        blocks.i.fc2.{...}                           (W_i, W_i)      SN
-        blocks.i.gain                                (W_i,)          init 1
-        blocks.i.skip.{...}                          (W_i, W_in)     SN, only when W_in != W_i
-        head.weight                                  (1, W_last)     no bias, no SN
-  Init: temb1.{weight,bias} (t_dim, t_dim); temb2.{weight,bias} (t_dim, t_dim)
-        in_proj.{weight,bias} (h_dim, 2)
-        blocks.i.norm1.{weight,bias} (h_dim,); blocks.i.fc1.{weight,bias} (h_dim, h_dim)
-        blocks.i.film.{weight,bias} (2*h_dim, t_dim): rows 0..h_dim-1 scale, then shift
-        blocks.i.norm2.{weight,bias} (h_dim,); blocks.i.fc2.{weight,bias} (h_dim, h_dim) zero W
-        out_proj.weight (2, h_dim) zero, no bias
+State-dict names: those of the official toy_example.py (so its checkpoints load as they are,
+and src/models/toy_*.c registers the same), the canonical tensor names of cdrl's toy
+checkpoints. Linear weights are (out, in) as torch stores them; every SN layer has
+weight_orig, weight_u (out), weight_v (in), bias. E = 4*temb_dim, W_i = ch*ch_mult[.],
+blocks i = 1..len(ch_mult)*n_blocks, W_in the previous width.
+  EBM:  temb_map1.{weight_orig,weight_u,weight_v,bias}  (E, temb_dim)   SN
+        temb_map2.{...}                                 (E, E)          SN
+        module_list.0.{...}                             (ch, 2)         SN, input layer
+        module_list.i.conv1.{...}                       (W_i, W_in)     SN
+        module_list.i.conv2.{...}                       (W_i, W_i)      SN
+        module_list.i.temb_map.{...}                    (W_i, E)        SN
+        module_list.i.g                                 (1, W_i)        gain, init 1
+        module_list.i.short_cut.{...}                   (W_i, W_in)     SN, only if W_in != W_i
+        final_dense.weight                              (1, W_last)     no bias, no SN
+  Init: h1.{weight,bias} (h_dim, 2); temb_map.0.{weight,bias}, temb_map.2.{weight,bias}
+        (t_dim, t_dim); final_dense.weight (2, h_dim) zero, no bias;
+        module_list.i.norm1.{weight,bias}, module_list.i.norm2.{weight,bias} (h_dim,);
+        module_list.i.conv1.{weight,bias}, module_list.i.conv2.{weight,bias} (h_dim, h_dim),
+        conv2.weight zero; module_list.i.mlp.1.{weight,bias} (2*h_dim, t_dim): rows
+        0..h_dim-1 give scale, the rest shift; i = 0..n_blocks-1
 """
 import argparse
 import dataclasses
@@ -164,53 +168,53 @@ def sn_linear(n_in, n_out):
 class ToyEBMBlock(nn.Module):
     def __init__(self, c_in, c_out, emb_dim):
         super().__init__()
-        self.fc1 = sn_linear(c_in, c_out)
-        self.temb = sn_linear(emb_dim, c_out)
-        self.fc2 = sn_linear(c_out, c_out)
-        self.gain = nn.Parameter(torch.ones(c_out))
-        self.skip = sn_linear(c_in, c_out) if c_in != c_out else None
+        self.conv1 = sn_linear(c_in, c_out)  # "conv" in name only: the official toy's names
+        self.conv2 = sn_linear(c_out, c_out)
+        self.temb_map = sn_linear(emb_dim, c_out)
+        self.g = nn.Parameter(torch.ones(1, c_out))  # per-channel gain
+        self.short_cut = sn_linear(c_in, c_out) if c_in != c_out else None
 
     def time_proj(self, emb):
-        return lrelu(self.temb(lrelu(emb)))
+        return lrelu(self.temb_map(lrelu(emb)))
 
     def forward(self, x, tproj):
-        a = self.fc1(lrelu(x)) + tproj
-        a = self.fc2(lrelu(a)) * self.gain
-        return a + (self.skip(x) if self.skip is not None else x)
+        a = self.conv1(lrelu(x)) + tproj
+        a = self.conv2(lrelu(a)) * self.g
+        return a + (self.short_cut(x) if self.short_cut is not None else x)
 
 
 class ToyEBM(nn.Module):
     """f(y, tau): negative energy times the step size (§2.1). The time path (embedding and each
-    block's projection) depends on tau alone, so Langevin computes it once per chain."""
+    block's projection) depends on tau alone, so Langevin computes it once per chain.
+    module_list[0] is the input layer, module_list[1..] the blocks (official layout)."""
 
     def __init__(self, ch=128, ch_mult=(1, 2, 2, 2), temb_dim=128, n_blocks=1, in_dim=2):
         super().__init__()
         self.temb_dim = temb_dim
         emb = 4 * temb_dim
-        self.temb1 = sn_linear(temb_dim, emb)
-        self.temb2 = sn_linear(emb, emb)
-        self.in_proj = sn_linear(in_dim, ch)
-        blocks, c_in = [], ch
+        self.temb_map1 = sn_linear(temb_dim, emb)
+        self.temb_map2 = sn_linear(emb, emb)
+        layers, c_in = [sn_linear(in_dim, ch)], ch
         for m in ch_mult:
             for _ in range(n_blocks):
-                blocks.append(ToyEBMBlock(c_in, ch * m, emb))
+                layers.append(ToyEBMBlock(c_in, ch * m, emb))
                 c_in = ch * m
-        self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Linear(c_in, 1, bias=False)
+        self.module_list = nn.ModuleList(layers)
+        self.final_dense = nn.Linear(c_in, 1, bias=False)
 
     def embed(self, tau):
-        """(B,) -> (B, 4*temb_dim) embedding after temb2 (before any activation)."""
-        return self.temb2(lrelu(self.temb1(sinusoid(tau, self.temb_dim))))
+        """(B,) -> (B, 4*temb_dim) embedding after temb_map2 (before any activation)."""
+        return self.temb_map2(lrelu(self.temb_map1(sinusoid(tau, self.temb_dim))))
 
     def time_path(self, tau):
         e = self.embed(tau)
-        return [blk.time_proj(e) for blk in self.blocks]
+        return [blk.time_proj(e) for blk in self.module_list[1:]]
 
     def body(self, y, tproj):
-        h = self.in_proj(y)
-        for blk, tp in zip(self.blocks, tproj):
+        h = self.module_list[0](y)
+        for blk, tp in zip(self.module_list[1:], tproj):
             h = blk(h, tp)
-        return self.head(F.relu(h))[:, 0]
+        return self.final_dense(F.relu(h))[:, 0]
 
     def forward(self, y, tau):
         return self.body(y, self.time_path(tau))
@@ -220,18 +224,18 @@ class ToyInitBlock(nn.Module):
     def __init__(self, h_dim, t_dim):
         super().__init__()
         self.norm1 = nn.GroupNorm(32, h_dim, eps=1e-6)
-        self.fc1 = nn.Linear(h_dim, h_dim)
-        self.film = nn.Linear(t_dim, 2 * h_dim)
         self.norm2 = nn.GroupNorm(32, h_dim, eps=1e-6)
-        self.fc2 = nn.Linear(h_dim, h_dim)
+        self.conv1 = nn.Linear(h_dim, h_dim)
+        self.conv2 = nn.Linear(h_dim, h_dim)
         with torch.no_grad():
-            self.fc2.weight.zero_()
+            self.conv2.weight.zero_()
+        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(t_dim, 2 * h_dim))  # -> (scale, shift)
 
     def forward(self, h, t):
-        a = self.fc1(F.silu(self.norm1(h)))
-        scale, shift = self.film(F.silu(t)).chunk(2, dim=1)
+        a = self.conv1(F.silu(self.norm1(h)))
+        scale, shift = self.mlp(t).chunk(2, dim=1)
         a = F.silu(self.norm2(a) * (1.0 + scale) + shift)
-        return self.fc2(a) + h
+        return self.conv2(a) + h
 
 
 class ToyInitializer(nn.Module):
@@ -240,20 +244,19 @@ class ToyInitializer(nn.Module):
     def __init__(self, h_dim=64, t_dim=128, n_blocks=1, in_dim=2):
         super().__init__()
         self.t_dim = t_dim
-        self.temb1 = nn.Linear(t_dim, t_dim)
-        self.temb2 = nn.Linear(t_dim, t_dim)
-        self.in_proj = nn.Linear(in_dim, h_dim)
-        self.blocks = nn.ModuleList([ToyInitBlock(h_dim, t_dim) for _ in range(n_blocks)])
-        self.out_proj = nn.Linear(h_dim, in_dim, bias=False)
+        self.h1 = nn.Linear(in_dim, h_dim)
+        self.temb_map = nn.Sequential(nn.Linear(t_dim, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        self.final_dense = nn.Linear(h_dim, in_dim, bias=False)
         with torch.no_grad():
-            self.out_proj.weight.zero_()
+            self.final_dense.weight.zero_()
+        self.module_list = nn.ModuleList([ToyInitBlock(h_dim, t_dim) for _ in range(n_blocks)])
 
     def forward(self, x, tau):
-        t = self.temb2(F.silu(self.temb1(sinusoid(tau, self.t_dim))))
-        h = self.in_proj(x)
-        for blk in self.blocks:
+        t = self.temb_map(sinusoid(tau, self.t_dim))
+        h = self.h1(x)
+        for blk in self.module_list:
             h = blk(h, t)
-        return self.out_proj(F.silu(h)) + x
+        return self.final_dense(F.silu(h)) + x
 
 
 # ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_SRC   := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC   := $(wildcard src/cli/*.c)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -54,10 +55,13 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libcdrl.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcdrl.a
 	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
-# Runs every test program (each exits non-zero on any failure) and prints one summary line.
+# Runs every test program, then every tests/test_*.sh (each exits non-zero on any failure),
+# and prints one summary line.
 test: $(TESTS) cdrl
 	@pass=0; fail=0; for t in $(TESTS); do \
 	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; for t in $(TEST_SH); do \
+	  if sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # What CI runs: the tests, then the tests again under the sanitizers.

@@ -1,28 +1,132 @@
-// The cdrl program: one subcommand per job (train, sample, eval, info, energy). This first
-// version only reports its version; the subcommands arrive with the 2-D and image issues.
-#include <stdio.h>
+// The cdrl program: one subcommand per job (train, sample, eval, info), dispatched here, and
+// the plumbing they share: the library's log routed to stderr (errors collected so that every
+// failure is reported as exactly one line `cdrl <cmd>: <what and where>`), exit codes
+// (0 ok, 1 runtime failure, 2 usage, 130 interrupted) and path helpers. docs/cli.md is the
+// manual. Left out: image models (their subcommands arrive with the image issues).
+#include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "cdrl.h"
+#include "cli/cli.h"
+
+static const char *cmd_name = "cdrl";
+static int verbose_log;
+static char errors[2048]; // library errors since the last report, joined by "; "
+
+static void log_cb(cdrl_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level == CDRL_LOG_ERROR) {
+        size_t n = strlen(errors);
+        if (n + 3 < sizeof errors) snprintf(errors + n, sizeof errors - n, "%s%s", n ? "; " : "", msg);
+        return;
+    }
+    if (level == CDRL_LOG_WARN) fprintf(stderr, "cdrl %s: warning: %s\n", cmd_name, msg);
+    else if (verbose_log) fprintf(stderr, "cdrl %s: %s\n", cmd_name, msg);
+}
+
+void cli_begin(const char *cmd, int verbose, int threads) {
+    cmd_name = cmd;
+    verbose_log = verbose;
+    errors[0] = '\0';
+    cdrl_set_log_callback(log_cb, NULL);
+    if (threads > 0) cdrl_set_threads(threads);
+}
+
+const char *cli_cmd_name(void) { return cmd_name; }
+
+const char *cli_take_errors(void) {
+    static char taken[sizeof errors];
+    memcpy(taken, errors, sizeof errors);
+    errors[0] = '\0';
+    return taken;
+}
+
+int cli_fail(int code, const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "cdrl %s: ", cmd_name);
+    if (errors[0]) {
+        fprintf(stderr, "%s\n", cli_take_errors());
+        return code;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_die(int code, const char *fmt, ...) {
+    fflush(stdout);
+    errors[0] = '\0';
+    fprintf(stderr, "cdrl %s: ", cmd_name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+void cli_warn(const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "cdrl %s: warning: ", cmd_name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_exists(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+int cli_is_dir(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+int cli_model_path(const char *arg, char *path, size_t n) {
+    int k = cli_is_dir(arg) ? snprintf(path, n, "%s/model.safetensors", arg) : snprintf(path, n, "%s", arg);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
 
 static void usage(FILE *out) {
     fprintf(out, "usage: cdrl <command> [options]\n"
                  "\n"
+                 "Cooperative Diffusion Recovery Likelihood (energy-based models) on 2-D data.\n"
+                 "\n"
                  "commands:\n"
-                 "  version   print the version\n"
-                 "  help      this text\n");
+                 "  train     train a model on a 2-D data set, with figures and a final evaluation\n"
+                 "  sample    draw samples from a checkpoint (CSV, optional PNG)\n"
+                 "  eval      held-out NLL (exact, grid-normalised) and MMD of a checkpoint\n"
+                 "  info      a checkpoint's configuration, step and tensor table\n"
+                 "  version   print the version (also --version)\n"
+                 "  help      this text\n"
+                 "\n"
+                 "`cdrl <command> --help` lists a command's options; docs/cli.md is the manual.\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
     }
-    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+    const char *c = argv[1];
+    if (strcmp(c, "help") == 0 || strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) {
         printf("cdrl %d.%d.%d\n", CDRL_VERSION_MAJOR, CDRL_VERSION_MINOR, CDRL_VERSION_PATCH);
-        return 0;
+        return CLI_OK;
     }
-    fprintf(stderr, "cdrl: unknown command '%s' (see `cdrl help`)\n", argv[1]);
-    return 2;
+    if (strcmp(c, "train") == 0) return cmd_train(argc - 2, argv + 2);
+    if (strcmp(c, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
+    if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(c, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
+    return CLI_USAGE;
 }

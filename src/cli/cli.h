@@ -1,0 +1,160 @@
+// What the cdrl program's files share: the option tables that drive both parsing and --help
+// (args.c), one-line error reporting with the library's log routed through it (main.c), the
+// progress bar and log lines of training (progress.c), and the subcommands. Internal to the
+// program: nothing here is library API.
+#ifndef CDRL_CLI_CLI_H
+#define CDRL_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cdrl.h"
+
+// Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 usage error, 130 interrupted (SIGINT).
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+#define CLI_INTERRUPTED 130
+
+// ---------------------------------------------------------------------------------------
+// Option tables
+
+typedef enum cli_opt_type {
+    CLI_FLAG,    // int, set to 1 by the flag; takes no value
+    CLI_INT,     // int
+    CLI_LONG,    // long
+    CLI_FLOAT,   // float
+    CLI_U64,     // uint64_t (seeds)
+    CLI_STR,     // const char * pointing into argv
+    CLI_SECTION, // not an option: a heading in --help (help is the heading)
+} cli_opt_type;
+
+typedef struct cli_opt {
+    const char *name;  // long name without "--"
+    char short_name;   // 'n' for -n, 0 for none
+    cli_opt_type type;
+    size_t offset;     // of the value in the command's options struct
+    const char *meta;  // value placeholder in --help ("N", "FILE")
+    const char *help;  // one line, without the default
+    const char *def;   // default as shown in --help; NULL prints the struct's initial value
+    double min, max;   // range of numeric values (inclusive)
+} cli_opt;
+
+#define CLI_MAX_OPTS 48
+#define CLI_MAX_POS 4
+
+typedef struct cli_cmd {
+    const char *name;    // "train"
+    const char *args;    // usage after the name: "[options]", "[options] CHECKPOINT"
+    const char *summary; // one paragraph for --help
+    const char *example; // one example command line
+    const cli_opt *opts;
+    int n_opts;
+    int n_pos_min, n_pos_max; // positional arguments accepted
+} cli_cmd;
+
+typedef struct cli_args {
+    unsigned char set[CLI_MAX_OPTS]; // set[i]: option i was given on the command line
+    const char *pos[CLI_MAX_POS];
+    int n_pos;
+    int help; // -h / --help was given
+} cli_args;
+
+// Parses argv[0..argc) (the words after the subcommand) into the options struct opts, which
+// holds the defaults on entry. Returns CLI_OK, or CLI_USAGE after printing one line
+// `cdrl <cmd>: <what> (see cdrl <cmd> --help)`. -h/--help sets a->help and stops parsing.
+int cli_parse(const cli_cmd *c, int argc, char **argv, void *opts, cli_args *a);
+// Prints the usage, summary and every option with "(default: ...)" from the defaults struct.
+void cli_help(const cli_cmd *c, const void *defaults, FILE *f);
+// Whether the option with this long name was given.
+int cli_given(const cli_cmd *c, const cli_args *a, const char *name);
+
+// ---------------------------------------------------------------------------------------
+// Errors and log
+
+// Starts a subcommand: error lines name it, the library's log goes through the program's
+// callback (errors collected for one line, warnings printed, info and debug only when
+// verbose), and the thread count is applied when > 0.
+void cli_begin(const char *cmd, int verbose, int threads);
+const char *cli_cmd_name(void);
+// Prints `cdrl <cmd>: ` and then the library's collected error messages (joined by "; ")
+// when there are any, else the formatted text; returns code.
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Like cli_fail but always prints the formatted text (and drops collected messages).
+int cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// The collected library errors joined by "; " (empty when none), then forgets them.
+const char *cli_take_errors(void);
+// `cdrl <cmd>: warning: ...` on stderr.
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Resolves --model: a folder means <folder>/model.safetensors. Returns 0, or -1 when too long.
+int cli_model_path(const char *arg, char *path, size_t n);
+// Whether a path exists / is a directory.
+int cli_exists(const char *path);
+int cli_is_dir(const char *path);
+
+// ---------------------------------------------------------------------------------------
+// Training progress (progress.c): a bar on stderr when it is a terminal, otherwise (or when
+// stdout is not that terminal) one greppable line on stdout every log_every steps.
+
+typedef struct cli_progress {
+    long start, total;    // first step of this run (exclusive), last step
+    long log_every;
+    int bar;              // draw the bar
+    int lines;            // print log lines
+    double t_start, t_last_draw, t_last_line;
+    long step_last_line;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, long start, long total, long log_every);
+void cli_progress_step(cli_progress *p, const cdrl_train_stats *st);
+// Ends the bar's line (if one is drawn), so that later output starts on a new line.
+void cli_progress_end(cli_progress *p);
+double cli_now(void); // seconds, monotonic
+
+// ---------------------------------------------------------------------------------------
+// Evaluation shared by `cdrl eval` and the end of `cdrl train` (cmd_eval.c)
+
+#define CLI_MAX_K 8
+
+typedef struct cli_eval_opts {
+    int n;                 // held-out points from generators / MMD sample size: 5000
+    uint64_t seed;         // for held-out points and sampler noise
+    int n_k;               // Langevin step counts to measure the MMD at
+    int k[CLI_MAX_K];
+    cdrl_nll_params nll;   // box already resolved
+    int mmd;               // compute the MMD (1) or only the NLL (0)
+} cli_eval_opts;
+
+typedef struct cli_eval_result {
+    char data[600];        // where the held-out points came from
+    int n_nll;             // points in the NLL
+    int held_out;          // 0 when the points are the training file itself
+    cdrl_nll_result nll;
+    double entropy;        // NaN when unknown
+    int n_mmd;             // sample size of each MMD set
+    double bandwidth;      // h
+    double mmd[CLI_MAX_K]; // per K
+    double mmd_data;
+    char why[256];         // a failure's detail when the library logged none
+} cli_eval_result;
+
+// The default grid box for a dataset: its bbox widened by 10% on every side.
+void cli_default_box(const cdrl_dataset *d, float box[4]);
+// NLL of held-out points of d under m, and MMDs (sampler vs data, data vs data).
+cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_opts *o,
+                         cli_eval_result *r);
+// Prints r as aligned text lines.
+void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f);
+
+// Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
+void cli_print_config(const cdrl_config *c, FILE *f);
+
+// Subcommands: argc/argv are the words after the subcommand's name.
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif // CDRL_CLI_CLI_H

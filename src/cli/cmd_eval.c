@@ -1,0 +1,325 @@
+// `cdrl eval`: the held-out negative log-likelihood of a 2-D model (exact up to the grid
+// normaliser, whose convergence is reported) and the biased squared MMD between sampler
+// outputs and data, per number of Langevin steps, next to the same statistic between two
+// independent data draws (its noise floor). Also the evaluation that `cdrl train` prints at
+// the end. Definitions: docs/cli.md "Evaluation". Left out: image metrics (FID).
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+// Streams of the held-out draws: far from the trainer's and the sampler's streams.
+#define STREAM_HELD_OUT 101
+#define STREAM_DATA_B 102
+
+void cli_default_box(const cdrl_dataset *d, float box[4]) {
+    cdrl_dataset_bbox(d, box);
+    cdrl_box_widen(box, 0.1f);
+}
+
+cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_opts *o,
+                         cli_eval_result *r) {
+    const int D = 2;
+    const size_t n_file = cdrl_dataset_size(d);
+    const int is_file = cdrl_dataset_points(d) != NULL;
+    r->entropy = cdrl_dataset_entropy(d);
+    r->bandwidth = r->mmd_data = NAN;
+    for (int k = 0; k < CLI_MAX_K; k++) r->mmd[k] = NAN;
+    // NLL points: every row of a file; n fresh points from a generator.
+    const int n_nll = is_file ? (int)n_file : o->n;
+    // MMD sets: a file's even and odd rows (at most n each); two generator draws of n.
+    const int n_mmd = is_file ? (int)(n_file / 2 < (size_t)o->n ? n_file / 2 : (size_t)o->n) : o->n;
+    float *pts = NULL, *a = NULL, *b = NULL, *s = NULL;
+    cdrl_status st = CDRL_OK;
+    if (!is_file) {
+        pts = malloc(sizeof(float) * (size_t)n_nll * D);
+        if (!pts) {
+            snprintf(r->why, sizeof r->why, "out of memory for %d held-out points", n_nll);
+            return CDRL_STATUS_NOMEM;
+        }
+        cdrl_dataset_draw(d, pts, (size_t)n_nll, o->seed, STREAM_HELD_OUT);
+    }
+    const float *nll_pts = is_file ? cdrl_dataset_points(d) : pts;
+    r->n_nll = n_nll;
+    st = cdrl_model_nll(m, nll_pts, n_nll, &o->nll, &r->nll);
+    if (st == CDRL_OK && o->mmd && n_mmd >= 2) {
+        r->n_mmd = n_mmd;
+        a = malloc(sizeof(float) * (size_t)n_mmd * D);
+        b = malloc(sizeof(float) * (size_t)n_mmd * D);
+        s = malloc(sizeof(float) * (size_t)n_mmd * D);
+        if (!a || !b || !s) {
+            snprintf(r->why, sizeof r->why, "out of memory for MMD sets of %d points", n_mmd);
+            st = CDRL_STATUS_NOMEM;
+        }
+    }
+    if (st == CDRL_OK && a) {
+        if (is_file) {
+            const float *p = cdrl_dataset_points(d);
+            for (int i = 0; i < n_mmd; i++) {
+                memcpy(a + (size_t)i * D, p + (size_t)(2 * i) * D, sizeof(float) * D);
+                memcpy(b + (size_t)i * D, p + (size_t)(2 * i + 1) * D, sizeof(float) * D);
+            }
+        } else {
+            memcpy(a, pts, sizeof(float) * (size_t)n_mmd * D);
+            cdrl_dataset_draw(d, b, (size_t)n_mmd, o->seed, STREAM_DATA_B);
+        }
+        r->bandwidth = cdrl_eval_median_distance(a, n_mmd, D);
+        if (!(r->bandwidth > 0)) {
+            // NaN is out of memory (logged); 0 means most data points coincide.
+            if (r->bandwidth == 0.0) snprintf(r->why, sizeof r->why, "the median distance of the data is 0: no MMD bandwidth");
+            st = CDRL_STATUS_INVALID;
+        }
+    }
+    if (st == CDRL_OK && a) {
+        r->mmd_data = cdrl_eval_mmd2(b, n_mmd, a, n_mmd, D, r->bandwidth);
+        for (int k = 0; k < o->n_k && st == CDRL_OK; k++) {
+            st = cdrl_model_sample(m, s, NULL, n_mmd, o->k[k], 1, o->seed);
+            if (st == CDRL_OK) r->mmd[k] = cdrl_eval_mmd2(s, n_mmd, a, n_mmd, D, r->bandwidth);
+        }
+    }
+    free(pts);
+    free(a);
+    free(b);
+    free(s);
+    return st;
+}
+
+void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f) {
+    const cdrl_nll_result *g = &r->nll;
+    const float *box = o->nll.box;
+    fprintf(f, "held-out   %s (%d points%s)\n", r->data, r->n_nll, r->held_out ? "" : "; the training points, not held out");
+    fprintf(f, "grid       [%g, %g] x [%g, %g]:", (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
+    for (int k = 0; k < g->n_grids; k++) fprintf(f, "%s %dx%d nll %.5f", k ? "," : "", g->grid_res[k], g->grid_res[k], g->grid_nll[k]);
+    fprintf(f, "\n");
+    if (g->n_grids > 1)
+        fprintf(f, "grid check |NLL(%d) - NLL(%d)| = %.2g nats: %s 0.01%s; edge mass %.2g\n", g->res,
+                g->res / 2, g->change, g->converged ? "<" : ">=",
+                g->converged ? " (converged)" : " (NOT converged: raise --grid-max)", g->edge_mass);
+    else
+        fprintf(f, "grid check one grid only (--grid-max = --grid-res): not checked; edge mass %.2g\n", g->edge_mass);
+    fprintf(f, "nll        %.5f nats\n", g->nll);
+    if (!isnan(r->entropy)) {
+        fprintf(f, "entropy    %.5f nats (the data's)\n", r->entropy);
+        fprintf(f, "nll - H    %.5f nats (KL(data || model) estimate)\n", g->nll - r->entropy);
+    }
+    if (r->n_mmd >= 2) {
+        for (int k = 0; k < o->n_k; k++)
+            fprintf(f, "mmd        %.6g (K = %d; biased MMD^2, RBF h = %.4g, %d samples vs %d data points)\n",
+                    r->mmd[k], o->k[k], r->bandwidth, r->n_mmd, r->n_mmd);
+        fprintf(f, "mmd_data   %.6g (two independent data sets of %d: the noise floor)\n", r->mmd_data, r->n_mmd);
+    } else if (o->mmd) {
+        fprintf(f, "mmd        not computed (fewer than 4 data points)\n");
+    }
+}
+
+// A float as the shortest double that prints back to it (9.6f as 9.6, not 9.6000003814697266).
+static double short_double(float v) {
+    char buf[32];
+    for (int prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v) return strtod(buf, NULL);
+    }
+    return (double)v;
+}
+
+// NaN and infinities are not JSON: they become null.
+static void add_num(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+// ---------------------------------------------------------------------------------------
+// The subcommand
+
+typedef struct eval_opts {
+    const char *model, *data, *grid_range, *k_list;
+    int json, grid_res, grid_max, n, no_mmd, threads, verbose;
+    float grid_tol;
+    uint64_t seed;
+} eval_opts;
+
+#define O(f) offsetof(eval_opts, f)
+static const cli_opt eval_table[] = {
+    {"model", 'm', CLI_STR, O(model), "PATH", "checkpoint file, or a run folder holding model.safetensors", NULL, 0, 0},
+    {"data", 'd', CLI_STR, O(data), "SPEC", "held-out data: a generator name or points:FILE.csv", "the model's training data, fresh points", 0, 0},
+    {"json", 'j', CLI_FLAG, O(json), NULL, "print one JSON object instead of text", NULL, 0, 0},
+    {"langevin-steps", 'k', CLI_STR, O(k_list), "K[,K..]", "Langevin steps per level for the MMD samples (a list measures each)", "the model's K", 0, 0},
+    {"num-samples", 'n', CLI_INT, O(n), "N", "held-out points (generators) and the size of each MMD set", NULL, 2, 1000000},
+    {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL, 0, 0},
+    {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
+    {NULL, 0, CLI_SECTION, 0, NULL, "grid normaliser", NULL, 0, 0},
+    {"grid-range", 0, CLI_STR, O(grid_range), "X0,X1,Y0,Y1", "box of the normalising grid", "the data box widened by 10% per side", 0, 0},
+    {"grid-res", 0, CLI_INT, O(grid_res), "R", "first grid: R x R cells (then 2R, ...)", NULL, 2, 8192},
+    {"grid-max", 0, CLI_INT, O(grid_max), "R", "finest grid tried", NULL, 2, 8192},
+    {"grid-tol", 0, CLI_FLOAT, O(grid_tol), "NATS", "converged once two successive grids agree to this", NULL, 1e-9, 10},
+    {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores", 0, 4096},
+    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+};
+#undef O
+
+static const cli_cmd eval_cmd = {
+    "eval", "[options]",
+    "Evaluates a 2-D model: the NLL of held-out points under the data-level EBM (EMA weights),\n"
+    "normalised on a grid whose convergence is checked by doubling it, and the biased squared\n"
+    "MMD (RBF kernel, bandwidth = median data distance) of sampler outputs vs data, with the\n"
+    "same statistic between two independent data sets as its noise floor.",
+    "cdrl eval --model runs/demo --data points:test.csv --json -k 15,8,5,3",
+    eval_table, (int)(sizeof eval_table / sizeof eval_table[0]), 0, 0,
+};
+
+static void eval_defaults(eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->model = "runs/demo";
+    o->n = 5000;
+    o->seed = 1234;
+    o->grid_res = 256;
+    o->grid_max = 1024;
+    o->grid_tol = 0.01f;
+}
+
+// "15,8,5,3" into k[]; returns the count, or -1 (bad list).
+static int parse_k_list(const char *s, int *k) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 10000 || n >= CLI_MAX_K || (*end && *end != ',')) return -1;
+        k[n++] = (int)v;
+        s = *end ? end + 1 : end;
+        if (*end == ',' && !*s) return -1;
+    }
+    return n;
+}
+
+static int parse_box(const char *s, float box[4]) {
+    double v[4];
+    char tail;
+    if (sscanf(s, "%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4) return -1;
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(v[i])) return -1;
+    if (!(v[0] < v[1]) || !(v[2] < v[3])) return -1;
+    for (int i = 0; i < 4; i++) box[i] = (float)v[i];
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    eval_opts o, def;
+    eval_defaults(&o);
+    def = o;
+    cli_args a;
+    cli_begin("eval", 0, 0);
+    int rc = cli_parse(&eval_cmd, argc, argv, &o, &a);
+    if (rc != CLI_OK) return rc;
+    if (a.help) {
+        cli_help(&eval_cmd, &def, stdout);
+        return CLI_OK;
+    }
+    cli_begin("eval", o.verbose, o.threads);
+    cli_eval_opts eo;
+    memset(&eo, 0, sizeof eo);
+    cdrl_nll_params_init(&eo.nll);
+    eo.n = o.n;
+    eo.seed = o.seed;
+    eo.mmd = !o.no_mmd;
+    eo.nll.res = o.grid_res;
+    eo.nll.max_res = o.grid_max;
+    eo.nll.tol = (double)o.grid_tol;
+    if (o.grid_max < o.grid_res)
+        return cli_die(CLI_USAGE, "--grid-max %d is below --grid-res %d (see cdrl eval --help)", o.grid_max, o.grid_res);
+    if (o.k_list && (eo.n_k = parse_k_list(o.k_list, eo.k)) < 1)
+        return cli_die(CLI_USAGE, "--langevin-steps: expected up to %d integers in 1..10000 separated by commas, got '%s' (see cdrl eval --help)", CLI_MAX_K, o.k_list);
+    if (o.grid_range && parse_box(o.grid_range, eo.nll.box) != 0)
+        return cli_die(CLI_USAGE, "--grid-range: expected xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax, got '%s' (see cdrl eval --help)", o.grid_range);
+
+    char path[4096];
+    if (cli_model_path(o.model, path, sizeof path) != 0) return cli_die(CLI_USAGE, "--model: path too long");
+    cdrl_model *m = NULL;
+    if (cdrl_model_load(&m, path) != CDRL_OK) return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    const cdrl_config *cfg = cdrl_model_config(m);
+    const char *spec = o.data ? o.data : cfg->data;
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, spec) != CDRL_OK) {
+        cdrl_model_free(m);
+        return cli_fail(CLI_FAIL, "cannot open the data '%s'%s", spec, o.data ? "" : " (the model's training data; give --data)");
+    }
+    if (!o.grid_range) cli_default_box(d, eo.nll.box);
+    if (eo.n_k == 0) {
+        eo.n_k = 1;
+        eo.k[0] = cfg->n_langevin;
+    }
+    cli_eval_result r;
+    memset(&r, 0, sizeof r);
+    const int is_file = cdrl_dataset_points(d) != NULL;
+    r.held_out = !(is_file && strcmp(spec, cfg->data) == 0);
+    if (is_file) snprintf(r.data, sizeof r.data, "%s", spec);
+    else snprintf(r.data, sizeof r.data, "%s, seed %llu", spec, (unsigned long long)o.seed);
+    cdrl_status st = cli_evaluate(m, d, &eo, &r);
+    if (st != CDRL_OK) {
+        cdrl_dataset_free(d);
+        cdrl_model_free(m);
+        return r.why[0] ? cli_die(CLI_FAIL, "evaluation failed: %s", r.why)
+                        : cli_fail(CLI_FAIL, "evaluation failed: %s", cdrl_status_str(st));
+    }
+    if (o.json) {
+        cJSON *j = cJSON_CreateObject(), *grid = cJSON_CreateObject(), *hist = cJSON_CreateArray(), *perk = cJSON_CreateArray();
+        cJSON_AddStringToObject(j, "model", path);
+        cJSON_AddNumberToObject(j, "step", (double)cdrl_model_step(m));
+        cJSON_AddStringToObject(j, "data", spec);
+        cJSON_AddBoolToObject(j, "held_out", r.held_out);
+        cJSON_AddNumberToObject(j, "n_points", r.n_nll);
+        add_num(j, "nll", r.nll.nll);
+        if (!isnan(r.entropy)) {
+            add_num(j, "entropy", r.entropy);
+            add_num(j, "nll_minus_entropy", r.nll.nll - r.entropy);
+        }
+        add_num(j, "log_z", r.nll.log_z);
+        cJSON *box = cJSON_CreateArray();
+        for (int i = 0; i < 4; i++) cJSON_AddItemToArray(box, cJSON_CreateNumber(short_double(eo.nll.box[i])));
+        cJSON_AddItemToObject(grid, "box", box);
+        cJSON_AddNumberToObject(grid, "res", r.nll.res);
+        add_num(grid, "change", r.nll.change);
+        cJSON_AddNumberToObject(grid, "tol", short_double(o.grid_tol));
+        cJSON_AddBoolToObject(grid, "converged", r.nll.converged);
+        add_num(grid, "edge_mass", r.nll.edge_mass);
+        for (int k = 0; k < r.nll.n_grids; k++) {
+            cJSON *h = cJSON_CreateObject();
+            cJSON_AddNumberToObject(h, "res", r.nll.grid_res[k]);
+            add_num(h, "nll", r.nll.grid_nll[k]);
+            cJSON_AddItemToArray(hist, h);
+        }
+        cJSON_AddItemToObject(grid, "history", hist);
+        cJSON_AddItemToObject(j, "grid", grid);
+        if (r.n_mmd >= 2) {
+            add_num(j, "mmd", r.mmd[0]);
+            add_num(j, "mmd_data", r.mmd_data);
+            add_num(j, "mmd_bandwidth", r.bandwidth);
+            cJSON_AddNumberToObject(j, "n_mmd", r.n_mmd);
+            cJSON_AddNumberToObject(j, "langevin_steps", eo.k[0]);
+            for (int k = 0; k < eo.n_k; k++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "langevin_steps", eo.k[k]);
+                add_num(e, "mmd", r.mmd[k]);
+                cJSON_AddItemToArray(perk, e);
+            }
+            cJSON_AddItemToObject(j, "per_k", perk);
+        } else {
+            cJSON_AddNullToObject(j, "mmd");
+            cJSON_AddNullToObject(j, "mmd_data");
+            cJSON_Delete(perk);
+        }
+        cJSON_AddNumberToObject(j, "seed", (double)o.seed);
+        char *txt = cJSON_PrintUnformatted(j);
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(j);
+    } else {
+        printf("model      %s (step %ld, trained on %s)\n", path, cdrl_model_step(m), cfg->data);
+        cli_eval_print(&r, &eo, stdout);
+    }
+    cdrl_dataset_free(d);
+    cdrl_model_free(m);
+    return CLI_OK;
+}

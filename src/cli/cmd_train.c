@@ -1,0 +1,409 @@
+// `cdrl train`: trains a 2-D CDRL model (method.md §4) and keeps a run folder:
+//   <out>/model.safetensors   checkpoint every --ckpt-every steps, at the end and on Ctrl-C
+//   <out>/metrics.jsonl       one JSON object per --log-every steps, then the final evaluation
+//   <out>/samples.png         the official toy figure (method.md §5.6): row 1 exp(logp) of each
+//                             level's EBM (pair T..1, noisiest left), row 2 the chain's samples
+// --resume continues a run to --iters with the checkpoint's configuration; flags that
+// contradict it are refused. A divergence stops the run without saving the diverged state.
+// Ctrl-C finishes the current step, saves and exits 130. Left out: image data, multi-GPU.
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "io/figure.h"
+
+#define FIG_GRID 200 // density grid per panel, as the official visualisation (method.md §5.6)
+#define EVAL_SEED 1234 // held-out points of the final evaluation: `cdrl eval`'s default seed
+
+typedef struct train_opts {
+    const char *data, *out, *preset;
+    long iters, ckpt_every, fig_every, log_every;
+    int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
+    int ebm_ch, init_t, init_h, levels;
+    float lr_ebm, lr_init;
+    uint64_t seed;
+} train_opts;
+
+#define O(f) offsetof(train_opts, f)
+static const cli_opt train_table[] = {
+    {"data", 'd', CLI_STR, O(data), "SPEC", "training data: checkerboard, 8gaussians, 25gaussians, rings, moons, swissroll, pinwheel, 2spirals or points:FILE.csv", NULL, 0, 0},
+    {"out", 'o', CLI_STR, O(out), "DIR", "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
+    {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: official-toy, demo, quality", NULL, 0, 0},
+    {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total", NULL, 1, 1e12},
+    {"batch", 'b', CLI_INT, O(batch), "B", "batch size", "the preset's", 1, 1000000},
+    {"lr-ebm", 0, CLI_FLOAT, O(lr_ebm), "X", "EBM learning rate", "the preset's", 0, 1e38},
+    {"lr-init", 0, CLI_FLOAT, O(lr_init), "X", "initializer learning rate", "the preset's", 0, 1e38},
+    {"langevin-steps", 'k', CLI_INT, O(langevin), "K", "Langevin steps per level in training", "the preset's", 1, 10000},
+    {"seed", 's', CLI_U64, O(seed), "S", "seed of the weights and of every training draw", "the preset's", 0, 0},
+    {"resume", 'r', CLI_FLAG, O(resume), NULL, "continue <out>/model.safetensors to --iters (its configuration wins; contradicting flags are errors)", NULL, 0, 0},
+    {"force", 'f', CLI_FLAG, O(force), NULL, "start afresh even if <out>/model.safetensors exists (it is overwritten)", NULL, 0, 0},
+    {NULL, 0, CLI_SECTION, 0, NULL, "output", NULL, 0, 0},
+    {"ckpt-every", 0, CLI_LONG, O(ckpt_every), "N", "save the checkpoint every N steps (0: only at the end)", NULL, 0, 1e12},
+    {"fig-every", 0, CLI_LONG, O(fig_every), "N", "write samples.png every N steps (0: only at the end)", NULL, 0, 1e12},
+    {"log-every", 0, CLI_LONG, O(log_every), "N", "log line and metrics.jsonl record every N steps", NULL, 1, 1e12},
+    {"eval-n", 0, CLI_INT, O(eval_n), "N", "held-out points, MMD set size and figure samples", NULL, 2, 1000000},
+    {"no-eval", 0, CLI_FLAG, O(no_eval), NULL, "skip the final evaluation (NLL, MMD)", NULL, 0, 0},
+    {NULL, 0, CLI_SECTION, 0, NULL, "network sizes (for tests and small runs)", NULL, 0, 0},
+    {"ebm-ch", 0, CLI_INT, O(ebm_ch), "N", "EBM base width (hidden 2N, embedding 4N)", "the preset's", 4, 4096},
+    {"init-t", 0, CLI_INT, O(init_t), "N", "initializer embedding width (even)", "the preset's", 4, 4096},
+    {"init-h", 0, CLI_INT, O(init_h), "N", "initializer hidden width (a multiple of 32)", "the preset's", 32, 4096},
+    {"levels", 0, CLI_INT, O(levels), "T", "noise levels", "the preset's", 1, 32},
+    {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores", 0, 4096},
+    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+};
+#undef O
+
+static const cli_cmd train_cmd = {
+    "train", "[options]",
+    "Trains a CDRL model on 2-D data, keeping a run folder with the checkpoint, metrics.jsonl\n"
+    "and samples.png, and prints the held-out NLL and MMD at the end. Ctrl-C stops after the\n"
+    "current step, saves the checkpoint and exits with status 130; --resume continues.",
+    "cdrl train --data checkerboard --out runs/demo --preset demo --iters 1000",
+    train_table, (int)(sizeof train_table / sizeof train_table[0]), 0, 0,
+};
+
+// The flags that set a configuration field, for applying them and for resume conflicts.
+static const struct {
+    const char *flag, *field;
+} config_flags[] = {
+    {"data", "data"},         {"batch", "batch"},        {"lr-ebm", "lr_ebm"},
+    {"lr-init", "lr_init"},   {"langevin-steps", "n_langevin"}, {"seed", "seed"},
+    {"ebm-ch", "ebm_ch"},     {"init-t", "init_t_dim"},  {"init-h", "init_h_dim"},
+    {"levels", "n_levels"},
+};
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+// mkdir -p.
+static int make_dirs(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a) {
+    if (cli_given(&train_cmd, a, "data")) snprintf(c->data, sizeof c->data, "%s", o->data);
+    if (cli_given(&train_cmd, a, "batch")) c->batch = o->batch;
+    if (cli_given(&train_cmd, a, "lr-ebm")) c->lr_ebm = o->lr_ebm;
+    if (cli_given(&train_cmd, a, "lr-init")) c->lr_init = o->lr_init;
+    if (cli_given(&train_cmd, a, "langevin-steps")) c->n_langevin = o->langevin;
+    if (cli_given(&train_cmd, a, "seed")) c->seed = o->seed;
+    if (cli_given(&train_cmd, a, "ebm-ch")) c->ebm_ch = o->ebm_ch;
+    if (cli_given(&train_cmd, a, "init-t")) c->init_t_dim = o->init_t;
+    if (cli_given(&train_cmd, a, "init-h")) c->init_h_dim = o->init_h;
+    if (cli_given(&train_cmd, a, "levels")) c->n_levels = o->levels;
+}
+
+// The checkpoint's configuration against what the flags ask for (a given --preset asks for
+// all its fields but data and seed): CLI_OK, or CLI_FAIL after one line naming the first
+// difference.
+static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a, const char *path) {
+    cdrl_config want = *ck;
+    if (cli_given(&train_cmd, a, "preset")) {
+        cdrl_config p;
+        if (cdrl_config_preset(&p, o->preset) != CDRL_OK) return cli_fail(CLI_USAGE, "unknown preset '%s'", o->preset);
+        snprintf(p.data, sizeof p.data, "%s", ck->data);
+        p.seed = ck->seed;
+        want = p;
+    }
+    apply_flags(&want, o, a);
+    char jw[4096], jc[4096];
+    if (cdrl_config_to_json(&want, jw, sizeof jw) < 0 || cdrl_config_to_json(ck, jc, sizeof jc) < 0)
+        return cli_die(CLI_FAIL, "configuration too long");
+    cJSON *w = cJSON_Parse(jw), *c = cJSON_Parse(jc);
+    int rc = CLI_OK;
+    for (const cJSON *v = w ? w->child : NULL; v && rc == CLI_OK; v = v->next) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(c, v->string);
+        char *sv = cJSON_PrintUnformatted(v), *su = u ? cJSON_PrintUnformatted(u) : NULL;
+        if (sv && su && strcmp(sv, su) != 0) {
+            const char *flag = NULL;
+            for (size_t i = 0; i < sizeof config_flags / sizeof config_flags[0]; i++)
+                if (strcmp(config_flags[i].field, v->string) == 0 && cli_given(&train_cmd, a, config_flags[i].flag))
+                    flag = config_flags[i].flag;
+            if (flag)
+                rc = cli_die(CLI_FAIL, "--%s %s conflicts with the checkpoint %s (%s %s); a resumed run keeps its configuration: drop the flag or train into a new --out",
+                             flag, sv, path, v->string, su);
+            else
+                rc = cli_die(CLI_FAIL, "--preset %s conflicts with the checkpoint %s (%s %s there, %s in the preset); drop --preset to resume",
+                             o->preset, path, v->string, su, sv);
+        }
+        free(sv);
+        free(su);
+    }
+    cJSON_Delete(w);
+    cJSON_Delete(c);
+    return rc;
+}
+
+// samples.png: row 1 the normalised density exp(logp - max) of each pair's EBM over the data
+// box (pair T left), row 2 the chain's samples after each pair (x_{T-1} left, x_0 right).
+static int write_figure(cdrl_model *m, const float box[4], const char *path, const char *ckpt,
+                        int n, uint64_t seed) {
+    const cdrl_config *c = cdrl_model_config(m);
+    const int T = c->n_levels, G = FIG_GRID;
+    float *xy = malloc(sizeof(float) * 2 * (size_t)G * G), *lp = malloc(sizeof(float) * (size_t)G * G);
+    float *out = malloc(sizeof(float) * 2 * (size_t)n), *lv = malloc(sizeof(float) * 2 * (size_t)n * (size_t)T);
+    cdrl_figure *fig = cdrl_figure_create(2, T, G, G, 4);
+    int rc = xy && lp && out && lv && fig ? CLI_OK : cli_die(CLI_FAIL, "out of memory for the figure");
+    const double dx = ((double)box[1] - (double)box[0]) / G, dy = ((double)box[3] - (double)box[2]) / G;
+    for (int r = 0; r < G && rc == CLI_OK; r++) // row 0 at the top: y decreasing
+        for (int q = 0; q < G; q++) {
+            xy[2 * ((size_t)r * G + q)] = (float)((double)box[0] + (q + 0.5) * dx);
+            xy[2 * ((size_t)r * G + q) + 1] = (float)((double)box[3] - (r + 0.5) * dy);
+        }
+    for (int col = 0; col < T && rc == CLI_OK; col++) {
+        if (cdrl_model_log_density(m, lp, NULL, xy, G * G, T - col, 1) != CDRL_OK) {
+            rc = cli_fail(CLI_FAIL, "figure: density of pair %d failed", T - col);
+            break;
+        }
+        float mx = lp[0];
+        for (int i = 1; i < G * G; i++) mx = lp[i] > mx ? lp[i] : mx;
+        for (int i = 0; i < G * G; i++) lp[i] = expf(lp[i] - mx);
+        cdrl_figure_heatmap(fig, 0, col, lp, G, G);
+    }
+    if (rc == CLI_OK && cdrl_model_sample(m, out, lv, n, c->n_langevin, 1, seed) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "figure: sampling failed");
+    for (int col = 0; col < T && rc == CLI_OK; col++)
+        if (cdrl_figure_scatter(fig, 1, col, lv + (size_t)col * (size_t)n * 2, n, box[0], box[1], box[2], box[3]) != CDRL_OK)
+            rc = cli_fail(CLI_FAIL, "figure: out of memory");
+    if (rc == CLI_OK) {
+        char seed_s[32], step[32], levels[16], ks[16], ns[32], boxs[128];
+        snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+        snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
+        snprintf(levels, sizeof levels, "%d", T);
+        snprintf(ks, sizeof ks, "%d", c->n_langevin);
+        snprintf(ns, sizeof ns, "%d", n);
+        snprintf(boxs, sizeof boxs, "%g,%g,%g,%g", (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
+        const char *keys[] = {"Software", "layout", "checkpoint", "step", "seed", "levels", "langevin_steps", "samples", "data", "box"};
+        const char *vals[] = {"cdrl train",
+                              "row 1: exp(logp) of the EBM of pair j = T..1 (left to right, EMA weights, 200x200 grid, scaled to its max); "
+                              "row 2: chain samples x_{j-1} after pair j (EMA weights, 2-D histogram, log colour scale)",
+                              ckpt, step, seed_s, levels, ks, ns, c->data, boxs};
+        if (cdrl_figure_save(fig, path, keys, vals, (int)(sizeof keys / sizeof keys[0])) != CDRL_OK)
+            rc = cli_fail(CLI_FAIL, "%s: cannot write the figure", path);
+    }
+    cdrl_figure_free(fig);
+    free(xy);
+    free(lp);
+    free(out);
+    free(lv);
+    return rc;
+}
+
+static void json_num(FILE *f, const char *key, double v, int last) {
+    if (isfinite(v)) fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
+    else fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
+}
+
+int cmd_train(int argc, char **argv) {
+    train_opts o = {.data = "checkerboard", .out = "runs/demo", .preset = "demo", .iters = 1000,
+                    .ckpt_every = 500, .fig_every = 0, .log_every = 10, .eval_n = 5000};
+    const train_opts def = o;
+    cli_args a;
+    cli_begin("train", 0, 0);
+    int rc = cli_parse(&train_cmd, argc, argv, &o, &a);
+    if (rc != CLI_OK) return rc;
+    if (a.help) {
+        cli_help(&train_cmd, &def, stdout);
+        return CLI_OK;
+    }
+    cli_begin("train", o.verbose, o.threads);
+    if (o.resume && o.force) return cli_die(CLI_USAGE, "--resume and --force exclude each other (see cdrl train --help)");
+    cdrl_config probe;
+    if (strlen(o.data) >= sizeof probe.data) return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
+    if (cdrl_config_preset(&probe, o.preset) != CDRL_OK)
+        return cli_die(CLI_USAGE, "--preset: unknown preset '%s' (official-toy, demo, quality)", o.preset);
+
+    char ckpt[4096], metrics[4096], figpath[4096];
+    if (snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= (int)sizeof ckpt ||
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o.out) >= (int)sizeof metrics ||
+        snprintf(figpath, sizeof figpath, "%s/samples.png", o.out) >= (int)sizeof figpath)
+        return cli_die(CLI_USAGE, "--out: path too long");
+
+    // The model: from the checkpoint (resume) or from the preset and flags.
+    cdrl_model *m = NULL;
+    if (o.resume) {
+        if (!cli_exists(ckpt)) return cli_die(CLI_FAIL, "--resume: no checkpoint %s", ckpt);
+        if (cdrl_model_load(&m, ckpt) != CDRL_OK) return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", ckpt);
+        if ((rc = check_resume(cdrl_model_config(m), &o, &a, ckpt)) != CLI_OK) {
+            cdrl_model_free(m);
+            return rc;
+        }
+    } else {
+        if (cli_exists(ckpt) && !o.force)
+            return cli_die(CLI_FAIL, "%s exists: --resume continues it, --force starts afresh over it", ckpt);
+        cdrl_config cfg;
+        cdrl_config_preset(&cfg, o.preset);
+        snprintf(cfg.data, sizeof cfg.data, "%s", o.data);
+        apply_flags(&cfg, &o, &a);
+        if (cdrl_model_create(&m, &cfg) != CDRL_OK) return cli_fail(CLI_FAIL, "invalid configuration");
+    }
+    const cdrl_config *cfg = cdrl_model_config(m);
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, cfg->data) != CDRL_OK) {
+        cdrl_model_free(m);
+        return cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);
+    }
+    if (make_dirs(o.out) != 0) {
+        rc = cli_die(CLI_FAIL, "%s: cannot create the folder: %s", o.out, strerror(errno));
+        goto done;
+    }
+    const long start = cdrl_model_step(m);
+    printf("cdrl train: %s %s, steps %ld -> %ld, checkpoint %s\n", o.resume ? "resuming" : "new run,",
+           o.resume ? ckpt : o.preset, start, o.iters, ckpt);
+    printf("configuration:\n");
+    cli_print_config(cfg, stdout);
+    printf("run:\n  %-20s %s\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %d\n",
+           "out", o.out, "iters", o.iters, "ckpt_every", o.ckpt_every, "fig_every", o.fig_every,
+           "log_every", o.log_every, "threads", cdrl_threads());
+    fflush(stdout);
+    if (start >= o.iters) {
+        printf("cdrl train: the checkpoint is at step %ld, --iters is %ld: nothing to train\n", start, o.iters);
+        goto done;
+    }
+    FILE *mf = fopen(metrics, o.resume ? "a" : "w");
+    if (!mf) {
+        rc = cli_die(CLI_FAIL, "%s: cannot open: %s", metrics, strerror(errno));
+        goto done;
+    }
+    float box[4];
+    cdrl_dataset_bbox(d, box);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; // a second Ctrl-C kills at once
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+
+    cli_progress pr;
+    cli_progress_init(&pr, start, o.iters, o.log_every);
+    const double t0 = cli_now();
+    double t_log = t0;
+    long saved_step = o.resume ? start : -1, step_log = start;
+    for (long step = start + 1; step <= o.iters; step++) {
+        cdrl_train_stats st;
+        cdrl_status s = cdrl_model_train_step(m, d, &st);
+        if (s == CDRL_STATUS_DIVERGED) {
+            cli_progress_end(&pr);
+            char where[4200];
+            if (saved_step >= 0) snprintf(where, sizeof where, "%s left at step %ld", ckpt, saved_step);
+            else snprintf(where, sizeof where, "no checkpoint written");
+            rc = cli_die(CLI_FAIL, "diverged at step %ld (%s); the diverged state is not saved, %s", step, cli_take_errors(), where);
+            fclose(mf);
+            goto done;
+        }
+        if (s != CDRL_OK) {
+            cli_progress_end(&pr);
+            rc = cli_fail(CLI_FAIL, "step %ld failed: %s", step, cdrl_status_str(s));
+            fclose(mf);
+            goto done;
+        }
+        cli_progress_step(&pr, &st);
+        if (step % o.log_every == 0 || step == o.iters) {
+            const double t = cli_now();
+            fprintf(mf, "{\"step\":%ld,", step);
+            json_num(mf, "loss_ebm", (double)st.loss_ebm, 0);
+            json_num(mf, "loss_init", (double)st.loss_init, 0);
+            json_num(mf, "f_pos", (double)st.f_pos, 0);
+            json_num(mf, "f_neg", (double)st.f_neg, 0);
+            json_num(mf, "grad_norm_ebm", (double)st.grad_norm_ebm, 0);
+            json_num(mf, "grad_norm_init", (double)st.grad_norm_init, 0);
+            json_num(mf, "lr_ebm", (double)st.lr_ebm, 0);
+            json_num(mf, "lr_init", (double)st.lr_init, 0);
+            json_num(mf, "ms_per_it", 1e3 * (t - t_log) / (double)(step - step_log), 0);
+            json_num(mf, "time_s", t - t0, 1);
+            fprintf(mf, "}\n");
+            fflush(mf);
+            t_log = t;
+            step_log = step;
+        }
+        const int last = step == o.iters;
+        if (interrupted || last || (o.ckpt_every > 0 && step % o.ckpt_every == 0)) {
+            if (cdrl_model_save(m, ckpt) != CDRL_OK) {
+                cli_progress_end(&pr);
+                rc = cli_fail(CLI_FAIL, "%s: cannot save the checkpoint", ckpt);
+                fclose(mf);
+                goto done;
+            }
+            saved_step = step;
+        }
+        if (interrupted) {
+            cli_progress_end(&pr);
+            fclose(mf);
+            rc = cli_die(CLI_INTERRUPTED, "interrupted at step %ld; checkpoint %s saved (continue with --resume)", step, ckpt);
+            goto done;
+        }
+        if (!last && o.fig_every > 0 && step % o.fig_every == 0) {
+            if ((rc = write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed)) != CLI_OK) {
+                cli_progress_end(&pr);
+                fclose(mf);
+                goto done;
+            }
+        }
+    }
+    cli_progress_end(&pr);
+    signal(SIGINT, SIG_DFL); // the run is saved: Ctrl-C may now end the figures and evaluation
+    printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m), cli_now() - t0, ckpt);
+    fflush(stdout);
+    if ((rc = write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed)) != CLI_OK) {
+        fclose(mf);
+        goto done;
+    }
+    printf("figure     %s\n", figpath);
+    if (!o.no_eval) {
+        cli_eval_opts eo;
+        memset(&eo, 0, sizeof eo);
+        cdrl_nll_params_init(&eo.nll);
+        cli_default_box(d, eo.nll.box);
+        eo.n = o.eval_n;
+        eo.seed = EVAL_SEED;
+        eo.mmd = 1;
+        eo.n_k = 1;
+        eo.k[0] = cfg->n_langevin;
+        cli_eval_result r;
+        memset(&r, 0, sizeof r);
+        const int is_file = cdrl_dataset_points(d) != NULL;
+        r.held_out = !is_file;
+        if (is_file) snprintf(r.data, sizeof r.data, "%s", cfg->data);
+        else snprintf(r.data, sizeof r.data, "%s, seed %d", cfg->data, EVAL_SEED);
+        cdrl_status s = cli_evaluate(m, d, &eo, &r);
+        if (s != CDRL_OK) {
+            rc = r.why[0] ? cli_die(CLI_FAIL, "evaluation failed: %s", r.why) : cli_fail(CLI_FAIL, "evaluation failed: %s", cdrl_status_str(s));
+            fclose(mf);
+            goto done;
+        }
+        cli_eval_print(&r, &eo, stdout);
+        fprintf(mf, "{\"step\":%ld,\"eval\":{", cdrl_model_step(m));
+        json_num(mf, "nll", r.nll.nll, 0);
+        json_num(mf, "grid_res", (double)r.nll.res, 0);
+        json_num(mf, "grid_change", r.nll.change, 0);
+        json_num(mf, "entropy", r.entropy, 0);
+        json_num(mf, "mmd", r.mmd[0], 0);
+        json_num(mf, "mmd_data", r.mmd_data, 0);
+        json_num(mf, "langevin_steps", (double)eo.k[0], 0);
+        json_num(mf, "n", (double)r.n_mmd, 1);
+        fprintf(mf, "}}\n");
+    }
+    if (fclose(mf) != 0) rc = cli_die(CLI_FAIL, "%s: write failed", metrics);
+done:
+    cdrl_dataset_free(d);
+    cdrl_model_free(m);
+    return rc;
+}

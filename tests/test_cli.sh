@@ -1,0 +1,182 @@
+#!/bin/sh
+# The cdrl program end to end on a tiny model (EBM width 16, batch 64, 20 steps): train, info,
+# sample, eval --json, resume; and every failure the CLI promises to report as one line with
+# the right exit code: usage errors (2), missing and corrupt data and checkpoints (1), a
+# resume whose flags contradict the checkpoint (1, checkpoint unchanged), divergence (1, last
+# good checkpoint unchanged), Ctrl-C (130, checkpoint readable). Not checked: the quality of
+# the trained model (the toy-training tests), the progress bar (needs a terminal).
+# Run from the repository root after `make`; writes only under build/cli-test/. CDRL=path
+# tests another build of the program.
+CDRL=${CDRL:-./cdrl}
+T=build/cli-test
+TINY="--batch 64 --ebm-ch 16 --init-t 16 --init-h 32 --threads 1 --eval-n 200"
+checks=0
+failed=0
+
+rm -rf "$T"
+mkdir -p "$T"
+
+ok() { # ok CONDITION-EXIT-STATUS WHAT
+    checks=$((checks + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "  ok   $2"
+    else
+        failed=$((failed + 1))
+        echo "  FAIL $2"
+        [ -s "$T/err" ] && sed 's/^/       stderr: /' "$T/err" | head -5
+    fi
+}
+
+# run EXPECTED-RC WHAT CMD...: runs CMD with stdout in $T/out and stderr in $T/err, checks rc.
+run() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" -eq "$want" ]
+    ok $? "$what (exit $rc, want $want)"
+}
+
+# The stderr of the last run is exactly one line that contains TEXT.
+one_line() {
+    [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF -- "$1" "$T/err"
+    ok $? "one line naming: $1"
+}
+
+sum() { cksum <"$1"; }
+
+echo "cli"
+# ---------------------------------------------------------------------------------------
+# Usage errors: exit 2 and one line.
+run 0 "--version" "$CDRL" --version
+grep -q '^cdrl [0-9]*\.[0-9]*\.[0-9]*$' "$T/out"
+ok $? "version line"
+run 0 "help" "$CDRL" help
+for c in train sample eval info; do
+    run 0 "$c --help" "$CDRL" $c --help
+    # every option line ends with its default
+    n_opt=$(grep -c '^  *-' "$T/out")
+    n_def=$(grep '^  *-' "$T/out" | grep -c '(default: [^)]*)$')
+    [ "$n_opt" -gt 0 ] && [ "$n_opt" -eq "$n_def" ]
+    ok $? "$c --help: $n_def of $n_opt option lines end with (default: ...)"
+done
+run 2 "unknown option" "$CDRL" train --foo
+[ "$(cat "$T/err")" = "cdrl train: unknown option '--foo' (see cdrl train --help)" ]
+ok $? "unknown option message"
+run 2 "missing value" "$CDRL" train --iters
+one_line "option '--iters' needs a value"
+run 2 "bad value" "$CDRL" sample -n abc
+one_line "-n expects an integer, got 'abc'"
+run 2 "out of range" "$CDRL" train --iters=0
+one_line "--iters: 0 is out of range"
+run 2 "flag with a value" "$CDRL" train --resume=yes
+one_line "option '--resume' takes no value"
+run 2 "bad --grid-range" "$CDRL" eval --grid-range 1,2,3
+one_line "--grid-range"
+run 2 "unknown command" "$CDRL" bogus
+one_line "unknown command 'bogus'"
+
+# ---------------------------------------------------------------------------------------
+# Data errors: exit 1, one line naming the file (and line).
+run 1 "missing data file" "$CDRL" train --data points:$T/nope.csv --out $T/x $TINY --iters 5
+one_line "$T/nope.csv: cannot open"
+printf 'x,y\n1,2\n3;4\n5,6\n' >"$T/bad.csv"
+run 1 "corrupt CSV row" "$CDRL" train --data points:$T/bad.csv --out $T/x $TINY --iters 5
+one_line "$T/bad.csv:3:"
+[ ! -e "$T/x/model.safetensors" ]
+ok $? "no checkpoint written after a data error"
+
+# ---------------------------------------------------------------------------------------
+# train -> info -> sample -> eval --json
+R=$T/run
+run 0 "train" "$CDRL" train --data checkerboard --out $R --preset demo --iters 20 --ckpt-every 10 --log-every 5 $TINY
+grep -q '^step 20 | loss_ebm .* | loss_init .* | f+ .* f- .* | .* ms/it$' "$T/out"
+ok $? "greppable log line for step 20"
+grep -q '^  batch  *64$' "$T/out" && grep -q '^  ebm_ch  *16$' "$T/out"
+ok $? "resolved configuration printed"
+grep -q '^nll  *[0-9.]* nats$' "$T/out" && grep -q '^mmd  ' "$T/out" && grep -q '^mmd_data ' "$T/out"
+ok $? "final NLL and MMD printed"
+[ "$(grep -c '"step":' $R/metrics.jsonl)" -eq 5 ] && grep -q '"eval":{"nll":' $R/metrics.jsonl
+ok $? "metrics.jsonl: 4 step records and the evaluation"
+[ "$(head -c 8 $R/samples.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+ok $? "samples.png is a PNG"
+grep -q 'langevin_steps' $R/samples.png && grep -q 'checkpoint' $R/samples.png
+ok $? "samples.png carries its settings in tEXt chunks"
+
+run 0 "info" "$CDRL" info $R/model.safetensors
+grep -q '^step  *20$' "$T/out" && grep -q '^tensors:' "$T/out" && grep -q 'ebm.temb_map1.weight_orig  *64x16  *1024' "$T/out"
+ok $? "info: step, tensor table with shapes"
+
+run 0 "sample" "$CDRL" sample --model $R -n 300 -o $T/s.csv --png $T/s.png --seed 3 -t 1
+[ "$(head -1 $T/s.csv)" = "x,y" ] && [ "$(wc -l <$T/s.csv)" -eq 301 ] && [ -s $T/s.png ]
+ok $? "sample: CSV header and 300 rows, PNG"
+
+run 0 "eval --json" "$CDRL" eval --model $R --json -n 300 -k 15,3 -t 1
+[ "$(wc -l <"$T/out")" -eq 1 ] && grep -q '"nll":[-0-9]' "$T/out" && grep -q '"mmd":[-0-9]' "$T/out" &&
+    grep -q '"mmd_data":[-0-9]' "$T/out" && grep -q '"entropy":4.85' "$T/out" && grep -q '"per_k":\[{"langevin_steps":15' "$T/out"
+ok $? "eval --json: one object with nll, mmd, mmd_data, entropy, per_k"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["grid"]["converged"] in (True, False)' "$T/out"
+    ok $? "eval --json parses as JSON"
+fi
+# The samples fed back as held-out points: points:FILE data.
+run 0 "eval on points:FILE" "$CDRL" eval --model $R --data points:$T/s.csv --no-mmd -t 1
+grep -q '^nll ' "$T/out"
+ok $? "eval text output"
+
+# ---------------------------------------------------------------------------------------
+# Checkpoint errors: exit 1 and one line; the checkpoint is never touched on refusal.
+head -c 1000 $R/model.safetensors >$T/trunc.safetensors
+run 1 "truncated checkpoint" "$CDRL" info $T/trunc.safetensors
+one_line "$T/trunc.safetensors"
+echo "not a checkpoint" >$T/garbage.safetensors
+run 1 "garbage checkpoint" "$CDRL" eval --model $T/garbage.safetensors
+one_line "$T/garbage.safetensors"
+before=$(sum $R/model.safetensors)
+run 1 "train over an existing checkpoint without --resume" "$CDRL" train --out $R $TINY --iters 30
+one_line "--resume"
+run 1 "resume with a conflicting --batch" "$CDRL" train --out $R --resume --batch 128 --iters 30 --threads 1
+one_line "--batch 128 conflicts with the checkpoint"
+[ "$(sum $R/model.safetensors)" = "$before" ]
+ok $? "checkpoint unchanged after the refused resume"
+run 0 "resume to 30 steps" "$CDRL" train --out $R --resume --iters 30 --threads 1 --eval-n 200 --no-eval
+"$CDRL" info $R | grep -q '^step  *30$'
+ok $? "resumed checkpoint at step 30"
+
+# ---------------------------------------------------------------------------------------
+# Divergence: the trainer's NaN/Inf check stops the run; nothing diverged is saved.
+D=$T/div
+awk 'BEGIN { print "x,y"; for (i = 0; i < 200; i++) printf "%g,%g\n", (i % 17) - 8, (i % 13) - 6 }' >$T/points.csv
+run 0 "train 10 steps on points" "$CDRL" train --data points:$T/points.csv --out $D $TINY --iters 10 --no-eval
+before=$(sum $D/model.safetensors)
+awk 'BEGIN { print "x,y"; for (i = 0; i < 200; i++) print "1e30,-1e30" }' >$T/points.csv
+run 1 "resume on points of 1e30 diverges" "$CDRL" train --out $D --resume --iters 20 --threads 1 --no-eval
+one_line "diverged at step 11"
+[ "$(sum $D/model.safetensors)" = "$before" ]
+ok $? "last good checkpoint unchanged after the divergence"
+run 1 "--lr-ebm 1e30 diverges" "$CDRL" train --out $T/lr --lr-ebm 1e30 --ckpt-every 1 $TINY --iters 20
+one_line "diverged at step"
+"$CDRL" info $T/lr >"$T/out" 2>"$T/err"
+ok $? "the last good checkpoint of the --lr-ebm run loads"
+
+# ---------------------------------------------------------------------------------------
+# Ctrl-C: SIGINT ends the current step, saves, exits 130.
+C=$T/int
+"$CDRL" train --out $C $TINY --iters 100000000 --ckpt-every 0 --log-every 1 >"$T/int.out" 2>"$T/err" &
+pid=$!
+i=0 # wait until training runs (the handler is installed before the first step)
+while [ $i -lt 300 ] && ! grep -q '"step":' $C/metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid
+i=0
+while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && kill -KILL $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ]
+ok $? "SIGINT: exit $rc, want 130"
+one_line "interrupted at step"
+run 0 "info reads the checkpoint written on SIGINT" "$CDRL" info $C
+
+echo "test_cli: $checks checks, $failed failed"
+[ $failed -eq 0 ]

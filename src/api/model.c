@@ -137,7 +137,7 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
         const int b = n - s0 < CHUNK ? n - s0 : CHUNK;
         float *x = out + (size_t)s0 * (size_t)D;
         cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
-        st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, &rng, &m->scratch);
+        st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, NULL, &rng, &m->scratch);
         if (levels && st == CDRL_OK)
             for (int t = 0; t < T; t++)
                 memcpy(levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,

@@ -12,7 +12,7 @@ size_t cdrl_chain_scratch_size(int B, int dim) {
 
 cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, float *levels,
                            int B, const cdrl_schedule *s, const cdrl_chain_params *cp,
-                           cdrl_rng *rng, cdrl_arena *scratch) {
+                           const cdrl_chain_noise *noise, cdrl_rng *rng, cdrl_arena *scratch) {
     const int D = ebm->dim, T = s->T;
     const size_t nd = (size_t)B * (size_t)D;
     const size_t mark = cdrl_arena_mark(scratch);
@@ -33,10 +33,15 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     for (int j = T; j >= 1 && st == CDRL_OK; j--) {
         for (int n = 0; n < B; n++) pair[n] = level[n] = j;
         init->forward(init->impl, y, x, level, B);
-        cdrl_rng_normal(rng, xi, nd);
+        const float *z = xi;
+        if (noise && noise->xi_init) z = noise->xi_init + (size_t)(j - 1) * nd;
+        else cdrl_rng_normal(rng, xi, nd);
         const float sd = (float)s->init_std[j], sk = (float)sqrt(s->kappa[j]);
-        for (size_t k = 0; k < nd; k++) y[k] += sd * xi[k];
-        st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, NULL, rng, scratch);
+        for (size_t k = 0; k < nd; k++) y[k] += sd * z[k];
+        const float *zl = noise && noise->xi_langevin
+                              ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
+                              : NULL;
+        st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
         for (size_t k = 0; k < nd; k++) x[k] = y[k] / (sk + 1e-8f);
         if (levels) memcpy(levels + (size_t)(T - j) * nd, x, sizeof(float) * nd);
     }

@@ -14,11 +14,18 @@ typedef struct cdrl_chain_params {
 } cdrl_chain_params;
 
 size_t cdrl_chain_scratch_size(int B, int dim);
+// Given noise for replaying another implementation's chain; NULL members come from rng.
+typedef struct cdrl_chain_noise {
+    const float *xi_init;     // (T, B, dim), row j-1 for pair j
+    const float *xi_langevin; // (T, K, B, dim), likewise
+} cdrl_chain_noise;
+
 // x (B, dim): on entry x_T (standard normal noise, e.g. from rng), on exit the samples.
 // levels, when not NULL, receives x_{j-1} after each pair: (T, B, dim), pair T first.
-// Prepares both networks (eval mode) on the schedule's tau table. Noise comes from rng.
+// Prepares both networks (eval mode) on the schedule's tau table. Noise comes from noise
+// (may be NULL) or rng.
 cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, float *levels,
                            int B, const cdrl_schedule *s, const cdrl_chain_params *cp,
-                           cdrl_rng *rng, cdrl_arena *scratch);
+                           const cdrl_chain_noise *noise, cdrl_rng *rng, cdrl_arena *scratch);
 
 #endif // CDRL_SAMPLER_CHAIN_H

@@ -190,7 +190,7 @@ typedef struct cdrl_nll_params {
 } cdrl_nll_params;
 
 // Defaults: box [-9.6, 9.6]^2 (the generators' [-8,8]^2 widened by 10% on every side),
-// res 256, max_res 1024, tol 0.01.
+// res 128, max_res 1024, tol 0.01 (docs/cli.md "Evaluation" has the measurements behind them).
 void cdrl_nll_params_init(cdrl_nll_params *p);
 // Widens box {xmin, xmax, ymin, ymax} by frac of its extent on every side.
 void cdrl_box_widen(float box[4], float frac);

@@ -90,7 +90,9 @@ ok $? "no checkpoint written after a data error"
 # ---------------------------------------------------------------------------------------
 # train -> info -> sample -> eval --json
 R=$T/run
-run 0 "train" "$CDRL" train --data checkerboard --out $R --preset demo --iters 20 --ckpt-every 10 --log-every 5 $TINY
+# --eval-n 2600 (after $TINY's 200): the figure's sampling with levels then spans two of the
+# model's chunks of 2500 rows.
+run 0 "train" "$CDRL" train --data checkerboard --out $R --preset demo --iters 20 --ckpt-every 10 --log-every 5 $TINY --eval-n 2600
 grep -q '^step 20 | loss_ebm .* | loss_init .* | f+ .* f- .* | .* ms/it$' "$T/out"
 ok $? "greppable log line for step 20"
 grep -q '^  batch  *64$' "$T/out" && grep -q '^  ebm_ch  *16$' "$T/out"

@@ -191,22 +191,30 @@ static void test_grid_gaussian(void) {
     want = want / n + log(2 * CDRL_PI * 1.3 * 1.3);
     cdrl_nll_params p;
     cdrl_nll_params_init(&p);
-    CHECK(p.box[0] == -9.6f && p.box[1] == 9.6f && p.res == 256 && p.max_res == 1024 && p.tol == 0.01,
+    CHECK(p.box[0] == -9.6f && p.box[1] == 9.6f && p.res == 128 && p.max_res == 1024 && p.tol == 0.01,
           "defaults: box [%g, %g], res %d, max_res %d, tol %g", (double)p.box[0], (double)p.box[1], p.res, p.max_res, p.tol);
     cdrl_nll_result r;
     cdrl_status st = cdrl_eval_nll(gauss_logp, &g, x, n, &p, &r);
     CHECK(st == CDRL_OK, "eval_nll: %s", cdrl_status_str(st));
     CHECK(fabs(r.nll - want) < 1e-5, "nll %.9f, exact %.9f", r.nll, want);
     // R and 2R, then stop: the two agree far below 0.01.
-    CHECK(r.n_grids == 2 && r.grid_res[0] == 256 && r.grid_res[1] == 512 && r.res == 512 && r.converged,
+    CHECK(r.n_grids == 2 && r.grid_res[0] == 128 && r.grid_res[1] == 256 && r.res == 256 && r.converged,
           "grids %d (%d, %d), res %d, converged %d", r.n_grids, r.grid_res[0], r.grid_res[1], r.res, r.converged);
     CHECK(r.change < 1e-5 && fabs(r.change - fabs(r.grid_nll[1] - r.grid_nll[0])) == 0, "change %.3g", r.change);
     CHECK(fabs(r.log_z - (17.0 + log(2 * CDRL_PI * 1.3 * 1.3))) < 1e-5, "log Z %.9f", r.log_z);
     // The outer ring sits > 6.8 std from the mean: its share is ~e^-23.
     CHECK(r.edge_mass < 1e-9, "edge mass %.3g", r.edge_mass);
-    // 1 call for the points, then 256^2 / 65536 = 1 and 512^2 / 65536 = 4 chunks.
-    CHECK(g.calls == 6, "density called %d times, want 6", g.calls);
+    // 1 call for the points, then 128^2 and 256^2 cells fit in one chunk of 65536 each.
+    CHECK(g.calls == 3, "density called %d times, want 3", g.calls);
     printf("  ok   nll %.7f exact %.7f (|diff| %.2g), change %.2g, edge %.2g\n", r.nll, want, fabs(r.nll - want), r.change, r.edge_mass);
+    // Grids of several chunks (512^2 = 4 x 65536, 1024^2 = 16): the running log-sum-exp
+    // rescales across chunks; same tolerance.
+    cdrl_nll_params big = p;
+    big.res = 512;
+    g.calls = 0;
+    st = cdrl_eval_nll(gauss_logp, &g, x, n, &big, &r);
+    CHECK(st == CDRL_OK && fabs(r.nll - want) < 1e-5 && r.res == 1024 && g.calls == 1 + 4 + 16,
+          "512/1024 grids: %s nll %.9f, res %d, %d calls", cdrl_status_str(st), r.nll, r.res, g.calls);
 
     // A Gaussian centred on the box's corner: a quarter of the mass is inside and much of it
     // in the outer ring, which the edge mass reports.

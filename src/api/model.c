@@ -71,7 +71,11 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     m->init = cdrl_toy_init_create(&ic, m->max_rows, c->n_levels + 1, &init_rng);
     m->batch = cdrl_malloc(sizeof(float) * (size_t)c->batch * (size_t)c->dim);
     if (!m->ebm || !m->init || !m->batch ||
-        cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(CHUNK, c->dim) + 4 * cdrl_arena_floats_size((size_t)CHUNK * (size_t)c->dim)) != CDRL_OK) {
+        // chain scratch, beside it the per-level samples of one chunk (sampling with levels),
+        // and the density temporaries
+        cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(CHUNK, c->dim) +
+                                         cdrl_arena_floats_size((size_t)c->n_levels * CHUNK * (size_t)c->dim) +
+                                         4 * cdrl_arena_floats_size((size_t)CHUNK * (size_t)c->dim)) != CDRL_OK) {
         cdrl_model_free(m);
         return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
     }

@@ -175,7 +175,7 @@ static void eval_defaults(eval_opts *o) {
     o->model = "runs/demo";
     o->n = 5000;
     o->seed = 1234;
-    o->grid_res = 256;
+    o->grid_res = 128;
     o->grid_max = 1024;
     o->grid_tol = 0.01f;
 }
@@ -243,7 +243,8 @@ int cmd_eval(int argc, char **argv) {
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK) {
         cdrl_model_free(m);
-        return cli_fail(CLI_FAIL, "cannot open the data '%s'%s", spec, o.data ? "" : " (the model's training data; give --data)");
+        if (o.data) return cli_fail(CLI_FAIL, "cannot open the data '%s'", spec);
+        return cli_die(CLI_FAIL, "%s (the model's training data '%s'; give held-out data with --data)", cli_take_errors(), spec);
     }
     if (!o.grid_range) cli_default_box(d, eo.nll.box);
     if (eo.n_k == 0) {

@@ -116,7 +116,7 @@ int cmd_sample(int argc, char **argv) {
     if (rc == CLI_OK && o.png) {
         float box[4];
         plot_box(cfg->data, x, o.n, box);
-        cdrl_figure *fig = cdrl_figure_create(1, 1, 512, 512, 4);
+        cdrl_figure *fig = cdrl_figure_create(1, 1, 256, 256, 4);
         char seed[32], step[32], levels[16], ks[16], boxs[128], ns[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)o.seed);
         snprintf(step, sizeof step, "%ld", cdrl_model_step(m));

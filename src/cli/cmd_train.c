@@ -257,16 +257,17 @@ int cmd_train(int argc, char **argv) {
     const cdrl_config *cfg = cdrl_model_config(m);
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, cfg->data) != CDRL_OK) {
+        rc = cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);
         cdrl_model_free(m);
-        return cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);
+        return rc;
     }
     if (make_dirs(o.out) != 0) {
         rc = cli_die(CLI_FAIL, "%s: cannot create the folder: %s", o.out, strerror(errno));
         goto done;
     }
     const long start = cdrl_model_step(m);
-    printf("cdrl train: %s %s, steps %ld -> %ld, checkpoint %s\n", o.resume ? "resuming" : "new run,",
-           o.resume ? ckpt : o.preset, start, o.iters, ckpt);
+    if (o.resume) printf("cdrl train: resuming %s at step %ld, training to step %ld\n", ckpt, start, o.iters);
+    else printf("cdrl train: new run from preset %s, training to step %ld; checkpoint %s\n", o.preset, o.iters, ckpt);
     printf("configuration:\n");
     cli_print_config(cfg, stdout);
     printf("run:\n  %-20s %s\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %d\n",

@@ -17,7 +17,7 @@ void cdrl_nll_params_init(cdrl_nll_params *p) {
     p->box[0] = p->box[2] = -8.0f;
     p->box[1] = p->box[3] = 8.0f;
     cdrl_box_widen(p->box, 0.1f);
-    p->res = 256;
+    p->res = 128;
     p->max_res = 1024;
     p->tol = 0.01;
 }

@@ -18,17 +18,20 @@ static double mmd2_brute(const float *x, int nx, const float *y, int ny, double 
     double sxx = 0, syy = 0, sxy = 0;
     for (int i = 0; i < nx; i++)
         for (int j = 0; j < nx; j++) {
-            double dx = (double)x[2 * i] - (double)x[2 * j], dy = (double)x[2 * i + 1] - (double)x[2 * j + 1];
+            double dx = (double)x[2 * i] - (double)x[2 * j],
+                   dy = (double)x[2 * i + 1] - (double)x[2 * j + 1];
             sxx += exp(-(dx * dx + dy * dy) / (2 * h * h));
         }
     for (int i = 0; i < ny; i++)
         for (int j = 0; j < ny; j++) {
-            double dx = (double)y[2 * i] - (double)y[2 * j], dy = (double)y[2 * i + 1] - (double)y[2 * j + 1];
+            double dx = (double)y[2 * i] - (double)y[2 * j],
+                   dy = (double)y[2 * i + 1] - (double)y[2 * j + 1];
             syy += exp(-(dx * dx + dy * dy) / (2 * h * h));
         }
     for (int i = 0; i < nx; i++)
         for (int j = 0; j < ny; j++) {
-            double dx = (double)x[2 * i] - (double)y[2 * j], dy = (double)x[2 * i + 1] - (double)y[2 * j + 1];
+            double dx = (double)x[2 * i] - (double)y[2 * j],
+                   dy = (double)x[2 * i + 1] - (double)y[2 * j + 1];
             sxy += exp(-(dx * dx + dy * dy) / (2 * h * h));
         }
     return sxx / ((double)nx * nx) + syy / ((double)ny * ny) - 2 * sxy / ((double)nx * ny);
@@ -45,7 +48,8 @@ static float *gaussian(int n, uint64_t seed, float sx) {
     cdrl_rng r;
     cdrl_rng_init(&r, seed, 0);
     cdrl_rng_normal(&r, x, 2 * (size_t)n);
-    for (int i = 0; i < n; i++) x[2 * i] += sx;
+    for (int i = 0; i < n; i++)
+        x[2 * i] += sx;
     return x;
 }
 
@@ -78,7 +82,8 @@ static void test_mmd(void) {
     for (int k = 0; k < 4; k++) {
         y = gaussian(500, 4, shifts[k]);
         double v = cdrl_eval_mmd2(x, 500, y, 500, 2, 1.0);
-        CHECK(v > prev, "mmd2 at shift %g (%.5f) not above the previous (%.5f)", (double)shifts[k], v, prev);
+        CHECK(v > prev, "mmd2 at shift %g (%.5f) not above the previous (%.5f)", (double)shifts[k],
+              v, prev);
         printf("  ok   shift %.1f: %.5f\n", (double)shifts[k], v);
         prev = v;
         cdrl_free(y);
@@ -93,7 +98,8 @@ static void test_mmd(void) {
     cdrl_set_threads(2);
     double t2 = cdrl_eval_mmd2(x, 500, y, 777, 2, 0.8), m2 = cdrl_eval_median_distance(y, 777, 2);
     cdrl_set_threads(saved);
-    CHECK(t1 == t2 && m1 == m2, "1 vs 2 threads: mmd2 %.17g vs %.17g, median %.17g vs %.17g", t1, t2, m1, m2);
+    CHECK(t1 == t2 && m1 == m2, "1 vs 2 threads: mmd2 %.17g vs %.17g, median %.17g vs %.17g", t1,
+          t2, m1, m2);
     printf("  ok   same bits for 1 and 2 threads\n");
     cdrl_free(x);
     cdrl_free(y);
@@ -112,7 +118,8 @@ static void test_median(void) {
         double *d = cdrl_malloc(sizeof(double) * N);
         for (int i = 0; i < n; i++)
             for (int j = i + 1; j < n; j++) {
-                double dx = (double)x[2 * i] - (double)x[2 * j], dy = (double)x[2 * i + 1] - (double)x[2 * j + 1];
+                double dx = (double)x[2 * i] - (double)x[2 * j],
+                       dy = (double)x[2 * i + 1] - (double)x[2 * j + 1];
                 d[c++] = sqrt(dx * dx + dy * dy);
             }
         qsort(d, N, sizeof(double), cmp_double);
@@ -154,20 +161,23 @@ static cdrl_status gauss_logp(void *user, float *logp, const float *x, int n) {
 
 static cdrl_status toy_logp(void *user, float *logp, const float *x, int n) {
     const cdrl_toy2d *g = user;
-    for (int i = 0; i < n; i++) logp[i] = (float)cdrl_toy2d_log_density(g, (double)x[2 * i], (double)x[2 * i + 1]);
+    for (int i = 0; i < n; i++)
+        logp[i] = (float)cdrl_toy2d_log_density(g, (double)x[2 * i], (double)x[2 * i + 1]);
     return CDRL_OK;
 }
 
 static cdrl_status nan_logp(void *user, float *logp, const float *x, int n) {
     (void)user;
-    for (int i = 0; i < n; i++) logp[i] = x[2 * i] > 3.0f ? NAN : 0.0f;
+    for (int i = 0; i < n; i++)
+        logp[i] = x[2 * i] > 3.0f ? NAN : 0.0f;
     return CDRL_OK;
 }
 
 static cdrl_status zero_density(void *user, float *logp, const float *x, int n) {
     (void)user;
     (void)x;
-    for (int i = 0; i < n; i++) logp[i] = -INFINITY;
+    for (int i = 0; i < n; i++)
+        logp[i] = -INFINITY;
     return CDRL_OK;
 }
 
@@ -191,22 +201,28 @@ static void test_grid_gaussian(void) {
     want = want / n + log(2 * CDRL_PI * 1.3 * 1.3);
     cdrl_nll_params p;
     cdrl_nll_params_init(&p);
-    CHECK(p.box[0] == -9.6f && p.box[1] == 9.6f && p.res == 128 && p.max_res == 1024 && p.tol == 0.01,
-          "defaults: box [%g, %g], res %d, max_res %d, tol %g", (double)p.box[0], (double)p.box[1], p.res, p.max_res, p.tol);
+    CHECK(p.box[0] == -9.6f && p.box[1] == 9.6f && p.res == 128 && p.max_res == 1024 &&
+              p.tol == 0.01,
+          "defaults: box [%g, %g], res %d, max_res %d, tol %g", (double)p.box[0], (double)p.box[1],
+          p.res, p.max_res, p.tol);
     cdrl_nll_result r;
     cdrl_status st = cdrl_eval_nll(gauss_logp, &g, x, n, &p, &r);
     CHECK(st == CDRL_OK, "eval_nll: %s", cdrl_status_str(st));
     CHECK(fabs(r.nll - want) < 1e-5, "nll %.9f, exact %.9f", r.nll, want);
     // R and 2R, then stop: the two agree far below 0.01.
-    CHECK(r.n_grids == 2 && r.grid_res[0] == 128 && r.grid_res[1] == 256 && r.res == 256 && r.converged,
-          "grids %d (%d, %d), res %d, converged %d", r.n_grids, r.grid_res[0], r.grid_res[1], r.res, r.converged);
-    CHECK(r.change < 1e-5 && fabs(r.change - fabs(r.grid_nll[1] - r.grid_nll[0])) == 0, "change %.3g", r.change);
+    CHECK(r.n_grids == 2 && r.grid_res[0] == 128 && r.grid_res[1] == 256 && r.res == 256 &&
+              r.converged,
+          "grids %d (%d, %d), res %d, converged %d", r.n_grids, r.grid_res[0], r.grid_res[1], r.res,
+          r.converged);
+    CHECK(r.change < 1e-5 && fabs(r.change - fabs(r.grid_nll[1] - r.grid_nll[0])) == 0,
+          "change %.3g", r.change);
     CHECK(fabs(r.log_z - (17.0 + log(2 * CDRL_PI * 1.3 * 1.3))) < 1e-5, "log Z %.9f", r.log_z);
     // The outer ring sits > 6.8 std from the mean: its share is ~e^-23.
     CHECK(r.edge_mass < 1e-9, "edge mass %.3g", r.edge_mass);
     // 1 call for the points, then 128^2 and 256^2 cells fit in one chunk of 65536 each.
     CHECK(g.calls == 3, "density called %d times, want 3", g.calls);
-    printf("  ok   nll %.7f exact %.7f (|diff| %.2g), change %.2g, edge %.2g\n", r.nll, want, fabs(r.nll - want), r.change, r.edge_mass);
+    printf("  ok   nll %.7f exact %.7f (|diff| %.2g), change %.2g, edge %.2g\n", r.nll, want,
+           fabs(r.nll - want), r.change, r.edge_mass);
     // Grids of several chunks (512^2 = 4 x 65536, 1024^2 = 16): the running log-sum-exp
     // rescales across chunks; same tolerance.
     cdrl_nll_params big = p;
@@ -214,7 +230,8 @@ static void test_grid_gaussian(void) {
     g.calls = 0;
     st = cdrl_eval_nll(gauss_logp, &g, x, n, &big, &r);
     CHECK(st == CDRL_OK && fabs(r.nll - want) < 1e-5 && r.res == 1024 && g.calls == 1 + 4 + 16,
-          "512/1024 grids: %s nll %.9f, res %d, %d calls", cdrl_status_str(st), r.nll, r.res, g.calls);
+          "512/1024 grids: %s nll %.9f, res %d, %d calls", cdrl_status_str(st), r.nll, r.res,
+          g.calls);
 
     // A Gaussian centred on the box's corner: a quarter of the mass is inside and much of it
     // in the outer ring, which the edge mass reports.
@@ -228,17 +245,21 @@ static void test_grid_gaussian(void) {
     st = cdrl_eval_nll(nan_logp, NULL, x, n, &p, &r);
     CHECK(st == CDRL_STATUS_DIVERGED, "NaN density: %s", cdrl_status_str(st));
     st = cdrl_eval_nll(zero_density, NULL, x, n, &p, &r);
-    CHECK(st == CDRL_STATUS_DIVERGED || st == CDRL_STATUS_INVALID, "zero density: %s", cdrl_status_str(st));
+    CHECK(st == CDRL_STATUS_DIVERGED || st == CDRL_STATUS_INVALID, "zero density: %s",
+          cdrl_status_str(st));
     float far[2] = {100.0f, 100.0f};
     gauss_ctx narrow = {100.0, 100.0, 0.1, 0.0, 0}; // all mass far outside the box
     st = cdrl_eval_nll(gauss_logp, &narrow, far, 1, &p, &r);
-    CHECK(st == CDRL_OK && r.edge_mass > 0.99, "mass outside the box: %s, edge %.3g", cdrl_status_str(st), r.edge_mass);
+    CHECK(st == CDRL_OK && r.edge_mass > 0.99, "mass outside the box: %s, edge %.3g",
+          cdrl_status_str(st), r.edge_mass);
     cdrl_nll_params bad = p;
     bad.max_res = 100;
-    CHECK(cdrl_eval_nll(gauss_logp, &g, x, n, &bad, &r) == CDRL_STATUS_INVALID, "max_res < res accepted");
+    CHECK(cdrl_eval_nll(gauss_logp, &g, x, n, &bad, &r) == CDRL_STATUS_INVALID,
+          "max_res < res accepted");
     bad = p;
     bad.box[1] = bad.box[0];
-    CHECK(cdrl_eval_nll(gauss_logp, &g, x, n, &bad, &r) == CDRL_STATUS_INVALID, "empty box accepted");
+    CHECK(cdrl_eval_nll(gauss_logp, &g, x, n, &bad, &r) == CDRL_STATUS_INVALID,
+          "empty box accepted");
     CHECK(cdrl_eval_nll(gauss_logp, &g, x, 0, &p, &r) == CDRL_STATUS_INVALID, "n = 0 accepted");
     cdrl_set_log_callback(test_log, NULL);
     cdrl_free(x);
@@ -265,7 +286,8 @@ static void test_grid_checkerboard(void) {
     cdrl_nll_result res;
     cdrl_status st = cdrl_eval_nll(toy_logp, &g, x, n, &p, &res);
     CHECK(st == CDRL_OK && fabs(res.nll - want) < 1e-6 && res.converged && res.n_grids == 2,
-          "aligned: %s nll %.9f want %.9f, %d grids", cdrl_status_str(st), res.nll, want, res.n_grids);
+          "aligned: %s nll %.9f want %.9f, %d grids", cdrl_status_str(st), res.nll, want,
+          res.n_grids);
     printf("  ok   aligned grid: nll %.8f exact ln 128 = %.8f\n", res.nll, want);
 
     // Cells not aligned (the default box, R = 20 -> cells of 0.96): an indicator's midpoint
@@ -275,10 +297,12 @@ static void test_grid_checkerboard(void) {
     p.max_res = 2560;
     st = cdrl_eval_nll(toy_logp, &g, x, n, &p, &res);
     printf("  ..   unaligned:");
-    for (int k = 0; k < res.n_grids; k++) printf(" R=%d %.5f", res.grid_res[k], res.grid_nll[k]);
+    for (int k = 0; k < res.n_grids; k++)
+        printf(" R=%d %.5f", res.grid_res[k], res.grid_nll[k]);
     printf("\n");
     CHECK(st == CDRL_OK && res.converged && res.n_grids >= 3 && res.change < 0.01,
-          "unaligned: %s converged %d after %d grids, change %.3g", cdrl_status_str(st), res.converged, res.n_grids, res.change);
+          "unaligned: %s converged %d after %d grids, change %.3g", cdrl_status_str(st),
+          res.converged, res.n_grids, res.change);
     // Once two grids agree to 0.01 the finer one is within about that of the truth (the
     // error at least halves per doubling): 0.01.
     CHECK(fabs(res.nll - want) < 0.01, "unaligned: nll %.5f want %.5f", res.nll, want);
@@ -292,7 +316,8 @@ static void test_grid_checkerboard(void) {
     x[1] = 2.0f; // [0,4] x [0,4] is not one of the eight squares
     p.max_res = 40;
     st = cdrl_eval_nll(toy_logp, &g, x, 1, &p, &res);
-    CHECK(st == CDRL_OK && isinf(res.nll) && res.nll > 0, "off-support point: %s nll %g", cdrl_status_str(st), res.nll);
+    CHECK(st == CDRL_OK && isinf(res.nll) && res.nll > 0, "off-support point: %s nll %g",
+          cdrl_status_str(st), res.nll);
     cdrl_free(x);
     cdrl_toy2d_deinit(&g);
 }
@@ -315,7 +340,8 @@ static void test_model_nll(void) {
     p.res = 32;
     p.max_res = 32;
     cdrl_nll_result r;
-    CHECK(cdrl_model_nll(m, pts, 3, &p, &r) == CDRL_OK && r.n_grids == 1 && isnan(r.change), "model nll");
+    CHECK(cdrl_model_nll(m, pts, 3, &p, &r) == CDRL_OK && r.n_grids == 1 && isnan(r.change),
+          "model nll");
     // Direct: logp at 32^2 cell centres, log-sum-exp in double, the same cell-centre formula.
     // Both sum the same doubles in the same order, so 1e-12.
     float xy[2 * 32 * 32], lp[32 * 32], lpp[3];
@@ -327,12 +353,15 @@ static void test_model_nll(void) {
         }
     cdrl_model_log_density(m, lp, NULL, xy, 32 * 32, 1, 1);
     cdrl_model_log_density(m, lpp, NULL, pts, 3, 1, 1);
-    double mx = -INFINITY, s = 0;
-    for (int k = 0; k < 32 * 32; k++) mx = (double)lp[k] > mx ? (double)lp[k] : mx;
-    for (int k = 0; k < 32 * 32; k++) s += exp((double)lp[k] - mx);
+    double mx = -(double)INFINITY, s = 0;
+    for (int k = 0; k < 32 * 32; k++)
+        mx = (double)lp[k] > mx ? (double)lp[k] : mx;
+    for (int k = 0; k < 32 * 32; k++)
+        s += exp((double)lp[k] - mx);
     double log_z = mx + log(s) + log(d * d);
     double want = log_z - ((double)lpp[0] + (double)lpp[1] + (double)lpp[2]) / 3;
-    CHECK(fabs(r.nll - want) < 1e-12 * fabs(want) + 1e-12, "model nll %.12f, direct %.12f", r.nll, want);
+    CHECK(fabs(r.nll - want) < 1e-12 * fabs(want) + 1e-12, "model nll %.12f, direct %.12f", r.nll,
+          want);
     printf("  ok   model nll %.6f (direct %.6f)\n", r.nll, want);
     cdrl_model_free(m);
 }

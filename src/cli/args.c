@@ -10,7 +10,8 @@
 
 #include "cli/cli.h"
 
-static int usage_error(const cli_cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const cli_cmd *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int usage_error(const cli_cmd *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -41,12 +42,15 @@ static const cli_opt *find_short(const cli_cmd *c, char ch, int *idx) {
 }
 
 // Stores text into the field of o; CLI_USAGE (printed) when it is not a valid value.
-static int store(const cli_cmd *c, const cli_opt *o, const char *shown, const char *text, void *opts) {
+static int store(const cli_cmd *c, const cli_opt *o, const char *shown, const char *text,
+                 void *opts) {
     void *field = (char *)opts + o->offset;
     char *end = NULL;
     char range[96];
-    if (o->max >= 1e12) snprintf(range, sizeof range, "at least %.15g", o->min);
-    else snprintf(range, sizeof range, "%.15g..%.15g", o->min, o->max);
+    if (o->max >= 1e12)
+        snprintf(range, sizeof range, "at least %.15g", o->min);
+    else
+        snprintf(range, sizeof range, "%.15g..%.15g", o->min, o->max);
     errno = 0;
     switch (o->type) {
     case CLI_INT:
@@ -56,8 +60,10 @@ static int store(const cli_cmd *c, const cli_opt *o, const char *shown, const ch
             return usage_error(c, "%s expects an integer, got '%s'", shown, text);
         if ((double)v < o->min || (double)v > o->max)
             return usage_error(c, "%s: %s is out of range (%s)", shown, text, range);
-        if (o->type == CLI_INT) *(int *)field = (int)v;
-        else *(long *)field = (long)v;
+        if (o->type == CLI_INT)
+            *(int *)field = (int)v;
+        else
+            *(long *)field = (long)v;
         return CLI_OK;
     }
     case CLI_FLOAT: {
@@ -70,7 +76,8 @@ static int store(const cli_cmd *c, const cli_opt *o, const char *shown, const ch
         return CLI_OK;
     }
     case CLI_U64: {
-        if (text[0] == '-') return usage_error(c, "%s expects a non-negative integer, got '%s'", shown, text);
+        if (text[0] == '-')
+            return usage_error(c, "%s expects a non-negative integer, got '%s'", shown, text);
         unsigned long long v = strtoull(text, &end, 10);
         if (end == text || *end || errno)
             return usage_error(c, "%s expects a non-negative integer, got '%s'", shown, text);
@@ -82,7 +89,8 @@ static int store(const cli_cmd *c, const cli_opt *o, const char *shown, const ch
         *(const char **)field = text;
         return CLI_OK;
     case CLI_FLAG:
-    case CLI_SECTION: break;
+    case CLI_SECTION:
+        break;
     }
     return CLI_OK;
 }
@@ -135,7 +143,8 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, void *opts, cli_args *a) 
         } else {
             if (!value) {
                 if (i + 1 >= argc)
-                    return usage_error(c, "option '%s' needs a value (%s)", shown, o->meta ? o->meta : "VALUE");
+                    return usage_error(c, "option '%s' needs a value (%s)", shown,
+                                       o->meta ? o->meta : "VALUE");
                 value = argv[++i];
             }
             int rc = store(c, o, shown, value, opts);
@@ -160,17 +169,29 @@ static void default_text(const cli_opt *o, const void *defaults, char *buf, size
         return;
     }
     switch (o->type) {
-    case CLI_FLAG: snprintf(buf, n, "%s", *(const int *)field ? "on" : "off"); break;
-    case CLI_INT: snprintf(buf, n, "%d", *(const int *)field); break;
-    case CLI_LONG: snprintf(buf, n, "%ld", *(const long *)field); break;
-    case CLI_FLOAT: snprintf(buf, n, "%g", (double)*(const float *)field); break;
-    case CLI_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case CLI_FLAG:
+        snprintf(buf, n, "%s", *(const int *)field ? "on" : "off");
+        break;
+    case CLI_INT:
+        snprintf(buf, n, "%d", *(const int *)field);
+        break;
+    case CLI_LONG:
+        snprintf(buf, n, "%ld", *(const long *)field);
+        break;
+    case CLI_FLOAT:
+        snprintf(buf, n, "%g", (double)*(const float *)field);
+        break;
+    case CLI_U64:
+        snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
     case CLI_STR: {
         const char *s = *(const char *const *)field;
         snprintf(buf, n, "%s", s ? s : "none");
         break;
     }
-    case CLI_SECTION: buf[0] = '\0'; break;
+    case CLI_SECTION:
+        buf[0] = '\0';
+        break;
     }
 }
 

@@ -12,9 +12,9 @@
 #include "cdrl.h"
 
 // Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 usage error, 130 interrupted (SIGINT).
-#define CLI_OK 0
-#define CLI_FAIL 1
-#define CLI_USAGE 2
+#define CLI_OK          0
+#define CLI_FAIL        1
+#define CLI_USAGE       2
 #define CLI_INTERRUPTED 130
 
 // ---------------------------------------------------------------------------------------
@@ -31,18 +31,18 @@ typedef enum cli_opt_type {
 } cli_opt_type;
 
 typedef struct cli_opt {
-    const char *name;  // long name without "--"
-    char short_name;   // 'n' for -n, 0 for none
+    const char *name; // long name without "--"
+    char short_name;  // 'n' for -n, 0 for none
     cli_opt_type type;
-    size_t offset;     // of the value in the command's options struct
-    const char *meta;  // value placeholder in --help ("N", "FILE")
-    const char *help;  // one line, without the default
-    const char *def;   // default as shown in --help; NULL prints the struct's initial value
-    double min, max;   // range of numeric values (inclusive)
+    size_t offset;    // of the value in the command's options struct
+    const char *meta; // value placeholder in --help ("N", "FILE")
+    const char *help; // one line, without the default
+    const char *def;  // default as shown in --help; NULL prints the struct's initial value
+    double min, max;  // range of numeric values (inclusive)
 } cli_opt;
 
 #define CLI_MAX_OPTS 48
-#define CLI_MAX_POS 4
+#define CLI_MAX_POS  4
 
 typedef struct cli_cmd {
     const char *name;    // "train"
@@ -99,10 +99,10 @@ int cli_is_dir(const char *path);
 // stdout is not that terminal) one greppable line on stdout every log_every steps.
 
 typedef struct cli_progress {
-    long start, total;    // first step of this run (exclusive), last step
+    long start, total; // first step of this run (exclusive), last step
     long log_every;
-    int bar;              // draw the bar
-    int lines;            // print log lines
+    int bar;   // draw the bar
+    int lines; // print log lines
     double t_start, t_last_draw, t_last_line;
     long step_last_line;
 } cli_progress;
@@ -119,25 +119,25 @@ double cli_now(void); // seconds, monotonic
 #define CLI_MAX_K 8
 
 typedef struct cli_eval_opts {
-    int n;                 // held-out points from generators / MMD sample size: 5000
-    uint64_t seed;         // for held-out points and sampler noise
-    int n_k;               // Langevin step counts to measure the MMD at
+    int n;         // held-out points from generators / MMD sample size: 5000
+    uint64_t seed; // for held-out points and sampler noise
+    int n_k;       // Langevin step counts to measure the MMD at
     int k[CLI_MAX_K];
-    cdrl_nll_params nll;   // box already resolved
-    int mmd;               // compute the MMD (1) or only the NLL (0)
+    cdrl_nll_params nll; // box already resolved
+    int mmd;             // compute the MMD (1) or only the NLL (0)
 } cli_eval_opts;
 
 typedef struct cli_eval_result {
-    char data[600];        // where the held-out points came from
-    int n_nll;             // points in the NLL
-    int held_out;          // 0 when the points are the training file itself
+    char data[600]; // where the held-out points came from
+    int n_nll;      // points in the NLL
+    int held_out;   // 0 when the points are the training file itself
     cdrl_nll_result nll;
     double entropy;        // NaN when unknown
     int n_mmd;             // sample size of each MMD set
     double bandwidth;      // h
     double mmd[CLI_MAX_K]; // per K
     double mmd_data;
-    char why[256];         // a failure's detail when the library logged none
+    char why[256]; // a failure's detail when the library logged none
 } cli_eval_result;
 
 // The default grid box for a dataset: its bbox widened by 10% on every side.

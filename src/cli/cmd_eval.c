@@ -12,7 +12,7 @@
 
 // Streams of the held-out draws: far from the trainer's and the sampler's streams.
 #define STREAM_HELD_OUT 101
-#define STREAM_DATA_B 102
+#define STREAM_DATA_B   102
 
 void cli_default_box(const cdrl_dataset *d, float box[4]) {
     cdrl_dataset_bbox(d, box);
@@ -25,8 +25,9 @@ cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_op
     const size_t n_file = cdrl_dataset_size(d);
     const int is_file = cdrl_dataset_points(d) != NULL;
     r->entropy = cdrl_dataset_entropy(d);
-    r->bandwidth = r->mmd_data = NAN;
-    for (int k = 0; k < CLI_MAX_K; k++) r->mmd[k] = NAN;
+    r->bandwidth = r->mmd_data = (double)NAN;
+    for (int k = 0; k < CLI_MAX_K; k++)
+        r->mmd[k] = (double)NAN;
     // NLL points: every row of a file; n fresh points from a generator.
     const int n_nll = is_file ? (int)n_file : o->n;
     // MMD sets: a file's even and odd rows (at most n each); two generator draws of n.
@@ -68,7 +69,9 @@ cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_op
         r->bandwidth = cdrl_eval_median_distance(a, n_mmd, D);
         if (!(r->bandwidth > 0)) {
             // NaN is out of memory (logged); 0 means most data points coincide.
-            if (r->bandwidth == 0.0) snprintf(r->why, sizeof r->why, "the median distance of the data is 0: no MMD bandwidth");
+            if (r->bandwidth == 0.0)
+                snprintf(r->why, sizeof r->why,
+                         "the median distance of the data is 0: no MMD bandwidth");
             st = CDRL_STATUS_INVALID;
         }
     }
@@ -89,16 +92,22 @@ cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_op
 void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f) {
     const cdrl_nll_result *g = &r->nll;
     const float *box = o->nll.box;
-    fprintf(f, "held-out   %s (%d points%s)\n", r->data, r->n_nll, r->held_out ? "" : "; the training points, not held out");
-    fprintf(f, "grid       [%g, %g] x [%g, %g]:", (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
-    for (int k = 0; k < g->n_grids; k++) fprintf(f, "%s %dx%d nll %.5f", k ? "," : "", g->grid_res[k], g->grid_res[k], g->grid_nll[k]);
+    fprintf(f, "held-out   %s (%d points%s)\n", r->data, r->n_nll,
+            r->held_out ? "" : "; the training points, not held out");
+    fprintf(f, "grid       [%g, %g] x [%g, %g]:", (double)box[0], (double)box[1], (double)box[2],
+            (double)box[3]);
+    for (int k = 0; k < g->n_grids; k++)
+        fprintf(f, "%s %dx%d nll %.5f", k ? "," : "", g->grid_res[k], g->grid_res[k],
+                g->grid_nll[k]);
     fprintf(f, "\n");
     if (g->n_grids > 1)
-        fprintf(f, "grid check |NLL(%d) - NLL(%d)| = %.2g nats: %s 0.01%s; edge mass %.2g\n", g->res,
-                g->res / 2, g->change, g->converged ? "<" : ">=",
+        fprintf(f, "grid check |NLL(%d) - NLL(%d)| = %.2g nats: %s 0.01%s; edge mass %.2g\n",
+                g->res, g->res / 2, g->change, g->converged ? "<" : ">=",
                 g->converged ? " (converged)" : " (NOT converged: raise --grid-max)", g->edge_mass);
     else
-        fprintf(f, "grid check one grid only (--grid-max = --grid-res): not checked; edge mass %.2g\n", g->edge_mass);
+        fprintf(f,
+                "grid check one grid only (--grid-max = --grid-res): not checked; edge mass %.2g\n",
+                g->edge_mass);
     fprintf(f, "nll        %.5f nats\n", g->nll);
     if (!isnan(r->entropy)) {
         fprintf(f, "entropy    %.5f nats (the data's)\n", r->entropy);
@@ -106,9 +115,12 @@ void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f) {
     }
     if (r->n_mmd >= 2) {
         for (int k = 0; k < o->n_k; k++)
-            fprintf(f, "mmd        %.6g (K = %d; biased MMD^2, RBF h = %.4g, %d samples vs %d data points)\n",
+            fprintf(f,
+                    "mmd        %.6g (K = %d; biased MMD^2, RBF h = %.4g, %d samples vs %d data "
+                    "points)\n",
                     r->mmd[k], o->k[k], r->bandwidth, r->n_mmd, r->n_mmd);
-        fprintf(f, "mmd_data   %.6g (two independent data sets of %d: the noise floor)\n", r->mmd_data, r->n_mmd);
+        fprintf(f, "mmd_data   %.6g (two independent data sets of %d: the noise floor)\n",
+                r->mmd_data, r->n_mmd);
     } else if (o->mmd) {
         fprintf(f, "mmd        not computed (fewer than 4 data points)\n");
     }
@@ -126,8 +138,10 @@ static double short_double(float v) {
 
 // NaN and infinities are not JSON: they become null.
 static void add_num(cJSON *o, const char *key, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
-    else cJSON_AddNullToObject(o, key);
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -142,32 +156,45 @@ typedef struct eval_opts {
 
 #define O(f) offsetof(eval_opts, f)
 static const cli_opt eval_table[] = {
-    {"model", 'm', CLI_STR, O(model), "PATH", "checkpoint file, or a run folder holding model.safetensors", NULL, 0, 0},
-    {"data", 'd', CLI_STR, O(data), "SPEC", "held-out data: a generator name or points:FILE.csv", "the model's training data, fresh points", 0, 0},
+    {"model", 'm', CLI_STR, O(model), "PATH",
+     "checkpoint file, or a run folder holding model.safetensors", NULL, 0, 0},
+    {"data", 'd', CLI_STR, O(data), "SPEC", "held-out data: a generator name or points:FILE.csv",
+     "the model's training data, fresh points", 0, 0},
     {"json", 'j', CLI_FLAG, O(json), NULL, "print one JSON object instead of text", NULL, 0, 0},
-    {"langevin-steps", 'k', CLI_STR, O(k_list), "K[,K..]", "Langevin steps per level for the MMD samples (a list measures each)", "the model's K", 0, 0},
-    {"num-samples", 'n', CLI_INT, O(n), "N", "held-out points (generators) and the size of each MMD set", NULL, 2, 1000000},
-    {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL, 0, 0},
+    {"langevin-steps", 'k', CLI_STR, O(k_list), "K[,K..]",
+     "Langevin steps per level for the MMD samples (a list measures each)", "the model's K", 0, 0},
+    {"num-samples", 'n', CLI_INT, O(n), "N",
+     "held-out points (generators) and the size of each MMD set", NULL, 2, 1000000},
+    {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL,
+     0, 0},
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "grid normaliser", NULL, 0, 0},
-    {"grid-range", 0, CLI_STR, O(grid_range), "X0,X1,Y0,Y1", "box of the normalising grid", "the data box widened by 10% per side", 0, 0},
-    {"grid-res", 0, CLI_INT, O(grid_res), "R", "first grid: R x R cells (then 2R, ...)", NULL, 2, 8192},
+    {"grid-range", 0, CLI_STR, O(grid_range), "X0,X1,Y0,Y1", "box of the normalising grid",
+     "the data box widened by 10% per side", 0, 0},
+    {"grid-res", 0, CLI_INT, O(grid_res), "R", "first grid: R x R cells (then 2R, ...)", NULL, 2,
+     8192},
     {"grid-max", 0, CLI_INT, O(grid_max), "R", "finest grid tried", NULL, 2, 8192},
-    {"grid-tol", 0, CLI_FLOAT, O(grid_tol), "NATS", "converged once two successive grids agree to this", NULL, 1e-9, 10},
+    {"grid-tol", 0, CLI_FLOAT, O(grid_tol), "NATS",
+     "converged once two successive grids agree to this", NULL, 1e-9, 10},
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores", 0, 4096},
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
+     0, 4096},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
 
 static const cli_cmd eval_cmd = {
-    "eval", "[options]",
+    "eval",
+    "[options]",
     "Evaluates a 2-D model: the NLL of held-out points under the data-level EBM (EMA weights),\n"
     "normalised on a grid whose convergence is checked by doubling it, and the biased squared\n"
     "MMD (RBF kernel, bandwidth = median data distance) of sampler outputs vs data, with the\n"
     "same statistic between two independent data sets as its noise floor.",
     "cdrl eval --model runs/demo --data points:test.csv --json -k 15,8,5,3",
-    eval_table, (int)(sizeof eval_table / sizeof eval_table[0]), 0, 0,
+    eval_table,
+    (int)(sizeof eval_table / sizeof eval_table[0]),
+    0,
+    0,
 };
 
 static void eval_defaults(eval_opts *o) {
@@ -201,7 +228,8 @@ static int parse_box(const char *s, float box[4]) {
     for (int i = 0; i < 4; i++)
         if (!isfinite(v[i])) return -1;
     if (!(v[0] < v[1]) || !(v[2] < v[3])) return -1;
-    for (int i = 0; i < 4; i++) box[i] = (float)v[i];
+    for (int i = 0; i < 4; i++)
+        box[i] = (float)v[i];
     return 0;
 }
 
@@ -228,23 +256,34 @@ int cmd_eval(int argc, char **argv) {
     eo.nll.max_res = o.grid_max;
     eo.nll.tol = (double)o.grid_tol;
     if (o.grid_max < o.grid_res)
-        return cli_die(CLI_USAGE, "--grid-max %d is below --grid-res %d (see cdrl eval --help)", o.grid_max, o.grid_res);
+        return cli_die(CLI_USAGE, "--grid-max %d is below --grid-res %d (see cdrl eval --help)",
+                       o.grid_max, o.grid_res);
     if (o.k_list && (eo.n_k = parse_k_list(o.k_list, eo.k)) < 1)
-        return cli_die(CLI_USAGE, "--langevin-steps: expected up to %d integers in 1..10000 separated by commas, got '%s' (see cdrl eval --help)", CLI_MAX_K, o.k_list);
+        return cli_die(CLI_USAGE,
+                       "--langevin-steps: expected up to %d integers in 1..10000 separated by "
+                       "commas, got '%s' (see cdrl eval --help)",
+                       CLI_MAX_K, o.k_list);
     if (o.grid_range && parse_box(o.grid_range, eo.nll.box) != 0)
-        return cli_die(CLI_USAGE, "--grid-range: expected xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax, got '%s' (see cdrl eval --help)", o.grid_range);
+        return cli_die(CLI_USAGE,
+                       "--grid-range: expected xmin,xmax,ymin,ymax with xmin < xmax and ymin < "
+                       "ymax, got '%s' (see cdrl eval --help)",
+                       o.grid_range);
 
     char path[4096];
-    if (cli_model_path(o.model, path, sizeof path) != 0) return cli_die(CLI_USAGE, "--model: path too long");
+    if (cli_model_path(o.model, path, sizeof path) != 0)
+        return cli_die(CLI_USAGE, "--model: path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK) return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if (cdrl_model_load(&m, path) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
     const cdrl_config *cfg = cdrl_model_config(m);
     const char *spec = o.data ? o.data : cfg->data;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK) {
         cdrl_model_free(m);
         if (o.data) return cli_fail(CLI_FAIL, "cannot open the data '%s'", spec);
-        return cli_die(CLI_FAIL, "%s (the model's training data '%s'; give held-out data with --data)", cli_take_errors(), spec);
+        return cli_die(CLI_FAIL,
+                       "%s (the model's training data '%s'; give held-out data with --data)",
+                       cli_take_errors(), spec);
     }
     if (!o.grid_range) cli_default_box(d, eo.nll.box);
     if (eo.n_k == 0) {
@@ -255,8 +294,10 @@ int cmd_eval(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     const int is_file = cdrl_dataset_points(d) != NULL;
     r.held_out = !(is_file && strcmp(spec, cfg->data) == 0);
-    if (is_file) snprintf(r.data, sizeof r.data, "%s", spec);
-    else snprintf(r.data, sizeof r.data, "%s, seed %llu", spec, (unsigned long long)o.seed);
+    if (is_file)
+        snprintf(r.data, sizeof r.data, "%s", spec);
+    else
+        snprintf(r.data, sizeof r.data, "%s, seed %llu", spec, (unsigned long long)o.seed);
     cdrl_status st = cli_evaluate(m, d, &eo, &r);
     if (st != CDRL_OK) {
         cdrl_dataset_free(d);
@@ -265,7 +306,8 @@ int cmd_eval(int argc, char **argv) {
                         : cli_fail(CLI_FAIL, "evaluation failed: %s", cdrl_status_str(st));
     }
     if (o.json) {
-        cJSON *j = cJSON_CreateObject(), *grid = cJSON_CreateObject(), *hist = cJSON_CreateArray(), *perk = cJSON_CreateArray();
+        cJSON *j = cJSON_CreateObject(), *grid = cJSON_CreateObject(), *hist = cJSON_CreateArray(),
+              *perk = cJSON_CreateArray();
         cJSON_AddStringToObject(j, "model", path);
         cJSON_AddNumberToObject(j, "step", (double)cdrl_model_step(m));
         cJSON_AddStringToObject(j, "data", spec);
@@ -278,7 +320,8 @@ int cmd_eval(int argc, char **argv) {
         }
         add_num(j, "log_z", r.nll.log_z);
         cJSON *box = cJSON_CreateArray();
-        for (int i = 0; i < 4; i++) cJSON_AddItemToArray(box, cJSON_CreateNumber(short_double(eo.nll.box[i])));
+        for (int i = 0; i < 4; i++)
+            cJSON_AddItemToArray(box, cJSON_CreateNumber(short_double(eo.nll.box[i])));
         cJSON_AddItemToObject(grid, "box", box);
         cJSON_AddNumberToObject(grid, "res", r.nll.res);
         add_num(grid, "change", r.nll.change);

@@ -15,8 +15,10 @@ void cli_print_config(const cdrl_config *c, FILE *f) {
     }
     cJSON *o = cJSON_Parse(buf);
     for (const cJSON *v = o ? o->child : NULL; v; v = v->next) {
-        if (cJSON_IsString(v)) fprintf(f, "  %-20s %s\n", v->string, v->valuestring);
-        else if (cJSON_IsNumber(v)) fprintf(f, "  %-20s %.9g\n", v->string, v->valuedouble);
+        if (cJSON_IsString(v))
+            fprintf(f, "  %-20s %s\n", v->string, v->valuestring);
+        else if (cJSON_IsNumber(v))
+            fprintf(f, "  %-20s %.9g\n", v->string, v->valuedouble);
     }
     cJSON_Delete(o);
 }
@@ -26,15 +28,20 @@ typedef struct info_opts {
 } info_opts;
 
 static const cli_opt info_table[] = {
-    {"verbose", 'v', CLI_FLAG, offsetof(info_opts, verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    {"verbose", 'v', CLI_FLAG, offsetof(info_opts, verbose), NULL,
+     "print the library's info messages", NULL, 0, 0},
 };
 
 static const cli_cmd info_cmd = {
-    "info", "[options] CHECKPOINT",
+    "info",
+    "[options] CHECKPOINT",
     "Prints a checkpoint's configuration, training step and tensor table. CHECKPOINT is a\n"
     "model.safetensors file or a run folder holding one.",
     "cdrl info runs/demo/model.safetensors",
-    info_table, (int)(sizeof info_table / sizeof info_table[0]), 1, 1,
+    info_table,
+    (int)(sizeof info_table / sizeof info_table[0]),
+    1,
+    1,
 };
 
 int cmd_info(int argc, char **argv) {
@@ -49,9 +56,11 @@ int cmd_info(int argc, char **argv) {
     }
     cli_begin("info", o.verbose, 0);
     char path[4096];
-    if (cli_model_path(a.pos[0], path, sizeof path) != 0) return cli_die(CLI_USAGE, "path too long");
+    if (cli_model_path(a.pos[0], path, sizeof path) != 0)
+        return cli_die(CLI_USAGE, "path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK) return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if (cdrl_model_load(&m, path) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
     printf("checkpoint  %s\n", path);
     printf("step        %ld\n", cdrl_model_step(m));
     printf("config:\n");
@@ -66,7 +75,8 @@ int cmd_info(int argc, char **argv) {
         int nd = cdrl_model_tensor_shape(m, n, shape), k = 0;
         shp[0] = '\0';
         for (int d = 0; d < nd && k >= 0 && (size_t)k < sizeof shp; d++)
-            k += snprintf(shp + k, sizeof shp - (size_t)k, "%s%lld", d ? "x" : "", (long long)shape[d]);
+            k += snprintf(shp + k, sizeof shp - (size_t)k, "%s%lld", d ? "x" : "",
+                          (long long)shape[d]);
         printf("  %-44s %-16s %zu\n", name, shp, numel);
         total += numel;
     }

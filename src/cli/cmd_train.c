@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "io/figure.h"
 
-#define FIG_GRID 200 // density grid per panel, as the official visualisation (method.md §5.6)
+#define FIG_GRID  200  // density grid per panel, as the official visualisation (method.md §5.6)
 #define EVAL_SEED 1234 // held-out points of the final evaluation: `cdrl eval`'s default seed
 
 typedef struct train_opts {
@@ -31,50 +31,81 @@ typedef struct train_opts {
 
 #define O(f) offsetof(train_opts, f)
 static const cli_opt train_table[] = {
-    {"data", 'd', CLI_STR, O(data), "SPEC", "training data: checkerboard, 8gaussians, 25gaussians, rings, moons, swissroll, pinwheel, 2spirals or points:FILE.csv", NULL, 0, 0},
-    {"out", 'o', CLI_STR, O(out), "DIR", "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
-    {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: official-toy, demo, quality", NULL, 0, 0},
-    {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total", NULL, 1, 1e12},
+    {"data", 'd', CLI_STR, O(data), "SPEC",
+     "training data: checkerboard, 8gaussians, 25gaussians, rings, moons, swissroll, pinwheel, "
+     "2spirals or points:FILE.csv",
+     NULL, 0, 0},
+    {"out", 'o', CLI_STR, O(out), "DIR",
+     "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
+    {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: official-toy, demo, quality",
+     NULL, 0, 0},
+    {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total", NULL, 1,
+     1e12},
     {"batch", 'b', CLI_INT, O(batch), "B", "batch size", "the preset's", 1, 1000000},
     {"lr-ebm", 0, CLI_FLOAT, O(lr_ebm), "X", "EBM learning rate", "the preset's", 0, 1e38},
-    {"lr-init", 0, CLI_FLOAT, O(lr_init), "X", "initializer learning rate", "the preset's", 0, 1e38},
-    {"langevin-steps", 'k', CLI_INT, O(langevin), "K", "Langevin steps per level in training", "the preset's", 1, 10000},
-    {"seed", 's', CLI_U64, O(seed), "S", "seed of the weights and of every training draw", "the preset's", 0, 0},
-    {"resume", 'r', CLI_FLAG, O(resume), NULL, "continue <out>/model.safetensors to --iters (its configuration wins; contradicting flags are errors)", NULL, 0, 0},
-    {"force", 'f', CLI_FLAG, O(force), NULL, "start afresh even if <out>/model.safetensors exists (it is overwritten)", NULL, 0, 0},
+    {"lr-init", 0, CLI_FLOAT, O(lr_init), "X", "initializer learning rate", "the preset's", 0,
+     1e38},
+    {"langevin-steps", 'k', CLI_INT, O(langevin), "K", "Langevin steps per level in training",
+     "the preset's", 1, 10000},
+    {"seed", 's', CLI_U64, O(seed), "S", "seed of the weights and of every training draw",
+     "the preset's", 0, 0},
+    {"resume", 'r', CLI_FLAG, O(resume), NULL,
+     "continue <out>/model.safetensors to --iters (its configuration wins; contradicting flags are "
+     "errors)",
+     NULL, 0, 0},
+    {"force", 'f', CLI_FLAG, O(force), NULL,
+     "start afresh even if <out>/model.safetensors exists (it is overwritten)", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "output", NULL, 0, 0},
-    {"ckpt-every", 0, CLI_LONG, O(ckpt_every), "N", "save the checkpoint every N steps (0: only at the end)", NULL, 0, 1e12},
-    {"fig-every", 0, CLI_LONG, O(fig_every), "N", "write samples.png every N steps (0: only at the end)", NULL, 0, 1e12},
-    {"log-every", 0, CLI_LONG, O(log_every), "N", "log line and metrics.jsonl record every N steps", NULL, 1, 1e12},
-    {"eval-n", 0, CLI_INT, O(eval_n), "N", "held-out points, MMD set size and figure samples", NULL, 2, 1000000},
+    {"ckpt-every", 0, CLI_LONG, O(ckpt_every), "N",
+     "save the checkpoint every N steps (0: only at the end)", NULL, 0, 1e12},
+    {"fig-every", 0, CLI_LONG, O(fig_every), "N",
+     "write samples.png every N steps (0: only at the end)", NULL, 0, 1e12},
+    {"log-every", 0, CLI_LONG, O(log_every), "N", "log line and metrics.jsonl record every N steps",
+     NULL, 1, 1e12},
+    {"eval-n", 0, CLI_INT, O(eval_n), "N", "held-out points, MMD set size and figure samples", NULL,
+     2, 1000000},
     {"no-eval", 0, CLI_FLAG, O(no_eval), NULL, "skip the final evaluation (NLL, MMD)", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "network sizes (for tests and small runs)", NULL, 0, 0},
-    {"ebm-ch", 0, CLI_INT, O(ebm_ch), "N", "EBM base width (hidden 2N, embedding 4N)", "the preset's", 4, 4096},
-    {"init-t", 0, CLI_INT, O(init_t), "N", "initializer embedding width (even)", "the preset's", 4, 4096},
-    {"init-h", 0, CLI_INT, O(init_h), "N", "initializer hidden width (a multiple of 32)", "the preset's", 32, 4096},
+    {"ebm-ch", 0, CLI_INT, O(ebm_ch), "N", "EBM base width (hidden 2N, embedding 4N)",
+     "the preset's", 4, 4096},
+    {"init-t", 0, CLI_INT, O(init_t), "N", "initializer embedding width (even)", "the preset's", 4,
+     4096},
+    {"init-h", 0, CLI_INT, O(init_h), "N", "initializer hidden width (a multiple of 32)",
+     "the preset's", 32, 4096},
     {"levels", 0, CLI_INT, O(levels), "T", "noise levels", "the preset's", 1, 32},
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores", 0, 4096},
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
+     0, 4096},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
 
 static const cli_cmd train_cmd = {
-    "train", "[options]",
+    "train",
+    "[options]",
     "Trains a CDRL model on 2-D data, keeping a run folder with the checkpoint, metrics.jsonl\n"
     "and samples.png, and prints the held-out NLL and MMD at the end. Ctrl-C stops after the\n"
     "current step, saves the checkpoint and exits with status 130; --resume continues.",
     "cdrl train --data checkerboard --out runs/demo --preset demo --iters 1000",
-    train_table, (int)(sizeof train_table / sizeof train_table[0]), 0, 0,
+    train_table,
+    (int)(sizeof train_table / sizeof train_table[0]),
+    0,
+    0,
 };
 
 // The flags that set a configuration field, for applying them and for resume conflicts.
 static const struct {
     const char *flag, *field;
 } config_flags[] = {
-    {"data", "data"},         {"batch", "batch"},        {"lr-ebm", "lr_ebm"},
-    {"lr-init", "lr_init"},   {"langevin-steps", "n_langevin"}, {"seed", "seed"},
-    {"ebm-ch", "ebm_ch"},     {"init-t", "init_t_dim"},  {"init-h", "init_h_dim"},
+    {"data", "data"},
+    {"batch", "batch"},
+    {"lr-ebm", "lr_ebm"},
+    {"lr-init", "lr_init"},
+    {"langevin-steps", "n_langevin"},
+    {"seed", "seed"},
+    {"ebm-ch", "ebm_ch"},
+    {"init-t", "init_t_dim"},
+    {"init-h", "init_h_dim"},
     {"levels", "n_levels"},
 };
 
@@ -113,11 +144,13 @@ static void apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a) 
 // The checkpoint's configuration against what the flags ask for (a given --preset asks for
 // all its fields but data and seed): CLI_OK, or CLI_FAIL after one line naming the first
 // difference.
-static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a, const char *path) {
+static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a,
+                        const char *path) {
     cdrl_config want = *ck;
     if (cli_given(&train_cmd, a, "preset")) {
         cdrl_config p;
-        if (cdrl_config_preset(&p, o->preset) != CDRL_OK) return cli_fail(CLI_USAGE, "unknown preset '%s'", o->preset);
+        if (cdrl_config_preset(&p, o->preset) != CDRL_OK)
+            return cli_fail(CLI_USAGE, "unknown preset '%s'", o->preset);
         snprintf(p.data, sizeof p.data, "%s", ck->data);
         p.seed = ck->seed;
         want = p;
@@ -134,13 +167,18 @@ static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_ar
         if (sv && su && strcmp(sv, su) != 0) {
             const char *flag = NULL;
             for (size_t i = 0; i < sizeof config_flags / sizeof config_flags[0]; i++)
-                if (strcmp(config_flags[i].field, v->string) == 0 && cli_given(&train_cmd, a, config_flags[i].flag))
+                if (strcmp(config_flags[i].field, v->string) == 0 &&
+                    cli_given(&train_cmd, a, config_flags[i].flag))
                     flag = config_flags[i].flag;
             if (flag)
-                rc = cli_die(CLI_FAIL, "--%s %s conflicts with the checkpoint %s (%s %s); a resumed run keeps its configuration: drop the flag or train into a new --out",
+                rc = cli_die(CLI_FAIL,
+                             "--%s %s conflicts with the checkpoint %s (%s %s); a resumed run "
+                             "keeps its configuration: drop the flag or train into a new --out",
                              flag, sv, path, v->string, su);
             else
-                rc = cli_die(CLI_FAIL, "--preset %s conflicts with the checkpoint %s (%s %s there, %s in the preset); drop --preset to resume",
+                rc = cli_die(CLI_FAIL,
+                             "--preset %s conflicts with the checkpoint %s (%s %s there, %s in the "
+                             "preset); drop --preset to resume",
                              o->preset, path, v->string, su, sv);
         }
         free(sv);
@@ -157,11 +195,15 @@ static int write_figure(cdrl_model *m, const float box[4], const char *path, con
                         int n, uint64_t seed) {
     const cdrl_config *c = cdrl_model_config(m);
     const int T = c->n_levels, G = FIG_GRID;
-    float *xy = malloc(sizeof(float) * 2 * (size_t)G * G), *lp = malloc(sizeof(float) * (size_t)G * G);
-    float *out = malloc(sizeof(float) * 2 * (size_t)n), *lv = malloc(sizeof(float) * 2 * (size_t)n * (size_t)T);
+    float *xy = malloc(sizeof(float) * 2 * (size_t)G * G),
+          *lp = malloc(sizeof(float) * (size_t)G * G);
+    float *out = malloc(sizeof(float) * 2 * (size_t)n),
+          *lv = malloc(sizeof(float) * 2 * (size_t)n * (size_t)T);
     cdrl_figure *fig = cdrl_figure_create(2, T, G, G, 4);
-    int rc = xy && lp && out && lv && fig ? CLI_OK : cli_die(CLI_FAIL, "out of memory for the figure");
-    const double dx = ((double)box[1] - (double)box[0]) / G, dy = ((double)box[3] - (double)box[2]) / G;
+    int rc =
+        xy && lp && out && lv && fig ? CLI_OK : cli_die(CLI_FAIL, "out of memory for the figure");
+    const double dx = ((double)box[1] - (double)box[0]) / G,
+                 dy = ((double)box[3] - (double)box[2]) / G;
     for (int r = 0; r < G && rc == CLI_OK; r++) // row 0 at the top: y decreasing
         for (int q = 0; q < G; q++) {
             xy[2 * ((size_t)r * G + q)] = (float)((double)box[0] + (q + 0.5) * dx);
@@ -173,14 +215,17 @@ static int write_figure(cdrl_model *m, const float box[4], const char *path, con
             break;
         }
         float mx = lp[0];
-        for (int i = 1; i < G * G; i++) mx = lp[i] > mx ? lp[i] : mx;
-        for (int i = 0; i < G * G; i++) lp[i] = expf(lp[i] - mx);
+        for (int i = 1; i < G * G; i++)
+            mx = lp[i] > mx ? lp[i] : mx;
+        for (int i = 0; i < G * G; i++)
+            lp[i] = expf(lp[i] - mx);
         cdrl_figure_heatmap(fig, 0, col, lp, G, G);
     }
     if (rc == CLI_OK && cdrl_model_sample(m, out, lv, n, c->n_langevin, 1, seed) != CDRL_OK)
         rc = cli_fail(CLI_FAIL, "figure: sampling failed");
     for (int col = 0; col < T && rc == CLI_OK; col++)
-        if (cdrl_figure_scatter(fig, 1, col, lv + (size_t)col * (size_t)n * 2, n, box[0], box[1], box[2], box[3]) != CDRL_OK)
+        if (cdrl_figure_scatter(fig, 1, col, lv + (size_t)col * (size_t)n * 2, n, box[0], box[1],
+                                box[2], box[3]) != CDRL_OK)
             rc = cli_fail(CLI_FAIL, "figure: out of memory");
     if (rc == CLI_OK) {
         char seed_s[32], step[32], levels[16], ks[16], ns[32], boxs[128];
@@ -189,12 +234,23 @@ static int write_figure(cdrl_model *m, const float box[4], const char *path, con
         snprintf(levels, sizeof levels, "%d", T);
         snprintf(ks, sizeof ks, "%d", c->n_langevin);
         snprintf(ns, sizeof ns, "%d", n);
-        snprintf(boxs, sizeof boxs, "%g,%g,%g,%g", (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
-        const char *keys[] = {"Software", "layout", "checkpoint", "step", "seed", "levels", "langevin_steps", "samples", "data", "box"};
+        snprintf(boxs, sizeof boxs, "%g,%g,%g,%g", (double)box[0], (double)box[1], (double)box[2],
+                 (double)box[3]);
+        const char *keys[] = {"Software", "layout",         "checkpoint", "step", "seed",
+                              "levels",   "langevin_steps", "samples",    "data", "box"};
         const char *vals[] = {"cdrl train",
-                              "row 1: exp(logp) of the EBM of pair j = T..1 (left to right, EMA weights, 200x200 grid, scaled to its max); "
-                              "row 2: chain samples x_{j-1} after pair j (EMA weights, 2-D histogram, log colour scale)",
-                              ckpt, step, seed_s, levels, ks, ns, c->data, boxs};
+                              "row 1: exp(logp) of the EBM of pair j = T..1 (left to right, EMA "
+                              "weights, 200x200 grid, scaled to its max); "
+                              "row 2: chain samples x_{j-1} after pair j (EMA weights, 2-D "
+                              "histogram, log colour scale)",
+                              ckpt,
+                              step,
+                              seed_s,
+                              levels,
+                              ks,
+                              ns,
+                              c->data,
+                              boxs};
         if (cdrl_figure_save(fig, path, keys, vals, (int)(sizeof keys / sizeof keys[0])) != CDRL_OK)
             rc = cli_fail(CLI_FAIL, "%s: cannot write the figure", path);
     }
@@ -207,13 +263,21 @@ static int write_figure(cdrl_model *m, const float box[4], const char *path, con
 }
 
 static void json_num(FILE *f, const char *key, double v, int last) {
-    if (isfinite(v)) fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
-    else fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
+    if (isfinite(v))
+        fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
+    else
+        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
 }
 
 int cmd_train(int argc, char **argv) {
-    train_opts o = {.data = "checkerboard", .out = "runs/demo", .preset = "demo", .iters = 1000,
-                    .ckpt_every = 500, .fig_every = 0, .log_every = 10, .eval_n = 5000};
+    train_opts o = {.data = "checkerboard",
+                    .out = "runs/demo",
+                    .preset = "demo",
+                    .iters = 1000,
+                    .ckpt_every = 500,
+                    .fig_every = 0,
+                    .log_every = 10,
+                    .eval_n = 5000};
     const train_opts def = o;
     cli_args a;
     cli_begin("train", 0, 0);
@@ -224,11 +288,15 @@ int cmd_train(int argc, char **argv) {
         return CLI_OK;
     }
     cli_begin("train", o.verbose, o.threads);
-    if (o.resume && o.force) return cli_die(CLI_USAGE, "--resume and --force exclude each other (see cdrl train --help)");
+    if (o.resume && o.force)
+        return cli_die(CLI_USAGE,
+                       "--resume and --force exclude each other (see cdrl train --help)");
     cdrl_config probe;
-    if (strlen(o.data) >= sizeof probe.data) return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
+    if (strlen(o.data) >= sizeof probe.data)
+        return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
     if (cdrl_config_preset(&probe, o.preset) != CDRL_OK)
-        return cli_die(CLI_USAGE, "--preset: unknown preset '%s' (official-toy, demo, quality)", o.preset);
+        return cli_die(CLI_USAGE, "--preset: unknown preset '%s' (official-toy, demo, quality)",
+                       o.preset);
 
     char ckpt[4096], metrics[4096], figpath[4096];
     if (snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= (int)sizeof ckpt ||
@@ -240,19 +308,22 @@ int cmd_train(int argc, char **argv) {
     cdrl_model *m = NULL;
     if (o.resume) {
         if (!cli_exists(ckpt)) return cli_die(CLI_FAIL, "--resume: no checkpoint %s", ckpt);
-        if (cdrl_model_load(&m, ckpt) != CDRL_OK) return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", ckpt);
+        if (cdrl_model_load(&m, ckpt) != CDRL_OK)
+            return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", ckpt);
         if ((rc = check_resume(cdrl_model_config(m), &o, &a, ckpt)) != CLI_OK) {
             cdrl_model_free(m);
             return rc;
         }
     } else {
         if (cli_exists(ckpt) && !o.force)
-            return cli_die(CLI_FAIL, "%s exists: --resume continues it, --force starts afresh over it", ckpt);
+            return cli_die(CLI_FAIL,
+                           "%s exists: --resume continues it, --force starts afresh over it", ckpt);
         cdrl_config cfg;
         cdrl_config_preset(&cfg, o.preset);
         snprintf(cfg.data, sizeof cfg.data, "%s", o.data);
         apply_flags(&cfg, &o, &a);
-        if (cdrl_model_create(&m, &cfg) != CDRL_OK) return cli_fail(CLI_FAIL, "invalid configuration");
+        if (cdrl_model_create(&m, &cfg) != CDRL_OK)
+            return cli_fail(CLI_FAIL, "invalid configuration");
     }
     const cdrl_config *cfg = cdrl_model_config(m);
     cdrl_dataset *d = NULL;
@@ -266,8 +337,11 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     const long start = cdrl_model_step(m);
-    if (o.resume) printf("cdrl train: resuming %s at step %ld, training to step %ld\n", ckpt, start, o.iters);
-    else printf("cdrl train: new run from preset %s, training to step %ld; checkpoint %s\n", o.preset, o.iters, ckpt);
+    if (o.resume)
+        printf("cdrl train: resuming %s at step %ld, training to step %ld\n", ckpt, start, o.iters);
+    else
+        printf("cdrl train: new run from preset %s, training to step %ld; checkpoint %s\n",
+               o.preset, o.iters, ckpt);
     printf("configuration:\n");
     cli_print_config(cfg, stdout);
     printf("run:\n  %-20s %s\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %d\n",
@@ -275,7 +349,8 @@ int cmd_train(int argc, char **argv) {
            "log_every", o.log_every, "threads", cdrl_threads());
     fflush(stdout);
     if (start >= o.iters) {
-        printf("cdrl train: the checkpoint is at step %ld, --iters is %ld: nothing to train\n", start, o.iters);
+        printf("cdrl train: the checkpoint is at step %ld, --iters is %ld: nothing to train\n",
+               start, o.iters);
         goto done;
     }
     FILE *mf = fopen(metrics, o.resume ? "a" : "w");
@@ -304,9 +379,12 @@ int cmd_train(int argc, char **argv) {
         if (s == CDRL_STATUS_DIVERGED) {
             cli_progress_end(&pr);
             char where[4200];
-            if (saved_step >= 0) snprintf(where, sizeof where, "%s left at step %ld", ckpt, saved_step);
-            else snprintf(where, sizeof where, "no checkpoint written");
-            rc = cli_die(CLI_FAIL, "diverged at step %ld (%s); the diverged state is not saved, %s", step, cli_take_errors(), where);
+            if (saved_step >= 0)
+                snprintf(where, sizeof where, "%s left at step %ld", ckpt, saved_step);
+            else
+                snprintf(where, sizeof where, "no checkpoint written");
+            rc = cli_die(CLI_FAIL, "diverged at step %ld (%s); the diverged state is not saved, %s",
+                         step, cli_take_errors(), where);
             fclose(mf);
             goto done;
         }
@@ -348,7 +426,9 @@ int cmd_train(int argc, char **argv) {
         if (interrupted) {
             cli_progress_end(&pr);
             fclose(mf);
-            rc = cli_die(CLI_INTERRUPTED, "interrupted at step %ld; checkpoint %s saved (continue with --resume)", step, ckpt);
+            rc = cli_die(CLI_INTERRUPTED,
+                         "interrupted at step %ld; checkpoint %s saved (continue with --resume)",
+                         step, ckpt);
             goto done;
         }
         if (!last && o.fig_every > 0 && step % o.fig_every == 0) {
@@ -361,7 +441,8 @@ int cmd_train(int argc, char **argv) {
     }
     cli_progress_end(&pr);
     signal(SIGINT, SIG_DFL); // the run is saved: Ctrl-C may now end the figures and evaluation
-    printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m), cli_now() - t0, ckpt);
+    printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
+           cli_now() - t0, ckpt);
     fflush(stdout);
     if ((rc = write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed)) != CLI_OK) {
         fclose(mf);
@@ -382,11 +463,14 @@ int cmd_train(int argc, char **argv) {
         memset(&r, 0, sizeof r);
         const int is_file = cdrl_dataset_points(d) != NULL;
         r.held_out = !is_file;
-        if (is_file) snprintf(r.data, sizeof r.data, "%s", cfg->data);
-        else snprintf(r.data, sizeof r.data, "%s, seed %d", cfg->data, EVAL_SEED);
+        if (is_file)
+            snprintf(r.data, sizeof r.data, "%s", cfg->data);
+        else
+            snprintf(r.data, sizeof r.data, "%s, seed %d", cfg->data, EVAL_SEED);
         cdrl_status s = cli_evaluate(m, d, &eo, &r);
         if (s != CDRL_OK) {
-            rc = r.why[0] ? cli_die(CLI_FAIL, "evaluation failed: %s", r.why) : cli_fail(CLI_FAIL, "evaluation failed: %s", cdrl_status_str(s));
+            rc = r.why[0] ? cli_die(CLI_FAIL, "evaluation failed: %s", r.why)
+                          : cli_fail(CLI_FAIL, "evaluation failed: %s", cdrl_status_str(s));
             fclose(mf);
             goto done;
         }

@@ -17,11 +17,14 @@ static void log_cb(cdrl_log_level level, const char *msg, void *user) {
     (void)user;
     if (level == CDRL_LOG_ERROR) {
         size_t n = strlen(errors);
-        if (n + 3 < sizeof errors) snprintf(errors + n, sizeof errors - n, "%s%s", n ? "; " : "", msg);
+        if (n + 3 < sizeof errors)
+            snprintf(errors + n, sizeof errors - n, "%s%s", n ? "; " : "", msg);
         return;
     }
-    if (level == CDRL_LOG_WARN) fprintf(stderr, "cdrl %s: warning: %s\n", cmd_name, msg);
-    else if (verbose_log) fprintf(stderr, "cdrl %s: %s\n", cmd_name, msg);
+    if (level == CDRL_LOG_WARN)
+        fprintf(stderr, "cdrl %s: warning: %s\n", cmd_name, msg);
+    else if (verbose_log)
+        fprintf(stderr, "cdrl %s: %s\n", cmd_name, msg);
 }
 
 void cli_begin(const char *cmd, int verbose, int threads) {
@@ -89,24 +92,26 @@ int cli_is_dir(const char *path) {
 }
 
 int cli_model_path(const char *arg, char *path, size_t n) {
-    int k = cli_is_dir(arg) ? snprintf(path, n, "%s/model.safetensors", arg) : snprintf(path, n, "%s", arg);
+    int k = cli_is_dir(arg) ? snprintf(path, n, "%s/model.safetensors", arg)
+                            : snprintf(path, n, "%s", arg);
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: cdrl <command> [options]\n"
-                 "\n"
-                 "Cooperative Diffusion Recovery Likelihood (energy-based models) on 2-D data.\n"
-                 "\n"
-                 "commands:\n"
-                 "  train     train a model on a 2-D data set, with figures and a final evaluation\n"
-                 "  sample    draw samples from a checkpoint (CSV, optional PNG)\n"
-                 "  eval      held-out NLL (exact, grid-normalised) and MMD of a checkpoint\n"
-                 "  info      a checkpoint's configuration, step and tensor table\n"
-                 "  version   print the version (also --version)\n"
-                 "  help      this text\n"
-                 "\n"
-                 "`cdrl <command> --help` lists a command's options; docs/cli.md is the manual.\n");
+    fprintf(out,
+            "usage: cdrl <command> [options]\n"
+            "\n"
+            "Cooperative Diffusion Recovery Likelihood (energy-based models) on 2-D data.\n"
+            "\n"
+            "commands:\n"
+            "  train     train a model on a 2-D data set, with figures and a final evaluation\n"
+            "  sample    draw samples from a checkpoint (CSV, optional PNG)\n"
+            "  eval      held-out NLL (exact, grid-normalised) and MMD of a checkpoint\n"
+            "  info      a checkpoint's configuration, step and tensor table\n"
+            "  version   print the version (also --version)\n"
+            "  help      this text\n"
+            "\n"
+            "`cdrl <command> --help` lists a command's options; docs/cli.md is the manual.\n");
 }
 
 int main(int argc, char **argv) {

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 
 #define BAR_WIDTH 24
-#define REDRAW_S 0.1
+#define REDRAW_S  0.1
 
 double cli_now(void) {
     struct timespec t;
@@ -30,10 +30,14 @@ void cli_progress_init(cli_progress *p, long start, long total, long log_every) 
 
 // "37s", "4m", "1h05m".
 static void fmt_duration(char *buf, size_t n, double s) {
-    if (!(s >= 0) || s > 1e8) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%.0fm", s / 60);
-    else snprintf(buf, n, "%.0fh%02.0fm", (double)(long)(s / 3600), (double)((long)s % 3600 / 60));
+    if (!(s >= 0) || s > 1e8)
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%.0fm", s / 60);
+    else
+        snprintf(buf, n, "%.0fh%02.0fm", (double)(long)(s / 3600), (double)((long)s % 3600 / 60));
 }
 
 void cli_progress_step(cli_progress *p, const cdrl_train_stats *st) {
@@ -43,21 +47,25 @@ void cli_progress_step(cli_progress *p, const cdrl_train_stats *st) {
         const double elapsed = t - p->t_start, rate = elapsed > 0 ? (double)done / elapsed : 0.0;
         char eta[32], speed[32], bar[BAR_WIDTH + 1];
         fmt_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - st->step) / rate : -1.0);
-        if (rate >= 1.0) snprintf(speed, sizeof speed, "%.1f it/s", rate);
-        else snprintf(speed, sizeof speed, "%.2f s/it", rate > 0 ? 1.0 / rate : 0.0);
+        if (rate >= 1.0)
+            snprintf(speed, sizeof speed, "%.1f it/s", rate);
+        else
+            snprintf(speed, sizeof speed, "%.2f s/it", rate > 0 ? 1.0 / rate : 0.0);
         const long span = p->total > 0 ? p->total : 1;
         const int fill = (int)((double)BAR_WIDTH * (double)st->step / (double)span);
-        for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '=' : ' ';
+        for (int i = 0; i < BAR_WIDTH; i++)
+            bar[i] = i < fill ? '=' : ' ';
         bar[BAR_WIDTH] = '\0';
-        fprintf(stderr, "\r[%s] %ld/%ld | %s | ETA %s | L_ebm %.4g L_init %.4g\033[K", bar, st->step,
-                p->total, speed, eta, (double)st->loss_ebm, (double)st->loss_init);
+        fprintf(stderr, "\r[%s] %ld/%ld | %s | ETA %s | L_ebm %.4g L_init %.4g\033[K", bar,
+                st->step, p->total, speed, eta, (double)st->loss_ebm, (double)st->loss_init);
         fflush(stderr);
         p->t_last_draw = t;
     }
     if (p->lines && p->log_every > 0 && (st->step % p->log_every == 0 || st->step == p->total)) {
         const long n = st->step - p->step_last_line;
         const double ms = n > 0 ? 1e3 * (t - p->t_last_line) / (double)n : 0.0;
-        printf("step %ld | loss_ebm %.6g | loss_init %.6g | f+ %.4g f- %.4g | lr %.3g %.3g | %.0f ms/it\n",
+        printf("step %ld | loss_ebm %.6g | loss_init %.6g | f+ %.4g f- %.4g | lr %.3g %.3g | %.0f "
+               "ms/it\n",
                st->step, (double)st->loss_ebm, (double)st->loss_init, (double)st->f_pos,
                (double)st->f_neg, (double)st->lr_ebm, (double)st->lr_init, ms);
         fflush(stdout);

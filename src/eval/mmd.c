@@ -29,7 +29,8 @@ static float select_rank(float *a, size_t n, size_t k) {
     while (lo < hi) {
         const float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
         const float pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        ptrdiff_t lt = lo, i = lo, gt = hi; // a[lo..lt) < pivot, a[lt..i) == pivot, a(gt..hi] > pivot
+        ptrdiff_t lt = lo, i = lo,
+                  gt = hi; // a[lo..lt) < pivot, a[lt..i) == pivot, a(gt..hi] > pivot
         while (i <= gt) {
             const float v = a[i];
             if (v < pivot) {
@@ -42,28 +43,32 @@ static float select_rank(float *a, size_t n, size_t k) {
                 i++;
             }
         }
-        if (kk < lt) hi = lt - 1;
-        else if (kk > gt) lo = gt + 1;
-        else return pivot;
+        if (kk < lt)
+            hi = lt - 1;
+        else if (kk > gt)
+            lo = gt + 1;
+        else
+            return pivot;
     }
     return a[k];
 }
 
 double cdrl_eval_median_distance(const float *x, int n, int dim) {
     CDRL_ASSERT(x && dim >= 1);
-    if (n < 2) return NAN;
+    if (n < 2) return (double)NAN;
     const size_t N = (size_t)n * (size_t)(n - 1) / 2;
     float *d2 = cdrl_malloc(sizeof(float) * N); // (N) squared distances, pairs i < j
     if (!d2) {
         cdrl_log(CDRL_LOG_ERROR, "median distance: out of memory for %zu pair distances", N);
-        return NAN;
+        return (double)NAN;
     }
 #pragma omp parallel for schedule(dynamic, 16)
     for (int i = 0; i < n - 1; i++) {
         // pairs (i', j) with i' < i come first: sum_{i' < i} (n - 1 - i')
         const size_t base = (size_t)i * (size_t)(n - 1) - (size_t)i * (size_t)(i - 1) / 2;
         for (int j = i + 1; j < n; j++)
-            d2[base + (size_t)(j - i - 1)] = (float)dist2(x + (size_t)i * (size_t)dim, x + (size_t)j * (size_t)dim, dim);
+            d2[base + (size_t)(j - i - 1)] =
+                (float)dist2(x + (size_t)i * (size_t)dim, x + (size_t)j * (size_t)dim, dim);
     }
     // The median of the squared distances is the squared median distance (sqrt is monotone).
     const double med = sqrt((double)select_rank(d2, N, (N - 1) / 2));
@@ -88,7 +93,8 @@ static double kernel_sum(const float *a, int na, const float *b, int nb, int dim
         partial[blk] = s;
     }
     double s = 0.0;
-    for (int blk = 0; blk < n_blk; blk++) s += partial[blk];
+    for (int blk = 0; blk < n_blk; blk++)
+        s += partial[blk];
     return s;
 }
 
@@ -98,7 +104,7 @@ double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, d
     double *partial = cdrl_malloc(sizeof(double) * (size_t)((n_max + ROW_BLOCK - 1) / ROW_BLOCK));
     if (!partial) {
         cdrl_log(CDRL_LOG_ERROR, "MMD: out of memory");
-        return NAN;
+        return (double)NAN;
     }
     const double inv_2h2 = 1.0 / (2.0 * h * h);
     // k(a, a) = 1: the diagonal adds n to each within-set sum.

@@ -35,7 +35,8 @@ void cdrl_box_widen(float box[4], float frac) {
 // xy (GRID_CHUNK, 2) and lp (GRID_CHUNK) are the caller's buffers.
 static cdrl_status grid_log_z(cdrl_log_density_fn fn, void *user, const float box[4], int R,
                               float *xy, float *lp, double *log_z, double *edge_mass) {
-    const double dx = ((double)box[1] - (double)box[0]) / R, dy = ((double)box[3] - (double)box[2]) / R;
+    const double dx = ((double)box[1] - (double)box[0]) / R,
+                 dy = ((double)box[3] - (double)box[2]) / R;
     const size_t n_cells = (size_t)R * (size_t)R;
     double m = -(double)INFINITY, sum = 0.0, edge = 0.0; // sums of exp(lp - m)
     for (size_t c0 = 0; c0 < n_cells; c0 += GRID_CHUNK) {
@@ -52,7 +53,9 @@ static cdrl_status grid_log_z(cdrl_log_density_fn fn, void *user, const float bo
         for (int k = 0; k < b; k++) {
             const double v = (double)lp[k];
             if (isnan(v) || v == (double)INFINITY)
-                return cdrl_fail(CDRL_STATUS_DIVERGED, "grid normaliser: log-density %g at (%g, %g)", v, (double)xy[2 * k], (double)xy[2 * k + 1]);
+                return cdrl_fail(CDRL_STATUS_DIVERGED,
+                                 "grid normaliser: log-density %g at (%g, %g)", v,
+                                 (double)xy[2 * k], (double)xy[2 * k + 1]);
             if (v > cm) cm = v;
         }
         if (cm == -(double)INFINITY) continue; // a chunk with no mass
@@ -71,7 +74,10 @@ static cdrl_status grid_log_z(cdrl_log_density_fn fn, void *user, const float bo
         }
     }
     if (m == -(double)INFINITY)
-        return cdrl_fail(CDRL_STATUS_INVALID, "grid normaliser: the density is zero on the whole %dx%d grid over [%g, %g] x [%g, %g]", R, R, (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "grid normaliser: the density is zero on the whole %dx%d grid over [%g, %g] x [%g, %g]",
+            R, R, (double)box[0], (double)box[1], (double)box[2], (double)box[3]);
     *log_z = m + log(sum) + log(dx * dy);
     *edge_mass = edge / sum;
     return CDRL_OK;
@@ -81,24 +87,33 @@ cdrl_status cdrl_eval_nll(cdrl_log_density_fn fn, void *user, const float *pts, 
                           const cdrl_nll_params *p, cdrl_nll_result *r) {
     CDRL_ASSERT(fn && pts && p && r);
     memset(r, 0, sizeof *r);
-    r->nll = r->log_z = r->change = NAN;
-    if (n < 1 || p->res < 2 || p->max_res < p->res || !(p->box[1] > p->box[0]) || !(p->box[3] > p->box[2]) || !(p->tol > 0))
-        return cdrl_fail(CDRL_STATUS_INVALID, "grid normaliser: need n >= 1 points (%d), 2 <= res (%d) <= max_res (%d), a non-empty box, tol > 0", n, p->res, p->max_res);
+    r->nll = r->log_z = r->change = (double)NAN;
+    if (n < 1 || p->res < 2 || p->max_res < p->res || !(p->box[1] > p->box[0]) ||
+        !(p->box[3] > p->box[2]) || !(p->tol > 0))
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "grid normaliser: need n >= 1 points (%d), 2 <= res (%d) <= max_res (%d), "
+                         "a non-empty box, tol > 0",
+                         n, p->res, p->max_res);
     float *lp_pts = cdrl_malloc(sizeof(float) * (size_t)n);
     float *xy = cdrl_malloc(sizeof(float) * 2 * GRID_CHUNK);
     float *lp = cdrl_malloc(sizeof(float) * GRID_CHUNK);
-    cdrl_status st = lp_pts && xy && lp ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "grid normaliser: out of memory");
+    cdrl_status st = lp_pts && xy && lp
+                         ? CDRL_OK
+                         : cdrl_fail(CDRL_STATUS_NOMEM, "grid normaliser: out of memory");
     if (st == CDRL_OK) st = fn(user, lp_pts, pts, n);
     double mean_lp = 0.0;
     for (int i = 0; i < n && st == CDRL_OK; i++) {
         const double v = (double)lp_pts[i];
         if (isnan(v) || v == (double)INFINITY)
-            st = cdrl_fail(CDRL_STATUS_DIVERGED, "grid normaliser: log-density %g at point %d (%g, %g)", v, i, (double)pts[2 * i], (double)pts[2 * i + 1]);
+            st = cdrl_fail(CDRL_STATUS_DIVERGED,
+                           "grid normaliser: log-density %g at point %d (%g, %g)", v, i,
+                           (double)pts[2 * i], (double)pts[2 * i + 1]);
         mean_lp += v;
     }
     mean_lp /= n;
-    double prev = NAN;
-    for (int R = p->res; st == CDRL_OK && R <= p->max_res && r->n_grids < CDRL_NLL_MAX_GRIDS; R *= 2) {
+    double prev = (double)NAN;
+    for (int R = p->res; st == CDRL_OK && R <= p->max_res && r->n_grids < CDRL_NLL_MAX_GRIDS;
+         R *= 2) {
         double log_z = 0.0, edge = 0.0;
         st = grid_log_z(fn, user, p->box, R, xy, lp, &log_z, &edge);
         if (st != CDRL_OK) break;

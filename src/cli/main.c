@@ -128,10 +128,16 @@ int main(int argc, char **argv) {
         printf("cdrl %d.%d.%d\n", CDRL_VERSION_MAJOR, CDRL_VERSION_MINOR, CDRL_VERSION_PATCH);
         return CLI_OK;
     }
-    if (strcmp(c, "train") == 0) return cmd_train(argc - 2, argv + 2);
-    if (strcmp(c, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
-    if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
-    if (strcmp(c, "info") == 0) return cmd_info(argc - 2, argv + 2);
-    fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
-    return CLI_USAGE;
+    int rc;
+    if (strcmp(c, "train") == 0) rc = cmd_train(argc - 2, argv + 2);
+    else if (strcmp(c, "sample") == 0) rc = cmd_sample(argc - 2, argv + 2);
+    else if (strcmp(c, "eval") == 0) rc = cmd_eval(argc - 2, argv + 2);
+    else if (strcmp(c, "info") == 0) rc = cmd_info(argc - 2, argv + 2);
+    else {
+        fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
+        return CLI_USAGE;
+    }
+    // Errors the library logged on the way to a success still deserve to be seen.
+    if (errors[0]) cli_warn("%s", cli_take_errors());
+    return rc;
 }

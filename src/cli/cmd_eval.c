@@ -170,7 +170,7 @@ static const cli_opt eval_table[] = {
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "grid normaliser", NULL, 0, 0},
     {"grid-range", 0, CLI_STR, O(grid_range), "X0,X1,Y0,Y1", "box of the normalising grid",
-     "the data box widened by 10% per side", 0, 0},
+     "the held-out and training data boxes joined, widened by 10% per side", 0, 0},
     {"grid-res", 0, CLI_INT, O(grid_res), "R", "first grid: R x R cells (then 2R, ...)", NULL, 2,
      8192},
     {"grid-max", 0, CLI_INT, O(grid_max), "R", "finest grid tried", NULL, 2, 8192},
@@ -279,13 +279,35 @@ int cmd_eval(int argc, char **argv) {
     const char *spec = o.data ? o.data : cfg->data;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK) {
+        if (o.data)
+            rc = cli_fail(CLI_FAIL, "cannot open the data '%s'", spec);
+        else
+            rc = cli_die(CLI_FAIL,
+                         "%s (the model's training data '%s'; give held-out data with --data)",
+                         cli_take_errors(), spec);
         cdrl_model_free(m);
-        if (o.data) return cli_fail(CLI_FAIL, "cannot open the data '%s'", spec);
-        return cli_die(CLI_FAIL,
-                       "%s (the model's training data '%s'; give held-out data with --data)",
-                       cli_take_errors(), spec);
+        return rc;
     }
-    if (!o.grid_range) cli_default_box(d, eo.nll.box);
+    if (!o.grid_range) {
+        // The grid must hold the model's mass, which lives where its training data did, as
+        // well as the held-out points: the union of both boxes, widened.
+        cdrl_dataset_bbox(d, eo.nll.box);
+        cdrl_dataset *train = NULL;
+        if (o.data && cdrl_dataset_open(&train, cfg->data) == CDRL_OK) {
+            float tb[4];
+            cdrl_dataset_bbox(train, tb);
+            eo.nll.box[0] = tb[0] < eo.nll.box[0] ? tb[0] : eo.nll.box[0];
+            eo.nll.box[1] = tb[1] > eo.nll.box[1] ? tb[1] : eo.nll.box[1];
+            eo.nll.box[2] = tb[2] < eo.nll.box[2] ? tb[2] : eo.nll.box[2];
+            eo.nll.box[3] = tb[3] > eo.nll.box[3] ? tb[3] : eo.nll.box[3];
+        } else if (o.data) {
+            cli_warn("the training data '%s' cannot be opened (%s): the grid covers the held-out "
+                     "points only; check the edge mass or give --grid-range",
+                     cfg->data, cli_take_errors());
+        }
+        cdrl_dataset_free(train);
+        cdrl_box_widen(eo.nll.box, 0.1f);
+    }
     if (eo.n_k == 0) {
         eo.n_k = 1;
         eo.k[0] = cfg->n_langevin;

@@ -175,7 +175,8 @@ static void print_rate(double flop, double t) {
 
 static void print_row(const row *r) {
     printf("  %s", r->label);
-    for (int k = 0; k < 3; k++) print_rate(r->flop, r->t[k]);
+    for (int k = 0; k < 3; k++)
+        print_rate(r->flop, r->t[k]);
     double t = r->t[0] + r->t[1] + r->t[2];
     print_rate(3.0 * r->flop, t);
     printf("  %7.2f ms %5.1f MB\n", 1e3 * t, r->mbytes);
@@ -204,7 +205,8 @@ int main(void) {
     for (int i = 0; i < N_CONV; i++) {
         bench_conv(&rows[i], 64, convs[i][1], convs[i][2], convs[i][0], convs[i][3]);
     }
-    for (int i = 0; i < N_LIN; i++) bench_linear(&rows[N_CONV + i], lins[i][0], lins[i][1], lins[i][2]);
+    for (int i = 0; i < N_LIN; i++)
+        bench_linear(&rows[N_CONV + i], lins[i][0], lins[i][1], lins[i][2]);
 
     double peak_end = gemm_peak(&g);
     peak = peak_start > peak_end ? peak_start : peak_end;
@@ -212,13 +214,23 @@ int main(void) {
     float *c1 = floats((size_t)g1.n * (size_t)g1.n * (size_t)threads, 4);
     g1.c = c1;
     double t_region = best_time(run_gemm_in_region, &g1, 4, 4, 0.0);
-    double region = 2.0 * (double)threads * (double)g1.n * (double)g1.n * (double)g1.n / t_region * 1e-9;
+    double region =
+        2.0 * (double)threads * (double)g1.n * (double)g1.n * (double)g1.n / t_region * 1e-9;
     cdrl_free(g.a), cdrl_free(g.b), cdrl_free(g.c), cdrl_free(c1);
 
     printf("bench_ops: %d threads; sgemm peak %.1f GFLOP/s (oneDNN 2048^3 threaded; %.1f at the "
-           "start, %.1f at the end)\n", threads, peak, peak_start, peak_end);
+           "start, %.1f at the end)\n",
+           threads, peak, peak_start, peak_end);
     printf("  %d single-threaded 1024^3 cdrl_sgemm calls at once in a parallel region: %.1f "
-           "GFLOP/s (%.0f%% of peak)\n\n", threads, region, 100.0 * region / peak);
+           "GFLOP/s (%.0f%% of peak)\n",
+           threads, region, 100.0 * region / peak);
+    double lo = peak_start < peak_end ? peak_start : peak_end;
+    if (lo < 0.85 * peak) {
+        printf("  WARNING: the peak moved by %.0f%% during the run: other processes share the "
+               "cores, the ratios below are unreliable\n",
+               100.0 * (1.0 - lo / peak));
+    }
+    printf("\n");
     printf("conv2d, batch 64            GFLOP/s and %% of peak\n");
     printf("  shape                     forward      bwd-data     bwd-weight   fwd+bwd            "
            "time  scratch\n");
@@ -230,10 +242,11 @@ int main(void) {
         if (rows[i].is_conv1) flop1 += 3.0 * rows[i].flop, t1 += t;
     }
     printf("  all 3x3 shapes together, fwd+bwd: %.1f GFLOP/s = %.0f%% of peak; the 1x1 shapes: "
-           "%.0f%%\n\n", flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak,
-           100.0 * flop1 / t1 * 1e-9 / peak);
+           "%.0f%%\n\n",
+           flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak, 100.0 * flop1 / t1 * 1e-9 / peak);
     printf("linear\n  shape                     forward      bwd-data     bwd-weight   fwd+bwd\n");
-    for (int i = 0; i < N_LIN; i++) print_row(&rows[N_CONV + i]);
+    for (int i = 0; i < N_LIN; i++)
+        print_row(&rows[N_CONV + i]);
     printf("\n(bwd-data: backward with dinp only; bwd-weight: with dw and db only)\n");
     printf("bench_ops: %.1f s\n", now_s() - start);
     return 0;

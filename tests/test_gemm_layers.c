@@ -15,12 +15,12 @@
 // Finite differences: both layers are linear in each argument, so central differences carry
 // no truncation error, only the float32 rounding of the loss (~1e-6 of |loss|, itself O(10))
 // divided by 2 eps = 2e-2: ~1e-3 at worst. The gradients are O(1).
-#define FD_EPS 1e-2f
+#define FD_EPS  1e-2f
 #define FD_ATOL 2e-3
 #define FD_RTOL 1e-3
 
 // Sizes and tensors of the fixture case `name` (needs f, name and a char key[64] in scope).
-#define META(k) (snprintf(key, sizeof key, "%s.%s", name, k), fixture_int(f, key))
+#define META(k)      (snprintf(key, sizeof key, "%s.%s", name, k), fixture_int(f, key))
 #define TENSOR(k, n) (snprintf(key, sizeof key, "%s.%s", name, k), fixture_f32(f, key, n))
 
 static float *copy_of(const float *src, size_t n) {
@@ -77,13 +77,15 @@ static void test_linear_fixture(const cdrl_st_file *f, const char *name, int has
     cdrl_linear_backward(dx, dw, has_bias ? db : NULL, r, x, w, N, IC, OC, &a);
     check_close("linear dinp", dx, TENSOR("grad.x", nx), nx, FIX_ATOL, FIX_RTOL);
     check_close("linear dw", dw, TENSOR("grad.w", nw), nw, FIX_ATOL, FIX_RTOL);
-    if (has_bias) check_close("linear db", db, TENSOR("grad.b", (size_t)OC), (size_t)OC, FIX_ATOL, FIX_RTOL);
+    if (has_bias)
+        check_close("linear db", db, TENSOR("grad.b", (size_t)OC), (size_t)OC, FIX_ATOL, FIX_RTOL);
 
     // Finite differences of sum(out * r).
     lin_ctx c = {N, IC, OC, x, w, b, y, r, &a};
     gradcheck("linear fd dinp", lin_loss, &c, x, dx, nx, 64, FD_EPS, FD_ATOL, FD_RTOL);
     gradcheck("linear fd dw", lin_loss, &c, w, dw, nw, 64, FD_EPS, FD_ATOL, FD_RTOL);
-    if (has_bias) gradcheck("linear fd db", lin_loss, &c, b, db, (size_t)OC, 64, FD_EPS, FD_ATOL, FD_RTOL);
+    if (has_bias)
+        gradcheck("linear fd db", lin_loss, &c, b, db, (size_t)OC, 64, FD_EPS, FD_ATOL, FD_RTOL);
 
     // NULL parameter gradients leave dinp's bytes unchanged; dinp NULL leaves dw's.
     float *dx2 = test_floats(nx), *dw2 = test_floats(nw);
@@ -96,17 +98,21 @@ static void test_linear_fixture(const cdrl_st_file *f, const char *name, int has
     // hence 1e-6 relative to |g0| + |gradient|.
     float *g0 = test_floats(nx), *want = test_floats(nx);
     test_fill(g0, nx, 5, -1.0f, 1.0f);
-    for (size_t i = 0; i < nx; i++) want[i] = g0[i] + dx[i];
+    for (size_t i = 0; i < nx; i++)
+        want[i] = g0[i] + dx[i];
     cdrl_linear_backward(g0, NULL, NULL, r, x, w, N, IC, OC, &a);
     check_close("linear dinp accumulates", g0, want, nx, 1e-6, 1e-6);
     float *gw = test_floats(nw), *want_w = test_floats(nw), *gb = test_floats((size_t)OC);
     test_fill(gw, nw, 6, -1.0f, 1.0f);
     test_fill(gb, (size_t)OC, 7, -1.0f, 1.0f);
-    for (size_t i = 0; i < nw; i++) want_w[i] = gw[i] + dw[i];
+    for (size_t i = 0; i < nw; i++)
+        want_w[i] = gw[i] + dw[i];
     float gb0 = gb[0];
     cdrl_linear_backward(NULL, gw, has_bias ? gb : NULL, r, x, w, N, IC, OC, &a);
     check_close("linear dw accumulates", gw, want_w, nw, 1e-5, 1e-6);
-    if (has_bias) CHECK(fabs((double)gb[0] - (double)(gb0 + db[0])) < 1e-5, "linear db accumulates: %g vs %g", (double)gb[0], (double)(gb0 + db[0]));
+    if (has_bias)
+        CHECK(fabs((double)gb[0] - (double)(gb0 + db[0])) < 1e-5, "linear db accumulates: %g vs %g",
+              (double)gb[0], (double)(gb0 + db[0]));
     CHECK(a.used == 0, "linear left %zu bytes of scratch in use", a.used);
 
     cdrl_arena_deinit(&a);
@@ -152,7 +158,8 @@ static void test_conv_fixture(const cdrl_st_file *f, const char *name) {
     check_close("conv2d dinp", dx, TENSOR("grad.x", nx), nx, FIX_ATOL, FIX_RTOL);
     check_close("conv2d dw", dw, TENSOR("grad.w", nw), nw, FIX_ATOL, FIX_RTOL);
     check_close("conv2d db", db, TENSOR("grad.b", nb), nb, FIX_ATOL, FIX_RTOL);
-    CHECK(a.used == 0 && a.peak <= need, "conv2d scratch: %zu in use, peak %zu of %zu", a.used, a.peak, need);
+    CHECK(a.used == 0 && a.peak <= need, "conv2d scratch: %zu in use, peak %zu of %zu", a.used,
+          a.peak, need);
 
     conv_ctx c = {d, x, w, b, y, r, &a};
     gradcheck("conv2d fd dinp", conv_loss, &c, x, dx, nx, 64, FD_EPS, FD_ATOL, FD_RTOL);
@@ -165,7 +172,8 @@ static void test_conv_fixture(const cdrl_st_file *f, const char *name) {
     cdrl_conv2d_forward(y, x, w, b, &d, &a);
     fill_nan(y0, ny);
     cdrl_conv2d_forward(y0, x, w, NULL, &d, &a);
-    for (size_t i = 0; i < ny; i++) want[i] = y[i] - b[i / HW % nb];
+    for (size_t i = 0; i < ny; i++)
+        want[i] = y[i] - b[i / HW % nb];
     check_close("conv2d out, no bias", y0, want, ny, 1e-6, 1e-6);
 
     float *dx2 = test_floats(nx), *dw2 = test_floats(nw);
@@ -184,9 +192,12 @@ static void test_conv_fixture(const cdrl_st_file *f, const char *name) {
     test_fill(g0, nx, 8, -1.0f, 1.0f);
     test_fill(gw, nw, 9, -1.0f, 1.0f);
     test_fill(gb, nb, 10, -1.0f, 1.0f);
-    for (size_t i = 0; i < nx; i++) want[i] = g0[i] + dx[i];
-    for (size_t i = 0; i < nw; i++) want_w[i] = gw[i] + dw[i];
-    for (size_t i = 0; i < nb; i++) want_b[i] = gb[i] + db[i];
+    for (size_t i = 0; i < nx; i++)
+        want[i] = g0[i] + dx[i];
+    for (size_t i = 0; i < nw; i++)
+        want_w[i] = gw[i] + dw[i];
+    for (size_t i = 0; i < nb; i++)
+        want_b[i] = gb[i] + db[i];
     cdrl_conv2d_backward(g0, gw, gb, r, x, w, &d, &a);
     check_close("conv2d dinp accumulates", g0, want, nx, 1e-6, 1e-6);
     check_close("conv2d dw accumulates", gw, want_w, nw, 1e-5, 1e-6);
@@ -220,15 +231,20 @@ static void conv_naive(double *y, double *dx, double *dw, double *db, const floa
         for (int o = 0; o < d->OC; o++) {
             for (int yy = 0; yy < H; yy++) {
                 for (int xx = 0; xx < W; xx++) {
-                    size_t oi = ((size_t)i * (size_t)d->OC + (size_t)o) * HW + (size_t)(yy * W + xx);
+                    size_t oi =
+                        ((size_t)i * (size_t)d->OC + (size_t)o) * HW + (size_t)(yy * W + xx);
                     double acc = (double)b[o];
                     for (int c = 0; c < d->IC; c++) {
                         for (int kh = 0; kh < K; kh++) {
                             for (int kw = 0; kw < K; kw++) {
                                 int sy = yy + kh - p, sx = xx + kw - p;
                                 if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
-                                size_t xi = ((size_t)i * (size_t)d->IC + (size_t)c) * HW + (size_t)(sy * W + sx);
-                                size_t wi = (((size_t)o * (size_t)d->IC + (size_t)c) * (size_t)K + (size_t)kh) * (size_t)K + (size_t)kw;
+                                size_t xi = ((size_t)i * (size_t)d->IC + (size_t)c) * HW +
+                                            (size_t)(sy * W + sx);
+                                size_t wi = (((size_t)o * (size_t)d->IC + (size_t)c) * (size_t)K +
+                                             (size_t)kh) *
+                                                (size_t)K +
+                                            (size_t)kw;
                                 acc += (double)w[wi] * (double)x[xi];
                                 dx[xi] += (double)w[wi] * (double)r[oi];
                                 dw[wi] += (double)x[xi] * (double)r[oi];
@@ -245,13 +261,15 @@ static void conv_naive(double *y, double *dx, double *dw, double *db, const floa
 
 static void check_close_d(const char *name, const float *got, const double *want, size_t n) {
     float *wf = test_floats(n);
-    for (size_t i = 0; i < n; i++) wf[i] = (float)want[i];
+    for (size_t i = 0; i < n; i++)
+        wf[i] = (float)want[i];
     check_close(name, got, wf, n, BIG_ATOL, BIG_RTOL);
     cdrl_free(wf);
 }
 
 static void conv_run(float *y, float *dx, float *dw, float *db, const float *x, const float *w,
-                     const float *b, const float *r, const cdrl_conv2d_desc *d, size_t arena_bytes) {
+                     const float *b, const float *r, const cdrl_conv2d_desc *d,
+                     size_t arena_bytes) {
     cdrl_arena a = arena_of(arena_bytes);
     cdrl_conv2d_forward(y, x, w, b, d, &a);
     cdrl_conv2d_backward(dx, dw, db, r, x, w, d, &a);
@@ -295,12 +313,15 @@ static void test_conv_big(const cdrl_conv2d_desc *d) {
     const char *what[4] = {"out", "dinp", "dw", "db"};
     for (int run = 1; run < 3; run++) {
         for (int k = 0; k < 4; k++) {
-            CHECK(same_bytes(out[0][k], out[run][k], n[k]), "conv2d: %s differs for 1 and 2 threads%s", what[k], run == 2 ? " (1-thread arena)" : "");
+            CHECK(same_bytes(out[0][k], out[run][k], n[k]),
+                  "conv2d: %s differs for 1 and 2 threads%s", what[k],
+                  run == 2 ? " (1-thread arena)" : "");
         }
     }
     printf("  ok   1 and 2 threads (and a 1-thread arena): out, dinp, dw, db byte for byte\n");
     for (int run = 0; run < 3; run++) {
-        for (int k = 0; k < 4; k++) cdrl_free(out[run][k]);
+        for (int k = 0; k < 4; k++)
+            cdrl_free(out[run][k]);
     }
     cdrl_free(ry), cdrl_free(rx), cdrl_free(rw), cdrl_free(rb);
     cdrl_free(x), cdrl_free(w), cdrl_free(b), cdrl_free(r);
@@ -308,7 +329,8 @@ static void test_conv_big(const cdrl_conv2d_desc *d) {
 
 static void test_linear_big(int N, int IC, int OC) {
     size_t nx = (size_t)N * (size_t)IC, ny = (size_t)N * (size_t)OC, nw = (size_t)OC * (size_t)IC;
-    float *x = test_floats(nx), *w = test_floats(nw), *b = test_floats((size_t)OC), *r = test_floats(ny);
+    float *x = test_floats(nx), *w = test_floats(nw), *b = test_floats((size_t)OC),
+          *r = test_floats(ny);
     test_fill(x, nx, 11, -1.0f, 1.0f);
     test_fill(w, nw, 12, -0.1f, 0.1f);
     test_fill(b, (size_t)OC, 13, -0.1f, 0.1f);
@@ -325,7 +347,8 @@ static void test_linear_big(int N, int IC, int OC) {
         fill_nan(out[run][0], ny);
         cdrl_linear_forward(out[run][0], x, w, b, N, IC, OC, &a);
         cdrl_linear_backward(out[run][1], out[run][2], out[run][3], r, x, w, N, IC, OC, &a);
-        CHECK(a.peak <= need && a.used == 0, "linear scratch peak %zu of %zu, %zu in use", a.peak, need, a.used);
+        CHECK(a.peak <= need && a.used == 0, "linear scratch peak %zu of %zu, %zu in use", a.peak,
+              need, a.used);
         cdrl_arena_deinit(&a);
     }
     cdrl_set_threads(saved);
@@ -337,7 +360,8 @@ static void test_linear_big(int N, int IC, int OC) {
             size_t oi = (size_t)i * (size_t)OC + (size_t)o;
             double acc = (double)b[o];
             for (int c = 0; c < IC; c++) {
-                size_t xi = (size_t)i * (size_t)IC + (size_t)c, wi = (size_t)o * (size_t)IC + (size_t)c;
+                size_t xi = (size_t)i * (size_t)IC + (size_t)c,
+                       wi = (size_t)o * (size_t)IC + (size_t)c;
                 acc += (double)w[wi] * (double)x[xi];
                 rx[xi] += (double)w[wi] * (double)r[oi];
                 rw[wi] += (double)x[xi] * (double)r[oi];
@@ -354,11 +378,13 @@ static void test_linear_big(int N, int IC, int OC) {
     size_t n[4] = {ny, nx, nw, (size_t)OC};
     const char *what[4] = {"out", "dinp", "dw", "db"};
     for (int k = 0; k < 4; k++) {
-        CHECK(same_bytes(out[0][k], out[1][k], n[k]), "linear: %s differs for 1 and 2 threads", what[k]);
+        CHECK(same_bytes(out[0][k], out[1][k], n[k]), "linear: %s differs for 1 and 2 threads",
+              what[k]);
     }
     printf("  ok   1 and 2 threads: out, dinp, dw, db byte for byte\n");
     for (int run = 0; run < 2; run++) {
-        for (int k = 0; k < 4; k++) cdrl_free(out[run][k]);
+        for (int k = 0; k < 4; k++)
+            cdrl_free(out[run][k]);
     }
     cdrl_free(ry), cdrl_free(rx), cdrl_free(rw), cdrl_free(rb);
     cdrl_free(x), cdrl_free(w), cdrl_free(b), cdrl_free(r);

@@ -14,8 +14,9 @@
 #include "ops/cpu/gemm.h"
 #include "ops/ops.h"
 
-// Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call): widths of
-// 128-384 run sgemm at its best, 512 and beyond lose up to half as the col panel leaves L2.
+// Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call, panel stride
+// padded by cdrl_sgemm_ld): 256 and 512 run alike, 128 and 768+ lose 5-20 %; 256 keeps the
+// col panel of a 256-channel 3x3 layer at 2.4 MB and still gives 4 chunks at 4x4, batch 64.
 #ifndef CONV_COLS
 #define CONV_COLS 256
 #endif
@@ -135,8 +136,7 @@ typedef struct workers {
     size_t col_n, tile_n;
 } workers;
 
-static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g,
-                             int n) {
+static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g, int n) {
     workers w;
     w.col_n = cdrl_arena_floats_size(worker_floats_col(d, g)) / sizeof(float);
     w.tile_n = cdrl_arena_floats_size(worker_floats_tile(d, g)) / sizeof(float);
@@ -146,6 +146,7 @@ static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chu
 }
 
 size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
+    if (d->B == 0) return 0;
     chunking g = chunking_of(d);
     int n = cdrl_threads();
     if (n > g.n_chunks) n = g.n_chunks;
@@ -157,15 +158,14 @@ size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
 // holds inp[image, c, y + kh - K/2, x + kw - K/2], zero outside the image. inp (B, C, H, W).
 // For K = 1 this is a plain copy, kept because the image planes themselves are often 4 KB
 // multiples apart (32x32), the stride sgemm handles badly.
-static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *d,
-                   const chunk *k) {
+static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *d, const chunk *k) {
     int H = d->H, W = d->W, K = d->K, p = K / 2;
     ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)k->nr * W; // n: pixels per image here
     for (int c = 0; c < C; c++) {
         for (int kh = 0; kh < K; kh++) {
             for (int kw = 0; kw < K; kw++) {
-                float *dst = col + ((size_t)c * (size_t)(K * K) + (size_t)(kh * K + kw)) *
-                                       (size_t)k->ld;
+                float *dst =
+                    col + ((size_t)c * (size_t)(K * K) + (size_t)(kh * K + kw)) * (size_t)k->ld;
                 // In flat pixel indices the tap is one shift of the whole band: pixel j of
                 // the band reads plane[y0 W + j + off]. Out-of-plane reads (rows above or
                 // below) are zero, and a horizontal tap that wraps into the neighbouring row
@@ -175,13 +175,15 @@ static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *
                 ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
                 if (hi < lo) hi = lo;
                 for (int i = 0; i < k->ni; i++) {
-                    const float *plane = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * (size_t)HW;
+                    const float *plane =
+                        inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * (size_t)HW;
                     float *drow = dst + (size_t)i * (size_t)n;
                     memset(drow, 0, (size_t)lo * sizeof(float));
                     memcpy(drow + lo, plane + (base + lo), (size_t)(hi - lo) * sizeof(float));
                     memset(drow + hi, 0, (size_t)(n - hi) * sizeof(float));
                     if (dx != 0) {
-                        for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W) drow[j] = 0.0f;
+                        for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W)
+                            drow[j] = 0.0f;
                     }
                 }
             }
@@ -191,9 +193,9 @@ static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *
 
 // One chunk of out (B, OC, H, W) (=, or += when accumulate) conv(inp (B, C, H, W), w (OC, C, K,
 // K)) + b (OC, or NULL). Used by forward, and by backward-data with the flipped kernel.
-static void conv_chunk(float *out, const float *inp, const float *w, const float *b, int C,
-                       int OC, const cdrl_conv2d_desc *d, const chunk *k, int accumulate,
-                       float *col, float *tile) {
+static void conv_chunk(float *out, const float *inp, const float *w, const float *b, int C, int OC,
+                       const cdrl_conv2d_desc *d, const chunk *k, int accumulate, float *col,
+                       float *tile) {
     size_t HW = (size_t)d->H * (size_t)d->W;
     int CK = C * d->K * d->K;
     im2col(col, inp, C, d, k);
@@ -205,7 +207,8 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
         if (b) {
             for (int oc = 0; oc < OC; oc++) {
                 float *row = o + (size_t)oc * HW;
-                for (int j = 0; j < k->cols; j++) row[j] += b[oc];
+                for (int j = 0; j < k->cols; j++)
+                    row[j] += b[oc];
             }
         }
         return;
@@ -218,9 +221,11 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
             float *dst = out + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
             float bias = b ? b[oc] : 0.0f;
             if (accumulate) {
-                for (size_t j = 0; j < HW; j++) dst[j] += src[j] + bias;
+                for (size_t j = 0; j < HW; j++)
+                    dst[j] += src[j] + bias;
             } else {
-                for (size_t j = 0; j < HW; j++) dst[j] = src[j] + bias;
+                for (size_t j = 0; j < HW; j++)
+                    dst[j] = src[j] + bias;
             }
         }
     }
@@ -229,7 +234,8 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
 // ---------------------------------------------------------------------------------------
 void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                          const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
-    CDRL_ASSERT(d->K == 1 || d->K == 3);
+    CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
+    if (d->B == 0) return;
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     int nw = workers_fitting(scratch, d, &g, g.n_chunks);
@@ -246,8 +252,8 @@ void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const flo
 
 // dinp += conv(dout, w_flip): w_flip (IC, OC, K, K) = w (OC, IC, K, K) with the first two axes
 // swapped and the kernel rotated by 180 degrees; padding K/2 stays K/2 because K is odd.
-static void backward_data(float *dinp, const float *dout, const float *w,
-                          const cdrl_conv2d_desc *d, const chunking *g, cdrl_arena *scratch) {
+static void backward_data(float *dinp, const float *dout, const float *w, const cdrl_conv2d_desc *d,
+                          const chunking *g, cdrl_arena *scratch) {
     int KK = d->K * d->K;
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
     float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K)
@@ -256,7 +262,8 @@ static void backward_data(float *dinp, const float *dout, const float *w,
         for (int oc = 0; oc < d->OC; oc++) {
             const float *src = w + ((size_t)oc * (size_t)d->IC + (size_t)ic) * (size_t)KK;
             float *dst = w_flip + ((size_t)ic * (size_t)d->OC + (size_t)oc) * (size_t)KK;
-            for (int j = 0; j < KK; j++) dst[j] = src[KK - 1 - j];
+            for (int j = 0; j < KK; j++)
+                dst[j] = src[KK - 1 - j];
         }
     }
     int nw = workers_fitting(scratch, d, g, g->n_chunks);
@@ -265,8 +272,8 @@ static void backward_data(float *dinp, const float *dout, const float *w,
     for (int c = 0; c < g->n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(g, d, c);
-        conv_chunk(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, 1,
-                   ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+        conv_chunk(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, 1, ws.col + (size_t)t * ws.col_n,
+                   ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
     }
 }
 
@@ -276,11 +283,14 @@ static float lane_sum(const float *p, size_t n) {
     float lane[16] = {0};
     size_t j = 0;
     for (; j + 16 <= n; j += 16) {
-        for (int l = 0; l < 16; l++) lane[l] += p[j + l];
+        for (int l = 0; l < 16; l++)
+            lane[l] += p[j + l];
     }
-    for (; j < n; j++) lane[j % 16] += p[j];
+    for (; j < n; j++)
+        lane[j % 16] += p[j];
     for (int half = 8; half > 0; half /= 2) {
-        for (int l = 0; l < half; l++) lane[l] += lane[l + half];
+        for (int l = 0; l < half; l++)
+            lane[l] += lane[l + half];
     }
     return lane[0];
 }
@@ -297,8 +307,10 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     size_t wn = (size_t)d->OC * (size_t)CK;
     size_t pn = cdrl_arena_floats_size(wn) / sizeof(float);
     int n_slots = dw_slots(g);
-    float *partial = dw ? cdrl_arena_floats(scratch, pn * (size_t)n_slots) : NULL; // (n_slots, OC, CK)
-    float *bsum = db ? cdrl_arena_floats(scratch, (size_t)g->n_chunks * (size_t)d->OC) : NULL; // (n_chunks, OC)
+    float *partial =
+        dw ? cdrl_arena_floats(scratch, pn * (size_t)n_slots) : NULL; // (n_slots, OC, CK)
+    float *bsum = db ? cdrl_arena_floats(scratch, (size_t)g->n_chunks * (size_t)d->OC)
+                     : NULL; // (n_chunks, OC)
     int nw = workers_fitting(scratch, d, g, n_slots);
     workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
@@ -311,7 +323,8 @@ static void backward_params(float *dw, float *db, const float *dout, const float
             size_t seg = (size_t)k.nr * (size_t)d->W; // pixels of one image in the chunk
             if (dw) {
                 // A operand (OC, cols): dout's band in place, or several images gathered.
-                const float *am = dout + (size_t)k.i0 * (size_t)d->OC * HW + (size_t)k.y0 * (size_t)d->W;
+                const float *am =
+                    dout + (size_t)k.i0 * (size_t)d->OC * HW + (size_t)k.y0 * (size_t)d->W;
                 int lda = (int)HW;
                 if (k.ni > 1) {
                     for (int oc = 0; oc < d->OC; oc++) {
@@ -326,14 +339,15 @@ static void backward_params(float *dw, float *db, const float *dout, const float
                 }
                 // B operand: col (CK, cols), used transposed.
                 im2col(col, inp, d->IC, d, &k);
-                cdrl_sgemm(0, 1, d->OC, CK, k.cols, 1.0f, am, lda, col, k.ld,
-                           c == s ? 0.0f : 1.0f, partial + (size_t)s * pn, CK);
+                cdrl_sgemm(0, 1, d->OC, CK, k.cols, 1.0f, am, lda, col, k.ld, c == s ? 0.0f : 1.0f,
+                           partial + (size_t)s * pn, CK);
             }
             if (db) {
                 for (int oc = 0; oc < d->OC; oc++) {
                     double acc = 0.0;
                     for (int i = 0; i < k.ni; i++) {
-                        const float *p = dout + ((size_t)(k.i0 + i) * (size_t)d->OC + (size_t)oc) * HW +
+                        const float *p = dout +
+                                         ((size_t)(k.i0 + i) * (size_t)d->OC + (size_t)oc) * HW +
                                          (size_t)k.y0 * (size_t)d->W;
                         acc += (double)lane_sum(p, seg);
                     }
@@ -349,7 +363,8 @@ static void backward_params(float *dw, float *db, const float *dout, const float
             size_t j1 = j0 + 4096 < wn ? j0 + 4096 : wn;
             for (size_t j = j0; j < j1; j++) {
                 float acc = partial[j];
-                for (int s = 1; s < n_slots; s++) acc += partial[(size_t)s * pn + j];
+                for (int s = 1; s < n_slots; s++)
+                    acc += partial[(size_t)s * pn + j];
                 dw[j] += acc;
             }
         }
@@ -357,16 +372,17 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     if (db) {
         for (int oc = 0; oc < d->OC; oc++) {
             double acc = 0.0;
-            for (int c = 0; c < g->n_chunks; c++) acc += (double)bsum[(size_t)c * (size_t)d->OC + (size_t)oc];
+            for (int c = 0; c < g->n_chunks; c++)
+                acc += (double)bsum[(size_t)c * (size_t)d->OC + (size_t)oc];
             db[oc] += (float)acc;
         }
     }
 }
 
-void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, const cdrl_conv2d_desc *d,
-                          cdrl_arena *scratch) {
-    CDRL_ASSERT(d->K == 1 || d->K == 3);
+void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+    CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
+    if (d->B == 0) return;
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     if (dinp) {

@@ -18,15 +18,15 @@
 #define LIN_DW_ROWS 64
 // Below this many multiply-adds a layer runs on the calling thread alone: starting the
 // team costs more than it saves. Same tiles either way, hence the same bytes.
-#define LIN_PAR_MIN 32768
+#define LIN_PAR_MIN (1 << 20)
 
 static int tiles_of(int n, int t) { return (n + t - 1) / t; }
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 // An operand whose row stride sgemm handles badly (cdrl_sgemm_ld_slow) is first copied to a
 // padded stride: (rows, cols) with stride ld into (rows, cdrl_sgemm_ld(cols)).
-static const float *padded_copy(cdrl_arena *scratch, const float *src, int rows, int cols,
-                                int ld, int *ld_out) {
+static const float *padded_copy(cdrl_arena *scratch, const float *src, int rows, int cols, int ld,
+                                int *ld_out) {
     if (!cdrl_sgemm_ld_slow(ld)) {
         *ld_out = ld;
         return src;
@@ -43,12 +43,13 @@ static const float *padded_copy(cdrl_arena *scratch, const float *src, int rows,
 }
 
 static size_t padded_size(int rows, int cols) {
-    return cdrl_sgemm_ld_slow(cols) ? cdrl_arena_floats_size((size_t)rows * (size_t)cdrl_sgemm_ld(cols))
-                                    : 0;
+    return cdrl_sgemm_ld_slow(cols)
+               ? cdrl_arena_floats_size((size_t)rows * (size_t)cdrl_sgemm_ld(cols))
+               : 0;
 }
 
 size_t cdrl_linear_scratch_size(int N, int IC, int OC) {
-    size_t data = padded_size(OC, IC);                         // w for dinp
+    size_t data = padded_size(OC, IC);                       // w for dinp
     size_t weight = padded_size(N, OC) + padded_size(N, IC); // dout and inp for dw
     return data > weight ? data : weight;
 }
@@ -66,7 +67,8 @@ void cdrl_linear_forward(float *out, const float *inp, const float *w, const flo
         float *o = out + (size_t)r0 * (size_t)OC + (size_t)c0; // (rows, cols), ld OC
         if (b) {
             for (int r = 0; r < rows; r++) {
-                for (int j = 0; j < cols; j++) o[(size_t)r * (size_t)OC + (size_t)j] = b[c0 + j];
+                for (int j = 0; j < cols; j++)
+                    o[(size_t)r * (size_t)OC + (size_t)j] = b[c0 + j];
             }
         }
         cdrl_sgemm(0, 1, rows, cols, IC, 1.0f, inp + (size_t)r0 * (size_t)IC, IC,
@@ -74,9 +76,8 @@ void cdrl_linear_forward(float *out, const float *inp, const float *w, const flo
     }
 }
 
-void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, int N, int IC, int OC,
-                          cdrl_arena *scratch) {
+void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int IC, int OC, cdrl_arena *scratch) {
     int par = (double)N * IC * OC >= LIN_PAR_MIN;
     (void)par; // unused without OpenMP
     size_t mark = cdrl_arena_mark(scratch);
@@ -89,8 +90,8 @@ void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout,
         for (int t = 0; t < n_rt * n_ct; t++) {
             int r0 = (t / n_ct) * LIN_ROWS, c0 = (t % n_ct) * LIN_COLS;
             int rows = min_int(LIN_ROWS, N - r0), cols = min_int(LIN_COLS, IC - c0);
-            cdrl_sgemm(0, 0, rows, cols, OC, 1.0f, dout + (size_t)r0 * (size_t)OC, OC, wp + c0,
-                       ldw, 1.0f, dinp + (size_t)r0 * (size_t)IC + (size_t)c0, IC);
+            cdrl_sgemm(0, 0, rows, cols, OC, 1.0f, dout + (size_t)r0 * (size_t)OC, OC, wp + c0, ldw,
+                       1.0f, dinp + (size_t)r0 * (size_t)IC + (size_t)c0, IC);
         }
         cdrl_arena_release(scratch, mark);
     }
@@ -118,9 +119,11 @@ void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout,
             double acc[64] = {0};
             for (int r = 0; r < N; r++) {
                 const float *row = dout + (size_t)r * (size_t)OC + (size_t)c0;
-                for (int j = 0; j < cols; j++) acc[j] += (double)row[j];
+                for (int j = 0; j < cols; j++)
+                    acc[j] += (double)row[j];
             }
-            for (int j = 0; j < cols; j++) db[c0 + j] += (float)acc[j];
+            for (int j = 0; j < cols; j++)
+                db[c0 + j] += (float)acc[j];
         }
     }
 }

@@ -46,8 +46,12 @@ $(BUILD)/%.o: %.c $(HEADERS)
 $(BUILD)/libcdrl.a: $(LIB_OBJ)
 	@rm -f $@.$$$$.tmp; ar rcs $@.$$$$.tmp $^ && mv $@.$$$$.tmp $@
 
-cdrl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcdrl.a
+# The program is built in $(BUILD); ./cdrl is the copy of the default build's.
+$(BUILD)/cdrl: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcdrl.a
 	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+cdrl: build/cdrl
+	cp build/cdrl $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libcdrl.a
 	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
@@ -57,11 +61,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcdrl.a
 
 # Runs every test program, then every tests/test_*.sh (each exits non-zero on any failure),
 # and prints one summary line.
-test: $(TESTS) cdrl
+test: $(TESTS) $(BUILD)/cdrl
 	@pass=0; fail=0; for t in $(TESTS); do \
 	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; for t in $(TEST_SH); do \
-	  if sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	  if CDRL=$(BUILD)/cdrl sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # What CI runs: the tests, then the tests again under the sanitizers.

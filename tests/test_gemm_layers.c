@@ -390,6 +390,18 @@ static void test_linear_big(int N, int IC, int OC) {
     cdrl_free(x), cdrl_free(w), cdrl_free(b), cdrl_free(r);
 }
 
+// Callers size one arena for their largest layer, so the linear scratch must never shrink as
+// a size grows (the padded copies exist only for some feature counts).
+static void test_linear_scratch_monotone(void) {
+    int bad = 0;
+    for (int f = 1; f <= 1100 && !bad; f++) {
+        bad += cdrl_linear_scratch_size(100, f, f) > cdrl_linear_scratch_size(100, f + 1, f + 1);
+        bad += cdrl_linear_scratch_size(f, 512, 512) > cdrl_linear_scratch_size(f + 1, 512, 512);
+    }
+    CHECK(!bad, "cdrl_linear_scratch_size shrinks as a size grows");
+    printf("  ok   linear scratch size grows with every size\n");
+}
+
 int main(void) {
     cdrl_st_file *f = fixture_load("linear");
     test_linear_fixture(f, "fc", 1);
@@ -411,5 +423,6 @@ int main(void) {
     // features take the padded copies.
     test_linear_big(140, 256, 384);
     test_linear_big(150, 130, 70);
+    test_linear_scratch_monotone();
     return test_report("test_gemm_layers");
 }

@@ -42,10 +42,10 @@ static const float *padded_copy(cdrl_arena *scratch, const float *src, int rows,
     return dst;
 }
 
+// Counted for every cols >= 256 (a superset of the slow strides), so that the size never
+// shrinks as a size grows: callers may size one arena for their largest N, IC and OC.
 static size_t padded_size(int rows, int cols) {
-    return cdrl_sgemm_ld_slow(cols)
-               ? cdrl_arena_floats_size((size_t)rows * (size_t)cdrl_sgemm_ld(cols))
-               : 0;
+    return cols >= 256 ? cdrl_arena_floats_size((size_t)rows * (size_t)cdrl_sgemm_ld(cols)) : 0;
 }
 
 size_t cdrl_linear_scratch_size(int N, int IC, int OC) {

@@ -75,7 +75,7 @@ static const field fields[] = {
     FIELD(init_blocks, F_INT),  FIELD(n_levels, F_INT),     FIELD(logsnr_min, F_DOUBLE),
     FIELD(logsnr_max, F_DOUBLE), FIELD(step_b, F_DOUBLE),   FIELD(batch, F_INT),
     FIELD(n_langevin, F_INT),   FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
-    FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG),
+    FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG), FIELD(lr_decay_iters, F_LONG),
     FIELD(ema_ebm, F_FLOAT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
     FIELD(seed, F_U64),         FIELD(data, F_STR),
 };

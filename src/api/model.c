@@ -44,7 +44,7 @@ static cdrl_status check_config(const cdrl_config *c) {
         return cdrl_fail(CDRL_STATUS_INVALID, "config: schedule out of range (n_levels %d in 1..%d, logsnr_min < logsnr_max, step_b > 0)", c->n_levels, CDRL_MAX_LEVELS);
     if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000)
         return cdrl_fail(CDRL_STATUS_INVALID, "config: batch %d or Langevin steps %d out of range", c->batch, c->n_langevin);
-    if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 ||
+    if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 || c->lr_decay_iters < 0 ||
         !(c->ema_ebm >= 0 && c->ema_ebm < 1) || !(c->ema_init >= 0 && c->ema_init < 1) || !(c->clip > 0))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: learning rates, warm-ups, EMA decays (in [0,1)) or clip (> 0) out of range");
     return CDRL_OK;
@@ -84,6 +84,7 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     cdrl_train_params tp = {.batch = c->batch, .n_langevin = c->n_langevin, .lr_ebm = c->lr_ebm,
                             .lr_init = c->lr_init, .warmup_ebm = c->warmup_ebm,
                             .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
+                            .decay_iters = c->lr_decay_iters,
                             .ema_ebm = c->ema_ebm, .ema_init = c->ema_init, .clip = c->clip,
                             .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);

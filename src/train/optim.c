@@ -156,3 +156,10 @@ float cdrl_warmup_offset(long k, long warmup, long offset) {
     double f = (double)(k + offset) / (double)warmup;
     return f < 1.0 ? (float)f : 1.0f;
 }
+
+float cdrl_cosine_decay(long k, long n) {
+    CDRL_ASSERT(k >= 0 && n >= 0);
+    if (n == 0) return 1.0f;
+    double u = (double)(k < n ? k : n) / (double)n;
+    return (float)(0.5 * (1.0 + cos(3.14159265358979323846 * u)));
+}

@@ -38,5 +38,7 @@ void cdrl_ema_update(float *shadow, const float *param, size_t n, float d);
 // min(1, (k + offset) / warmup) with offset 500 in the official code. warmup 0: always 1.
 float cdrl_warmup_linear(long k, long warmup);
 float cdrl_warmup_offset(long k, long warmup, long offset);
+// Cosine decay (not in the official code): 0.5 (1 + cos(pi min(k, n) / n)); n = 0 gives 1.
+float cdrl_cosine_decay(long k, long n);
 
 #endif // CDRL_TRAIN_OPTIM_H

@@ -179,8 +179,9 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (5) EBM update, then (6) initializer update; both warm-ups count completed steps.
     cdrl_step_stats st_ = {.loss_ebm = (float)loss_ebm, .loss_init = (float)loss_init,
                            .f_pos = (float)(f_pos / B), .f_neg = (float)(f_neg / B)};
-    st_.lr_ebm = t->tp.lr_ebm * cdrl_warmup_linear(t->step, t->tp.warmup_ebm);
-    st_.lr_init = t->tp.lr_init * cdrl_warmup_offset(t->step, t->tp.warmup_init, t->tp.warmup_init_offset);
+    const float decay = cdrl_cosine_decay(t->step, t->tp.decay_iters);
+    st_.lr_ebm = t->tp.lr_ebm * cdrl_warmup_linear(t->step, t->tp.warmup_ebm) * decay;
+    st_.lr_init = t->tp.lr_init * cdrl_warmup_offset(t->step, t->tp.warmup_init, t->tp.warmup_init_offset) * decay;
     st_.grad_norm_ebm = cdrl_clip_grad_norm(ebm->grad, ebm->params->total, t->tp.clip);
     st_.grad_norm_init = cdrl_clip_grad_norm(init->grad, init->params->total, t->tp.clip);
     if (!isfinite(st_.grad_norm_ebm) || !isfinite(st_.grad_norm_init))

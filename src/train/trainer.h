@@ -19,6 +19,7 @@ typedef struct cdrl_train_params {
     long warmup_ebm;         // 10000: lr_ebm * min(1, k / warmup_ebm)
     long warmup_init;        // 10000: lr_init * min(1, (k + offset) / warmup_init)
     long warmup_init_offset; // 500
+    long decay_iters;        // 0 (official: constant); else both rates follow a cosine to 0 at this step
     float ema_ebm, ema_init; // 0.9999
     float clip;              // 1.0: global-norm clipping of each network's gradient
     float beta1, beta2, eps; // Adam(W): 0.9, 0.999, 1e-8

@@ -8,6 +8,9 @@
 #include "ops/ops.h"
 
 #define SLOPE 0.2f // LeakyReLU slope of the official EBMs
+// Rows per batch above which the per-row loops below run in parallel. Each row, or each
+// column for the sums over rows, is one thread's alone, so results do not depend on threads.
+#define PAR_ROWS 64
 
 void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
     memset(c, 0, sizeof *c);
@@ -230,6 +233,7 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
         float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_final;
         cdrl_lrelu_forward(b->a1, b->h, n_in, SLOPE);
         sn_linear_fwd(m, b->s, b->a1, &b->conv1, b->b1, B);
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int n = 0; n < B; n++) {
             CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
             const float *tp = b->lvl_tp + (size_t)level[n] * (size_t)b->out;
@@ -241,6 +245,7 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
         if (b->in != b->out) sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
         else memcpy(next, b->h, sizeof(float) * n_in);
         const float *g = m->p + b->g;
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int n = 0; n < B; n++)
             for (int c = 0; c < b->out; c++) {
                 size_t k = (size_t)n * (size_t)b->out + (size_t)c;
@@ -250,6 +255,7 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
     const int W = m->width_out;
     cdrl_relu_forward(m->r, m->h_final, (size_t)B * (size_t)W);
     const float *wf = m->p + m->final_w;
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
     for (int n = 0; n < B; n++) {
         float acc = 0.0f;
         const float *r = m->r + (size_t)n * (size_t)W;
@@ -273,12 +279,13 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
     // f = relu(h_final) . w_final
     const float *wf = m->p + m->final_w;
     float *dwf = m->grad + m->final_w;
-    memset(da, 0, sizeof(float) * (size_t)B * (size_t)W);
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
     for (int n = 0; n < B; n++) {
         float *d = da + (size_t)n * (size_t)W;
         for (int c = 0; c < W; c++) d[c] = df[n] * wf[c];
     }
     if (param_grads)
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int c = 0; c < W; c++) {
             float acc = 0.0f;
             for (int n = 0; n < B; n++) acc += df[n] * m->r[(size_t)n * (size_t)W + (size_t)c];
@@ -295,6 +302,7 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         memset(dhi, 0, sizeof(float) * n_in);
         if (b->in != b->out) sn_linear_bwd(m, dhi, dh, b->h, &b->shortcut, b->bs, B, param_grads);
         else memcpy(dhi, dh, sizeof(float) * n_in);
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int n = 0; n < B; n++)
             for (int c = 0; c < b->out; c++) {
                 size_t k = (size_t)n * (size_t)b->out + (size_t)c;
@@ -302,6 +310,7 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
             }
         if (param_grads) {
             float *dg = m->grad + b->g;
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
             for (int c = 0; c < b->out; c++) {
                 float acc = 0.0f;
                 for (int n = 0; n < B; n++) {
@@ -316,12 +325,11 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         sn_linear_bwd(m, da, dc2, b->a2, &b->conv2, b->b2, B, param_grads);
         memset(ds, 0, sizeof(float) * n_out);
         cdrl_lrelu_backward(ds, da, b->s, n_out, SLOPE);
-        if (param_grads)
-            for (int n = 0; n < B; n++) {
-                float *dtp = b->lvl_dtp + (size_t)m->level[n] * (size_t)b->out;
-                const float *d = ds + (size_t)n * (size_t)b->out;
-                for (int c = 0; c < b->out; c++) dtp[c] += d[c];
-            }
+        if (param_grads) // by column: rows of one level add into the same dtp row
+#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
+            for (int c = 0; c < b->out; c++)
+                for (int n = 0; n < B; n++)
+                    b->lvl_dtp[(size_t)m->level[n] * (size_t)b->out + (size_t)c] += ds[(size_t)n * (size_t)b->out + (size_t)c];
         memset(da, 0, sizeof(float) * n_in);
         sn_linear_bwd(m, da, ds, b->a1, &b->conv1, b->b1, B, param_grads);
         cdrl_lrelu_backward(dhi, da, b->h, n_in, SLOPE);

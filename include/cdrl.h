@@ -97,6 +97,7 @@ typedef struct cdrl_config {
     long warmup_init;         // 10000
     long warmup_init_offset;  // 500
     long lr_decay_iters;      // 0: constant rates (official); else cosine decay to 0 at this step
+    long iters;               // planned training length (the CLI's default --iters): 100001
     float ema_ebm, ema_init;  // 0.9999
     float clip;               // 1.0
     uint64_t seed;            // 1

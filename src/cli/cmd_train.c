@@ -39,8 +39,8 @@ static const cli_opt train_table[] = {
      "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
     {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: official-toy, demo, quality",
      NULL, 0, 0},
-    {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total", NULL, 1,
-     1e12},
+    {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total",
+     "the preset's", 1, 1e12},
     {"batch", 'b', CLI_INT, O(batch), "B", "batch size", "the preset's", 1, 1000000},
     {"lr-ebm", 0, CLI_FLOAT, O(lr_ebm), "X", "EBM learning rate", "the preset's", 0, 1e38},
     {"lr-init", 0, CLI_FLOAT, O(lr_init), "X", "initializer learning rate", "the preset's", 0,
@@ -326,6 +326,7 @@ int cmd_train(int argc, char **argv) {
             return cli_fail(CLI_FAIL, "invalid configuration");
     }
     const cdrl_config *cfg = cdrl_model_config(m);
+    if (!cli_given(&train_cmd, &a, "iters")) o.iters = cfg->iters;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, cfg->data) != CDRL_OK) {
         rc = cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);

@@ -23,12 +23,6 @@ void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
     c->n_blocks = 1;
 }
 
-// PyTorch's nn.Linear initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-static void init_uniform(float *x, size_t n, float bound, cdrl_rng *rng) {
-    cdrl_rng_uniform(rng, x, n);
-    for (size_t i = 0; i < n; i++) x[i] = (2.0f * x[i] - 1.0f) * bound;
-}
-
 static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
                           const char *prefix) {
     int wshape[2] = {out, in};
@@ -38,8 +32,8 @@ static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int
 
 static void init_sn_linear(cdrl_toy_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
     float bound = 1.0f / sqrtf((float)s->IN);
-    init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
-    init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
+    cdrl_param_init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
+    cdrl_param_init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
     cdrl_sn_init_uv(s, m->buf, rng);
 }
 
@@ -161,7 +155,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
         for (int c = 0; c < b->out; c++) m->p[b->g + (size_t)c] = 1.0f;
         if (b->in != b->out) init_sn_linear(m, &b->shortcut, b->bs, rng);
     }
-    init_uniform(m->p + m->final_w, (size_t)m->width_out, 1.0f / sqrtf((float)m->width_out), rng);
+    cdrl_param_init_uniform(m->p + m->final_w, (size_t)m->width_out, 1.0f / sqrtf((float)m->width_out), rng);
     return m;
 }
 

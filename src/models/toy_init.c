@@ -17,10 +17,6 @@ void cdrl_toy_init_config_default(cdrl_toy_init_config *c) {
     c->groups = 32;
 }
 
-static void init_uniform(float *x, size_t n, float bound, cdrl_rng *rng) {
-    cdrl_rng_uniform(rng, x, n);
-    for (size_t i = 0; i < n; i++) x[i] = (2.0f * x[i] - 1.0f) * bound;
-}
 
 // nn.Linear(in, out) registered as "<name>.weight" and "<name>.bias" (bias optional).
 static void add_linear(cdrl_toy_init *m, size_t *w, size_t *b, int in, int out, const char *name) {
@@ -31,8 +27,8 @@ static void add_linear(cdrl_toy_init *m, size_t *w, size_t *b, int in, int out, 
 
 static void init_linear(cdrl_toy_init *m, size_t w, size_t b, int in, int out, cdrl_rng *rng) {
     float bound = 1.0f / sqrtf((float)in);
-    init_uniform(m->p + w, (size_t)in * (size_t)out, bound, rng);
-    init_uniform(m->p + b, (size_t)out, bound, rng);
+    cdrl_param_init_uniform(m->p + w, (size_t)in * (size_t)out, bound, rng);
+    cdrl_param_init_uniform(m->p + b, (size_t)out, bound, rng);
 }
 
 cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_batch, int n_levels,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "cdrl.h"
+#include "core/rng.h"
 
 #define CDRL_PARAM_NAME_MAX 96
 
@@ -36,5 +37,8 @@ size_t cdrl_param_add(cdrl_param_table *t, int ndim, const int *shape, const cha
     ;
 // The entry called name, or NULL.
 const cdrl_param *cdrl_param_find(const cdrl_param_table *t, const char *name);
+// x[i] ~ U(-bound, bound): PyTorch's nn.Linear / nn.Conv2d default for weights and biases
+// with bound = 1/sqrt(fan_in).
+void cdrl_param_init_uniform(float *x, size_t n, float bound, cdrl_rng *rng);
 
 #endif // CDRL_NN_PARAM_H

@@ -99,6 +99,7 @@ typedef struct cdrl_config {
     long lr_decay_iters;      // 0: constant rates (official); else cosine decay to 0 at this step
     long iters;               // planned training length (the CLI's default --iters): 100001
     float ema_ebm, ema_init;  // 0.9999
+    int ema_ramp;             // 1 (official): decay min(d, (1+n)/(10+n)) at update n; 0: d throughout
     float clip;               // 1.0
     uint64_t seed;            // 1
     char data[512];           // data spec the model is trained on ("checkerboard", "points:F")

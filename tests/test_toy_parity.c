@@ -119,7 +119,7 @@ int main(void) {
                             .warmup_ebm = fixture_int(fx, "warmup_ebm"), .warmup_init = fixture_int(fx, "warmup_gen"),
                             .warmup_init_offset = fixture_int(fx, "warmup_gen_offset"),
                             .ema_ebm = (float)atof(cdrl_st_meta(fx, "ema_ebm")), .ema_init = (float)atof(cdrl_st_meta(fx, "ema_gen")),
-                            .clip = (float)atof(cdrl_st_meta(fx, "clip")), .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+                            .clip = (float)atof(cdrl_st_meta(fx, "clip")), .ema_ramp = 1, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     cdrl_trainer tr;
     CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_toy_ebm_net(ebm), cdrl_toy_init_net(gen), 0) == CDRL_OK, "trainer");
     const size_t nd = (size_t)B * 2;

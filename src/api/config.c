@@ -29,6 +29,7 @@ void cdrl_config_toy_official(cdrl_config *c) {
     c->warmup_init = 10000;
     c->warmup_init_offset = 500;
     c->ema_ebm = c->ema_init = 0.9999f;
+    c->ema_ramp = 1;
     c->clip = 1.0f;
     c->seed = 1;
     c->iters = 100001;
@@ -76,7 +77,7 @@ static const field fields[] = {
     FIELD(logsnr_max, F_DOUBLE), FIELD(step_b, F_DOUBLE),   FIELD(batch, F_INT),
     FIELD(n_langevin, F_INT),   FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
     FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG), FIELD(lr_decay_iters, F_LONG), FIELD(iters, F_LONG),
-    FIELD(ema_ebm, F_FLOAT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
+    FIELD(ema_ebm, F_FLOAT),    FIELD(ema_ramp, F_INT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
     FIELD(seed, F_U64),         FIELD(data, F_STR),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])

@@ -85,7 +85,7 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .lr_init = c->lr_init, .warmup_ebm = c->warmup_ebm,
                             .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
                             .decay_iters = c->lr_decay_iters,
-                            .ema_ebm = c->ema_ebm, .ema_init = c->ema_init, .clip = c->clip,
+                            .ema_ebm = c->ema_ebm, .ema_init = c->ema_init, .ema_ramp = c->ema_ramp, .clip = c->clip,
                             .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
     if (st != CDRL_OK) {

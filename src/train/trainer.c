@@ -13,7 +13,7 @@
 void cdrl_train_params_toy(cdrl_train_params *p) {
     *p = (cdrl_train_params){.batch = 2500, .n_langevin = 15, .lr_ebm = 3e-6f, .lr_init = 1e-5f,
                              .warmup_ebm = 10000, .warmup_init = 10000, .warmup_init_offset = 500,
-                             .ema_ebm = 0.9999f, .ema_init = 0.9999f, .clip = 1.0f,
+                             .ema_ebm = 0.9999f, .ema_init = 0.9999f, .ema_ramp = 1, .clip = 1.0f,
                              .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
 }
 
@@ -89,7 +89,7 @@ static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *
     cdrl_adam_params ap = {.lr = lr, .beta1 = t->tp.beta1, .beta2 = t->tp.beta2, .eps = t->tp.eps,
                            .weight_decay = wd, .decoupled = decoupled};
     cdrl_adam_step(net->p_own, m, v, net->grad, n, t->step + 1, &ap);
-    cdrl_ema_update(ema, net->p_own, n, cdrl_ema_decay(ema_decay, t->step));
+    cdrl_ema_update(ema, net->p_own, n, t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
 }
 
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,

@@ -21,6 +21,7 @@ typedef struct cdrl_train_params {
     long warmup_init_offset; // 500
     long decay_iters;        // 0 (official: constant); else both rates follow a cosine to 0 at this step
     float ema_ebm, ema_init; // 0.9999
+    int ema_ramp;            // 1 (official): decay min(d, (1+n)/(10+n)); 0: d from the start
     float clip;              // 1.0: global-norm clipping of each network's gradient
     float beta1, beta2, eps; // Adam(W): 0.9, 0.999, 1e-8
     float wd_init;           // AdamW weight decay of the initializer: 0

@@ -1,0 +1,646 @@
+// The image energy network (see img_ebm.h): parameter table, per-level embedding path,
+// forward and backward over a batch of NCHW images.
+#include "models/img_ebm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+#define SLOPE 0.2f // LeakyReLU slope of the official EBMs
+// Values per loop above which the per-row loops below run in parallel. Each row (an image
+// plane, a channel, a feature) is one thread's alone, so results do not depend on threads.
+#define PAR_MIN 32768
+
+void cdrl_img_ebm_config_default(cdrl_img_ebm_config *c) {
+    memset(c, 0, sizeof *c);
+    c->in_ch = 3;
+    c->res = 32;
+    c->ch = 128;
+    c->temb_dim = 128;
+    c->n_mult = 4;
+    c->ch_mult[0] = 1;
+    c->ch_mult[1] = c->ch_mult[2] = c->ch_mult[3] = 2;
+    c->n_blocks = 8;
+    c->n_classes = 0;
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+// ---------------------------------------------------------------------------------------
+// Parameter table and initialisation
+
+static void add_sn_linear(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
+                          const char *prefix) {
+    int wshape[2] = {out, in};
+    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 2, wshape);
+    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
+}
+
+static void add_sn_conv(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
+                        const char *prefix) {
+    int wshape[4] = {out, in, 3, 3};
+    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 4, wshape);
+    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
+}
+
+// PyTorch's default for nn.Linear and nn.Conv2d: weight and bias U(+-1/sqrt(fan_in)), with
+// fan_in = in * kh * kw = the IN of the (OC, IN) view.
+static void init_sn(cdrl_img_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
+    float bound = 1.0f / sqrtf((float)s->IN);
+    cdrl_param_init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
+    cdrl_param_init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
+    cdrl_sn_init_uv(s, m->buf, rng);
+}
+
+static cdrl_conv2d_desc conv_desc(int B, int IC, int OC, int H, int W) {
+    return (cdrl_conv2d_desc){.B = B, .IC = IC, .OC = OC, .H = H, .W = W, .K = 3};
+}
+
+// A network with its tables and block geometry but no storage (NULL on out-of-memory).
+static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
+    CDRL_ASSERT(cfg->n_mult >= 1 && cfg->n_mult <= 8 && cfg->n_blocks >= 1);
+    CDRL_ASSERT(cfg->n_mult * cfg->n_blocks <= CDRL_IMG_EBM_MAX_BLOCKS);
+    CDRL_ASSERT(cfg->in_ch >= 1 && cfg->ch >= 1 && cfg->n_classes >= 0);
+    CDRL_ASSERT(cfg->temb_dim >= 4 && cfg->temb_dim % 2 == 0);
+    // Maps of at least 2x2 at the last level: the 3x3 conv kernel (src/ops/cpu/conv2d.c) does
+    // not handle 1x1 maps.
+    CDRL_ASSERT((cfg->res >> (cfg->n_mult - 1)) >= 2);
+    cdrl_img_ebm *m = cdrl_calloc(sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    cdrl_param_table_init(&m->params);
+    cdrl_param_table_init(&m->buffers);
+    cdrl_param_table_init(&m->derived);
+    const int ch = cfg->ch, te = cfg->temb_dim, E = 4 * cfg->temb_dim;
+    const int NC = cfg->n_classes + 1;
+    // Parameter table, in the order of the official module.
+    add_sn_linear(m, &m->temb1, &m->temb1_b, te, E, "temb_map1");
+    add_sn_linear(m, &m->temb2, &m->temb2_b, E, E, "temb_map2");
+    if (cfg->n_classes > 0) add_sn_linear(m, &m->ymap, &m->ymap_b, NC, E, "y_map");
+    add_sn_conv(m, &m->in, &m->in_b, cfg->in_ch, ch, "module_list.0");
+    int in = ch, H = cfg->res, W = cfg->res, idx = 1;
+    for (int l = 0; l < cfg->n_mult; l++) {
+        for (int k = 0; k < cfg->n_blocks; k++) {
+            img_ebm_block *b = &m->blk[m->n_blk++];
+            int out = ch * cfg->ch_mult[l];
+            char sub[96];
+            b->in = in;
+            b->out = out;
+            b->H = H;
+            b->W = W;
+            b->pool = k == cfg->n_blocks - 1 && l < cfg->n_mult - 1;
+            snprintf(sub, sizeof sub, "module_list.%d.conv1", idx);
+            add_sn_conv(m, &b->conv1, &b->b1, in, out, sub);
+            snprintf(sub, sizeof sub, "module_list.%d.conv2", idx);
+            add_sn_conv(m, &b->conv2, &b->b2, out, out, sub);
+            snprintf(sub, sizeof sub, "module_list.%d.temb_map", idx);
+            add_sn_linear(m, &b->temb, &b->bt, E, out, sub);
+            int gshape[4] = {1, out, 1, 1};
+            b->g = cdrl_param_add(&m->params, 4, gshape, "module_list.%d.g", idx);
+            if (in != out) {
+                snprintf(sub, sizeof sub, "module_list.%d.short_cut", idx);
+                add_sn_conv(m, &b->shortcut, &b->bs, in, out, sub);
+            }
+            in = out;
+            idx++;
+        }
+        if (l < cfg->n_mult - 1) { // nn.AvgPool2d: a module_list entry without parameters
+            H /= 2;
+            W /= 2;
+            idx++;
+        }
+    }
+    m->width_out = in;
+    m->H_out = H;
+    m->W_out = W;
+    int fshape[2] = {in, E};
+    m->final_w = cdrl_param_add(&m->params, 2, fshape, "temb_final.weight");
+
+    // The widest feature map and projection (per image): sizes of the backward buffers.
+    m->max_f = (size_t)ch * (size_t)cfg->res * (size_t)cfg->res;
+    for (int i = 0; i < m->n_blk; i++) {
+        const img_ebm_block *b = &m->blk[i];
+        size_t hw = (size_t)b->H * (size_t)b->W;
+        m->max_f = max_sz(m->max_f, (size_t)(b->in > b->out ? b->in : b->out) * hw);
+        m->max_out = max_sz(m->max_out, (size_t)b->out);
+    }
+    return m;
+}
+
+size_t cdrl_img_ebm_param_count(const cdrl_img_ebm_config *cfg) {
+    cdrl_img_ebm *m = new_with_tables(cfg);
+    CDRL_ASSERT(m); // the tables of even the largest network are a few kB
+    size_t n = 0;
+    for (int i = 0; i < m->params.count; i++)
+        n += m->params.items[i].numel;
+    cdrl_img_ebm_free(m);
+    return n;
+}
+
+cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch, int n_levels,
+                                  cdrl_rng *rng) {
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_IMG_EBM_MAX_LEVELS && max_batch >= 1);
+    cdrl_img_ebm *m = new_with_tables(cfg);
+    if (!m) return NULL;
+    m->max_batch = max_batch;
+    m->max_levels = n_levels;
+    const int ch = cfg->ch, te = cfg->temb_dim, E = 4 * cfg->temb_dim, in = m->width_out;
+    const int H = m->H_out, W = m->W_out;
+
+    // Sizes of the per-image activations and of the widest feature map (backward buffers).
+    const size_t B = (size_t)max_batch, L = (size_t)n_levels;
+    const size_t HW0 = (size_t)cfg->res * (size_t)cfg->res, HWo = (size_t)H * (size_t)W;
+    const size_t max_f = m->max_f, max_out = m->max_out;
+
+    // Persistent storage: parameters, gradients, buffers, derived weights, per-level and
+    // per-image activations.
+    size_t n = 0;
+    n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
+         cdrl_arena_floats_size(m->derived.total) * 2;
+    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)te) +
+         4 * cdrl_arena_floats_size(L * (size_t)E);
+    for (int i = 0; i < m->n_blk; i++) {
+        const img_ebm_block *b = &m->blk[i];
+        size_t hw = (size_t)b->H * (size_t)b->W;
+        n += cdrl_arena_floats_size(B * (size_t)b->in * hw) +
+             2 * cdrl_arena_floats_size(B * (size_t)b->out * hw) +
+             cdrl_arena_floats_size(B * (size_t)b->out);
+    }
+    n += 2 * cdrl_arena_floats_size(B); // level, label (ints)
+    n += cdrl_arena_floats_size(B * (size_t)cfg->in_ch * HW0) +
+         cdrl_arena_floats_size(B * (size_t)m->width_out * HWo) +
+         2 * cdrl_arena_floats_size(B * (size_t)E) + 2 * cdrl_arena_floats_size(B * (size_t)in);
+
+    // Scratch: five (B, max_f) maps and the small per-image temporaries of backward, plus the
+    // largest kernel scratch (conv or linear; kernels run one at a time).
+    size_t kern = 0;
+    kern = max_sz(kern, cdrl_conv2d_scratch_size(
+                            &(cdrl_conv2d_desc){max_batch, cfg->in_ch, ch, cfg->res, cfg->res, 3}));
+    for (int i = 0; i < m->n_blk; i++) {
+        const img_ebm_block *b = &m->blk[i];
+        cdrl_conv2d_desc d1 = conv_desc(max_batch, b->in, b->out, b->H, b->W);
+        cdrl_conv2d_desc d2 = conv_desc(max_batch, b->out, b->out, b->H, b->W);
+        kern = max_sz(kern, cdrl_conv2d_scratch_size(&d1));
+        kern = max_sz(kern, cdrl_conv2d_scratch_size(&d2));
+        kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, b->out));
+    }
+    kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, in));
+    kern = max_sz(kern, cdrl_linear_scratch_size(n_levels, te, E));
+    kern = max_sz(kern, cdrl_linear_scratch_size(n_levels, E, E));
+    size_t small =
+        2 * cdrl_arena_floats_size(B * (size_t)E) + 2 * cdrl_arena_floats_size(B * (size_t)in) +
+        2 * cdrl_arena_floats_size(B * max_out) + 2 * cdrl_arena_floats_size(L * (size_t)E);
+    size_t scratch = 5 * cdrl_arena_floats_size(B * max_f) + small + kern + CDRL_ALIGN;
+    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+        cdrl_img_ebm_free(m);
+        return NULL;
+    }
+    memset(m->store.base, 0, n);
+    cdrl_arena *s = &m->store;
+    m->p_own = cdrl_arena_floats(s, m->params.total);
+    m->p = m->p_own;
+    m->grad = cdrl_arena_floats(s, m->params.total);
+    m->buf = cdrl_arena_floats(s, m->buffers.total);
+    m->der = cdrl_arena_floats(s, m->derived.total);
+    m->dder = cdrl_arena_floats(s, m->derived.total);
+    m->lvl_tau = cdrl_arena_floats(s, L);
+    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)te);
+    m->lvl_z1 = cdrl_arena_floats(s, L * (size_t)E);
+    m->lvl_a1 = cdrl_arena_floats(s, L * (size_t)E);
+    m->lvl_e = cdrl_arena_floats(s, L * (size_t)E);
+    m->lvl_de = cdrl_arena_floats(s, L * (size_t)E);
+    for (int i = 0; i < m->n_blk; i++) {
+        img_ebm_block *b = &m->blk[i];
+        size_t hw = (size_t)b->H * (size_t)b->W;
+        b->h = cdrl_arena_floats(s, B * (size_t)b->in * hw);
+        b->s = cdrl_arena_floats(s, B * (size_t)b->out * hw);
+        b->c2 = cdrl_arena_floats(s, B * (size_t)b->out * hw);
+        b->z = cdrl_arena_floats(s, B * (size_t)b->out);
+    }
+    // int arrays carved as floats: same size and alignment, the block has no declared type
+    m->level = (int *)(void *)cdrl_arena_floats(s, B);
+    m->label = (int *)(void *)cdrl_arena_floats(s, B);
+    m->x = cdrl_arena_floats(s, B * (size_t)cfg->in_ch * HW0);
+    m->h_final = cdrl_arena_floats(s, B * (size_t)m->width_out * HWo);
+    m->e = cdrl_arena_floats(s, B * (size_t)E);
+    m->le = cdrl_arena_floats(s, B * (size_t)E);
+    m->q = cdrl_arena_floats(s, B * (size_t)in);
+    m->v = cdrl_arena_floats(s, B * (size_t)in);
+    CDRL_ASSERT(s->used <= s->cap);
+
+    // Initialisation in registration order (PyTorch defaults; gains 1).
+    init_sn(m, &m->temb1, m->temb1_b, rng);
+    init_sn(m, &m->temb2, m->temb2_b, rng);
+    if (cfg->n_classes > 0) init_sn(m, &m->ymap, m->ymap_b, rng);
+    init_sn(m, &m->in, m->in_b, rng);
+    for (int i = 0; i < m->n_blk; i++) {
+        img_ebm_block *b = &m->blk[i];
+        init_sn(m, &b->conv1, b->b1, rng);
+        init_sn(m, &b->conv2, b->b2, rng);
+        init_sn(m, &b->temb, b->bt, rng);
+        for (int c = 0; c < b->out; c++)
+            m->p[b->g + (size_t)c] = 1.0f;
+        if (b->in != b->out) init_sn(m, &b->shortcut, b->bs, rng);
+    }
+    cdrl_param_init_uniform(m->p + m->final_w, (size_t)in * (size_t)E, 1.0f / sqrtf((float)E), rng);
+    return m;
+}
+
+void cdrl_img_ebm_free(cdrl_img_ebm *m) {
+    if (!m) return;
+    cdrl_arena_deinit(&m->store);
+    cdrl_arena_deinit(&m->scratch);
+    cdrl_param_table_deinit(&m->params);
+    cdrl_param_table_deinit(&m->buffers);
+    cdrl_param_table_deinit(&m->derived);
+    cdrl_free(m);
+}
+
+void cdrl_img_ebm_set_labels(cdrl_img_ebm *m, const int *label) { m->label_next = label; }
+
+// ---------------------------------------------------------------------------------------
+// Layer helpers: the SN layers read their normalised weight from der and, in backward,
+// accumulate its gradient into dder (mapped to weight_orig by finish_grads).
+
+static void lin_fwd(cdrl_img_ebm *m, float *out, const float *inp, const cdrl_sn *s, size_t bias,
+                    int N) {
+    cdrl_linear_forward(out, inp, m->der + s->w_sn, m->p + bias, N, s->IN, s->OC, &m->scratch);
+}
+
+static void lin_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
+                    const cdrl_sn *s, size_t bias, int N, int param_grads) {
+    cdrl_linear_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
+                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N, s->IN,
+                         s->OC, &m->scratch);
+}
+
+static void conv_fwd(cdrl_img_ebm *m, float *out, const float *inp, const cdrl_sn *s, size_t bias,
+                     int B, int H, int W) {
+    cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
+    cdrl_conv2d_forward(out, inp, m->der + s->w_sn, m->p + bias, &d, &m->scratch);
+}
+
+static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
+                     const cdrl_sn *s, size_t bias, int B, int H, int W, int param_grads) {
+    cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
+    cdrl_conv2d_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
+                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, &d,
+                         &m->scratch);
+}
+
+// nn.AvgPool2d(2, 2) in floor mode: an odd last row or column is dropped (7 -> 3). Even sizes
+// use the shared kernel; odd ones sum in the same order (window row by row).
+static void pool_fwd(float *out, const float *inp, int BC, int H, int W) {
+    if (H % 2 == 0 && W % 2 == 0) {
+        cdrl_avgpool2_forward(out, inp, BC, H, W);
+        return;
+    }
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)H * (size_t)W >= PAR_MIN)
+    for (int p = 0; p < BC; p++) {
+        const float *x = inp + (size_t)p * (size_t)H * (size_t)W; // (H, W)
+        float *y = out + (size_t)p * (size_t)Ho * (size_t)Wo;     // (H/2, W/2)
+        for (int i = 0; i < Ho; i++) {
+            const float *r0 = x + (size_t)(2 * i) * (size_t)W, *r1 = r0 + W;
+            for (int j = 0; j < Wo; j++) {
+                float s = r0[2 * j] + r0[2 * j + 1];
+                s += r1[2 * j];
+                s += r1[2 * j + 1];
+                y[(size_t)i * (size_t)Wo + (size_t)j] = s / 4.0f;
+            }
+        }
+    }
+}
+
+static void pool_bwd(float *dinp, const float *dout, int BC, int H, int W) {
+    if (H % 2 == 0 && W % 2 == 0) {
+        cdrl_avgpool2_backward(dinp, dout, BC, H, W);
+        return;
+    }
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)H * (size_t)W >= PAR_MIN)
+    for (int p = 0; p < BC; p++) {
+        float *dx = dinp + (size_t)p * (size_t)H * (size_t)W;         // (H, W)
+        const float *dy = dout + (size_t)p * (size_t)Ho * (size_t)Wo; // (H/2, W/2)
+        for (int i = 0; i < Ho; i++) {
+            float *r0 = dx + (size_t)(2 * i) * (size_t)W, *r1 = r0 + W;
+            for (int j = 0; j < Wo; j++) {
+                float g = dy[(size_t)i * (size_t)Wo + (size_t)j] / 4.0f;
+                r0[2 * j] += g;
+                r0[2 * j + 1] += g;
+                r1[2 * j] += g;
+                r1[2 * j + 1] += g;
+            }
+        }
+    }
+}
+
+// out (B, C, HW) op= inp * g[c]: accumulate adds (the gained residual branch), else assigns.
+static void channel_scale(float *out, const float *inp, const float *g, int B, int C, int HW,
+                          int accumulate) {
+    const int BC = B * C;
+#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= PAR_MIN)
+    for (int r = 0; r < BC; r++) {
+        const float gc = g[r % C], *x = inp + (size_t)r * (size_t)HW;
+        float *y = out + (size_t)r * (size_t)HW;
+        if (accumulate)
+            for (int i = 0; i < HW; i++)
+                y[i] += x[i] * gc;
+        else
+            for (int i = 0; i < HW; i++)
+                y[i] = x[i] * gc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-level embedding path
+
+void cdrl_img_ebm_prepare(cdrl_img_ebm *m, const float *tau, int n_levels, int train) {
+    CDRL_ASSERT(n_levels >= 1);
+    const int te = m->cfg.temb_dim, E = 4 * te, L = n_levels;
+    cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
+    cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);
+    if (m->cfg.n_classes > 0) cdrl_sn_prepare(&m->ymap, m->der, m->buf, m->p, train);
+    cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
+    for (int i = 0; i < m->n_blk; i++) {
+        img_ebm_block *b = &m->blk[i];
+        cdrl_sn_prepare(&b->conv1, m->der, m->buf, m->p, train);
+        cdrl_sn_prepare(&b->conv2, m->der, m->buf, m->p, train);
+        cdrl_sn_prepare(&b->temb, m->der, m->buf, m->p, train);
+        if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
+    }
+    CDRL_ASSERT(L <= m->max_levels); // the per-level tables are sized at create
+    m->n_levels = L;
+    memcpy(m->lvl_tau, tau, sizeof(float) * (size_t)L);
+    cdrl_timestep_embedding_forward(m->lvl_e0, m->lvl_tau, L, te);
+    lin_fwd(m, m->lvl_z1, m->lvl_e0, &m->temb1, m->temb1_b, L);
+    cdrl_lrelu_forward(m->lvl_a1, m->lvl_z1, (size_t)L * (size_t)E, SLOPE);
+    lin_fwd(m, m->lvl_e, m->lvl_a1, &m->temb2, m->temb2_b, L);
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward and backward over a batch
+
+void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *level,
+                          const int *label, int B) {
+    CDRL_ASSERT(B >= 1 && B <= m->max_batch && m->n_levels > 0);
+    const cdrl_img_ebm_config *cfg = &m->cfg;
+    const int E = 4 * cfg->temb_dim, NC = cfg->n_classes + 1, Wd = m->width_out;
+    const size_t HW0 = (size_t)cfg->res * (size_t)cfg->res;
+    m->batch = B;
+    for (int n = 0; n < B; n++) {
+        CDRL_ASSERT(level[n] >= 0 && level[n] < m->n_levels);
+        m->level[n] = level[n];
+        m->label[n] = cfg->n_classes > 0 && label ? label[n] : 0;
+        CDRL_ASSERT(m->label[n] >= 0 && m->label[n] < NC);
+    }
+    memcpy(m->x, y, sizeof(float) * (size_t)B * (size_t)cfg->in_ch * HW0);
+
+    // Embedding of each image: its level's e, plus y_map(onehot(c)) = (W[:, c] + b), the
+    // sum torch forms before adding it to e.
+    const float *wy = m->der + m->ymap.w_sn, *by = m->p + m->ymap_b;
+#pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
+    for (int n = 0; n < B; n++) {
+        const float *src = m->lvl_e + (size_t)m->level[n] * (size_t)E;
+        float *e = m->e + (size_t)n * (size_t)E;
+        if (cfg->n_classes > 0) {
+            const int c = m->label[n];
+            for (int j = 0; j < E; j++)
+                e[j] = src[j] + (wy[(size_t)j * (size_t)NC + (size_t)c] + by[j]);
+        } else {
+            memcpy(e, src, sizeof(float) * (size_t)E);
+        }
+    }
+    cdrl_lrelu_forward(m->le, m->e, (size_t)B * (size_t)E, SLOPE);
+    for (int i = 0; i < m->n_blk; i++)
+        lin_fwd(m, m->blk[i].z, m->le, &m->blk[i].temb, m->blk[i].bt, B);
+    cdrl_linear_forward(m->q, m->le, m->p + m->final_w, NULL, B, E, Wd, &m->scratch);
+
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t max_f = m->max_f, max_out = m->max_out;
+    float *a = cdrl_arena_floats(&m->scratch, (size_t)B * max_f);   // LeakyReLU outputs
+    float *pre = cdrl_arena_floats(&m->scratch, (size_t)B * max_f); // a block output before pooling
+    float *tp = cdrl_arena_floats(&m->scratch, (size_t)B * max_out); // lrelu(z)
+
+    conv_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B, cfg->res, cfg->res);
+    for (int i = 0; i < m->n_blk; i++) {
+        img_ebm_block *b = &m->blk[i];
+        const int HW = b->H * b->W;
+        const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
+        const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
+        cdrl_lrelu_forward(a, b->h, n_in, SLOPE);
+        conv_fwd(m, b->s, a, &b->conv1, b->b1, B, b->H, b->W);
+        cdrl_lrelu_forward(tp, b->z, (size_t)B * (size_t)b->out, SLOPE);
+        cdrl_add_channel_forward(b->s, b->s, tp, B, b->out, HW);
+        cdrl_lrelu_forward(a, b->s, n_out, SLOPE);
+        conv_fwd(m, b->c2, a, &b->conv2, b->b2, B, b->H, b->W);
+        float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
+        if (b->in != b->out)
+            conv_fwd(m, dst, b->h, &b->shortcut, b->bs, B, b->H, b->W);
+        else
+            memcpy(dst, b->h, sizeof(float) * n_in);
+        channel_scale(dst, b->c2, m->p + b->g, B, b->out, HW, 1);
+        if (b->pool) pool_fwd(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
+    }
+
+    // f = sum_c (sum_HW relu(h)) * q
+    const int HWo = m->H_out * m->W_out;
+    cdrl_relu_forward(a, m->h_final, (size_t)B * (size_t)Wd * (size_t)HWo);
+    cdrl_spatial_sum_forward(m->v, a, B, Wd, HWo);
+    for (int n = 0; n < B; n++) {
+        const float *v = m->v + (size_t)n * (size_t)Wd, *q = m->q + (size_t)n * (size_t)Wd;
+        float acc = 0.0f;
+        for (int c = 0; c < Wd; c++)
+            acc += v[c] * q[c];
+        f[n] = acc;
+    }
+    cdrl_arena_release(&m->scratch, mark);
+}
+
+void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int param_grads) {
+    const cdrl_img_ebm_config *cfg = &m->cfg;
+    const int B = m->batch, E = 4 * cfg->temb_dim, NC = cfg->n_classes + 1, Wd = m->width_out;
+    const int HWo = m->H_out * m->W_out;
+    CDRL_ASSERT(B >= 1);
+    if (!dy && !param_grads) return;
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t max_f = m->max_f, max_out = m->max_out;
+    const size_t nb = (size_t)B * max_f;
+    float *cur = cdrl_arena_floats(&m->scratch, nb); // gradient at a block's output
+    float *dhi = cdrl_arena_floats(&m->scratch, nb); // ... and at its input
+    float *t1 = cdrl_arena_floats(&m->scratch, nb);
+    float *t2 = cdrl_arena_floats(&m->scratch, nb);
+    float *t3 = cdrl_arena_floats(&m->scratch, nb);
+    float *dv = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)Wd);
+    float *dq = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)Wd);
+    float *dle = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)E); // d/d lrelu(e)
+    float *de = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)E);
+    float *dtp = cdrl_arena_floats(&m->scratch, (size_t)B * max_out);
+    float *dz = cdrl_arena_floats(&m->scratch, (size_t)B * max_out);
+
+    // f = v . q, v = sum_HW relu(h_final), q = temb_final(le)
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < Wd; c++) {
+            size_t k = (size_t)n * (size_t)Wd + (size_t)c;
+            dv[k] = df[n] * m->q[k];
+            dq[k] = df[n] * m->v[k];
+        }
+    if (param_grads) {
+        memset(dle, 0, sizeof(float) * (size_t)B * (size_t)E);
+        cdrl_linear_backward(dle, m->grad + m->final_w, NULL, dq, m->le, m->p + m->final_w, B, E,
+                             Wd, &m->scratch);
+    }
+    const size_t n_fin = (size_t)B * (size_t)Wd * (size_t)HWo;
+    memset(t1, 0, sizeof(float) * n_fin);
+    cdrl_spatial_sum_backward(t1, dv, B, Wd, HWo);
+    memset(cur, 0, sizeof(float) * n_fin);
+    cdrl_relu_backward(cur, t1, m->h_final, n_fin);
+
+    for (int i = m->n_blk - 1; i >= 0; i--) {
+        img_ebm_block *b = &m->blk[i];
+        const int HW = b->H * b->W;
+        const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
+        const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
+        const float *g = m->p + b->g;
+        // out = c2 * g + S(h)
+        channel_scale(t1, cur, g, B, b->out, HW, 0); // dc2
+        if (param_grads) {
+            float *dg = m->grad + b->g;
+#pragma omp parallel for schedule(static) if (n_out >= PAR_MIN)
+            for (int c = 0; c < b->out; c++) {
+                double acc = 0.0;
+                for (int n = 0; n < B; n++) {
+                    size_t o = ((size_t)n * (size_t)b->out + (size_t)c) * (size_t)HW;
+                    for (int k = 0; k < HW; k++)
+                        acc += (double)cur[o + (size_t)k] * (double)b->c2[o + (size_t)k];
+                }
+                dg[c] += (float)acc;
+            }
+        }
+        // c2 = conv2(lrelu(s))
+        cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
+        memset(t3, 0, sizeof(float) * n_out);
+        conv_bwd(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
+        memset(t1, 0, sizeof(float) * n_out);
+        cdrl_lrelu_backward(t1, t3, b->s, n_out, SLOPE); // ds
+        // s = conv1(lrelu(h)) + lrelu(z), z = temb_map(le)
+        if (param_grads) {
+            const size_t nz = (size_t)B * (size_t)b->out;
+            memset(dtp, 0, sizeof(float) * nz);
+            cdrl_add_channel_backward(dtp, t1, B, b->out, HW);
+            memset(dz, 0, sizeof(float) * nz);
+            cdrl_lrelu_backward(dz, dtp, b->z, nz, SLOPE);
+            lin_bwd(m, dle, dz, m->le, &b->temb, b->bt, B, 1);
+        }
+        cdrl_lrelu_forward(t2, b->h, n_in, SLOPE);
+        memset(t3, 0, sizeof(float) * n_in);
+        conv_bwd(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
+        memset(dhi, 0, sizeof(float) * n_in);
+        cdrl_lrelu_backward(dhi, t3, b->h, n_in, SLOPE);
+        if (b->in != b->out)
+            conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
+        else
+            for (size_t k = 0; k < n_in; k++)
+                dhi[k] += cur[k];
+        if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block
+            const img_ebm_block *p = &m->blk[i - 1];
+            memset(cur, 0,
+                   sizeof(float) * (size_t)B * (size_t)p->out * (size_t)p->H * (size_t)p->W);
+            pool_bwd(cur, dhi, B * p->out, p->H, p->W);
+        } else {
+            float *t = cur;
+            cur = dhi;
+            dhi = t;
+        }
+    }
+    if (dy || param_grads)
+        conv_bwd(m, dy, cur, m->x, &m->in, m->in_b, B, cfg->res, cfg->res, param_grads);
+
+    if (param_grads) {
+        // le = lrelu(e); e = lvl_e[level] + W_y[:, c] + b_y. Per feature j, images in order.
+        memset(de, 0, sizeof(float) * (size_t)B * (size_t)E);
+        cdrl_lrelu_backward(de, dle, m->e, (size_t)B * (size_t)E, SLOPE);
+        float *dwy = m->dder + m->ymap.w_sn, *dby = m->grad + m->ymap_b;
+#pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
+        for (int j = 0; j < E; j++) {
+            for (int n = 0; n < B; n++) {
+                const float d = de[(size_t)n * (size_t)E + (size_t)j];
+                m->lvl_de[(size_t)m->level[n] * (size_t)E + (size_t)j] += d;
+                if (cfg->n_classes > 0) {
+                    dwy[(size_t)j * (size_t)NC + (size_t)m->label[n]] += d;
+                    dby[j] += d;
+                }
+            }
+        }
+    }
+    cdrl_arena_release(&m->scratch, mark);
+}
+
+void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m) {
+    memset(m->grad, 0, sizeof(float) * m->params.total);
+    memset(m->dder, 0, sizeof(float) * m->derived.total);
+    memset(m->lvl_de, 0, sizeof(float) * (size_t)m->max_levels * 4 * (size_t)m->cfg.temb_dim);
+}
+
+void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) {
+    const int L = m->n_levels, E = 4 * m->cfg.temb_dim;
+    const size_t nt = (size_t)L * (size_t)E;
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    float *da = cdrl_arena_floats(&m->scratch, nt);
+    float *dz = cdrl_arena_floats(&m->scratch, nt);
+    // e = temb_map2(lrelu(z1)), z1 = temb_map1(e0), once per level
+    memset(da, 0, sizeof(float) * nt);
+    lin_bwd(m, da, m->lvl_de, m->lvl_a1, &m->temb2, m->temb2_b, L, 1);
+    memset(dz, 0, sizeof(float) * nt);
+    cdrl_lrelu_backward(dz, da, m->lvl_z1, nt, SLOPE);
+    lin_bwd(m, NULL, dz, m->lvl_e0, &m->temb1, m->temb1_b, L, 1);
+    cdrl_arena_release(&m->scratch, mark);
+
+    // Normalised-weight gradients back to weight_orig.
+    cdrl_sn_finish(&m->temb1, m->grad, m->dder, m->p, m->buf);
+    cdrl_sn_finish(&m->temb2, m->grad, m->dder, m->p, m->buf);
+    if (m->cfg.n_classes > 0) cdrl_sn_finish(&m->ymap, m->grad, m->dder, m->p, m->buf);
+    cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
+    for (int i = 0; i < m->n_blk; i++) {
+        img_ebm_block *b = &m->blk[i];
+        cdrl_sn_finish(&b->conv1, m->grad, m->dder, m->p, m->buf);
+        cdrl_sn_finish(&b->conv2, m->grad, m->dder, m->p, m->buf);
+        cdrl_sn_finish(&b->temb, m->grad, m->dder, m->p, m->buf);
+        if (b->in != b->out) cdrl_sn_finish(&b->shortcut, m->grad, m->dder, m->p, m->buf);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// cdrl_net view
+
+static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
+    cdrl_img_ebm_prepare(impl, tau, n_levels, train);
+}
+static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
+    cdrl_img_ebm *m = impl;
+    cdrl_img_ebm_forward(m, out, x, level, m->label_next, B);
+}
+static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {
+    cdrl_img_ebm_backward(impl, dx, dout, param_grads);
+}
+static void net_zero_grad(void *impl) { cdrl_img_ebm_zero_grad(impl); }
+static void net_finish_grads(void *impl) { cdrl_img_ebm_finish_grads(impl); }
+
+cdrl_net cdrl_img_ebm_net(cdrl_img_ebm *m) {
+    return (cdrl_net){.impl = m,
+                      .dim = m->cfg.in_ch * m->cfg.res * m->cfg.res,
+                      .params = &m->params,
+                      .buffers = &m->buffers,
+                      .p = &m->p,
+                      .p_own = m->p_own,
+                      .grad = m->grad,
+                      .buf = m->buf,
+                      .prepare = net_prepare,
+                      .forward = net_forward,
+                      .backward = net_backward,
+                      .zero_grad = net_zero_grad,
+                      .finish_grads = net_finish_grads};
+}

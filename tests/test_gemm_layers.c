@@ -419,6 +419,9 @@ int main(void) {
     test_conv_big(&(cdrl_conv2d_desc){3, 8, 6, 32, 32, 3});
     test_conv_big(&(cdrl_conv2d_desc){40, 6, 5, 4, 4, 3});
     test_conv_big(&(cdrl_conv2d_desc){5, 7, 9, 16, 16, 1});
+    // Planes smaller than a 3x3 tap's offset (the EBM's last level after floor pooling).
+    test_conv_big(&(cdrl_conv2d_desc){4, 5, 3, 1, 1, 3});
+    test_conv_big(&(cdrl_conv2d_desc){3, 4, 6, 2, 1, 3});
     // Row tiles (140 / 128) and column tiles (256 / 256, 384 / 256 and / 64); 256 and 384
     // features take the padded copies.
     test_linear_big(140, 256, 384);

@@ -173,6 +173,7 @@ static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *
                 int dx = kw - p;
                 ptrdiff_t off = (ptrdiff_t)(kh - p) * W + dx, base = (ptrdiff_t)k->y0 * W + off;
                 ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
+                if (lo > n) lo = n; // planes smaller than the tap offset (1x1 maps)
                 if (hi < lo) hi = lo;
                 for (int i = 0; i < k->ni; i++) {
                     const float *plane =

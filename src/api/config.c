@@ -51,7 +51,7 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
     c->warmup_init_offset = 0;
     c->ema_ebm = c->ema_init = 0.999f;
     if (strcmp(name, "demo") == 0) { // about 3 minutes
-        c->iters = c->lr_decay_iters = 3500;
+        c->iters = c->lr_decay_iters = 3000;
         return CDRL_OK;
     }
     if (strcmp(name, "quality") == 0) { // about 25 minutes

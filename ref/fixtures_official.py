@@ -9,8 +9,9 @@ Networks (the twins ref/img_twin.py and ref/unet_twin.py, whose keys are the off
 Weights: PyTorch's init, then every tensor perturbed (gains and GroupNorm affine away from
 1 and 0, the zero-initialised U-Net weights non-zero) so that a misplaced tensor shows; one
 train-mode EBM forward iterates u, v. EMA shadows: perturbed copies in parameters() order.
-Saved with torch.save as {pi_state_dict, p_state_dict, pi_ema_state_dict, p_ema_state_dict,
-pi_optimizer, p_optimizer} to a temporary file, converted with the converter's command line.
+Saved with torch.save as the official script does (through DistributedDataParallel: keys
+start with "module."; with {pi,p}_optimizer and {pi,p}_lr_scheduler) to a temporary file,
+then converted with the converter's command line.
 
 Stored: the converted tensors (ebm.*, init.*, ebm_ema.*, init_ema.*) and metadata, in.x_ebm,
 in.x_unet, in.tau (L = 2), in.level, in.label (int32, 0 = null label), and in eval mode
@@ -76,6 +77,14 @@ def ema_state(model, scale):
             "collected_params": None}
 
 
+def ddp_keys(sd):
+    return type(sd)(("module." + k, v) for k, v in sd.items())
+
+
+def plain_keys(sd):
+    return {k[len("module."):]: v for k, v in sd.items()}
+
+
 def copy_ema(model, ema):
     with torch.no_grad():
         for p, s in zip(model.parameters(), ema["shadow_params"]):
@@ -100,11 +109,16 @@ def main():
     ebm.train()
     with torch.no_grad():
         ebm(x_ebm, TAU[LEVEL], LABEL)  # one power iteration: u, v no longer the initial ones
+    # The official training script saves through DistributedDataParallel: every key gains
+    # "module.", and its optimizer and scheduler states come along.
+    opt_pi = torch.optim.Adam(ebm.parameters(), 1e-4)
+    opt_p = torch.optim.AdamW(unet.parameters(), 1e-4)
     official = {
-        "pi_state_dict": ebm.state_dict(), "p_state_dict": unet.state_dict(),
+        "pi_state_dict": ddp_keys(ebm.state_dict()), "p_state_dict": ddp_keys(unet.state_dict()),
         "pi_ema_state_dict": ema_state(ebm, 0.05), "p_ema_state_dict": ema_state(unet, 0.05),
-        "pi_optimizer": torch.optim.Adam(ebm.parameters(), 1e-4).state_dict(),
-        "p_optimizer": torch.optim.Adam(unet.parameters(), 1e-4).state_dict(),
+        "pi_optimizer": opt_pi.state_dict(), "p_optimizer": opt_p.state_dict(),
+        "pi_lr_scheduler": torch.optim.lr_scheduler.LambdaLR(opt_pi, lambda i: 1.0).state_dict(),
+        "p_lr_scheduler": torch.optim.lr_scheduler.LambdaLR(opt_p, lambda i: 1.0).state_dict(),
     }
     with tempfile.TemporaryDirectory() as tmp:
         pth, conv = os.path.join(tmp, "official.pth"), os.path.join(tmp, "converted.safetensors")
@@ -117,8 +131,8 @@ def main():
 
     # References from modules loaded with the official dict alone.
     e2, u2 = build()
-    e2.load_state_dict(ckpt["pi_state_dict"])
-    u2.load_state_dict(ckpt["p_state_dict"])
+    e2.load_state_dict(plain_keys(ckpt["pi_state_dict"]))
+    u2.load_state_dict(plain_keys(ckpt["p_state_dict"]))
     u2.eval()
     t = dict(tensors)
     f, dx = ebm_ref(e2, x_ebm)

@@ -19,7 +19,7 @@ OMP     := -Wno-unknown-pragmas
 endif
 BUILD   ?= build
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) -Iinclude -Isrc
-LDLIBS  := -ldnnl -lcjson -lpng -lm $(OMP) $(SAN)
+LDLIBS  := -ldnnl -lcjson -lpng -ljpeg -lz -lm $(OMP) $(SAN)
 PYTHON  ?= /usr/bin/python3
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))

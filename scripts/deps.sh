@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing cdrl need, when they are missing.
 # Safe to run again: it only calls apt-get when something is absent. Needs root (or sudo).
 set -e
-need="gcc make libc6-dev libdnnl-dev libcjson-dev libpng-dev"
+need="gcc make libc6-dev libdnnl-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -65,7 +65,7 @@ test: $(TESTS) $(BUILD)/cdrl
 	@pass=0; fail=0; for t in $(TESTS); do \
 	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; for t in $(TEST_SH); do \
-	  if CDRL=$(BUILD)/cdrl sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	  if CDRL=$(BUILD)/cdrl CLI_TEST_DIR=$(BUILD)/cli-test sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # What CI runs: the tests, then the tests again under the sanitizers.

@@ -5,10 +5,11 @@
 # resume whose flags contradict the checkpoint (1, checkpoint unchanged), divergence (1, last
 # good checkpoint unchanged), Ctrl-C (130, checkpoint readable). Not checked: the quality of
 # the trained model (the toy-training tests), the progress bar (needs a terminal).
-# Run from the repository root after `make`; writes only under build/cli-test/. CDRL=path
+# Run from the repository root after `make`; writes only under build/cli-test/ (or
+# $CLI_TEST_DIR, which `make test` sets per build folder). CDRL=path
 # tests another build of the program.
 CDRL=${CDRL:-./cdrl}
-T=build/cli-test
+T=${CLI_TEST_DIR:-build/cli-test}
 TINY="--batch 64 --ebm-ch 16 --init-t 16 --init-h 32 --threads 1 --eval-n 200"
 checks=0
 failed=0

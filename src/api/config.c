@@ -54,7 +54,7 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->iters = c->lr_decay_iters = 3000;
         return CDRL_OK;
     }
-    if (strcmp(name, "quality") == 0) { // about 25 minutes
+    if (strcmp(name, "quality") == 0) { // about 20 minutes
         c->iters = c->lr_decay_iters = 30000;
         c->ema_ebm = c->ema_init = 0.9995f;
         return CDRL_OK;

@@ -34,11 +34,9 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
                    6 * cdrl_arena_floats_size(B) +
                    (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
                    cdrl_langevin_scratch_size(tp->batch, ebm.dim);
-    cdrl_arena store;
-    if (cdrl_arena_init(&store, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
-    memset(store.base, 0, bytes);
-    t->scratch = store;
-    cdrl_arena *a = &t->scratch;
+    if (cdrl_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
+    memset(t->mem.base, 0, bytes);
+    cdrl_arena *a = &t->mem;
     t->ebm_m = cdrl_arena_floats(a, ne);
     t->ebm_v = cdrl_arena_floats(a, ne);
     t->ebm_ema = cdrl_arena_floats(a, ne);
@@ -67,7 +65,7 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
 }
 
 void cdrl_trainer_deinit(cdrl_trainer *t) {
-    cdrl_arena_deinit(&t->scratch);
+    cdrl_arena_deinit(&t->mem);
     memset(t, 0, sizeof *t);
 }
 
@@ -139,7 +137,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
     cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = 1.0f};
-    cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->scratch);
+    cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
     // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).

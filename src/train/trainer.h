@@ -59,7 +59,7 @@ typedef struct cdrl_trainer {
     cdrl_step_noise noise;
     int *level_ebm, *level_init;
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
-    cdrl_arena scratch;
+    cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
 } cdrl_trainer;
 
 // Takes the networks (borrowed; they must outlive the trainer). The EMA copies start equal to

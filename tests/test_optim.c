@@ -300,7 +300,21 @@ static void test_ema(const cdrl_st_file *f) {
     cdrl_free(s);
 }
 
+// The cosine decay of the tuned presets (not in the official code) and warm-up 0 = none.
+static void test_decay(void) {
+    CHECK(cdrl_cosine_decay(0, 1000) == 1.0f && cdrl_cosine_decay(1000, 1000) < 1e-7f &&
+              cdrl_cosine_decay(5000, 1000) < 1e-7f,
+          "cosine decay: 1 at the start, 0 at and after the end");
+    CHECK(fabsf(cdrl_cosine_decay(500, 1000) - 0.5f) < 1e-6f &&
+              fabsf(cdrl_cosine_decay(250, 1000) - 0.8535534f) < 1e-6f,
+          "cosine decay: 0.5 half way, 0.8536 at a quarter");
+    CHECK(cdrl_cosine_decay(123, 0) == 1.0f, "cosine decay over 0 steps: off");
+    CHECK(cdrl_warmup_linear(0, 0) == 1.0f && cdrl_warmup_offset(0, 0, 500) == 1.0f,
+          "warm-up 0: full rate from the first step");
+}
+
 int main(void) {
+    test_decay();
     cdrl_adam_params d = cdrl_adam_params_default(3e-6f);
     CHECK(d.lr == 3e-6f && d.beta1 == 0.9f && d.beta2 == 0.999f && d.eps == 1e-8f &&
               d.weight_decay == 0.0f && d.decoupled == 0,

@@ -89,6 +89,39 @@ int main(void) {
     CHECK(cdrl_model_sample(a, s1, NULL, 200, 5, 1, 3) == CDRL_OK && cdrl_model_sample(a, s2, NULL, 200, 5, 1, 3) == CDRL_OK, "sample");
     CHECK(memcmp(s1, s2, sizeof s1) == 0, "same seed, same samples");
 
+    // EMA without the warm-up ramp: after one update the copy is d p0 + (1 - d) p1 exactly as
+    // configured (with the official ramp the first decay would be min(d, 2/11)).
+    {
+        cdrl_config e = c;
+        e.ema_ramp = 0;
+        e.ema_ebm = e.ema_init = 0.75f;
+        e.warmup_ebm = 0; // so that the first update moves the weights
+        cdrl_model *em = NULL;
+        cdrl_st_file *f0 = NULL, *f1 = NULL;
+        const char *p0 = "build/test_toy_train_ema0.safetensors", *p1 = "build/test_toy_train_ema1.safetensors";
+        CHECK(cdrl_model_create(&em, &e) == CDRL_OK && cdrl_model_save(em, p0) == CDRL_OK &&
+                  train(em, d, 1, full) && cdrl_model_save(em, p1) == CDRL_OK &&
+                  cdrl_st_load(&f0, p0) == CDRL_OK && cdrl_st_load(&f1, p1) == CDRL_OK,
+              "one step without the EMA ramp");
+        if (f0 && f1) {
+            const cdrl_st_tensor *w0 = cdrl_st_find(f0, "ebm.final_dense.weight");
+            const cdrl_st_tensor *w1 = cdrl_st_find(f1, "ebm.final_dense.weight");
+            const cdrl_st_tensor *ema1 = cdrl_st_find(f1, "ebm_ema.final_dense.weight");
+            double worst = 0;
+            for (size_t i = 0; w0 && w1 && ema1 && i < w0->numel; i++) {
+                const float *a0 = w0->data, *a1 = w1->data, *sh = ema1->data;
+                double want = 0.75 * (double)a0[i] + 0.25 * (double)a1[i];
+                worst = fmax(worst, fabs((double)sh[i] - want));
+            }
+            CHECK(w0 && w1 && ema1 && worst < 1e-7 && memcmp(w0->data, w1->data, w0->numel * 4) != 0, "EMA after one update is 0.75 p0 + 0.25 p1 (max diff %.3g)", worst);
+        }
+        cdrl_st_free(f0);
+        cdrl_st_free(f1);
+        cdrl_model_free(em);
+        remove(p0);
+        remove(p1);
+    }
+
     // Divergence: an absurd learning rate makes NaN; the step reports it and changes nothing.
     cdrl_config bad = c;
     bad.lr_ebm = 1e30f;

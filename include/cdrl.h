@@ -73,15 +73,19 @@ int cdrl_threads(void);
 #include <stdint.h>
 
 typedef enum cdrl_model_kind {
-    CDRL_MODEL_TOY = 0, // 2-D data, MLP networks (method.md §5.6)
+    CDRL_MODEL_TOY = 0,   // 2-D data, MLP networks (method.md §5.6)
+    CDRL_MODEL_IMAGE = 1, // images (in_ch, res, res): SN ResNet EBM + U-Net initializer (§5.4, §5.5)
 } cdrl_model_kind;
+
+#define CDRL_CONFIG_MAX_MULT 8 // entries of ebm_ch_mult
+#define CDRL_CONFIG_MAX_ATTN 6 // entries of unet_attn
 
 typedef struct cdrl_config {
     cdrl_model_kind kind;
-    int dim;                  // values per sample: 2 for the toy
-    // toy networks (method.md §5.6)
-    int ebm_ch;               // EBM base width (embedding width; hidden 4x): 128
-    int ebm_blocks;           // blocks per width multiplier (1,2,2,2): 1
+    int dim;                  // values per sample: 2 for the toy, in_ch * res * res for images
+    // toy networks (method.md §5.6); ebm_ch and ebm_blocks also size the image EBM
+    int ebm_ch;               // EBM base width (embedding width; hidden 4x): 128 (toy and images)
+    int ebm_blocks;           // blocks per width multiplier: 1 toy (1,2,2,2); 8 images (per ch_mult entry)
     int init_t_dim;           // initializer embedding width: 128
     int init_h_dim;           // initializer hidden width (multiple of 32): 64
     int init_blocks;          // 1
@@ -103,11 +107,28 @@ typedef struct cdrl_config {
     float clip;               // 1.0
     uint64_t seed;            // 1
     char data[512];           // data spec the model is trained on ("checkerboard", "points:F")
+    // image networks (kind CDRL_MODEL_IMAGE; ignored by the toy)
+    int in_ch;                // image channels: 3 (1 grey)
+    int res;                  // H = W: 32
+    int ebm_n_mult;           // entries of ebm_ch_mult: 4
+    int ebm_ch_mult[CDRL_CONFIG_MAX_MULT]; // EBM width multipliers of ebm_ch: (1, 2, 2, 2)
+    int unet_dim;             // U-Net width (a multiple of 32): 64
+    int unet_levels;          // U-Net resolution levels (dim_mults all 1): 3
+    int unet_res_blocks;      // ResBlocks per level: 3
+    int unet_n_attn;          // entries of unet_attn: 2
+    int unet_attn[CDRL_CONFIG_MAX_ATTN]; // resolutions whose ResBlocks get attention: {16, 8}
+    float unet_dropout;       // 0.1 (training only)
+    int n_classes;            // 0: unconditional (the only kind so far)
+    int flip;                 // 1: random horizontal flips of the training batches (images)
 } cdrl_config;
 
 // The official toy configuration (toy_example.py of the official code).
 void cdrl_config_toy_official(cdrl_config *c);
-// Presets by name: "official-toy", "demo", "quality". CDRL_STATUS_INVALID for others.
+// Presets by name: "official-toy", "demo", "quality" (2-D); "official-cifar10" (the official
+// unconditional CIFAR-10 model, method.md §4.2, §4.3, §5.4, §5.5: batch 256, lr 1e-4 / 1e-5,
+// warm-up 10000 with offset 500 for the initializer, EMA 0.9999, K 15, b 2e-4 with per-pair
+// C_j, 500001 iterations, seed 5, flips) and "tiny-image" (8x8 grey images, tiny widths, batch
+// 8, K 3: for tests). CDRL_STATUS_INVALID for others.
 cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
 // The configuration as one JSON object (what checkpoints store). Returns the length written
 // (excluding the NUL), or -1 when n is too small.
@@ -117,7 +138,13 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json);
 
 typedef struct cdrl_dataset cdrl_dataset;
 // Opens a data source: a 2-D generator name ("checkerboard", "8gaussians", "25gaussians",
-// "rings", "moons", "swissroll", "pinwheel", "2spirals") or "points:FILE" (CSV of x,y).
+// "rings", "moons", "swissroll", "pinwheel", "2spirals") or "points:FILE" (CSV of x,y), or an
+// image set loaded whole into memory as (N, C, H, W) floats in [-1, 1] (docs/data.md):
+// "fashion-mnist:DIR", "mnist:DIR", "cifar10:DIR", "folder:DIR", each optionally followed by
+// ":test" / ":train" (the split) and then by ":padN" (N pixels of -1 on every side; ":pad2"
+// turns 28x28 into 32x32), e.g. "fashion-mnist:data/fmnist:pad2". The padding is part of the
+// spec so that the spec stored in a checkpoint's config reopens the same data.
+// For images: dim = C*H*W, entropy NaN, bbox {-1, 1, -1, 1}, size N, points the images.
 cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec);
 void cdrl_dataset_free(cdrl_dataset *d); // NULL is a no-op
 int cdrl_dataset_dim(const cdrl_dataset *d);
@@ -125,8 +152,9 @@ int cdrl_dataset_dim(const cdrl_dataset *d);
 double cdrl_dataset_entropy(const cdrl_dataset *d);
 // Box around the data: {xmin, xmax, ymin, ymax} (2-D only).
 void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]);
-// Draws n samples (n, dim) with the given seed and stream (generators), or the points of a
-// file in order (files; n at most their count, see cdrl_dataset_size).
+// Draws n samples (n, dim) with the given seed and stream (generators; images: uniform with
+// replacement, no flips), or the points of a file in order (files; n at most their count, see
+// cdrl_dataset_size).
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream);
 // Number of points of a file source; 0 for generators.
 size_t cdrl_dataset_size(const cdrl_dataset *d);
@@ -150,12 +178,14 @@ cdrl_status cdrl_model_save(const cdrl_model *m, const char *path);
 void cdrl_model_free(cdrl_model *m); // NULL is a no-op
 const cdrl_config *cdrl_model_config(const cdrl_model *m);
 long cdrl_model_step(const cdrl_model *m);
-// One training iteration on a batch drawn from data with the model's own random stream.
-// CDRL_STATUS_DIVERGED (weights untouched) on NaN/Inf.
+// One training iteration on a batch drawn from data with the model's own random stream (images:
+// with flips when the config's flip is set). CDRL_STATUS_MISMATCH when the data's dim is not
+// the model's. CDRL_STATUS_DIVERGED (weights untouched) on NaN/Inf.
 cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st);
 // n samples (n, dim) through the whole chain with K Langevin steps per level (K < the
 // training K uses the step-size rule of method.md §2.3). levels (T, n, dim), when not NULL,
-// receives each level's samples, the noisiest first. use_ema picks the EMA weights.
+// receives each level's samples, the noisiest first. use_ema picks the EMA weights. Images end
+// with the Tweedie denoising step (method.md §6); levels then holds the chain's x_0 before it.
 cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
                               int use_ema, uint64_t seed);
 // Unnormalised log-density of pair j's EBM at points x (n, dim): f(sqrt(kappa_j) x,

@@ -36,7 +36,69 @@ void cdrl_config_toy_official(cdrl_config *c) {
     snprintf(c->data, sizeof c->data, "checkerboard");
 }
 
+// The official unconditional CIFAR-10 model (main_uncond.py; method.md §4.2, §4.3, §5.4, §5.5).
+// The toy network fields keep their toy values: the image kind does not read them.
+static void config_cifar10_official(cdrl_config *c) {
+    cdrl_config_toy_official(c);
+    c->kind = CDRL_MODEL_IMAGE;
+    c->in_ch = 3;
+    c->res = 32;
+    c->dim = 3 * 32 * 32;
+    c->ebm_ch = 128;
+    c->ebm_blocks = 8;
+    c->ebm_n_mult = 4;
+    const int mult[4] = {1, 2, 2, 2};
+    memcpy(c->ebm_ch_mult, mult, sizeof mult);
+    c->unet_dim = 64;
+    c->unet_levels = 3;
+    c->unet_res_blocks = 3;
+    c->unet_n_attn = 2;
+    c->unet_attn[0] = 16;
+    c->unet_attn[1] = 8;
+    c->unet_dropout = 0.1f;
+    c->n_classes = 0;
+    c->flip = 1;               // RandomHorizontalFlip
+    c->step_b = 2e-4;          // with per-pair C_j (CDRL_STEP_SCALE_IMAGE)
+    c->batch = 256;            // 32 per GPU x 8 GPUs, gradients averaged
+    c->lr_ebm = 1e-4f;
+    c->lr_init = 1e-5f;
+    c->iters = 500001;
+    c->seed = 5;               // 5 + rank, rank 0
+    snprintf(c->data, sizeof c->data, "cifar10:data/cifar-10-batches-bin");
+}
+
 cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
+    if (strcmp(name, "official-cifar10") == 0) {
+        config_cifar10_official(c);
+        return CDRL_OK;
+    }
+    if (strcmp(name, "tiny-image") == 0) { // 8x8 grey images, widths small enough for tests
+        config_cifar10_official(c);
+        c->in_ch = 1;
+        c->res = 8;
+        c->dim = 64;
+        c->ebm_ch = 8;
+        c->ebm_blocks = 1;
+        c->ebm_n_mult = 2;
+        c->ebm_ch_mult[0] = 1;
+        c->ebm_ch_mult[1] = 2;
+        c->unet_dim = 32;
+        c->unet_levels = 2;
+        c->unet_res_blocks = 1;
+        c->unet_n_attn = 1;
+        c->unet_attn[0] = 4;
+        c->unet_attn[1] = 0;
+        c->batch = 8;
+        c->n_langevin = 3;
+        c->lr_ebm = c->lr_init = 1e-3f;
+        c->warmup_ebm = c->warmup_init = 2;
+        c->warmup_init_offset = 0;
+        c->ema_ebm = c->ema_init = 0.99f;
+        c->iters = 100;
+        c->seed = 1;
+        snprintf(c->data, sizeof c->data, "folder:data/tiny");
+        return CDRL_OK;
+    }
     cdrl_config_toy_official(c);
     if (strcmp(name, "official-toy") == 0) return CDRL_OK;
     // Tuned on 2 cores (docs/tuning.md): the official networks at half width, a learning rate
@@ -59,17 +121,21 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->ema_ebm = c->ema_init = 0.9995f;
         return CDRL_OK;
     }
-    return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (official-toy, demo, quality)", name);
+    return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (official-toy, demo, quality, official-cifar10, tiny-image)", name);
 }
 
 // One table drives both directions of the JSON form.
-typedef enum { F_INT, F_LONG, F_FLOAT, F_DOUBLE, F_U64, F_STR } field_type;
+// F_IARR is an int array whose length is the int field at count (at most cap entries).
+typedef enum { F_INT, F_LONG, F_FLOAT, F_DOUBLE, F_U64, F_STR, F_IARR } field_type;
 typedef struct {
     const char *key;
     field_type type;
     size_t offset;
+    size_t count;
+    int cap;
 } field;
-#define FIELD(k, t) {#k, t, offsetof(cdrl_config, k)}
+#define FIELD(k, t) {#k, t, offsetof(cdrl_config, k), 0, 0}
+#define FIELD_ARR(k, n, cap) {#k, F_IARR, offsetof(cdrl_config, k), offsetof(cdrl_config, n), cap}
 static const field fields[] = {
     FIELD(kind, F_INT),         FIELD(dim, F_INT),          FIELD(ebm_ch, F_INT),
     FIELD(ebm_blocks, F_INT),   FIELD(init_t_dim, F_INT),   FIELD(init_h_dim, F_INT),
@@ -79,6 +145,11 @@ static const field fields[] = {
     FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG), FIELD(lr_decay_iters, F_LONG), FIELD(iters, F_LONG),
     FIELD(ema_ebm, F_FLOAT),    FIELD(ema_ramp, F_INT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
     FIELD(seed, F_U64),         FIELD(data, F_STR),
+    FIELD(in_ch, F_INT),        FIELD(res, F_INT),          FIELD(ebm_n_mult, F_INT),
+    FIELD_ARR(ebm_ch_mult, ebm_n_mult, CDRL_CONFIG_MAX_MULT),
+    FIELD(unet_dim, F_INT),     FIELD(unet_levels, F_INT),  FIELD(unet_res_blocks, F_INT),
+    FIELD(unet_n_attn, F_INT),  FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
+    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(flip, F_INT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -105,6 +176,14 @@ int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n) {
             cJSON_AddStringToObject(o, fields[i].key, num); // exact beyond 2^53
             break;
         case F_STR: cJSON_AddStringToObject(o, fields[i].key, p); break;
+        case F_IARR: {
+            int cnt = *(const int *)(const void *)((const char *)c + fields[i].count);
+            if (cnt < 0) cnt = 0;
+            if (cnt > fields[i].cap) cnt = fields[i].cap;
+            cJSON *a = cJSON_CreateIntArray((const int *)(const void *)p, cnt);
+            if (a) cJSON_AddItemToObject(o, fields[i].key, a);
+            break;
+        }
         }
     }
     int ok = cJSON_PrintPreallocated(o, buf, (int)n, 0);
@@ -137,6 +216,21 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
             if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof c->data) strcpy(p, v->valuestring);
             else st = CDRL_STATUS_FORMAT;
             break;
+        case F_IARR: {
+            // Entries past the array's length read as 0; the count field is its own key.
+            int *a = (int *)(void *)p, k = 0;
+            const int na = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+            if (na < 0 || na > fields[i].cap) {
+                st = CDRL_STATUS_FORMAT;
+                break;
+            }
+            memset(a, 0, sizeof(int) * (size_t)fields[i].cap);
+            for (const cJSON *e = v->child; e && st == CDRL_OK; e = e->next, k++) {
+                if (cJSON_IsNumber(e)) a[k] = e->valueint;
+                else st = CDRL_STATUS_FORMAT;
+            }
+            break;
+        }
         }
         if (st != CDRL_OK) cdrl_log(CDRL_LOG_ERROR, "configuration: '%s' has the wrong type", fields[i].key);
     }

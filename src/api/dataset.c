@@ -1,14 +1,58 @@
-// Public data sources (cdrl_dataset_*): 2-D generators and point files for now.
+// Public data sources (cdrl_dataset_*): 2-D generators and point files, and image sets
+// (data/images.h) with an optional ":padN" suffix on the spec for zero padding.
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "core/core.h"
 
+static int is_image_spec(const char *spec) {
+    static const char *kinds[] = {"fashion-mnist:", "mnist:", "cifar10:", "folder:"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strncmp(spec, kinds[i], strlen(kinds[i])) == 0) return 1;
+    return 0;
+}
+
+// Splits a trailing ":padN" off spec into base (a copy) and *pad; 0 when there is none.
+static cdrl_status split_pad(const char *spec, char **base, int *pad) {
+    *pad = 0;
+    size_t n = strlen(spec);
+    const char *colon = strrchr(spec, ':');
+    if (colon && strncmp(colon, ":pad", 4) == 0 && colon[4]) {
+        const char *q = colon + 4;
+        while (*q && isdigit((unsigned char)*q)) q++;
+        if (*q == '\0') {
+            long v = strtol(colon + 4, NULL, 10);
+            if (v > 1024) return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': padding %ld out of range", spec, v);
+            *pad = (int)v;
+            n = (size_t)(colon - spec);
+        }
+    }
+    *base = cdrl_malloc(n + 1);
+    if (!*base) return cdrl_fail(CDRL_STATUS_NOMEM, "dataset: out of memory");
+    memcpy(*base, spec, n);
+    (*base)[n] = '\0';
+    return CDRL_OK;
+}
+
 cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec) {
     *out = NULL;
     cdrl_dataset *d = cdrl_calloc(sizeof *d);
     if (!d) return cdrl_fail(CDRL_STATUS_NOMEM, "dataset: out of memory");
-    cdrl_status st = cdrl_toy2d_from_name(&d->toy, spec);
+    cdrl_status st;
+    if (is_image_spec(spec)) {
+        d->is_image = 1;
+        char *base = NULL;
+        cdrl_images_params p;
+        cdrl_images_params_init(&p);
+        st = split_pad(spec, &base, &p.pad);
+        if (st == CDRL_OK) st = cdrl_images_load(&d->img, base, &p);
+        cdrl_free(base);
+    } else {
+        st = cdrl_toy2d_from_name(&d->toy, spec);
+    }
     if (st != CDRL_OK) {
         cdrl_free(d);
         return st;
@@ -19,24 +63,40 @@ cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec) {
 
 void cdrl_dataset_free(cdrl_dataset *d) {
     if (!d) return;
-    cdrl_toy2d_deinit(&d->toy);
+    if (d->is_image) cdrl_images_deinit(&d->img);
+    else cdrl_toy2d_deinit(&d->toy);
     cdrl_free(d);
 }
 
-int cdrl_dataset_dim(const cdrl_dataset *d) {
-    (void)d;
-    return 2;
+int cdrl_dataset_dim(const cdrl_dataset *d) { return d->is_image ? (int)cdrl_images_dim(&d->img) : 2; }
+
+double cdrl_dataset_entropy(const cdrl_dataset *d) { return d->is_image ? (double)NAN : cdrl_toy2d_entropy(&d->toy); }
+
+void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]) {
+    if (d->is_image) {
+        box[0] = box[2] = -1.0f;
+        box[1] = box[3] = 1.0f;
+        return;
+    }
+    cdrl_toy2d_bbox(&d->toy, box);
 }
 
-double cdrl_dataset_entropy(const cdrl_dataset *d) { return cdrl_toy2d_entropy(&d->toy); }
-
-void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]) { cdrl_toy2d_bbox(&d->toy, box); }
-
-void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, cdrl_rng *rng) {
+void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, int flip, cdrl_rng *rng) {
+    if (d->is_image) {
+        CDRL_ASSERT(n <= 0x7fffffff);
+        cdrl_images_batch(&d->img, out, NULL, (int)n, rng, flip);
+        return;
+    }
     cdrl_toy2d_sample(&d->toy, out, n, rng);
 }
 
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream) {
+    cdrl_rng rng;
+    cdrl_rng_init(&rng, seed, stream);
+    if (d->is_image) {
+        cdrl_dataset_sample(d, out, n, 0, &rng);
+        return;
+    }
     size_t n_points = 0;
     const float *pts = cdrl_toy2d_points(&d->toy, &n_points);
     if (pts) {
@@ -44,15 +104,16 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
         memcpy(out, pts, sizeof(float) * 2 * n);
         return;
     }
-    cdrl_rng rng;
-    cdrl_rng_init(&rng, seed, stream);
     cdrl_toy2d_sample(&d->toy, out, n, &rng);
 }
 
 size_t cdrl_dataset_size(const cdrl_dataset *d) {
+    if (d->is_image) return d->img.n;
     size_t n = 0;
     cdrl_toy2d_points(&d->toy, &n);
     return n;
 }
 
-const float *cdrl_dataset_points(const cdrl_dataset *d) { return cdrl_toy2d_points(&d->toy, NULL); }
+const float *cdrl_dataset_points(const cdrl_dataset *d) {
+    return d->is_image ? d->img.x : cdrl_toy2d_points(&d->toy, NULL);
+}

@@ -4,13 +4,17 @@
 
 #include "cdrl.h"
 #include "core/rng.h"
+#include "data/images.h"
 #include "data/toy2d.h"
 
 struct cdrl_dataset {
+    int is_image; // 1: img holds an image set; 0: toy holds a 2-D source
     cdrl_toy2d toy;
+    cdrl_images img;
 };
 
-// Draws n samples with the caller's random stream (the trainer's, so that resume is exact).
-void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, cdrl_rng *rng);
+// Draws n samples with the caller's random stream (the trainer's, so that resume is exact);
+// images are mirrored at random when flip is set (2-D sources ignore it).
+void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, int flip, cdrl_rng *rng);
 
 #endif // CDRL_API_INTERNAL_H

@@ -3,7 +3,11 @@
 //   ebm.<name>, init.<name>             parameters (and the EBM's spectral-norm u, v)
 //   ebm_ema.<name>, init_ema.<name>     EMA copies
 //   ebm_adam_m.<name>, ebm_adam_v.<name>, init_adam_m.<name>, init_adam_v.<name>
-// and metadata format, version, config (JSON), step and rng (key stream counter).
+// and metadata format, version, config (JSON), step and rng (key stream counter); image models
+// add drop_rng, the U-Net's dropout stream (key stream counter), so that resume is exact.
+// The toy kind runs the MLPs of §5.6; the image kind the SN ResNet EBM and the U-Net
+// (models/img_ebm.h, models/unet.h), unconditional, with the image schedule and the final
+// Tweedie step when sampling.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,8 @@
 #include "api/internal.h"
 #include "core/core.h"
 #include "io/safetensors.h"
+#include "models/img_ebm.h"
+#include "models/unet.h"
 #include "models/toy_ebm.h"
 #include "models/toy_init.h"
 #include "sampler/chain.h"
@@ -19,27 +25,55 @@
 
 #define CKPT_FORMAT "cdrl-checkpoint"
 #define CKPT_VERSION "1"
-// Rows per network call when sampling or evaluating densities.
+// Rows per network call when sampling or evaluating densities (toy; images use the batch).
 #define CHUNK 2500
 
 struct cdrl_model {
     cdrl_config cfg;
     cdrl_schedule sched;
-    cdrl_toy_ebm *ebm;
+    cdrl_toy_ebm *ebm;    // toy kind
     cdrl_toy_init *init;
+    cdrl_img_ebm *iebm;   // image kind
+    cdrl_unet *unet;
     cdrl_net ebm_net, init_net;
     cdrl_trainer tr;
     int max_rows;
+    int chunk;           // rows per sampling / density call
     float *batch;        // (B, dim) the current training batch
     cdrl_arena scratch;  // sampling and density temporaries
 };
 
+static cdrl_status check_image_config(const cdrl_config *c) {
+    if (c->in_ch < 1 || c->in_ch > 4 || c->res < 2 || c->res > 1024 || c->dim != c->in_ch * c->res * c->res)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: image shape out of range (in_ch %d in 1..4, res %d, dim %d must be in_ch*res*res)", c->in_ch, c->res, c->dim);
+    if (c->n_classes != 0)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: class-conditional image models are not supported yet (n_classes %d)", c->n_classes);
+    int ok = c->ebm_ch >= 2 && c->ebm_ch % 2 == 0 && c->ebm_blocks >= 1 && c->ebm_n_mult >= 1 &&
+             c->ebm_n_mult <= CDRL_CONFIG_MAX_MULT && (c->res >> c->ebm_n_mult) >= 1 &&
+             c->ebm_n_mult * c->ebm_blocks <= CDRL_IMG_EBM_MAX_BLOCKS;
+    for (int l = 0; ok && l < c->ebm_n_mult; l++) ok = c->ebm_ch_mult[l] >= 1 && c->ebm_ch_mult[l] <= 64;
+    if (!ok)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: image EBM out of range (ebm_ch %d even, ebm_blocks %d, ebm_n_mult %d with res >= 2^ebm_n_mult and at most %d blocks, ebm_ch_mult entries in 1..64)", c->ebm_ch, c->ebm_blocks, c->ebm_n_mult, CDRL_IMG_EBM_MAX_BLOCKS);
+    ok = c->unet_dim >= 32 && c->unet_dim % 32 == 0 && c->unet_levels >= 1 && c->unet_levels <= CDRL_UNET_MAX_LEVELS &&
+         c->unet_res_blocks >= 1 && c->unet_n_attn >= 0 && c->unet_n_attn <= CDRL_CONFIG_MAX_ATTN &&
+         c->unet_n_attn <= CDRL_UNET_MAX_ATTN && c->unet_dropout >= 0.0f && c->unet_dropout < 1.0f &&
+         c->res % (1 << (c->unet_levels - 1)) == 0;
+    for (int a = 0; ok && a < c->unet_n_attn; a++) ok = c->unet_attn[a] >= 1;
+    if (!ok)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: U-Net out of range (unet_dim %d a multiple of 32, unet_levels %d in 1..%d with res divisible by 2^(levels-1), unet_res_blocks %d >= 1, unet_n_attn %d in 0..%d, unet_dropout in [0,1))", c->unet_dim, c->unet_levels, CDRL_UNET_MAX_LEVELS, c->unet_res_blocks, c->unet_n_attn, CDRL_UNET_MAX_ATTN);
+    return CDRL_OK;
+}
+
 static cdrl_status check_config(const cdrl_config *c) {
-    if (c->kind != CDRL_MODEL_TOY || c->dim != 2)
-        return cdrl_fail(CDRL_STATUS_INVALID, "config: only 2-D toy models exist so far (kind %d, dim %d)", (int)c->kind, c->dim);
-    if (c->ebm_ch < 4 || c->ebm_blocks < 1 || c->ebm_blocks > 4 || c->init_t_dim < 4 || c->init_t_dim % 2 ||
-        c->init_h_dim < 32 || c->init_h_dim % 32 || c->init_blocks < 1 || c->init_blocks > 8)
+    if (c->kind == CDRL_MODEL_IMAGE) {
+        cdrl_status st = check_image_config(c);
+        if (st != CDRL_OK) return st;
+    } else if (c->kind != CDRL_MODEL_TOY || c->dim != 2) {
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: kind %d with dim %d (toy: kind 0, dim 2; images: kind 1)", (int)c->kind, c->dim);
+    } else if (c->ebm_ch < 4 || c->ebm_blocks < 1 || c->ebm_blocks > 4 || c->init_t_dim < 4 || c->init_t_dim % 2 ||
+        c->init_h_dim < 32 || c->init_h_dim % 32 || c->init_blocks < 1 || c->init_blocks > 8) {
         return cdrl_fail(CDRL_STATUS_INVALID, "config: network sizes out of range (ebm_ch %d, ebm_blocks %d, init_t_dim %d, init_h_dim %d (a multiple of 32), init_blocks %d)", c->ebm_ch, c->ebm_blocks, c->init_t_dim, c->init_h_dim, c->init_blocks);
+    }
     if (c->n_levels < 1 || c->n_levels > CDRL_MAX_LEVELS || !(c->logsnr_min < c->logsnr_max) || !(c->step_b > 0))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: schedule out of range (n_levels %d in 1..%d, logsnr_min < logsnr_max, step_b > 0)", c->n_levels, CDRL_MAX_LEVELS);
     if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000)
@@ -57,30 +91,51 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     cdrl_model *m = cdrl_calloc(sizeof *m);
     if (!m) return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
     m->cfg = *c;
-    cdrl_schedule_init(&m->sched, c->n_levels, c->logsnr_min, c->logsnr_max, c->step_b, CDRL_STEP_SCALE_TOY);
-    m->max_rows = c->batch > CHUNK ? c->batch : CHUNK;
+    const int image = c->kind == CDRL_MODEL_IMAGE;
+    cdrl_schedule_init(&m->sched, c->n_levels, c->logsnr_min, c->logsnr_max, c->step_b,
+                       image ? CDRL_STEP_SCALE_IMAGE : CDRL_STEP_SCALE_TOY);
+    // Image activations cost C*H*W floats per row and layer: sample in batches of the training size.
+    m->chunk = image ? c->batch : CHUNK;
+    m->max_rows = c->batch > m->chunk ? c->batch : m->chunk;
+    const int chunk = m->chunk;
     cdrl_rng init_rng;
     cdrl_rng_init(&init_rng, c->seed, 0);
-    cdrl_toy_ebm_config ec;
-    cdrl_toy_ebm_config_default(&ec);
-    ec.ch = c->ebm_ch;
-    ec.temb_dim = c->ebm_ch;
-    ec.n_blocks = c->ebm_blocks;
-    cdrl_toy_init_config ic = {.in_dim = 2, .t_dim = c->init_t_dim, .h_dim = c->init_h_dim, .n_blocks = c->init_blocks, .groups = 32};
-    m->ebm = cdrl_toy_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
-    m->init = cdrl_toy_init_create(&ic, m->max_rows, c->n_levels + 1, &init_rng);
+    int nets_ok;
+    if (image) {
+        cdrl_img_ebm_config ec = {.in_ch = c->in_ch, .res = c->res, .ch = c->ebm_ch, .temb_dim = c->ebm_ch,
+                                  .n_mult = c->ebm_n_mult, .n_blocks = c->ebm_blocks, .n_classes = 0};
+        for (int l = 0; l < c->ebm_n_mult; l++) ec.ch_mult[l] = c->ebm_ch_mult[l];
+        cdrl_unet_config uc = {.in_ch = c->in_ch, .resolution = c->res, .dim = c->unet_dim,
+                               .n_levels = c->unet_levels, .num_res_blocks = c->unet_res_blocks,
+                               .n_attn = c->unet_n_attn, .dropout = c->unet_dropout, .n_classes = 0};
+        for (int l = 0; l < c->unet_levels; l++) uc.dim_mults[l] = 1;
+        for (int a = 0; a < c->unet_n_attn; a++) uc.attn_resolutions[a] = c->unet_attn[a];
+        m->iebm = cdrl_img_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
+        m->unet = cdrl_unet_create(&uc, m->max_rows, c->n_levels + 1, &init_rng);
+        nets_ok = m->iebm && m->unet;
+    } else {
+        cdrl_toy_ebm_config ec;
+        cdrl_toy_ebm_config_default(&ec);
+        ec.ch = c->ebm_ch;
+        ec.temb_dim = c->ebm_ch;
+        ec.n_blocks = c->ebm_blocks;
+        cdrl_toy_init_config ic = {.in_dim = 2, .t_dim = c->init_t_dim, .h_dim = c->init_h_dim, .n_blocks = c->init_blocks, .groups = 32};
+        m->ebm = cdrl_toy_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
+        m->init = cdrl_toy_init_create(&ic, m->max_rows, c->n_levels + 1, &init_rng);
+        nets_ok = m->ebm && m->init;
+    }
     m->batch = cdrl_malloc(sizeof(float) * (size_t)c->batch * (size_t)c->dim);
-    if (!m->ebm || !m->init || !m->batch ||
+    if (!nets_ok || !m->batch ||
         // chain scratch, beside it the per-level samples of one chunk (sampling with levels),
         // and the density temporaries
-        cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(CHUNK, c->dim) +
-                                         cdrl_arena_floats_size((size_t)c->n_levels * CHUNK * (size_t)c->dim) +
-                                         4 * cdrl_arena_floats_size((size_t)CHUNK * (size_t)c->dim)) != CDRL_OK) {
+        cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(chunk, c->dim) +
+                                         cdrl_arena_floats_size((size_t)c->n_levels * (size_t)chunk * (size_t)c->dim) +
+                                         4 * cdrl_arena_floats_size((size_t)chunk * (size_t)c->dim)) != CDRL_OK) {
         cdrl_model_free(m);
         return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
     }
-    m->ebm_net = cdrl_toy_ebm_net(m->ebm);
-    m->init_net = cdrl_toy_init_net(m->init);
+    m->ebm_net = image ? cdrl_img_ebm_net(m->iebm) : cdrl_toy_ebm_net(m->ebm);
+    m->init_net = image ? cdrl_unet_net(m->unet) : cdrl_toy_init_net(m->init);
     cdrl_train_params tp = {.batch = c->batch, .n_langevin = c->n_langevin, .lr_ebm = c->lr_ebm,
                             .lr_init = c->lr_init, .warmup_ebm = c->warmup_ebm,
                             .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
@@ -101,6 +156,8 @@ void cdrl_model_free(cdrl_model *m) {
     cdrl_trainer_deinit(&m->tr);
     cdrl_toy_ebm_free(m->ebm);
     cdrl_toy_init_free(m->init);
+    cdrl_img_ebm_free(m->iebm);
+    cdrl_unet_free(m->unet);
     cdrl_free(m->batch);
     cdrl_arena_deinit(&m->scratch);
     cdrl_free(m);
@@ -110,7 +167,9 @@ const cdrl_config *cdrl_model_config(const cdrl_model *m) { return &m->cfg; }
 long cdrl_model_step(const cdrl_model *m) { return m->tr.step; }
 
 cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st) {
-    cdrl_dataset_sample(data, m->batch, (size_t)m->cfg.batch, &m->tr.rng);
+    if (cdrl_dataset_dim(data) != m->cfg.dim)
+        return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the data has %d values per sample, the model %d", cdrl_dataset_dim(data), m->cfg.dim);
+    cdrl_dataset_sample(data, m->batch, (size_t)m->cfg.batch, m->cfg.flip, &m->tr.rng);
     cdrl_step_stats s;
     cdrl_status rc = cdrl_trainer_step(&m->tr, m->batch, &s);
     if (rc != CDRL_OK) return rc;
@@ -123,8 +182,8 @@ cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_
 
 // Points both networks at their EMA copies (or back at their own weights).
 static void use_weights(cdrl_model *m, int ema) {
-    m->ebm->p = ema ? m->tr.ebm_ema : m->ebm->p_own;
-    m->init->p = ema ? m->tr.init_ema : m->init->p_own;
+    *m->ebm_net.p = ema ? m->tr.ebm_ema : m->ebm_net.p_own;
+    *m->init_net.p = ema ? m->tr.init_ema : m->init_net.p_own;
 }
 
 cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
@@ -133,13 +192,15 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
     const int D = m->cfg.dim, T = m->cfg.n_levels;
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, 2);
-    cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_train = m->cfg.n_langevin, .tweedie = 0};
+    cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_train = m->cfg.n_langevin,
+                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE};
+    const int CH = m->chunk;
     use_weights(m, use_ema);
     cdrl_status st = CDRL_OK;
     const size_t mark = cdrl_arena_mark(&m->scratch);
-    float *lv = levels ? cdrl_arena_floats(&m->scratch, (size_t)T * CHUNK * (size_t)D) : NULL;
-    for (int s0 = 0; s0 < n && st == CDRL_OK; s0 += CHUNK) {
-        const int b = n - s0 < CHUNK ? n - s0 : CHUNK;
+    float *lv = levels ? cdrl_arena_floats(&m->scratch, (size_t)T * (size_t)CH * (size_t)D) : NULL;
+    for (int s0 = 0; s0 < n && st == CDRL_OK; s0 += CH) {
+        const int b = n - s0 < CH ? n - s0 : CH;
         float *x = out + (size_t)s0 * (size_t)D;
         cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
         st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, NULL, &rng, &m->scratch);
@@ -159,25 +220,26 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
         return cdrl_fail(CDRL_STATUS_INVALID, "log density: pair %d outside 1..%d", pair, m->cfg.n_levels);
     const int D = m->cfg.dim, T = m->cfg.n_levels;
     const float sk = (float)sqrt(m->sched.kappa[pair]), inv_h = (float)(1.0 / m->sched.h[pair]);
+    const int CH = m->chunk;
     use_weights(m, use_ema);
-    m->ebm_net.prepare(m->ebm, m->tr.tau, T + 1, 0);
+    m->ebm_net.prepare(m->ebm_net.impl, m->tr.tau, T + 1, 0);
     const size_t mark = cdrl_arena_mark(&m->scratch);
-    int *level = (int *)cdrl_arena_floats(&m->scratch, CHUNK);
-    float *df = cdrl_arena_floats(&m->scratch, CHUNK);
-    float *y = cdrl_arena_floats(&m->scratch, (size_t)CHUNK * (size_t)D);
-    for (int i = 0; i < CHUNK; i++) {
+    int *level = (int *)cdrl_arena_floats(&m->scratch, (size_t)CH);
+    float *df = cdrl_arena_floats(&m->scratch, (size_t)CH);
+    float *y = cdrl_arena_floats(&m->scratch, (size_t)CH * (size_t)D);
+    for (int i = 0; i < CH; i++) {
         level[i] = pair - 1;
         df[i] = inv_h;
     }
-    for (int s0 = 0; s0 < n; s0 += CHUNK) {
-        const int b = n - s0 < CHUNK ? n - s0 : CHUNK;
+    for (int s0 = 0; s0 < n; s0 += CH) {
+        const int b = n - s0 < CH ? n - s0 : CH;
         const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
         for (size_t k = 0; k < nd; k++) y[k] = sk * x[off + k];
-        cdrl_toy_ebm_forward(m->ebm, logp + s0, y, level, b);
+        m->ebm_net.forward(m->ebm_net.impl, logp + s0, y, level, b);
         for (int i = 0; i < b; i++) logp[s0 + i] *= inv_h;
         if (dlogp) {
             memset(dlogp + off, 0, sizeof(float) * nd);
-            cdrl_toy_ebm_backward(m->ebm, dlogp + off, df, 0);
+            m->ebm_net.backward(m->ebm_net.impl, dlogp + off, df, 0);
             for (size_t k = 0; k < nd; k++) dlogp[off + k] *= sk;
         }
     }
@@ -199,15 +261,17 @@ typedef struct {
 static int ckpt_groups(const cdrl_model *m, ckpt_group g[10]) {
     const cdrl_trainer *t = &m->tr;
     int n = 0;
-    g[n++] = (ckpt_group){"ebm.", &m->ebm->params, m->ebm->p_own};
-    g[n++] = (ckpt_group){"ebm.", &m->ebm->buffers, m->ebm->buf};
-    g[n++] = (ckpt_group){"init.", &m->init->params, m->init->p_own};
-    g[n++] = (ckpt_group){"ebm_ema.", &m->ebm->params, t->ebm_ema};
-    g[n++] = (ckpt_group){"init_ema.", &m->init->params, t->init_ema};
-    g[n++] = (ckpt_group){"ebm_adam_m.", &m->ebm->params, t->ebm_m};
-    g[n++] = (ckpt_group){"ebm_adam_v.", &m->ebm->params, t->ebm_v};
-    g[n++] = (ckpt_group){"init_adam_m.", &m->init->params, t->init_m};
-    g[n++] = (ckpt_group){"init_adam_v.", &m->init->params, t->init_v};
+    const cdrl_net *e = &m->ebm_net, *i = &m->init_net;
+    g[n++] = (ckpt_group){"ebm.", e->params, e->p_own};
+    if (e->buffers) g[n++] = (ckpt_group){"ebm.", e->buffers, e->buf};
+    g[n++] = (ckpt_group){"init.", i->params, i->p_own};
+    if (i->buffers) g[n++] = (ckpt_group){"init.", i->buffers, i->buf};
+    g[n++] = (ckpt_group){"ebm_ema.", e->params, t->ebm_ema};
+    g[n++] = (ckpt_group){"init_ema.", i->params, t->init_ema};
+    g[n++] = (ckpt_group){"ebm_adam_m.", e->params, t->ebm_m};
+    g[n++] = (ckpt_group){"ebm_adam_v.", e->params, t->ebm_v};
+    g[n++] = (ckpt_group){"init_adam_m.", i->params, t->init_m};
+    g[n++] = (ckpt_group){"init_adam_v.", i->params, t->init_v};
     return n;
 }
 
@@ -271,6 +335,12 @@ cdrl_status cdrl_model_save(const cdrl_model *m, const char *path) {
                  (unsigned long long)m->tr.rng.stream, (unsigned long long)m->tr.rng.counter);
         st = cdrl_st_writer_meta(w, "rng", buf);
     }
+    if (st == CDRL_OK && m->unet) {
+        const cdrl_rng *r = &m->unet->drop_rng;
+        snprintf(buf, sizeof buf, "%llu %llu %llu", (unsigned long long)r->key,
+                 (unsigned long long)r->stream, (unsigned long long)r->counter);
+        st = cdrl_st_writer_meta(w, "drop_rng", buf);
+    }
     if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
     cdrl_free(names);
     cdrl_st_writer_free(w);
@@ -295,6 +365,12 @@ cdrl_status cdrl_model_load(cdrl_model **out, const char *path) {
     } else if ((st = cdrl_config_from_json(&c, cfg_json)) != CDRL_OK) {
         cdrl_log(CDRL_LOG_ERROR, "%s: bad configuration in the metadata", path);
     }
+    unsigned long long dkey = 0, dstream = 0, dcounter = 0;
+    if (st == CDRL_OK && c.kind == CDRL_MODEL_IMAGE) {
+        const char *drop = cdrl_st_meta(f, "drop_rng");
+        if (!drop || sscanf(drop, "%llu %llu %llu", &dkey, &dstream, &dcounter) != 3)
+            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: image checkpoint without its dropout stream (metadata drop_rng)", path);
+    }
     cdrl_model *m = NULL;
     if (st == CDRL_OK) st = cdrl_model_create(&m, &c);
     if (st == CDRL_OK) {
@@ -315,6 +391,11 @@ cdrl_status cdrl_model_load(cdrl_model **out, const char *path) {
         m->tr.rng.key = key;
         m->tr.rng.stream = stream;
         m->tr.rng.counter = counter;
+        if (m->unet) {
+            m->unet->drop_rng.key = dkey;
+            m->unet->drop_rng.stream = dstream;
+            m->unet->drop_rng.counter = dcounter;
+        }
         *out = m;
     } else {
         cdrl_model_free(m);

@@ -10,7 +10,7 @@
 
 #include "cdrl.h"
 #include "io/png.h"
-#include "test_util.h"
+#include "test_model_util.h"
 
 #define STEPS 4
 #define N_IMG 12
@@ -39,36 +39,7 @@ static void remove_folder(void) {
     rmdir(DIR_);
 }
 
-static int train(cdrl_model *m, const cdrl_dataset *d, int n, cdrl_train_stats *st) {
-    for (int i = 0; i < n; i++)
-        if (cdrl_model_train_step(m, d, &st[i]) != CDRL_OK) return 0;
-    return 1;
-}
 
-// Every tensor and the random-stream metadata of two models, compared bit for bit.
-static int same_models(cdrl_model *a, cdrl_model *b) {
-    const char *pa = "build/test_image_train_a.safetensors", *pb = "build/test_image_train_b.safetensors";
-    if (cdrl_model_save(a, pa) != CDRL_OK || cdrl_model_save(b, pb) != CDRL_OK) return 0;
-    cdrl_st_file *fa = NULL, *fb = NULL;
-    int same = cdrl_st_load(&fa, pa) == CDRL_OK && cdrl_st_load(&fb, pb) == CDRL_OK &&
-               cdrl_st_count(fa) == cdrl_st_count(fb);
-    for (int i = 0; same && i < cdrl_st_count(fa); i++) {
-        const cdrl_st_tensor *ta = cdrl_st_at(fa, i), *tb = cdrl_st_find(fb, ta->name);
-        same = tb && ta->numel == tb->numel && memcmp(ta->data, tb->data, ta->numel * 4) == 0;
-        if (!same) printf("    tensor %s differs\n", ta->name);
-    }
-    const char *keys[] = {"rng", "drop_rng", "step"};
-    for (int k = 0; same && k < 3; k++) {
-        const char *va = cdrl_st_meta(fa, keys[k]), *vb = cdrl_st_meta(fb, keys[k]);
-        same = va && vb && strcmp(va, vb) == 0;
-        if (!same) printf("    metadata %s differs\n", keys[k]);
-    }
-    cdrl_st_free(fa);
-    cdrl_st_free(fb);
-    remove(pa);
-    remove(pb);
-    return same;
-}
 
 static int all_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -129,18 +100,18 @@ int main(void) {
     cdrl_model *a = NULL;
     CHECK(cdrl_model_create(&a, &c) == CDRL_OK, "create");
     if (!a) return test_report("test_image_train");
-    CHECK(train(a, d, STEPS, full), "train %d steps", STEPS);
+    CHECK(train_steps(a, d, STEPS, full), "train %d steps", STEPS);
     CHECK(full[0].lr_ebm == 0 && full[STEPS - 1].lr_ebm > 0 && isfinite(full[STEPS - 1].loss_ebm), "warm-up and finite losses");
 
     // N/2, checkpoint, reload, N/2: the dropout stream travels in the metadata.
     const char *ckpt = "build/test_image_train.safetensors";
     cdrl_model *b = NULL, *r = NULL;
-    CHECK(cdrl_model_create(&b, &c) == CDRL_OK && train(b, d, STEPS / 2, half), "first half");
+    CHECK(cdrl_model_create(&b, &c) == CDRL_OK && train_steps(b, d, STEPS / 2, half), "first half");
     CHECK(b && cdrl_model_save(b, ckpt) == CDRL_OK, "save");
     CHECK(cdrl_model_load(&r, ckpt) == CDRL_OK, "load");
     if (r) {
         CHECK(cdrl_model_config(r)->kind == CDRL_MODEL_IMAGE && cdrl_model_step(r) == STEPS / 2, "resumed image model at step %ld", cdrl_model_step(r));
-        CHECK(train(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
+        CHECK(train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
         int same = 1;
         for (int i = 0; i < STEPS; i++)
             same &= full[i].loss_ebm == half[i].loss_ebm && full[i].loss_init == half[i].loss_init &&
@@ -154,7 +125,7 @@ int main(void) {
     cdrl_set_threads(1);
     cdrl_model *one = NULL;
     cdrl_train_stats st1[STEPS];
-    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train(one, d, STEPS, st1), "train at 1 thread");
+    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1), "train at 1 thread");
     cdrl_set_threads(saved);
     CHECK(one && st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one), "1 and %d threads give the same model", saved);
 

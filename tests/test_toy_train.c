@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cdrl.h"
-#include "test_util.h"
+#include "test_model_util.h"
 
 #define STEPS 6
 
@@ -17,30 +17,7 @@ static void small_config(cdrl_config *c) {
     c->seed = 9;
 }
 
-static int train(cdrl_model *m, const cdrl_dataset *d, int n, cdrl_train_stats *st) {
-    for (int i = 0; i < n; i++)
-        if (cdrl_model_train_step(m, d, &st[i]) != CDRL_OK) return 0;
-    return 1;
-}
 
-// Every tensor of two models, compared bit for bit.
-static int same_tensors(cdrl_model *a, cdrl_model *b) {
-    const char *pa = "build/test_toy_train_a.safetensors", *pb = "build/test_toy_train_b.safetensors";
-    if (cdrl_model_save(a, pa) != CDRL_OK || cdrl_model_save(b, pb) != CDRL_OK) return 0;
-    cdrl_st_file *fa = NULL, *fb = NULL;
-    int same = cdrl_st_load(&fa, pa) == CDRL_OK && cdrl_st_load(&fb, pb) == CDRL_OK &&
-               cdrl_st_count(fa) == cdrl_st_count(fb);
-    for (int i = 0; same && i < cdrl_st_count(fa); i++) {
-        const cdrl_st_tensor *ta = cdrl_st_at(fa, i), *tb = cdrl_st_find(fb, ta->name);
-        same = tb && ta->numel == tb->numel && memcmp(ta->data, tb->data, ta->numel * 4) == 0;
-        if (!same) printf("    tensor %s differs\n", ta->name);
-    }
-    cdrl_st_free(fa);
-    cdrl_st_free(fb);
-    remove(pa);
-    remove(pb);
-    return same;
-}
 
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
@@ -53,7 +30,7 @@ int main(void) {
     // N steps in one go.
     cdrl_model *a = NULL;
     CHECK(cdrl_model_create(&a, &c) == CDRL_OK, "create");
-    CHECK(train(a, d, STEPS, full), "train %d steps", STEPS);
+    CHECK(train_steps(a, d, STEPS, full), "train %d steps", STEPS);
     CHECK(cdrl_model_step(a) == STEPS, "step counter");
     CHECK(full[STEPS - 1].lr_ebm > 0 && full[0].lr_ebm == 0, "the EBM warm-up starts at lr 0");
 
@@ -61,18 +38,18 @@ int main(void) {
     const char *ckpt = "build/test_toy_train.safetensors";
     cdrl_model *b = NULL, *r = NULL;
     CHECK(cdrl_model_create(&b, &c) == CDRL_OK, "create");
-    CHECK(train(b, d, STEPS / 2, half), "first half");
+    CHECK(train_steps(b, d, STEPS / 2, half), "first half");
     CHECK(cdrl_model_save(b, ckpt) == CDRL_OK, "save");
     CHECK(cdrl_model_load(&r, ckpt) == CDRL_OK, "load");
     if (r) {
         CHECK(cdrl_model_step(r) == STEPS / 2, "resumed step %ld", cdrl_model_step(r));
-        CHECK(train(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
+        CHECK(train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
         int same_losses = 1;
         for (int i = 0; i < STEPS; i++)
             same_losses &= full[i].loss_ebm == half[i].loss_ebm && full[i].loss_init == half[i].loss_init &&
                             full[i].f_pos == half[i].f_pos && full[i].f_neg == half[i].f_neg;
         CHECK(same_losses, "losses of N steps and N/2 + resume + N/2 are identical");
-        CHECK(same_tensors(a, r), "weights, EMA, Adam moments and SN vectors identical after resume");
+        CHECK(same_models(a, r), "weights, EMA, Adam moments and SN vectors identical after resume");
     }
 
     // The same bytes at 1 thread.
@@ -80,9 +57,9 @@ int main(void) {
     cdrl_set_threads(1);
     cdrl_model *one = NULL;
     cdrl_train_stats st1[STEPS];
-    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train(one, d, STEPS, st1), "train at 1 thread");
+    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1), "train at 1 thread");
     cdrl_set_threads(saved);
-    CHECK(st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_tensors(a, one), "1 and %d threads give the same model", saved);
+    CHECK(st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one), "1 and %d threads give the same model", saved);
 
     // Sampling is reproducible and finite.
     float s1[200 * 2], s2[200 * 2];
@@ -100,7 +77,7 @@ int main(void) {
         cdrl_st_file *f0 = NULL, *f1 = NULL;
         const char *p0 = "build/test_toy_train_ema0.safetensors", *p1 = "build/test_toy_train_ema1.safetensors";
         CHECK(cdrl_model_create(&em, &e) == CDRL_OK && cdrl_model_save(em, p0) == CDRL_OK &&
-                  train(em, d, 1, full) && cdrl_model_save(em, p1) == CDRL_OK &&
+                  train_steps(em, d, 1, full) && cdrl_model_save(em, p1) == CDRL_OK &&
                   cdrl_st_load(&f0, p0) == CDRL_OK && cdrl_st_load(&f1, p1) == CDRL_OK,
               "one step without the EMA ramp");
         if (f0 && f1) {

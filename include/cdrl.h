@@ -180,7 +180,7 @@ const cdrl_config *cdrl_model_config(const cdrl_model *m);
 long cdrl_model_step(const cdrl_model *m);
 // One training iteration on a batch drawn from data with the model's own random stream (images:
 // with flips when the config's flip is set). CDRL_STATUS_MISMATCH when the data's dim is not
-// the model's. CDRL_STATUS_DIVERGED (weights untouched) on NaN/Inf.
+// the model's. CDRL_STATUS_DIVERGED on NaN/Inf, before any weight, moment or EMA update.
 cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st);
 // n samples (n, dim) through the whole chain with K Langevin steps per level (K < the
 // training K uses the step-size rule of method.md §2.3). levels (T, n, dim), when not NULL,

@@ -69,8 +69,9 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
 void cdrl_trainer_deinit(cdrl_trainer *t);
 // Draws this iteration's noise from the trainer's rng into t->noise.
 void cdrl_trainer_draw_noise(cdrl_trainer *t);
-// One iteration on the batch x (B, dim) with the noise in nz. CDRL_STATUS_DIVERGED (nothing
-// updated) when a loss, a gradient or a sample is not finite.
+// One iteration on the batch x (B, dim) with the noise in nz. CDRL_STATUS_DIVERGED when a
+// loss, a gradient or a sample is not finite: then no weight, moment or EMA copy has changed
+// (the spectral-norm vectors have taken their power iteration).
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,
                                          cdrl_step_stats *stats);
 // Draws the noise, then cdrl_trainer_step_with_noise.

@@ -193,6 +193,15 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 // receives its gradient wrt x unless NULL.
 cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
                                    int n, int pair, int use_ema);
+// The raw network output of pair j's EBM, f (n) = f(sqrt(kappa_j) x, lambda_{j-1}) at points
+// x (n, dim) (images: (n, in_ch, res, res) in [-1, 1]), and dfdx (n, dim), its gradient wrt x
+// (the sqrt(kappa_j) included), unless NULL. log density = f / h_j (cdrl_model_langevin_h);
+// higher f = more probable. CDRL_STATUS_INVALID for a pair outside 1..T, DIVERGED on NaN/Inf.
+cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n,
+                              int pair, int use_ema);
+// h_j, pair j's Langevin noise variance (method.md §2: h_j = 2 b C_j sigma_j^2), which turns
+// f into the log density; NaN for a pair outside 1..T.
+double cdrl_model_langevin_h(const cdrl_model *m, int pair);
 // Tensor table for `cdrl info`: writes the i-th tensor's name (truncated to name_size) and
 // element count; returns 0 past the last tensor.
 int cdrl_model_tensor(const cdrl_model *m, int i, char *name, size_t name_size, size_t *numel);

@@ -214,12 +214,15 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
     return st;
 }
 
-cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
-                                   int n, int pair, int use_ema) {
+// Pair j's EBM at the points x (n, dim), times scale: out (n) = scale * f(sqrt(kappa_j) x,
+// lambda_{j-1}) and dout (n, dim) its x-gradient unless NULL. The log density (scale 1/h_j)
+// and the raw energy (scale 1) share it, so the two differ by exactly that factor.
+static cdrl_status ebm_eval(cdrl_model *m, float *out, float *dout, const float *x, int n,
+                            int pair, int use_ema, float scale, const char *what) {
     if (pair < 1 || pair > m->cfg.n_levels)
-        return cdrl_fail(CDRL_STATUS_INVALID, "log density: pair %d outside 1..%d", pair, m->cfg.n_levels);
+        return cdrl_fail(CDRL_STATUS_INVALID, "%s: pair %d outside 1..%d", what, pair, m->cfg.n_levels);
     const int D = m->cfg.dim, T = m->cfg.n_levels;
-    const float sk = (float)sqrt(m->sched.kappa[pair]), inv_h = (float)(1.0 / m->sched.h[pair]);
+    const float sk = (float)sqrt(m->sched.kappa[pair]);
     const int CH = m->chunk;
     use_weights(m, use_ema);
     m->ebm_net.prepare(m->ebm_net.impl, m->tr.tau, T + 1, 0);
@@ -229,23 +232,38 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
     float *y = cdrl_arena_floats(&m->scratch, (size_t)CH * (size_t)D);
     for (int i = 0; i < CH; i++) {
         level[i] = pair - 1;
-        df[i] = inv_h;
+        df[i] = scale;
     }
     for (int s0 = 0; s0 < n; s0 += CH) {
         const int b = n - s0 < CH ? n - s0 : CH;
         const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
         for (size_t k = 0; k < nd; k++) y[k] = sk * x[off + k];
-        m->ebm_net.forward(m->ebm_net.impl, logp + s0, y, level, b);
-        for (int i = 0; i < b; i++) logp[s0 + i] *= inv_h;
-        if (dlogp) {
-            memset(dlogp + off, 0, sizeof(float) * nd);
-            m->ebm_net.backward(m->ebm_net.impl, dlogp + off, df, 0);
-            for (size_t k = 0; k < nd; k++) dlogp[off + k] *= sk;
+        m->ebm_net.forward(m->ebm_net.impl, out + s0, y, level, b);
+        for (int i = 0; i < b; i++) out[s0 + i] *= scale;
+        if (dout) {
+            memset(dout + off, 0, sizeof(float) * nd);
+            m->ebm_net.backward(m->ebm_net.impl, dout + off, df, 0);
+            for (size_t k = 0; k < nd; k++) dout[off + k] *= sk;
         }
     }
     cdrl_arena_release(&m->scratch, mark);
     use_weights(m, 0);
-    return cdrl_all_finite(logp, (size_t)n) ? CDRL_OK : cdrl_fail(CDRL_STATUS_DIVERGED, "log density: NaN/Inf in the energies");
+    return cdrl_all_finite(out, (size_t)n) ? CDRL_OK : cdrl_fail(CDRL_STATUS_DIVERGED, "%s: NaN/Inf in the energies", what);
+}
+
+cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
+                                   int n, int pair, int use_ema) {
+    const float inv_h = pair >= 1 && pair <= m->cfg.n_levels ? (float)(1.0 / m->sched.h[pair]) : 1.0f;
+    return ebm_eval(m, logp, dlogp, x, n, pair, use_ema, inv_h, "log density");
+}
+
+cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n,
+                              int pair, int use_ema) {
+    return ebm_eval(m, f, dfdx, x, n, pair, use_ema, 1.0f, "energy");
+}
+
+double cdrl_model_langevin_h(const cdrl_model *m, int pair) {
+    return pair >= 1 && pair <= m->cfg.n_levels ? m->sched.h[pair] : (double)NAN;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -156,5 +156,6 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_energy(int argc, char **argv);
 
 #endif // CDRL_CLI_CLI_H

@@ -1,8 +1,9 @@
-// The cdrl program: one subcommand per job (train, sample, eval, info), dispatched here, and
-// the plumbing they share: the library's log routed to stderr (errors collected so that every
-// failure is reported as exactly one line `cdrl <cmd>: <what and where>`), exit codes
-// (0 ok, 1 runtime failure, 2 usage, 130 interrupted) and path helpers. docs/cli.md is the
-// manual. Left out: image models (their subcommands arrive with the image issues).
+// The cdrl program: one subcommand per job (train, sample, eval, info, energy), dispatched
+// here, and the plumbing they share: the library's log routed to stderr (errors collected so
+// that every failure is reported as exactly one line `cdrl <cmd>: <what and where>`), exit
+// codes (0 ok, 1 runtime failure, 2 usage, 130 interrupted) and path helpers. docs/cli.md is
+// the manual. Left out: image training and sampling (their subcommands arrive with the image
+// issues).
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,6 +109,7 @@ static void usage(FILE *out) {
             "  sample    draw samples from a checkpoint (CSV, optional PNG)\n"
             "  eval      held-out NLL (exact, grid-normalised) and MMD of a checkpoint\n"
             "  info      a checkpoint's configuration, step and tensor table\n"
+            "  energy    energies f(x) (and df/dx) of points or images at one level\n"
             "  version   print the version (also --version)\n"
             "  help      this text\n"
             "\n"
@@ -133,6 +135,7 @@ int main(int argc, char **argv) {
     else if (strcmp(c, "sample") == 0) rc = cmd_sample(argc - 2, argv + 2);
     else if (strcmp(c, "eval") == 0) rc = cmd_eval(argc - 2, argv + 2);
     else if (strcmp(c, "info") == 0) rc = cmd_info(argc - 2, argv + 2);
+    else if (strcmp(c, "energy") == 0) rc = cmd_energy(argc - 2, argv + 2);
     else {
         fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
         return CLI_USAGE;

@@ -172,6 +172,11 @@ typedef struct cdrl_train_stats {
 typedef struct cdrl_model cdrl_model;
 cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c);
 // Loads a checkpoint written by cdrl_model_save (configuration, weights, EMA, optimiser, RNG).
+// Also reads the weights-only files tools/convert_official.py makes of official checkpoints
+// (docs/formats.md, format cdrl-image-weights): the official-cifar10 preset with the file's
+// network sizes, its weights and EMA copies, fresh Adam moments, step = the EBM's EMA update
+// count; CDRL_STATUS_MISMATCH for networks cdrl does not build (class labels, U-Net
+// dim_mults other than 1, EBM and U-Net of different shapes, temb_dim != ch).
 cdrl_status cdrl_model_load(cdrl_model **out, const char *path);
 // Writes "<path>.tmp", then renames it to path: a crash never leaves a half-written file.
 cdrl_status cdrl_model_save(const cdrl_model *m, const char *path);

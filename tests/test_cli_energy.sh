@@ -2,7 +2,8 @@
 # `cdrl energy` end to end: a toy model (3 training steps) and an untrained tiny-image model
 # with PNGs and tensors made by the helper build/tests/test_energy; JSON that parses with the
 # right counts, safetensors output with the right shapes, --grad finite and shaped as the
-# input, PNGs giving the same energies as the same images as a tensor, and f and df/dx equal to
+# input, PNGs giving the same energies as the same images as a tensor, a weights-only file
+# (the official checkpoints' converted form) the same as its checkpoint, and f and df/dx equal to
 # cdrl_model_log_density x h_j (checked by the helper). Failures: a wrong-size or wrong-colour
 # PNG, a missing file, a level past T (one line each), unknown flags (exit 2). Not checked: the
 # energies' values (test_energy and the network tests). Writes only under $CLI_TEST_DIR/energy.
@@ -99,6 +100,13 @@ run 0 "image -o --grad" "$CDRL" energy -m "$T/img.safetensors" --png="$T/a.png" 
 [ -n "$PY" ] && { [ "$(shapes "$T/img_e.safetensors")" = "dfdx:3x1x8x8 f:3" ]; ok $? "image output shapes f (3), dfdx (3, 1, 8, 8)"; }
 "$HELPER" compare "$T/img.safetensors" "$T/abc.safetensors" "$T/img_e.safetensors" 2 1 >"$T/cmp" 2>&1
 ok $? "image f and dfdx = log density x h_2"
+# the same network as a weights-only file (what tools/convert_official.py writes)
+run 0 "image, weights-only file" "$CDRL" energy -m "$T/img_weights.safetensors" --tensor "$T/abc.safetensors" --grad --json -l 2
+if [ -n "$PY" ]; then
+    $PY -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert a["f"]==b["f"] and a["dfdx"]==b["dfdx"]' "$T/png.json" "$T/out"
+    ok $? "the weights-only file gives the checkpoint's f and dfdx"
+fi
 
 # ---------------------------------------------------------------------------------------
 # Failures

@@ -7,6 +7,7 @@
 //                                                  of X against log density x h_j
 // Leaves out the values of the energies themselves (the network tests check f against PyTorch).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cdrl.h"
 #include "io/png.h"
@@ -126,12 +127,114 @@ static cdrl_model *toy_model(int steps) {
     return m;
 }
 
-static cdrl_model *image_model(void) {
+// tiny-image, trained `steps` steps (so that the EMA differs) on three 8x8 PNGs in dir.
+static cdrl_model *image_model(int steps, const char *dir) {
     cdrl_config c;
     cdrl_config_preset(&c, "tiny-image");
     cdrl_model *m = NULL;
     CDRL_ASSERT(cdrl_model_create(&m, &c) == CDRL_OK);
+    if (steps > 0) {
+        char p[600];
+        uint8_t px[64];
+        mkdir(dir, 0755);
+        for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 64; k++) px[k] = (uint8_t)((37 * k + 91 * i) % 256);
+            snprintf(p, sizeof p, "%s/%c.png", dir, 'a' + i);
+            CDRL_ASSERT(cdrl_png_write(p, px, 8, 8, 1, NULL, NULL, 0) == CDRL_OK);
+        }
+        snprintf(p, sizeof p, "folder:%s", dir);
+        cdrl_dataset *d = NULL;
+        cdrl_train_stats st[8];
+        CDRL_ASSERT(cdrl_dataset_open(&d, p) == CDRL_OK);
+        CDRL_ASSERT(steps <= 8 && train_steps(m, d, steps, st));
+        cdrl_dataset_free(d);
+    }
     return m;
+}
+
+// The weights-only file tools/convert_official.py would write for m: its ebm., init.,
+// ebm_ema., init_ema. tensors (the official names) and the converter's config of sizes;
+// dim_mult2 writes dim_mults (1, 2) instead (a U-Net cdrl does not build).
+static int save_weights(cdrl_model *m, const char *path, int dim_mult2) {
+    const char *tmp = "build/test_energy_ckpt.safetensors";
+    const cdrl_config *c = cdrl_model_config(m);
+    cdrl_st_file *f = NULL;
+    if (cdrl_model_save(m, tmp) != CDRL_OK || cdrl_st_load(&f, tmp) != CDRL_OK) return 0;
+    cdrl_st_writer *w = cdrl_st_writer_create();
+    int ok = w != NULL;
+    const char *keep[] = {"ebm.", "init.", "ebm_ema.", "init_ema."};
+    for (int i = 0; ok && i < cdrl_st_count(f); i++) {
+        const cdrl_st_tensor *t = cdrl_st_at(f, i);
+        for (int k = 0; k < 4; k++)
+            if (strncmp(t->name, keep[k], strlen(keep[k])) == 0)
+                ok = cdrl_st_writer_add_f32(w, t->name, t->ndim, t->shape, t->data) == CDRL_OK;
+    }
+    char cfg[600];
+    CDRL_ASSERT(c->ebm_n_mult == 2 && c->unet_levels == 2 && c->unet_n_attn == 1);
+    snprintf(cfg, sizeof cfg,
+             "{\"ebm\": {\"in_ch\": %d, \"res\": %d, \"ch\": %d, \"ch_mult\": [%d, %d], "
+             "\"n_blocks\": %d, \"temb_dim\": %d, \"n_classes\": 0}, \"unet\": {\"in_ch\": %d, "
+             "\"resolution\": %d, \"dim\": %d, \"dim_mults\": [1, %d], \"num_res_blocks\": %d, "
+             "\"attn_resolutions\": [%d], \"dropout\": %g, \"n_classes\": 0}}",
+             c->in_ch, c->res, c->ebm_ch, c->ebm_ch_mult[0], c->ebm_ch_mult[1], c->ebm_blocks,
+             c->ebm_ch, c->in_ch, c->res, c->unet_dim, dim_mult2 ? 2 : 1, c->unet_res_blocks,
+             c->unet_attn[0], (double)c->unet_dropout);
+    ok = ok && cdrl_st_writer_meta(w, "format", "cdrl-image-weights") == CDRL_OK &&
+         cdrl_st_writer_meta(w, "version", "1") == CDRL_OK &&
+         cdrl_st_writer_meta(w, "config", cfg) == CDRL_OK &&
+         cdrl_st_writer_meta(w, "ebm_ema.num_updates", "2") == CDRL_OK &&
+         cdrl_st_writer_save(w, path) == CDRL_OK;
+    cdrl_st_writer_free(w);
+    cdrl_st_free(f);
+    remove(tmp);
+    return ok;
+}
+
+// A weights-only file loads into a model with the same sizes whose energies are the same bits
+// (trained and EMA weights, with gradients); official files cdrl cannot build are refused.
+static void check_weights(void) {
+    const char *path = "build/test_energy_weights.safetensors", *dir = "build/test_energy_data";
+    cdrl_model *m = image_model(2, dir), *w = NULL;
+    CHECK(save_weights(m, path, 0), "weights file written");
+    CHECK(cdrl_model_load(&w, path) == CDRL_OK, "weights file loads");
+    if (w) {
+        const cdrl_config *a = cdrl_model_config(m), *b = cdrl_model_config(w);
+        CHECK(b->kind == CDRL_MODEL_IMAGE && b->in_ch == a->in_ch && b->res == a->res &&
+              b->dim == a->dim && b->ebm_ch == a->ebm_ch && b->ebm_n_mult == a->ebm_n_mult &&
+              b->unet_dim == a->unet_dim && b->unet_levels == a->unet_levels &&
+              b->unet_attn[0] == a->unet_attn[0] && b->n_levels == a->n_levels,
+              "weights file: the model's sizes");
+        CHECK(cdrl_model_step(w) == 2, "weights file: step = EMA updates");
+        enum { N = 4, D = 64 };
+        float x[N * D], fa[N], fb[N], ga[N * D], gb[N * D];
+        test_fill(x, N * D, 5, -1.0f, 1.0f);
+        for (int ema = 0; ema < 2; ema++) {
+            CHECK(cdrl_model_energy(m, fa, ga, x, N, 1, ema) == CDRL_OK &&
+                      cdrl_model_energy(w, fb, gb, x, N, 1, ema) == CDRL_OK,
+                  "energies");
+            CHECK(memcmp(fa, fb, sizeof fa) == 0 && memcmp(ga, gb, sizeof ga) == 0,
+                  "weights file: the checkpoint's f and dfdx bit for bit (%s)", ema ? "EMA" : "own");
+        }
+        CHECK(cdrl_model_energy(m, fa, NULL, x, N, 1, 0) == CDRL_OK &&
+                  cdrl_model_energy(m, fb, NULL, x, N, 1, 1) == CDRL_OK &&
+                  memcmp(fa, fb, sizeof fa) != 0,
+              "EMA and trained weights differ after 2 steps");
+    }
+    cdrl_model_free(w);
+    w = NULL;
+    CHECK(save_weights(m, path, 1) && cdrl_model_load(&w, path) == CDRL_STATUS_MISMATCH && !w,
+          "dim_mults (1, 2) refused");
+    // the official fixture is class-conditional and its U-Net takes 1 channel, its EBM 3
+    CHECK(cdrl_model_load(&w, "tests/fixtures/official.safetensors") == CDRL_STATUS_MISMATCH && !w,
+          "class-conditional official weights refused");
+    cdrl_model_free(m);
+    remove(path);
+    for (int i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%c.png", dir, 'a' + i);
+        remove(p);
+    }
+    rmdir(dir);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -151,11 +254,13 @@ static int save_x(const char *path, const float *x, int ndim, const int64_t *sha
 static int make_inputs(const char *dir) {
     char p[512];
     mkdir(dir, 0755);
-    cdrl_model *toy = toy_model(3), *img = image_model();
+    cdrl_model *toy = toy_model(3), *img = image_model(0, NULL);
     snprintf(p, sizeof p, "%s/toy.safetensors", dir);
     int ok = cdrl_model_save(toy, p) == CDRL_OK;
     snprintf(p, sizeof p, "%s/img.safetensors", dir);
     ok &= cdrl_model_save(img, p) == CDRL_OK;
+    snprintf(p, sizeof p, "%s/img_weights.safetensors", dir);
+    ok &= save_weights(img, p, 0);
     cdrl_model_free(toy);
     cdrl_model_free(img);
     float pts[10];
@@ -222,11 +327,12 @@ int main(int argc, char **argv) {
           "h outside 1..T is NaN");
     cdrl_model_free(toy);
 
-    cdrl_model *img = image_model();
+    cdrl_model *img = image_model(0, NULL);
     // 10 images cross the model's chunk of 8 rows. The directional difference converges as eps
     // shrinks (rel err 10% at 1e-2, 0.6% at 3e-4, 0.2% at 1e-4: curvature, not a wrong
     // gradient); at 1e-4 the float32 rounding of the O(1e5) sum of f adds up to ~1%, hence 2%.
     check_model(img, 10, 2, 1e-4f, 2e-2, "image");
     cdrl_model_free(img);
+    check_weights();
     return test_report("test_energy");
 }

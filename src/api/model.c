@@ -8,6 +8,7 @@
 // The toy kind runs the MLPs of §5.6; the image kind the SN ResNet EBM and the U-Net
 // (models/img_ebm.h, models/unet.h), unconditional, with the image schedule and the final
 // Tweedie step when sampling.
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "core/core.h"
 #include "io/safetensors.h"
 #include "models/img_ebm.h"
+#include "models/load.h"
 #include "models/unet.h"
 #include "models/toy_ebm.h"
 #include "models/toy_init.h"
@@ -365,11 +367,103 @@ cdrl_status cdrl_model_save(const cdrl_model *m, const char *path) {
     return st;
 }
 
+// ---------------------------------------------------------------------------------------
+// Weights-only files of official checkpoints (tools/convert_official.py, docs/formats.md)
+
+#define WEIGHTS_FORMAT "cdrl-image-weights"
+
+// An int entry of a JSON object; 0 (with *ok cleared) when absent or not a number.
+static int json_int(const cJSON *o, const char *key, int *ok) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) *ok = 0;
+    return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+// A JSON int array into out (at most max entries); its length, or -1 (with *ok cleared).
+static int json_ints(const cJSON *o, const char *key, int *out, int max, int *ok) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *e;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > max) {
+        *ok = 0;
+        return -1;
+    }
+    int n = 0;
+    cJSON_ArrayForEach(e, a) {
+        if (!cJSON_IsNumber(e)) *ok = 0;
+        out[n++] = e->valueint;
+    }
+    return n;
+}
+
+// The converter's {"ebm": {...}, "unet": {...}} sizes as an image cdrl_config: the
+// official-cifar10 preset (schedule, training settings) with these networks.
+static cdrl_status weights_config(cdrl_config *c, const char *json, const char *path) {
+    cdrl_config_preset(c, "official-cifar10");
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "ebm");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "unet");
+    int ok = cJSON_IsObject(e) && cJSON_IsObject(u), mults[CDRL_UNET_MAX_LEVELS];
+    const int in_ch = json_int(e, "in_ch", &ok), temb = json_int(e, "temb_dim", &ok);
+    const int u_in = json_int(u, "in_ch", &ok), u_res = json_int(u, "resolution", &ok);
+    const int classes_e = json_int(e, "n_classes", &ok), classes_u = json_int(u, "n_classes", &ok);
+    c->in_ch = in_ch;
+    c->res = json_int(e, "res", &ok);
+    c->dim = c->in_ch * c->res * c->res;
+    c->ebm_ch = json_int(e, "ch", &ok);
+    c->ebm_blocks = json_int(e, "n_blocks", &ok);
+    c->ebm_n_mult = json_ints(e, "ch_mult", c->ebm_ch_mult, CDRL_CONFIG_MAX_MULT, &ok);
+    c->unet_dim = json_int(u, "dim", &ok);
+    c->unet_levels = json_ints(u, "dim_mults", mults, CDRL_UNET_MAX_LEVELS, &ok);
+    c->unet_res_blocks = json_int(u, "num_res_blocks", &ok);
+    c->unet_n_attn = json_ints(u, "attn_resolutions", c->unet_attn, CDRL_CONFIG_MAX_ATTN, &ok);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "dropout");
+    ok = ok && cJSON_IsNumber(d);
+    if (ok) c->unet_dropout = (float)d->valuedouble;
+    c->data[0] = '\0'; // the training data is not recorded
+    cJSON_Delete(root);
+    if (!ok)
+        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: the config metadata lacks an entry of {\"ebm\": {in_ch, res, ch, ch_mult, n_blocks, temb_dim, n_classes}, \"unet\": {in_ch, resolution, dim, dim_mults, num_res_blocks, attn_resolutions, dropout, n_classes}}", path);
+    for (int l = 0; l < c->unet_levels; l++)
+        if (mults[l] != 1) return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: U-Net dim_mults entry %d is %d; cdrl's U-Net takes 1 everywhere (the official models)", path, l, mults[l]);
+    if (classes_e != 0 || classes_u != 0)
+        return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: a class-conditional model (n_classes %d, U-Net %d); cdrl loads unconditional ones only", path, classes_e, classes_u);
+    if (u_in != in_ch || u_res != c->res || temb != c->ebm_ch)
+        return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: EBM and U-Net sizes disagree (in_ch %d and %d, res %d and resolution %d, temb_dim %d must equal ch %d)", path, in_ch, u_in, c->res, u_res, temb, c->ebm_ch);
+    return CDRL_OK;
+}
+
+// A model from a weights-only file: weights and EMA copies from the file, fresh optimiser
+// state, step = the EBM's EMA update count when recorded.
+static cdrl_status load_weights(cdrl_model **out, const cdrl_st_file *f, const char *path) {
+    const char *version = cdrl_st_meta(f, "version"), *n_upd = cdrl_st_meta(f, "ebm_ema.num_updates");
+    if (!version || strcmp(version, "1") != 0)
+        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: weights file version %s, this cdrl reads version 1", path, version ? version : "?");
+    cdrl_config c;
+    cdrl_status st = weights_config(&c, cdrl_st_meta(f, "config"), path);
+    cdrl_model *m = NULL;
+    if (st == CDRL_OK) st = cdrl_model_create(&m, &c);
+    if (st == CDRL_OK) st = cdrl_img_ebm_load_named(m->iebm, f, "ebm.");
+    if (st == CDRL_OK) st = cdrl_unet_load_named(m->unet, f, "init.");
+    if (st == CDRL_OK) st = cdrl_param_table_load(m->ebm_net.params, m->tr.ebm_ema, f, "ebm_ema.");
+    if (st == CDRL_OK) st = cdrl_param_table_load(m->init_net.params, m->tr.init_ema, f, "init_ema.");
+    if (st != CDRL_OK) {
+        cdrl_model_free(m);
+        return st;
+    }
+    if (n_upd) m->tr.step = strtol(n_upd, NULL, 10);
+    *out = m;
+    return CDRL_OK;
+}
+
 cdrl_status cdrl_model_load(cdrl_model **out, const char *path) {
     *out = NULL;
     cdrl_st_file *f = NULL;
     cdrl_status st = cdrl_st_load(&f, path);
     if (st != CDRL_OK) return st;
+    if (cdrl_st_meta(f, "format") && strcmp(cdrl_st_meta(f, "format"), WEIGHTS_FORMAT) == 0) {
+        st = load_weights(out, f, path);
+        cdrl_st_free(f);
+        return st;
+    }
     const char *format = cdrl_st_meta(f, "format"), *version = cdrl_st_meta(f, "version");
     const char *cfg_json = cdrl_st_meta(f, "config"), *step = cdrl_st_meta(f, "step"), *rng = cdrl_st_meta(f, "rng");
     cdrl_config c;

@@ -3,8 +3,9 @@
 // means pair j's EBM (j = 1..T, j = 1 the data level), which sees y = sqrt(kappa_j) x at the
 // noise level lambda_{j-1}; f is the raw network output f(sqrt(kappa_j) x, lambda_{j-1}) and
 // the log density is f / h_j (cdrl_model_energy, cdrl_model_langevin_h; method.md §2). Inputs:
-// PNG files (mapped to [-1, 1] as v / 127.5 - 1) or a float32 safetensors tensor. Left out:
-// class labels (unconditional models only) and the official weights-only files.
+// PNG files (mapped to [-1, 1] as v / 127.5 - 1) or a float32 safetensors tensor. --model
+// also takes the weights-only files of official checkpoints (tools/convert_official.py).
+// Left out: class labels (unconditional models only).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ typedef struct energy_opts {
 #define O(f) offsetof(energy_opts, f)
 static const cli_opt energy_table[] = {
     {"model", 'm', CLI_STR, O(model), "PATH",
-     "checkpoint file, or a run folder holding model.safetensors", NULL, 0, 0},
+     "checkpoint, run folder, or weights file of tools/convert_official.py", NULL, 0, 0},
     {"png", 0, CLI_STR, O(png), "FILE...",
      "images: one or more PNG files (the model's channels and size), mapped to [-1, 1]", NULL, 0,
      0},

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Image benchmark, reduced configuration (grey 32x32, batch 64, EBM width 32 with 2 blocks per
+# level, U-Net width 32 with 3 levels, K 15): seconds per training iteration and images per
+# second through the sampling chain (EMA weights), cdrl (bench_image) and the PyTorch twin
+# (ref/bench_image_twin.py) one after the other in the same run, their ratios, and both peak
+# memories (getrusage max RSS). The twin runs tuned: 2 threads, OMP_WAIT_POLICY=passive, and
+# OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512 (Haswell otherwise: SkylakeX kernels die
+# with SIGILL without it). About two and a half minutes on 2 cores; `uptime` before and after
+# tells whether other jobs shared them. Needs python3-torch. Run from the repository root.
+set -e
+make -s build/bench/bench_image
+core=Haswell
+grep -q avx512f /proc/cpuinfo && core=SkylakeX
+echo "before: $(uptime)"
+ours=$(./build/bench/bench_image | head -n 1)
+twin=$(OPENBLAS_CORETYPE=$core OMP_WAIT_POLICY=passive /usr/bin/python3 ref/bench_image_twin.py --threads 2 | head -n 1)
+echo "after:  $(uptime)"
+echo "cdrl: $ours"
+echo "twin: $twin"
+/usr/bin/python3 - "$ours" "$twin" <<'PY'
+import json, sys
+o, t = (json.loads(a) for a in sys.argv[1:3])
+print(f"train, batch {o['batch']}: cdrl {o['s_per_iter_median']:.3f} s/it, twin {t['s_per_iter_median']:.3f} s/it, "
+      f"cdrl is {t['s_per_iter_median'] / o['s_per_iter_median']:.2f}x faster")
+print(f"sampling: cdrl {o['images_per_s']:.2f} images/s ({o['sample_n']}), twin {t['images_per_s']:.2f} images/s "
+      f"({t['sample_n']}), cdrl is {o['images_per_s'] / t['images_per_s']:.2f}x faster")
+print(f"memory: cdrl peak RSS {o['peak_rss_mib']:.0f} MiB (training {o['peak_rss_train_mib']:.0f} MiB, "
+      f"{o['rss_before_model_mib']:.0f} MiB before the model was made: the data set), "
+      f"twin peak RSS {t['peak_rss_mib']:.0f} MiB")
+PY

@@ -3,6 +3,8 @@
 #ifndef CDRL_TESTS_TEST_MODEL_UTIL_H
 #define CDRL_TESTS_TEST_MODEL_UTIL_H
 
+#include <unistd.h>
+
 #include "cdrl.h"
 #include "test_util.h"
 
@@ -37,6 +39,20 @@ static inline int same_models(cdrl_model *a, cdrl_model *b) {
     remove(pa);
     remove(pb);
     return same;
+}
+
+// Cuts the checkpoint at path to half its size and checks that loading it is refused with
+// CDRL_STATUS_FORMAT and no model.
+static inline void check_truncated_refused(const char *path) {
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    CHECK(truncate(path, size / 2) == 0, "truncate");
+    cdrl_model *y = NULL;
+    CHECK(cdrl_model_load(&y, path) == CDRL_STATUS_FORMAT && !y, "a truncated checkpoint is refused");
 }
 
 #endif // CDRL_TESTS_TEST_MODEL_UTIL_H

@@ -1,8 +1,6 @@
 // Training on 2-D data through the public API: N steps equal N/2 steps, a checkpoint, a
 // reload and N/2 more, bit for bit (losses, every tensor); the same bytes at 1 and 2 threads;
 // divergence reported without touching the weights; checkpoints refused when corrupt.
-#include <unistd.h>
-
 #include "cdrl.h"
 #include "test_model_util.h"
 

@@ -118,7 +118,7 @@ typedef struct cdrl_config {
     int unet_n_attn;          // entries of unet_attn: 2
     int unet_attn[CDRL_CONFIG_MAX_ATTN]; // resolutions whose ResBlocks get attention: {16, 8}
     float unet_dropout;       // 0.1 (training only)
-    int n_classes;            // 0: unconditional (the only kind so far)
+    int n_classes;            // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
     int flip;                 // 1: random horizontal flips of the training batches (images)
 } cdrl_config;
 
@@ -198,6 +198,13 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 // receives its gradient wrt x unless NULL.
 cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
                                    int n, int pair, int use_ema);
+// cdrl_model_sample for class-conditional models (config n_classes > 0): label (n) holds each
+// sample's class as 1..n_classes (0 = unconditional, the null label; NULL: 0 for all) and
+// guidance the weight w of classifier-free guidance (method.md §7: both networks give
+// (1 + w) out(c) - w out(0), twice the cost; 0 turns it off). Unconditional models ignore both.
+cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
+                                   float guidance, int n, int n_langevin, int use_ema,
+                                   uint64_t seed);
 // The raw network output of pair j's EBM, f (n) = f(sqrt(kappa_j) x, lambda_{j-1}) at points
 // x (n, dim) (images: (n, in_ch, res, res) in [-1, 1]), and dfdx (n, dim), its gradient wrt x
 // (the sqrt(kappa_j) included), unless NULL. log density = f / h_j (cdrl_model_langevin_h);

@@ -292,17 +292,15 @@ static void misc_checks(void) {
     CHECK(memcmp(fn, fz, sizeof fn) == 0, "NULL labels differ from label 0");
     CHECK(fn[0] != f[0][0], "label 1 gives the same f as the null label");
 
-    // The cdrl_net view forwards the labels set with cdrl_img_ebm_set_labels.
+    // The cdrl_net view passes the labels on.
     cdrl_net net = cdrl_img_ebm_net(m);
     CHECK(net.dim == (int)D && net.params == &m->params && net.buffers == &m->buffers,
           "cdrl_net view fields");
     float fv[B];
-    cdrl_img_ebm_set_labels(m, label);
-    net.forward(net.impl, fv, x, level, B);
-    CHECK(memcmp(fv, f[1], sizeof fv) == 0, "cdrl_net forward with labels set");
-    cdrl_img_ebm_set_labels(m, NULL);
-    net.forward(net.impl, fv, x, level, B);
-    CHECK(memcmp(fv, fn, sizeof fv) == 0, "cdrl_net forward after set_labels(NULL)");
+    net.forward(net.impl, fv, x, level, label, B);
+    CHECK(memcmp(fv, f[1], sizeof fv) == 0, "cdrl_net forward with labels");
+    net.forward(net.impl, fv, x, level, NULL, B);
+    CHECK(memcmp(fv, fn, sizeof fv) == 0, "cdrl_net forward with NULL labels");
 
     cdrl_free(grad[0]);
     cdrl_free(grad[1]);

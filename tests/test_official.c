@@ -145,9 +145,8 @@ int main(void) {
         snprintf(name, sizeof name, "ref.dx%s", sfx);
         check_close(name, dx, fixture_f32(fx, name, (size_t)B * De), (size_t)B * De, 1e-6, 1e-4);
 
-        cdrl_unet_set_labels(unet, label, B);
         cdrl_unet_prepare(unet, tau, L, 0); // eval: no dropout, as the reference
-        cdrl_unet_forward(unet, mu, xu, level, B);
+        cdrl_unet_forward(unet, mu, xu, level, label, B);
         snprintf(name, sizeof name, "ref.mu%s", sfx);
         check_close(name, mu, fixture_f32(fx, name, (size_t)B * Du), (size_t)B * Du, 1e-5, 1e-4);
     }

@@ -25,7 +25,7 @@ typedef struct {
 static double loss(void *p) {
     ctx *c = p;
     c->net.prepare(c->net.impl, c->tau, L, 0);
-    c->net.forward(c->net.impl, c->out, c->x, c->level, B);
+    c->net.forward(c->net.impl, c->out, c->x, c->level, NULL, B);
     return test_dot(c->out, c->r, (size_t)B * (size_t)c->n_out);
 }
 

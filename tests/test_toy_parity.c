@@ -136,7 +136,7 @@ int main(void) {
                               .xi_init = (float *)(uintptr_t)fixture_f32(fx, IT("xi_init"), nd),
                               .xi_langevin = (float *)(uintptr_t)fixture_f32(fx, IT("xi_langevin"), nd * (size_t)K)};
         cdrl_step_stats st;
-        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, IT("x"), nd), &nz, &st) == CDRL_OK, "iteration %d", k);
+        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, IT("x"), nd), NULL, &nz, &st) == CDRL_OK, "iteration %d", k);
         for (int n = 0; n < B; n++) {
             float sk = (float)sqrt(s.kappa[pair[n]]);
             for (int d = 0; d < 2; d++) x_neg[2 * n + d] = tr.y[2 * n + d] / (sk + 1e-8f);

@@ -101,11 +101,10 @@ static void test_parity(void) {
     float *mu = test_floats((size_t)B * D), *mu_eval = test_floats((size_t)B * D);
 
     // Train mode with dropout 0 must equal eval mode bit for bit.
-    cdrl_unet_set_labels(m, label, B);
     cdrl_unet_prepare(m, tau, L, 0);
-    cdrl_unet_forward(m, mu_eval, x, level, B);
+    cdrl_unet_forward(m, mu_eval, x, level, label, B);
     cdrl_unet_prepare(m, tau, L, 1);
-    cdrl_unet_forward(m, mu, x, level, B);
+    cdrl_unet_forward(m, mu, x, level, label, B);
     CHECK(memcmp(mu, mu_eval, sizeof(float) * (size_t)B * D) == 0,
           "dropout 0: train and eval forwards differ");
     // About 30 float32 layers whose sums run in another order than torch's (oneDNN im2col
@@ -195,7 +194,7 @@ static void test_official(void) {
         tau[l] = 4.7f + 157.0f * (float)l;
     int level[1] = {5};
     cdrl_unet_prepare(m, tau, 7, 1);
-    cdrl_unet_forward(m, mu, x, level, 1);
+    cdrl_unet_forward(m, mu, x, level, NULL, 1);
     const float *bias = m->p + m->final_b;
     int exact = 1;
     for (int ch = 0; ch < 3; ch++)
@@ -246,14 +245,14 @@ typedef struct fd_ctx {
     cdrl_unet *m;
     cdrl_rng rng0; // dropout stream at the start: every forward draws the same masks
     float x[FD_N], r[FD_N], mu[FD_N], tau[FL];
-    int level[FB];
+    int level[FB], label[FB];
 } fd_ctx;
 
 static double fd_loss(void *p) {
     fd_ctx *c = p;
     c->m->drop_rng = c->rng0;
     cdrl_unet_prepare(c->m, c->tau, FL, 1);
-    cdrl_unet_forward(c->m, c->mu, c->x, c->level, FB);
+    cdrl_unet_forward(c->m, c->mu, c->x, c->level, c->label, FB);
     return test_dot(c->mu, c->r, FD_N);
 }
 
@@ -305,8 +304,7 @@ static void test_finite_differences(void) {
     test_fill(ctx.r, FD_N, 32, -1.0f, 1.0f);
     ctx.tau[0] = 4.7f, ctx.tau[1] = 380.0f, ctx.tau[2] = 951.0f;
     ctx.level[0] = 2, ctx.level[1] = 0;
-    int labels[FB] = {0, 3};
-    cdrl_unet_set_labels(m, labels, FB);
+    ctx.label[0] = 0, ctx.label[1] = 3;
 
     cdrl_unet_zero_grad(m);
     (void)fd_loss(&ctx);
@@ -344,17 +342,16 @@ static void test_dropout(void) {
           *mu3 = test_floats((size_t)B * D);
     test_fill(x, (size_t)B * D, 41, -1.0f, 1.0f);
     int level[4] = {0, 1, 1, 0}, labels[4] = {1, 0, 10, 5};
-    cdrl_unet_set_labels(m, labels, B);
 
     // Eval mode draws nothing.
     cdrl_rng r0 = m->drop_rng;
     cdrl_unet_prepare(m, tau, 2, 0);
-    cdrl_unet_forward(m, mu3, x, level, B);
+    cdrl_unet_forward(m, mu3, x, level, labels, B);
     CHECK(m->drop_rng.counter == r0.counter, "an eval-mode forward advanced the dropout stream");
 
     // Train mode: each ResBlock draws ceil(B cout HWo / 4) Philox blocks, in order.
     cdrl_unet_prepare(m, tau, 2, 1);
-    cdrl_unet_forward(m, mu1, x, level, B);
+    cdrl_unet_forward(m, mu1, x, level, labels, B);
     uint64_t want = 0;
     size_t n_all = 0, n_zero = 0, n_other = 0;
     const float keep = 1.0f / (1.0f - 0.1f);
@@ -380,11 +377,11 @@ static void test_dropout(void) {
 
     // The next train forward uses new masks; restoring the stream replays the first.
     cdrl_rng after = m->drop_rng;
-    cdrl_unet_forward(m, mu2, x, level, B);
+    cdrl_unet_forward(m, mu2, x, level, labels, B);
     CHECK(memcmp(mu1, mu2, sizeof(float) * (size_t)B * D) != 0,
           "two train forwards gave the same masks");
     m->drop_rng = r0;
-    cdrl_unet_forward(m, mu2, x, level, B);
+    cdrl_unet_forward(m, mu2, x, level, labels, B);
     CHECK(memcmp(mu1, mu2, sizeof(float) * (size_t)B * D) == 0,
           "restored dropout stream did not replay");
     CHECK(m->drop_rng.counter == after.counter, "replay drew a different amount");
@@ -395,7 +392,7 @@ static void test_dropout(void) {
     cdrl_net net = cdrl_unet_net(m);
     CHECK(net.dim == (int)D && net.params == &m->params && *net.p == m->p_own, "cdrl_net view");
     net.prepare(net.impl, tau, 2, 0);
-    net.forward(net.impl, mu2, x, level, B);
+    net.forward(net.impl, mu2, x, level, labels, B);
     CHECK(memcmp(mu2, mu3, sizeof(float) * (size_t)B * D) == 0, "cdrl_net eval forward differs");
 
     cdrl_free(x);
@@ -431,13 +428,12 @@ static void test_threads(void) {
     test_fill(x, (size_t)B * D, 51, -1.0f, 1.0f);
     test_fill(r, (size_t)B * D, 52, -1.0f, 1.0f);
     int level[4] = {1, 0, 1, 1}, labels[4] = {2, 9, 0, 4};
-    cdrl_unet_set_labels(m, labels, B);
     cdrl_rng r0 = m->drop_rng;
     for (int run = 0; run < 2; run++) {
         cdrl_set_threads(run + 1);
         m->drop_rng = r0;
         cdrl_unet_prepare(m, tau, 2, 1);
-        cdrl_unet_forward(m, mu[run], x, level, B);
+        cdrl_unet_forward(m, mu[run], x, level, labels, B);
         cdrl_unet_zero_grad(m);
         cdrl_unet_backward(m, r);
         cdrl_unet_finish_grads(m);

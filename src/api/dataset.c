@@ -81,12 +81,15 @@ void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]) {
     cdrl_toy2d_bbox(&d->toy, box);
 }
 
-void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, int flip, cdrl_rng *rng) {
+void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n, int flip,
+                         cdrl_rng *rng) {
     if (d->is_image) {
         CDRL_ASSERT(n <= 0x7fffffff);
-        cdrl_images_batch(&d->img, out, NULL, (int)n, rng, flip);
+        cdrl_images_batch(&d->img, out, label, (int)n, rng, flip);
         return;
     }
+    if (label)
+        for (size_t i = 0; i < n; i++) label[i] = -1;
     cdrl_toy2d_sample(&d->toy, out, n, rng);
 }
 
@@ -94,7 +97,7 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, stream);
     if (d->is_image) {
-        cdrl_dataset_sample(d, out, n, 0, &rng);
+        cdrl_dataset_sample(d, out, NULL, n, 0, &rng);
         return;
     }
     size_t n_points = 0;
@@ -106,6 +109,8 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
     }
     cdrl_toy2d_sample(&d->toy, out, n, &rng);
 }
+
+int cdrl_dataset_classes(const cdrl_dataset *d) { return d->is_image ? d->img.n_classes : 0; }
 
 size_t cdrl_dataset_size(const cdrl_dataset *d) {
     if (d->is_image) return d->img.n;

@@ -14,7 +14,11 @@ struct cdrl_dataset {
 };
 
 // Draws n samples with the caller's random stream (the trainer's, so that resume is exact);
-// images are mirrored at random when flip is set (2-D sources ignore it).
-void cdrl_dataset_sample(const cdrl_dataset *d, float *out, size_t n, int flip, cdrl_rng *rng);
+// images are mirrored at random when flip is set (2-D sources ignore it). label (n), when not
+// NULL, receives each image's class 0..K-1 (-1 unknown).
+void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n, int flip,
+                         cdrl_rng *rng);
+// K, the number of classes of an image set; 0 for 2-D sources and unlabelled images.
+int cdrl_dataset_classes(const cdrl_dataset *d);
 
 #endif // CDRL_API_INTERNAL_H

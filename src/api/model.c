@@ -29,6 +29,8 @@
 #define CKPT_VERSION "1"
 // Rows per network call when sampling or evaluating densities (toy; images use the batch).
 #define CHUNK 2500
+// Share of training labels replaced by the null label (method.md §7, p_cond of the official code).
+#define LABEL_DROP 0.1f
 
 struct cdrl_model {
     cdrl_config cfg;
@@ -42,14 +44,16 @@ struct cdrl_model {
     int max_rows;
     int chunk;           // rows per sampling / density call
     float *batch;        // (B, dim) the current training batch
+    int *label;          // (B) its labels, conditional models: class + 1, or 0 when dropped
+    float *drop;         // (B) uniform draws deciding the drops
     cdrl_arena scratch;  // sampling and density temporaries
 };
 
 static cdrl_status check_image_config(const cdrl_config *c) {
     if (c->in_ch < 1 || c->in_ch > 4 || c->res < 2 || c->res > 1024 || c->dim != c->in_ch * c->res * c->res)
         return cdrl_fail(CDRL_STATUS_INVALID, "config: image shape out of range (in_ch %d in 1..4, res %d, dim %d must be in_ch*res*res)", c->in_ch, c->res, c->dim);
-    if (c->n_classes != 0)
-        return cdrl_fail(CDRL_STATUS_INVALID, "config: class-conditional image models are not supported yet (n_classes %d)", c->n_classes);
+    if (c->n_classes < 0 || c->n_classes > 100000)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: n_classes %d out of range (0 unconditional, else 1..100000)", c->n_classes);
     int ok = c->ebm_ch >= 2 && c->ebm_ch % 2 == 0 && c->ebm_blocks >= 1 && c->ebm_n_mult >= 1 &&
              c->ebm_n_mult <= CDRL_CONFIG_MAX_MULT && (c->res >> c->ebm_n_mult) >= 1 &&
              c->ebm_n_mult * c->ebm_blocks <= CDRL_IMG_EBM_MAX_BLOCKS;
@@ -105,11 +109,11 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     int nets_ok;
     if (image) {
         cdrl_img_ebm_config ec = {.in_ch = c->in_ch, .res = c->res, .ch = c->ebm_ch, .temb_dim = c->ebm_ch,
-                                  .n_mult = c->ebm_n_mult, .n_blocks = c->ebm_blocks, .n_classes = 0};
+                                  .n_mult = c->ebm_n_mult, .n_blocks = c->ebm_blocks, .n_classes = c->n_classes};
         for (int l = 0; l < c->ebm_n_mult; l++) ec.ch_mult[l] = c->ebm_ch_mult[l];
         cdrl_unet_config uc = {.in_ch = c->in_ch, .resolution = c->res, .dim = c->unet_dim,
                                .n_levels = c->unet_levels, .num_res_blocks = c->unet_res_blocks,
-                               .n_attn = c->unet_n_attn, .dropout = c->unet_dropout, .n_classes = 0};
+                               .n_attn = c->unet_n_attn, .dropout = c->unet_dropout, .n_classes = c->n_classes};
         for (int l = 0; l < c->unet_levels; l++) uc.dim_mults[l] = 1;
         for (int a = 0; a < c->unet_n_attn; a++) uc.attn_resolutions[a] = c->unet_attn[a];
         m->iebm = cdrl_img_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
@@ -127,7 +131,9 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
         nets_ok = m->ebm && m->init;
     }
     m->batch = cdrl_malloc(sizeof(float) * (size_t)c->batch * (size_t)c->dim);
-    if (!nets_ok || !m->batch ||
+    m->label = cdrl_malloc(sizeof(int) * (size_t)c->batch);
+    m->drop = cdrl_malloc(sizeof(float) * (size_t)c->batch);
+    if (!nets_ok || !m->batch || !m->label || !m->drop ||
         // chain scratch, beside it the per-level samples of one chunk (sampling with levels),
         // and the density temporaries
         cdrl_arena_init(&m->scratch, cdrl_chain_scratch_size(chunk, c->dim) +
@@ -161,6 +167,8 @@ void cdrl_model_free(cdrl_model *m) {
     cdrl_img_ebm_free(m->iebm);
     cdrl_unet_free(m->unet);
     cdrl_free(m->batch);
+    cdrl_free(m->label);
+    cdrl_free(m->drop);
     cdrl_arena_deinit(&m->scratch);
     cdrl_free(m);
 }
@@ -171,9 +179,20 @@ long cdrl_model_step(const cdrl_model *m) { return m->tr.step; }
 cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_train_stats *st) {
     if (cdrl_dataset_dim(data) != m->cfg.dim)
         return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the data has %d values per sample, the model %d", cdrl_dataset_dim(data), m->cfg.dim);
-    cdrl_dataset_sample(data, m->batch, (size_t)m->cfg.batch, m->cfg.flip, &m->tr.rng);
+    const int B = m->cfg.batch, K = m->cfg.n_classes;
+    if (K && cdrl_dataset_classes(data) != K)
+        return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the model has %d classes, the data %d", K, cdrl_dataset_classes(data));
+    cdrl_dataset_sample(data, m->batch, K ? m->label : NULL, (size_t)B, m->cfg.flip, &m->tr.rng);
+    if (K) { // class k is label k + 1; a share LABEL_DROP of them becomes the null label 0
+        cdrl_rng_uniform(&m->tr.rng, m->drop, (size_t)B);
+        for (int n = 0; n < B; n++) {
+            if (m->label[n] < 0)
+                return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the data has images without a class; a conditional model needs every class");
+            m->label[n] = m->drop[n] < LABEL_DROP ? 0 : m->label[n] + 1;
+        }
+    }
     cdrl_step_stats s;
-    cdrl_status rc = cdrl_trainer_step(&m->tr, m->batch, &s);
+    cdrl_status rc = cdrl_trainer_step(&m->tr, m->batch, K ? m->label : NULL, &s);
     if (rc != CDRL_OK) return rc;
     if (st)
         *st = (cdrl_train_stats){.step = m->tr.step, .loss_ebm = s.loss_ebm, .loss_init = s.loss_init,
@@ -190,12 +209,24 @@ static void use_weights(cdrl_model *m, int ema) {
 
 cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
                               int use_ema, uint64_t seed) {
+    return cdrl_model_sample_cond(m, out, levels, NULL, 0.0f, n, n_langevin, use_ema, seed);
+}
+
+cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
+                                   float guidance, int n, int n_langevin, int use_ema,
+                                   uint64_t seed) {
     if (n_langevin < 1) return cdrl_fail(CDRL_STATUS_INVALID, "sample: Langevin steps must be >= 1");
+    if (!m->cfg.n_classes) label = NULL;
+    if (!(guidance >= 0.0f && guidance <= 1000.0f))
+        return cdrl_fail(CDRL_STATUS_INVALID, "sample: guidance weight %g out of range (0..1000)", (double)guidance);
+    for (int i = 0; label && i < n; i++)
+        if (label[i] < 0 || label[i] > m->cfg.n_classes)
+            return cdrl_fail(CDRL_STATUS_INVALID, "sample: label %d of sample %d outside 0..%d (0 = no class)", label[i], i, m->cfg.n_classes);
     const int D = m->cfg.dim, T = m->cfg.n_levels;
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, 2);
     cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_train = m->cfg.n_langevin,
-                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE};
+                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE, .guidance = guidance};
     const int CH = m->chunk;
     use_weights(m, use_ema);
     cdrl_status st = CDRL_OK;
@@ -205,6 +236,7 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
         const int b = n - s0 < CH ? n - s0 : CH;
         float *x = out + (size_t)s0 * (size_t)D;
         cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
+        cp.label = label ? label + s0 : NULL;
         st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, NULL, &rng, &m->scratch);
         if (levels && st == CDRL_OK)
             for (int t = 0; t < T; t++)
@@ -240,7 +272,7 @@ static cdrl_status ebm_eval(cdrl_model *m, float *out, float *dout, const float 
         const int b = n - s0 < CH ? n - s0 : CH;
         const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
         for (size_t k = 0; k < nd; k++) y[k] = sk * x[off + k];
-        m->ebm_net.forward(m->ebm_net.impl, out + s0, y, level, b);
+        m->ebm_net.forward(m->ebm_net.impl, out + s0, y, level, NULL, b);
         for (int i = 0; i < b; i++) out[s0 + i] *= scale;
         if (dout) {
             memset(dout + off, 0, sizeof(float) * nd);

@@ -259,8 +259,6 @@ void cdrl_img_ebm_free(cdrl_img_ebm *m) {
     cdrl_free(m);
 }
 
-void cdrl_img_ebm_set_labels(cdrl_img_ebm *m, const int *label) { m->label_next = label; }
-
 // ---------------------------------------------------------------------------------------
 // Layer helpers: the SN layers read their normalised weight from der and, in backward,
 // accumulate its gradient into dder (mapped to weight_orig by finish_grads).
@@ -619,9 +617,9 @@ void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_img_ebm_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
-    cdrl_img_ebm *m = impl;
-    cdrl_img_ebm_forward(m, out, x, level, m->label_next, B);
+static void net_forward(void *impl, float *out, const float *x, const int *level,
+                        const int *label, int B) {
+    cdrl_img_ebm_forward(impl, out, x, level, label, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {
     cdrl_img_ebm_backward(impl, dx, dout, param_grads);

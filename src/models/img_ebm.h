@@ -92,7 +92,6 @@ typedef struct cdrl_img_ebm {
     // last forward
     int batch;
     int *level, *label;    // (B) copies of the last forward's levels and labels
-    const int *label_next; // set by cdrl_img_ebm_set_labels, read by the cdrl_net forward
     float *x;              // (B, in_ch, res, res) input copy
     float *h_final;        // (B, width_out, H_out, W_out) last block output
     float *e, *le;         // (B, E) per-sample embedding and its lrelu
@@ -127,11 +126,6 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
 void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m);
 // Carries the accumulated per-level and normalised-weight gradients into grad.
 void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m);
-
-// Labels for the forwards made through the cdrl_net view (whose forward has no label
-// argument): label (B) is borrowed, must hold at least B entries for every later forward and
-// stay valid until replaced; NULL (the initial state) means the null label 0 everywhere.
-void cdrl_img_ebm_set_labels(cdrl_img_ebm *m, const int *label);
 
 // The cdrl_net view of m (borrowed: valid while m lives). dim = in_ch * res * res.
 cdrl_net cdrl_img_ebm_net(cdrl_img_ebm *m);

@@ -20,7 +20,10 @@ typedef struct cdrl_net {
     // Derived state after a weight change: normalised weights, per-level embeddings of the
     // n_levels values tau (one power iteration first when train is set, EBM only).
     void (*prepare)(void *impl, const float *tau, int n_levels, int train);
-    void (*forward)(void *impl, float *out, const float *x, const int *level, int B);
+    // label (B) classes 1..n_classes, 0 the null label; NULL is the null label everywhere
+    // (unconditional networks ignore it).
+    void (*forward)(void *impl, float *out, const float *x, const int *level, const int *label,
+                    int B);
     // dx (B, dim) += d(sum dout * out)/dx unless NULL; param_grads accumulates grad.
     void (*backward)(void *impl, float *dx, const float *dout, int param_grads);
     void (*zero_grad)(void *impl);

@@ -388,7 +388,9 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_toy_ebm_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level,
+                        const int *label, int B) {
+    (void)label; // unconditional
     cdrl_toy_ebm_forward(impl, out, x, level, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {

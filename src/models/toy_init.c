@@ -264,7 +264,9 @@ static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     (void)train;
     cdrl_toy_init_prepare(impl, tau, n_levels);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level,
+                        const int *label, int B) {
+    (void)label; // unconditional
     cdrl_toy_init_forward(impl, out, x, level, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {

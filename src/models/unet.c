@@ -419,10 +419,9 @@ cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_
     mod_ref *mods = cdrl_calloc(sizeof(mod_ref) * (size_t)max_mods);
     int *stack = cdrl_calloc(sizeof(int) * (size_t)(max_mods + 1)); // hs: at most every tensor
     m->level = cdrl_calloc(sizeof(int) * (size_t)max_batch);
-    m->labels = cdrl_calloc(sizeof(int) * (size_t)max_batch);
     m->fwd_labels = cdrl_calloc(sizeof(int) * (size_t)max_batch);
     if (!m->res || !m->attn || !m->ops || !m->tensors || !mods || !stack || !m->level ||
-        !m->labels || !m->fwd_labels) {
+        !m->fwd_labels) {
         cdrl_free(mods);
         cdrl_free(stack);
         cdrl_unet_free(m);
@@ -478,7 +477,6 @@ void cdrl_unet_free(cdrl_unet *m) {
     cdrl_free(m->ops);
     cdrl_free(m->tensors);
     cdrl_free(m->level);
-    cdrl_free(m->labels);
     cdrl_free(m->fwd_labels);
     cdrl_free(m);
 }
@@ -502,15 +500,6 @@ void cdrl_unet_prepare(cdrl_unet *m, const float *tau, int n_levels, int train) 
     cdrl_linear_forward(m->lvl_z, m->lvl_e0, m->p + m->t1_w, m->p + m->t1_b, L, C, E, &m->scratch);
     cdrl_silu_forward(m->lvl_a, m->lvl_z, (size_t)L * E);
     cdrl_linear_forward(m->lvl_t, m->lvl_a, m->p + m->t3_w, m->p + m->t3_b, L, E, E, &m->scratch);
-}
-
-void cdrl_unet_set_labels(cdrl_unet *m, const int *labels, int B) {
-    CDRL_ASSERT(m->cfg.n_classes > 0 && B >= 1 && B <= m->max_batch);
-    for (int n = 0; n < B; n++) {
-        CDRL_ASSERT(labels[n] >= 0 && labels[n] <= m->cfg.n_classes);
-        m->labels[n] = labels[n];
-    }
-    m->n_labels = B;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -697,10 +686,10 @@ static void res_backward(cdrl_unet *m, const cdrl_unet_res *r, float *gin, const
 // ---------------------------------------------------------------------------------------
 // Forward and backward
 
-void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level, int B) {
+void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level,
+                       const int *label, int B) {
     const cdrl_unet_config *c = &m->cfg;
     CDRL_ASSERT(B >= 1 && B <= m->max_batch);
-    CDRL_ASSERT(c->n_classes == 0 || m->n_labels >= B); // cdrl_unet_set_labels first
     const int C = c->dim, E = 4 * C, S = c->resolution, K1 = c->n_classes + 1;
     const size_t HW = (size_t)S * (size_t)S, nx = (size_t)B * c->in_ch * HW;
     const float *p = m->p;
@@ -713,7 +702,8 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
     for (int n = 0; n < B; n++) {
         CDRL_ASSERT(level[n] >= 0 && level[n] < m->n_levels);
         m->level[n] = level[n];
-        m->fwd_labels[n] = c->n_classes ? m->labels[n] : 0;
+        CDRL_ASSERT(!c->n_classes || !label || (label[n] >= 0 && label[n] <= c->n_classes));
+        m->fwd_labels[n] = c->n_classes && label ? label[n] : 0;
         const float *lt = m->lvl_t + (size_t)level[n] * E;
         float *t = m->t + (size_t)n * E;
         for (int e = 0; e < E; e++) {
@@ -880,8 +870,9 @@ void cdrl_unet_finish_grads(cdrl_unet *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_unet_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level, int B) {
-    cdrl_unet_forward(impl, out, x, level, B);
+static void net_forward(void *impl, float *out, const float *x, const int *level,
+                        const int *label, int B) {
+    cdrl_unet_forward(impl, out, x, level, label, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {
     CDRL_ASSERT(dx == NULL && param_grads); // the initializer's input is data

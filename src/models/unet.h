@@ -107,9 +107,7 @@ typedef struct cdrl_unet {
     // per forward
     int batch, fwd_dropout;
     int *level;      // (max_batch) levels of the last forward
-    int *labels;     // (max_batch) set by cdrl_unet_set_labels
     int *fwd_labels; // (max_batch) labels of the last forward
-    int n_labels;
     float *x;                    // (B, in_ch, HW) copy of the input
     float *t, *st;               // (B, E) time(+class) vector and its SiLU
     float *fn, *mean_f, *rstd_f; // (B, dim, HW) final norm output, (B, 32) its statistics
@@ -130,12 +128,12 @@ size_t cdrl_unet_n_params(const cdrl_unet *m);
 // see cdrl_logsnr_to_tau) and selects train (dropout on) or eval mode. Call after every
 // weight update and whenever m->p changes.
 void cdrl_unet_prepare(cdrl_unet *m, const float *tau, int n_levels, int train);
-// Conditional networks: the class labels (B values in 0..n_classes, 0 = no label) of the next
-// forwards, copied; they stay until set again. Unconditional networks take none.
-void cdrl_unet_set_labels(cdrl_unet *m, const int *labels, int B);
-// mu (B, in_ch, res, res) = x + net(x, level, labels); level (B) indexes prepare's taus.
-// Keeps what backward needs (overwritten by the next forward). Not thread-safe per model.
-void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level, int B);
+// mu (B, in_ch, res, res) = x + net(x, level, label); level (B) indexes prepare's taus, label
+// (B) holds classes in 0..n_classes (0 = the null label) or is NULL for the null label
+// everywhere; unconditional networks ignore it. Keeps what backward needs (overwritten by the
+// next forward). Not thread-safe per model.
+void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level,
+                       const int *label, int B);
 // grad += d sum(dmu * mu) / d params for the last forward (same dropout masks); the level
 // path is completed by cdrl_unet_finish_grads. No input gradient: the input is data.
 void cdrl_unet_backward(cdrl_unet *m, const float *dmu);

@@ -11,6 +11,8 @@ typedef struct cdrl_chain_params {
     int n_langevin;    // K per level (15; fewer for accelerated sampling)
     int n_langevin_train; // K the model was trained with: sets the step-size rule of §2.3
     int tweedie;       // 1 for images: the final denoising step
+    const int *label;  // (B) class labels for conditional networks (0 = null), or NULL
+    float guidance;    // w: both networks guided as in method.md §7; 0 for none
 } cdrl_chain_params;
 
 size_t cdrl_chain_scratch_size(int B, int dim);

@@ -10,6 +10,19 @@ int cdrl_all_finite(const float *x, size_t n) {
     return ok;
 }
 
+void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
+                      const int *level, const int *label, float w, float scale, int B) {
+    const int guided = label && w != 0.0f;
+    memset(grad, 0, sizeof(float) * (size_t)B * (size_t)ebm->dim);
+    for (int n = 0; n < B; n++) df[n] = guided ? scale * (1.0f + w) : scale;
+    ebm->forward(ebm->impl, f, y, level, label, B);
+    ebm->backward(ebm->impl, grad, df, 0);
+    if (!guided) return;
+    for (int n = 0; n < B; n++) df[n] = -scale * w;
+    ebm->forward(ebm->impl, f, y, level, NULL, B);
+    ebm->backward(ebm->impl, grad, df, 0);
+}
+
 size_t cdrl_langevin_scratch_size(int B, int dim) {
     size_t nb = (size_t)B, nd = nb * (size_t)dim;
     return 3 * cdrl_arena_floats_size(nb) + 2 * cdrl_arena_floats_size(nd);
@@ -30,13 +43,11 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
     for (int n = 0; n < B; n++) {
         CDRL_ASSERT(pair[n] >= 1 && pair[n] <= s->T);
         level[n] = pair[n] - 1;
-        df[n] = 0.5f * m; // drift 0.5 m grad f: the step size cancels (method.md §2.1)
     }
     cdrl_status st = CDRL_OK;
     for (int k = 0; k < lp->n_steps; k++) {
-        ebm->forward(ebm->impl, f, y, level, B);
-        memset(grad, 0, sizeof(float) * nd);
-        ebm->backward(ebm->impl, grad, df, 0);
+        // drift 0.5 m grad f: the step size cancels (method.md §2.1)
+        cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
         const float *z = noise ? noise + (size_t)k * nd : xi;
         if (!noise) cdrl_rng_normal(rng, xi, nd);
         for (int n = 0; n < B; n++) {

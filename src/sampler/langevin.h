@@ -15,7 +15,14 @@
 typedef struct cdrl_langevin_params {
     int n_steps;      // K
     float step_mul;   // m = sz_mul^2 of the official code: 1, or K_train / K
+    const int *label; // (B) class labels of a conditional EBM (0 = null), or NULL
+    float guidance;   // w of classifier-free guidance (method.md §7); 0: plain f
 } cdrl_langevin_params;
+
+// grad (B, dim) = scale * d/dy f_w(y), f_w = (1 + w) f(y, level, label) - w f(y, level, 0)
+// (method.md §7), or f itself when w = 0 or label is NULL. f and df (B) are scratch.
+void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
+                      const int *level, const int *label, float w, float scale, int B);
 
 // The ebm must be prepared (cdrl_net.prepare, eval mode) on the schedule's tau table, so that
 // level l is lambda_l. y (B, dim) is updated in place; anchor (B, dim) is x_j; pair (B) holds

@@ -90,8 +90,8 @@ static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *
     cdrl_ema_update(ema, net->p_own, n, t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
 }
 
-cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,
-                                         cdrl_step_stats *stats) {
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
+                                         const cdrl_step_noise *nz, cdrl_step_stats *stats) {
     const cdrl_schedule *s = &t->sched;
     const cdrl_net *ebm = &t->ebm, *init = &t->init;
     const int B = t->tp.batch, D = ebm->dim, T = s->T;
@@ -118,13 +118,13 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
 
     // (1) Positive energies in train mode: one spectral-norm power iteration.
     ebm->prepare(ebm->impl, t->tau, T + 1, 1);
-    ebm->forward(ebm->impl, t->f_pos, t->y_pos, t->level_ebm, B);
+    ebm->forward(ebm->impl, t->f_pos, t->y_pos, t->level_ebm, label, B);
     for (int n = 0; n < B; n++) t->df[n] = -(float)s->loss_w[nz->pair[n]] / (float)B;
     ebm->backward(ebm->impl, NULL, t->df, 1);
 
     // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
     init->prepare(init->impl, t->tau, T + 1, 1);
-    init->forward(init->impl, t->mu, t->x_j, t->level_init, B);
+    init->forward(init->impl, t->mu, t->x_j, t->level_init, label, B);
     for (int n = 0; n < B; n++) {
         const float sd = (float)s->init_std[nz->pair[n]];
         for (int d = 0; d < D; d++) {
@@ -136,7 +136,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = 1.0f};
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = 1.0f, .label = label};
     cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
@@ -148,7 +148,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
             t->y_neg[k] = sk * (t->y[k] / (sk + 1e-8f));
         }
     }
-    ebm->forward(ebm->impl, t->f_neg, t->y_neg, t->level_ebm, B);
+    ebm->forward(ebm->impl, t->f_neg, t->y_neg, t->level_ebm, label, B);
     double loss_ebm = 0, f_pos = 0, f_neg = 0;
     for (int n = 0; n < B; n++) {
         const double w = s->loss_w[nz->pair[n]];
@@ -191,7 +191,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     return CDRL_OK;
 }
 
-cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, cdrl_step_stats *stats) {
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,
+                              cdrl_step_stats *stats) {
     cdrl_trainer_draw_noise(t);
-    return cdrl_trainer_step_with_noise(t, x, &t->noise, stats);
+    return cdrl_trainer_step_with_noise(t, x, label, &t->noise, stats);
 }

@@ -69,12 +69,14 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
 void cdrl_trainer_deinit(cdrl_trainer *t);
 // Draws this iteration's noise from the trainer's rng into t->noise.
 void cdrl_trainer_draw_noise(cdrl_trainer *t);
-// One iteration on the batch x (B, dim) with the noise in nz. CDRL_STATUS_DIVERGED when a
+// One iteration on the batch x (B, dim) with the noise in nz; label (B) holds the class labels
+// fed to both networks of a conditional model (0 = null, already dropped), or is NULL. CDRL_STATUS_DIVERGED when a
 // loss, a gradient or a sample is not finite: then no weight, moment or EMA copy has changed
 // (the spectral-norm vectors have taken their power iteration).
-cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const cdrl_step_noise *nz,
-                                         cdrl_step_stats *stats);
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
+                                         const cdrl_step_noise *nz, cdrl_step_stats *stats);
 // Draws the noise, then cdrl_trainer_step_with_noise.
-cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, cdrl_step_stats *stats);
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,
+                              cdrl_step_stats *stats);
 
 #endif // CDRL_TRAIN_TRAINER_H

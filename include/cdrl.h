@@ -127,8 +127,9 @@ void cdrl_config_toy_official(cdrl_config *c);
 // Presets by name: "official-toy", "demo", "quality" (2-D); "official-cifar10" (the official
 // unconditional CIFAR-10 model, method.md §4.2, §4.3, §5.4, §5.5: batch 256, lr 1e-4 / 1e-5,
 // warm-up 10000 with offset 500 for the initializer, EMA 0.9999, K 15, b 2e-4 with per-pair
-// C_j, 500001 iterations, seed 5, flips) and "tiny-image" (8x8 grey images, tiny widths, batch
-// 8, K 3: for tests). CDRL_STATUS_INVALID for others.
+// C_j, 500001 iterations, seed 5, flips), "fmnist-cpu" (class-conditional Fashion-MNIST at
+// 28x28 sized for an hour on 2 cores, docs/tuning.md) and "tiny-image" (8x8 grey images, tiny
+// widths, batch 8, K 3: for tests). CDRL_STATUS_INVALID for others.
 cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
 // The configuration as one JSON object (what checkpoints store). Returns the length written
 // (excluding the NUL), or -1 when n is too small.
@@ -156,6 +157,9 @@ void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]);
 // replacement, no flips), or the points of a file in order (files; n at most their count, see
 // cdrl_dataset_size).
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream);
+// K, the number of classes of an image set (labels 0..K-1; a conditional model calls them
+// 1..K); 0 for 2-D sources and unlabelled images.
+int cdrl_dataset_classes(const cdrl_dataset *d);
 // Number of points of a file source; 0 for generators.
 size_t cdrl_dataset_size(const cdrl_dataset *d);
 // The file's points (n, dim) or NULL for generators.

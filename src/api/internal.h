@@ -18,7 +18,5 @@ struct cdrl_dataset {
 // NULL, receives each image's class 0..K-1 (-1 unknown).
 void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n, int flip,
                          cdrl_rng *rng);
-// K, the number of classes of an image set; 0 for 2-D sources and unlabelled images.
-int cdrl_dataset_classes(const cdrl_dataset *d);
 
 #endif // CDRL_API_INTERNAL_H

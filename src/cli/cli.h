@@ -148,6 +148,16 @@ cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_op
 // Prints r as aligned text lines.
 void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f);
 
+// Images (images.c). Grid labels: conditional models get class 1 + (row % n_classes) on each
+// row of cols images, unconditional ones the null label 0.
+void cli_grid_labels(const cdrl_config *c, int *label, int n, int cols);
+// x (n, in_ch, res, res) in [-1, 1] as one PNG grid of cols columns with the tEXt pairs.
+int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const char *path,
+                  const char *const *keys, const char *const *vals, int n_text);
+// One image x (in_ch, res, res) as a grey (1 channel) or RGB PNG.
+int cli_save_image(const cdrl_config *c, const float *x, const char *path,
+                   const char *const *keys, const char *const *vals, int n_text);
+
 // Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
 void cli_print_config(const cdrl_config *c, FILE *f);
 

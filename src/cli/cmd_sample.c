@@ -1,19 +1,23 @@
-// `cdrl sample`: draws points from a checkpoint through the whole chain (initializer, then
-// Langevin at every level, EMA weights) and writes them as CSV rows `x,y` (the points:FILE
-// format, so samples can be fed back to `cdrl eval --data points:...`), optionally with a
-// scatter PNG whose tEXt chunks record how it was made. Left out: per-level dumps (the
-// training figure shows those), image models.
+// `cdrl sample`: draws samples from a checkpoint through the whole chain (initializer, then
+// Langevin at every level, EMA weights; images end with the Tweedie step). 2-D models: CSV rows
+// `x,y` (the points:FILE format, so samples can be fed back to `cdrl eval --data points:...`),
+// optionally with a scatter PNG. Image models: batch by batch with a progress line, single PNGs
+// (`-o img_%04d.png`) and/or one grid PNG, for conditional models with a class per row (or one
+// class) and classifier-free guidance. Every PNG's tEXt chunks record how it was made. Left
+// out: per-level dumps (the training figure shows those).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "io/figure.h"
 
 typedef struct sample_opts {
-    const char *model, *output, *png;
-    int n, k, threads, verbose;
+    const char *model, *output, *png, *grid;
+    int n, k, threads, verbose, cols, cls;
+    float guidance;
     uint64_t seed;
 } sample_opts;
 
@@ -21,14 +25,28 @@ typedef struct sample_opts {
 static const cli_opt sample_table[] = {
     {"model", 'm', CLI_STR, O(model), "PATH",
      "checkpoint file, or a run folder holding model.safetensors", NULL, 0, 0},
-    {"num-samples", 'n', CLI_INT, O(n), "N", "number of samples", NULL, 1, 10000000},
-    {"output", 'o', CLI_STR, O(output), "FILE", "CSV file of x,y rows (- for stdout)", NULL, 0, 0},
+    {"num-samples", 'n', CLI_INT, O(n), "N", "number of samples", "5000; images: 100", 1, 10000000},
+    {"output", 'o', CLI_STR, O(output), "FILE",
+     "2-D: CSV file of x,y rows (- for stdout); images: one PNG per sample named by a pattern "
+     "with one %d (img_%04d.png: img_0000.png, ...)",
+     "samples.csv; images: none", 0, 0},
     {"langevin-steps", 'k', CLI_INT, O(k), "K",
      "Langevin steps per level (fewer than trained: larger steps, method.md 2.3)", "the model's K",
      1, 10000},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the sampler noise", NULL, 0, 0},
-    {"png", 0, CLI_STR, O(png), "FILE", "also write a scatter (2-D histogram) PNG of the samples",
+    {"png", 0, CLI_STR, O(png), "FILE", "2-D: also write a scatter (2-D histogram) PNG of the samples",
      NULL, 0, 0},
+    {NULL, 0, CLI_SECTION, 0, NULL, "images", NULL, 0, 0},
+    {"grid", 'g', CLI_STR, O(grid), "FILE", "one PNG grid of all the samples",
+     "samples.png when -o is not given", 0, 0},
+    {"cols", 0, CLI_INT, O(cols), "N", "grid columns", NULL, 1, 100000},
+    {"class", 'c', CLI_INT, O(cls), "C",
+     "conditional models: class 1..K of every sample, 0 the null label; -1: class 1 + (row % K) "
+     "on each grid row",
+     NULL, -1, 100000},
+    {"guidance", 'w', CLI_FLOAT, O(guidance), "W",
+     "conditional models: classifier-free guidance weight w (method.md 7), 0 for none", NULL, 0,
+     1000},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
@@ -38,9 +56,11 @@ static const cli_opt sample_table[] = {
 static const cli_cmd sample_cmd = {
     "sample",
     "[options]",
-    "Draws samples from a 2-D model (EMA weights, every noise level from noise to data) and\n"
-    "writes them as CSV (header x,y), optionally with a scatter PNG over the data's box.",
-    "cdrl sample --model runs/demo -n 5000 -o samples.csv --png samples.png",
+    "Draws samples from a model (EMA weights, every noise level from noise to data). 2-D\n"
+    "models: CSV (header x,y), optionally with a scatter PNG over the data's box. Image models:\n"
+    "single PNGs (-o with a %d pattern) and/or a grid PNG, sampled batch by batch.",
+    "cdrl sample --model runs/demo -n 5000 -o samples.csv --png samples.png\n"
+    "  cdrl sample --model runs/fmnist -n 100 --grid grid.png -o img/%04d.png -w 1",
     sample_table,
     (int)(sizeof sample_table / sizeof sample_table[0]),
     0,
@@ -93,8 +113,93 @@ static void plot_box(const char *spec, const float *x, int n, float box[4]) {
     cdrl_box_widen(box, 0.05f);
 }
 
+// 1 when pattern holds exactly one conversion %d or %0Nd / %Nd and no other '%'.
+static int valid_pattern(const char *pattern) {
+    int n = 0;
+    for (const char *p = pattern; *p; p++) {
+        if (*p != '%') continue;
+        p++;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p != 'd') return 0;
+        n++;
+    }
+    return n == 1;
+}
+
+// Image models: o->n samples in batches of the model's batch size, with a progress line on
+// stderr, written as single PNGs (o->output, a pattern) and/or one grid (o->grid).
+static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, int k) {
+    const cdrl_config *c = cdrl_model_config(m);
+    const int n = o->n, B = c->batch, K = c->n_classes;
+    if (o->output && !valid_pattern(o->output))
+        return cli_die(CLI_USAGE, "-o %s: image models write one PNG per sample: give a name with "
+                                  "one %%d (e.g. img_%%04d.png)", o->output);
+    if (o->cls > K)
+        return cli_die(CLI_USAGE, "--class %d: the model has %s%d classes (1..%d, 0 null)", o->cls,
+                       K ? "" : "no classes: ", K, K);
+    const char *grid = o->grid ? o->grid : o->output ? NULL : "samples.png";
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
+    int *label = malloc(sizeof(int) * (size_t)n);
+    if (!x || !label) {
+        free(x);
+        free(label);
+        return cli_die(CLI_FAIL, "out of memory for %d samples", n);
+    }
+    if (o->cls >= 0)
+        for (int i = 0; i < n; i++) label[i] = o->cls;
+    else
+        cli_grid_labels(c, label, n, o->cols);
+    const int tty = isatty(STDERR_FILENO);
+    const double t0 = cli_now();
+    int rc = CLI_OK;
+    for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += B, b++) {
+        const int nb = n - s0 < B ? n - s0 : B;
+        // each batch its own key: batch b's samples do not depend on how many came before
+        const uint64_t seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0,
+                                   o->guidance, nb, k, 1, seed) != CDRL_OK) {
+            rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
+            break;
+        }
+        const double t = cli_now() - t0;
+        fprintf(stderr, "%ssampled %d/%d images | %.2f images/s | %.1f s%s", tty ? "\r" : "",
+                s0 + nb, n, (double)(s0 + nb) / t, t, tty ? "\033[K" : "\n");
+        fflush(stderr);
+    }
+    if (tty) fputc('\n', stderr);
+    char seed_s[32], step[32], ks[16], ws[32], cls[32];
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)o->seed);
+    snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
+    snprintf(ks, sizeof ks, "%d", k);
+    snprintf(ws, sizeof ws, "%g", (double)o->guidance);
+    if (!K) snprintf(cls, sizeof cls, "none (unconditional)");
+    else if (o->cls >= 0) snprintf(cls, sizeof cls, "%d", o->cls);
+    else snprintf(cls, sizeof cls, "1 + (row %% %d), %d per row", K, o->cols);
+    const char *keys[] = {"Software", "checkpoint", "step", "seed", "langevin_steps", "guidance",
+                          "class", "data"};
+    const char *vals[] = {"cdrl sample", path, step, seed_s, ks, K ? ws : "none", cls, c->data};
+    const int nt = (int)(sizeof keys / sizeof keys[0]);
+    char name[4096];
+    for (int i = 0; i < n && rc == CLI_OK && o->output; i++) {
+        if (snprintf(name, sizeof name, o->output, i) >= (int)sizeof name)
+            rc = cli_die(CLI_USAGE, "-o: path too long");
+        else
+            rc = cli_save_image(c, x + (size_t)i * (size_t)c->dim, name, keys, vals, nt);
+    }
+    if (rc == CLI_OK && grid) rc = cli_save_grid(c, x, n, o->cols, grid, keys, vals, nt);
+    if (rc == CLI_OK)
+        printf("%d images (K = %d, seed %llu) in %.1f s%s%s%s%s\n", n, k,
+               (unsigned long long)o->seed, cli_now() - t0, o->output ? " -> " : "",
+               o->output ? o->output : "", grid ? ", grid " : "", grid ? grid : "");
+    free(x);
+    free(label);
+    return rc;
+}
+
 int cmd_sample(int argc, char **argv) {
-    sample_opts o = {.model = "runs/demo", .output = "samples.csv", .n = 5000, .seed = 1}, def = o;
+    sample_opts o = {.model = "runs/demo", .n = 5000, .seed = 1, .cols = 10, .cls = -1,
+                     .guidance = 1.0f},
+                def = o;
     cli_args a;
     cli_begin("sample", 0, 0);
     int rc = cli_parse(&sample_cmd, argc, argv, &o, &a);
@@ -112,6 +217,14 @@ int cmd_sample(int argc, char **argv) {
         return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
     const cdrl_config *cfg = cdrl_model_config(m);
     const int k = o.k > 0 ? o.k : cfg->n_langevin;
+    if (cfg->kind == CDRL_MODEL_IMAGE) {
+        if (!cli_given(&sample_cmd, &a, "num-samples")) o.n = 100;
+        if (o.png) cli_warn("--png is for 2-D models: ignored (--grid writes the image grid)");
+        rc = sample_images(m, path, &o, k);
+        cdrl_model_free(m);
+        return rc;
+    }
+    if (!o.output) o.output = "samples.csv";
     float *x = malloc(sizeof(float) * 2 * (size_t)o.n);
     if (!x) {
         cdrl_model_free(m);

@@ -1,11 +1,15 @@
-// `cdrl train`: trains a 2-D CDRL model (method.md §4) and keeps a run folder:
+// `cdrl train`: trains a CDRL model (method.md §4) on 2-D points or images and keeps a run
+// folder:
 //   <out>/model.safetensors   checkpoint every --ckpt-every steps, at the end and on Ctrl-C
 //   <out>/metrics.jsonl       one JSON object per --log-every steps, then the final evaluation
-//   <out>/samples.png         the official toy figure (method.md §5.6): row 1 exp(logp) of each
-//                             level's EBM (pair T..1, noisiest left), row 2 the chain's samples
+//   <out>/samples.png         2-D: the official toy figure (method.md §5.6): row 1 exp(logp) of
+//                             each level's EBM (pair T..1, noisiest left), row 2 the chain's
+//                             samples; images: a grid of samples with the EMA weights (one row
+//                             per class for conditional models), also kept as
+//                             <out>/grids/step_NNNNNNN.png every --fig-every steps
 // --resume continues a run to --iters with the checkpoint's configuration; flags that
 // contradict it are refused. A divergence stops the run without saving the diverged state.
-// Ctrl-C finishes the current step, saves and exits 130. Left out: image data, multi-GPU.
+// Ctrl-C finishes the current step, saves and exits 130. Left out: multi-process training.
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -24,8 +28,8 @@ typedef struct train_opts {
     const char *data, *out, *preset;
     long iters, ckpt_every, fig_every, log_every;
     int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
-    int ebm_ch, init_t, init_h, levels;
-    float lr_ebm, lr_init;
+    int ebm_ch, init_t, init_h, levels, classes;
+    float lr_ebm, lr_init, guidance;
     uint64_t seed;
 } train_opts;
 
@@ -33,11 +37,14 @@ typedef struct train_opts {
 static const cli_opt train_table[] = {
     {"data", 'd', CLI_STR, O(data), "SPEC",
      "training data: checkerboard, 8gaussians, 25gaussians, rings, moons, swissroll, pinwheel, "
-     "2spirals or points:FILE.csv",
-     NULL, 0, 0},
+     "2spirals, points:FILE.csv; images: fashion-mnist:DIR, mnist:DIR, cifar10:DIR, folder:DIR "
+     "(docs/data.md)",
+     "the preset's", 0, 0},
     {"out", 'o', CLI_STR, O(out), "DIR",
      "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
-    {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: official-toy, demo, quality",
+    {"preset", 'p', CLI_STR, O(preset), "NAME",
+     "configuration preset: official-toy, demo, quality (2-D); fmnist-cpu, official-cifar10, "
+     "tiny-image (images)",
      NULL, 0, 0},
     {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total",
      "the preset's", 1, 1e12},
@@ -49,6 +56,10 @@ static const cli_opt train_table[] = {
      "the preset's", 1, 10000},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the weights and of every training draw",
      "the preset's", 0, 0},
+    {"classes", 0, CLI_INT, O(classes), "K",
+     "image models: class-conditional on the data's K classes (labels 1..K, 0 null, 10% of "
+     "training labels dropped, method.md 7); 0: unconditional",
+     "the preset's", 0, 100000},
     {"resume", 'r', CLI_FLAG, O(resume), NULL,
      "continue <out>/model.safetensors to --iters (its configuration wins; contradicting flags are "
      "errors)",
@@ -59,7 +70,10 @@ static const cli_opt train_table[] = {
     {"ckpt-every", 0, CLI_LONG, O(ckpt_every), "N",
      "save the checkpoint every N steps (0: only at the end)", NULL, 0, 1e12},
     {"fig-every", 0, CLI_LONG, O(fig_every), "N",
-     "write samples.png every N steps (0: only at the end)", NULL, 0, 1e12},
+     "write samples.png every N steps (0: only at the end)", "0; images: 500", 0, 1e12},
+    {"guidance", 'w', CLI_FLOAT, O(guidance), "W",
+     "guidance weight of the sample grids of conditional image models (method.md 7)", NULL, 0,
+     1000},
     {"log-every", 0, CLI_LONG, O(log_every), "N", "log line and metrics.jsonl record every N steps",
      NULL, 1, 1e12},
     {"eval-n", 0, CLI_INT, O(eval_n), "N", "held-out points, MMD set size and figure samples", NULL,
@@ -83,10 +97,12 @@ static const cli_opt train_table[] = {
 static const cli_cmd train_cmd = {
     "train",
     "[options]",
-    "Trains a CDRL model on 2-D data, keeping a run folder with the checkpoint, metrics.jsonl\n"
-    "and samples.png, and prints the held-out NLL and MMD at the end. Ctrl-C stops after the\n"
-    "current step, saves the checkpoint and exits with status 130; --resume continues.",
-    "cdrl train --data checkerboard --out runs/demo --preset demo --iters 1000",
+    "Trains a CDRL model on 2-D data or images, keeping a run folder with the checkpoint,\n"
+    "metrics.jsonl and samples.png (images: sample grids, also under grids/), and prints the\n"
+    "held-out NLL and MMD of 2-D models at the end. Ctrl-C stops after the current step, saves\n"
+    "the checkpoint and exits with status 130; --resume continues.",
+    "cdrl train --data checkerboard --out runs/demo --preset demo --iters 1000\n"
+    "  cdrl train --preset fmnist-cpu --out runs/fmnist",
     train_table,
     (int)(sizeof train_table / sizeof train_table[0]),
     0,
@@ -107,6 +123,7 @@ static const struct {
     {"init-t", "init_t_dim"},
     {"init-h", "init_h_dim"},
     {"levels", "n_levels"},
+    {"classes", "n_classes"},
 };
 
 static volatile sig_atomic_t interrupted;
@@ -139,6 +156,7 @@ static void apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a) 
     if (cli_given(&train_cmd, a, "init-t")) c->init_t_dim = o->init_t;
     if (cli_given(&train_cmd, a, "init-h")) c->init_h_dim = o->init_h;
     if (cli_given(&train_cmd, a, "levels")) c->n_levels = o->levels;
+    if (cli_given(&train_cmd, a, "classes")) c->n_classes = o->classes;
 }
 
 // The checkpoint's configuration against what the flags ask for (a given --preset asks for
@@ -186,6 +204,47 @@ static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_ar
     }
     cJSON_Delete(w);
     cJSON_Delete(c);
+    return rc;
+}
+
+// Image models: rows x cols samples (EMA weights, the training K, guidance w for conditional
+// models, one class per row) as a PNG grid at path and at <out>/grids/step_NNNNNNN.png.
+#define GRID_ROWS 10
+#define GRID_COLS 10
+static int write_grid(cdrl_model *m, const char *out, const char *path, const char *ckpt,
+                      float w, uint64_t seed) {
+    const cdrl_config *c = cdrl_model_config(m);
+    const int n = GRID_ROWS * GRID_COLS;
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
+    int label[GRID_ROWS * GRID_COLS];
+    if (!x) return cli_die(CLI_FAIL, "out of memory for the sample grid");
+    cli_grid_labels(c, label, n, GRID_COLS);
+    int rc = CLI_OK;
+    if (cdrl_model_sample_cond(m, x, NULL, label, w, n, c->n_langevin, 1, seed) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "sample grid: sampling failed");
+    char hist[4096], step[32], seed_s[32], ks[16], ws[32];
+    snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+    snprintf(ks, sizeof ks, "%d", c->n_langevin);
+    snprintf(ws, sizeof ws, "%g", (double)w);
+    const char *keys[] = {"Software", "layout", "checkpoint", "step", "seed", "langevin_steps",
+                          "guidance", "data"};
+    const char *vals[] = {"cdrl train",
+                          c->n_classes ? "10x10 samples, EMA weights, row r: class r+1 (1-based)"
+                                       : "10x10 samples, EMA weights",
+                          ckpt, step, seed_s, ks, c->n_classes ? ws : "none", c->data};
+    const int nt = (int)(sizeof keys / sizeof keys[0]);
+    if (rc == CLI_OK) rc = cli_save_grid(c, x, n, GRID_COLS, path, keys, vals, nt);
+    if (rc == CLI_OK) {
+        if (snprintf(hist, sizeof hist, "%s/grids", out) >= (int)sizeof hist || make_dirs(hist) != 0)
+            rc = cli_die(CLI_FAIL, "%s/grids: cannot create the folder", out);
+        else if (snprintf(hist, sizeof hist, "%s/grids/step_%07ld.png", out, cdrl_model_step(m)) >=
+                 (int)sizeof hist)
+            rc = cli_die(CLI_FAIL, "--out: path too long");
+        else
+            rc = cli_save_grid(c, x, n, GRID_COLS, hist, keys, vals, nt);
+    }
+    free(x);
     return rc;
 }
 
@@ -270,14 +329,15 @@ static void json_num(FILE *f, const char *key, double v, int last) {
 }
 
 int cmd_train(int argc, char **argv) {
-    train_opts o = {.data = "checkerboard",
+    train_opts o = {.data = NULL,
                     .out = "runs/demo",
                     .preset = "demo",
                     .iters = 1000,
                     .ckpt_every = 500,
                     .fig_every = 0,
                     .log_every = 10,
-                    .eval_n = 5000};
+                    .eval_n = 5000,
+                    .guidance = 1.0f};
     const train_opts def = o;
     cli_args a;
     cli_begin("train", 0, 0);
@@ -292,10 +352,12 @@ int cmd_train(int argc, char **argv) {
         return cli_die(CLI_USAGE,
                        "--resume and --force exclude each other (see cdrl train --help)");
     cdrl_config probe;
-    if (strlen(o.data) >= sizeof probe.data)
+    if (o.data && strlen(o.data) >= sizeof probe.data)
         return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
     if (cdrl_config_preset(&probe, o.preset) != CDRL_OK)
-        return cli_die(CLI_USAGE, "--preset: unknown preset '%s' (official-toy, demo, quality)",
+        return cli_die(CLI_USAGE,
+                       "--preset: unknown preset '%s' (official-toy, demo, quality, fmnist-cpu, "
+                       "official-cifar10, tiny-image)",
                        o.preset);
 
     char ckpt[4096], metrics[4096], figpath[4096];
@@ -320,18 +382,37 @@ int cmd_train(int argc, char **argv) {
                            "%s exists: --resume continues it, --force starts afresh over it", ckpt);
         cdrl_config cfg;
         cdrl_config_preset(&cfg, o.preset);
-        snprintf(cfg.data, sizeof cfg.data, "%s", o.data);
         apply_flags(&cfg, &o, &a);
         if (cdrl_model_create(&m, &cfg) != CDRL_OK)
             return cli_fail(CLI_FAIL, "invalid configuration");
     }
     const cdrl_config *cfg = cdrl_model_config(m);
+    const int image = cfg->kind == CDRL_MODEL_IMAGE;
     if (!cli_given(&train_cmd, &a, "iters")) o.iters = cfg->iters;
+    if (image && !cli_given(&train_cmd, &a, "fig-every")) o.fig_every = 500;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, cfg->data) != CDRL_OK) {
         rc = cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);
         cdrl_model_free(m);
         return rc;
+    }
+    if (cdrl_dataset_dim(d) != cfg->dim) {
+        if (image)
+            rc = cli_die(CLI_FAIL,
+                         "--data %s: its samples have %d values, the model takes %dx%dx%d images "
+                         "(%d channels): pick data of that shape (docs/data.md: :padN pads)",
+                         cfg->data, cdrl_dataset_dim(d), cfg->in_ch, cfg->res, cfg->res,
+                         cfg->in_ch);
+        else
+            rc = cli_die(CLI_FAIL, "--data %s: images need an image preset (fmnist-cpu, "
+                                   "official-cifar10, tiny-image)",
+                         cfg->data);
+        goto done;
+    }
+    if (cfg->n_classes && cdrl_dataset_classes(d) != cfg->n_classes) {
+        rc = cli_die(CLI_FAIL, "--data %s: %d classes, the conditional model has %d (--classes)",
+                     cfg->data, cdrl_dataset_classes(d), cfg->n_classes);
+        goto done;
     }
     if (make_dirs(o.out) != 0) {
         rc = cli_die(CLI_FAIL, "%s: cannot create the folder: %s", o.out, strerror(errno));
@@ -433,8 +514,10 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
         if (!last && o.fig_every > 0 && step % o.fig_every == 0) {
-            if ((rc = write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed)) != CLI_OK) {
-                cli_progress_end(&pr);
+            cli_progress_end(&pr);
+            rc = image ? write_grid(m, o.out, figpath, ckpt, o.guidance, cfg->seed)
+                       : write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed);
+            if (rc != CLI_OK) {
                 fclose(mf);
                 goto done;
             }
@@ -445,12 +528,14 @@ int cmd_train(int argc, char **argv) {
     printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
            cli_now() - t0, ckpt);
     fflush(stdout);
-    if ((rc = write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed)) != CLI_OK) {
+    rc = image ? write_grid(m, o.out, figpath, ckpt, o.guidance, cfg->seed)
+               : write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed);
+    if (rc != CLI_OK) {
         fclose(mf);
         goto done;
     }
     printf("figure     %s\n", figpath);
-    if (!o.no_eval) {
+    if (!o.no_eval && !image) {
         cli_eval_opts eo;
         memset(&eo, 0, sizeof eo);
         cdrl_nll_params_init(&eo.nll);

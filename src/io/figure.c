@@ -135,7 +135,7 @@ void cdrl_figure_heatmap(cdrl_figure *fig, int row, int col, const float *values
     }
 }
 
-static uint8_t to_byte(float v) {
+uint8_t cdrl_figure_to_byte(float v) {
     if (!(v > -1.0f)) v = -1.0f; // also catches NaN
     if (v > 1.0f) v = 1.0f;
     return (uint8_t)floorf((v + 1.0f) * 127.5f + 0.5f);
@@ -150,7 +150,7 @@ void cdrl_figure_image(cdrl_figure *fig, int row, int col, const float *img, int
             size_t s = sy * (size_t)W + (size_t)nearest(x, fig->tile_w, W);
             uint8_t *p = cdrl_figure_pixel(fig, row, col, x, y);
             for (int k = 0; k < 3; k++)
-                p[k] = to_byte(img[(C == 3 ? (size_t)k * plane : 0) + s]);
+                p[k] = cdrl_figure_to_byte(img[(C == 3 ? (size_t)k * plane : 0) + s]);
         }
     }
 }

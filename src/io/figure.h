@@ -46,6 +46,9 @@ cdrl_status cdrl_figure_scatter(cdrl_figure *fig, int row, int col, const float 
 // grid is drawn as colormap(0).
 void cdrl_figure_heatmap(cdrl_figure *fig, int row, int col, const float *values, int gh, int gw);
 
+// A model value in [-1, 1] as a byte: clamp (NaN reads as -1), then round((v + 1) * 127.5).
+uint8_t cdrl_figure_to_byte(float v);
+
 // Draws img (C, H, W) with C 1 or 3 and values in [-1, 1] (the model's data range), stretched
 // over the tile by nearest neighbour: clamp to [-1, 1], then round((v + 1) * 127.5), so that
 // -1, 0, 1 give 0, 128, 255; NaN gives 0. Grey is replicated to RGB.

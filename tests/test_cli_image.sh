@@ -1,0 +1,96 @@
+#!/bin/sh
+# `cdrl train` and `cdrl sample` on images end to end, on a folder of three 8x8 grey PNGs in two
+# class sub-folders (made by the helper build/tests/test_energy) with the tiny-image preset:
+# unconditional and class-conditional training (checkpoint, metrics, sample grid and its
+# per-step copies), single PNGs through a %d pattern (count, size, grey), grids, the same bytes
+# for the same seed, --resume. Failures, one line each: an -o without %d, a class past K, a
+# --classes that is not the data's, image data under a 2-D preset. Not checked: what the
+# samples look like (docs/tuning.md has the Fashion-MNIST run). Writes only under
+# $CLI_TEST_DIR/image.
+CDRL=${CDRL:-./cdrl}
+T=${CLI_TEST_DIR:-build/cli-test}/image
+HELPER=$(dirname "$CDRL")/tests/test_energy
+[ -x "$HELPER" ] || HELPER=build/tests/test_energy
+checks=0
+failed=0
+
+rm -rf "$T"
+mkdir -p "$T/in" "$T/data/shirt" "$T/data/shoe"
+
+. tests/cli_util.sh
+
+# "W H COLOUR_TYPE" of a PNG from its IHDR chunk (bytes 16..25).
+png_info() {
+    od -An -tu1 -j16 -N10 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8, $10}'
+}
+
+echo "cli image"
+"$HELPER" inputs "$T/in" >"$T/out" 2>"$T/err"
+ok $? "helper wrote three 8x8 PNGs"
+cp "$T/in/a.png" "$T/in/b.png" "$T/data/shirt/"
+cp "$T/in/c.png" "$T/data/shoe/"
+DATA="folder:$T/data"
+
+# ---------------------------------------------------------------------------------------
+# Unconditional
+run 0 "train tiny-image, 4 steps, grid every 2" "$CDRL" train --preset tiny-image --data "$DATA" \
+    --out "$T/u" --iters 4 --fig-every 2 --log-every 2 -t 1
+[ -s "$T/u/model.safetensors" ] && [ -s "$T/u/samples.png" ] && [ -s "$T/u/metrics.jsonl" ]
+ok $? "run folder: model.safetensors, samples.png, metrics.jsonl"
+[ -s "$T/u/grids/step_0000002.png" ] && [ -s "$T/u/grids/step_0000004.png" ]
+ok $? "grids/step_0000002.png and step_0000004.png"
+# 10x10 tiles of 8 pixels with 2-pixel gaps: 10*8 + 11*2 = 102, RGB (colour type 2)
+[ "$(png_info "$T/u/samples.png")" = "102 102 2" ]
+ok $? "samples.png is a 10x10 grid of 8x8 tiles ($(png_info "$T/u/samples.png"))"
+! grep -q '"eval"' "$T/u/metrics.jsonl"
+ok $? "no 2-D evaluation record for images"
+run 0 "sample -n 5 -o pattern --grid" "$CDRL" sample -m "$T/u" -n 5 -o "$T/s_%02d.png" \
+    --grid "$T/g.png" --cols 5 -t 1
+[ "$(ls "$T"/s_*.png | wc -l)" -eq 5 ] && [ -s "$T/s_00.png" ] && [ -s "$T/s_04.png" ]
+ok $? "five single PNGs s_00.png .. s_04.png"
+[ "$(png_info "$T/s_03.png")" = "8 8 0" ]
+ok $? "a single PNG is 8x8 grey ($(png_info "$T/s_03.png"))"
+[ "$(png_info "$T/g.png")" = "52 12 2" ]
+ok $? "grid of 5 columns: 52x12 ($(png_info "$T/g.png"))"
+grep -q "5 images" "$T/out"
+ok $? "summary line"
+run 0 "same seed again" "$CDRL" sample -m "$T/u" -n 5 -o "$T/t_%02d.png" --grid "$T/g2.png" \
+    --cols 5 -t 2
+cmp -s "$T/g.png" "$T/g2.png" && cmp -s "$T/s_04.png" "$T/t_04.png"
+ok $? "same seed, 1 or 2 threads: the same bytes"
+run 0 "another seed" "$CDRL" sample -m "$T/u" -n 5 --grid "$T/g3.png" --cols 5 -s 2 -t 1
+! cmp -s "$T/g.png" "$T/g3.png"
+ok $? "another seed: another grid"
+run 0 "sample without -o writes samples.png" sh -c "cd '$T' && '$(pwd)/$CDRL' sample -m u -n 3 -t 1"
+[ -s "$T/samples.png" ]
+ok $? "samples.png in the working folder"
+run 0 "resume to 6 steps" "$CDRL" train --out "$T/u" --resume --iters 6 --fig-every 0 -t 1
+[ -s "$T/u/grids/step_0000006.png" ]
+ok $? "the final grid of the resumed run"
+
+# ---------------------------------------------------------------------------------------
+# Class-conditional
+run 0 "train --classes 2" "$CDRL" train --preset tiny-image --data "$DATA" --classes 2 \
+    --out "$T/c" --iters 3 -t 1
+"$CDRL" info "$T/c" | grep -q "n_classes  *2$"
+ok $? "checkpoint configuration has n_classes 2"
+run 0 "sample --class 2 -w 0.5" "$CDRL" sample -m "$T/c" -n 4 --class 2 -w 0.5 --grid "$T/c2.png" -t 1
+run 0 "sample --class 1 -w 0.5" "$CDRL" sample -m "$T/c" -n 4 --class 1 -w 0.5 --grid "$T/c1.png" -t 1
+! cmp -s "$T/c1.png" "$T/c2.png"
+ok $? "classes 1 and 2 give different samples"
+
+# ---------------------------------------------------------------------------------------
+# Failures
+run 2 "-o without %d" "$CDRL" sample -m "$T/u" -n 2 -o "$T/x.png" -t 1
+one_line "one %d"
+run 2 "--class past K" "$CDRL" sample -m "$T/c" -n 2 --class 3 -t 1
+one_line "--class 3"
+run 1 "--classes 5 on two-class data" "$CDRL" train --preset tiny-image --data "$DATA" \
+    --classes 5 --out "$T/bad" --iters 1 -t 1
+one_line "2 classes, the conditional model has 5"
+run 1 "images under a 2-D preset" "$CDRL" train --preset demo --data "$DATA" --out "$T/bad2" \
+    --iters 1 -t 1
+one_line "need an image preset"
+
+echo "test_cli_image: $checks checks, $failed failed"
+[ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@
 // null label, the cdrl_net view with its label setter, thread-count independence and the
 // official parameter counts. Fixture: `make fixtures` (ref/fixtures_img_ebm.py).
 #include "models/img_ebm.h"
+#include "sampler/langevin.h"
 #include "test_util.h"
 
 static cdrl_st_file *fx;
@@ -301,6 +302,35 @@ static void misc_checks(void) {
     CHECK(memcmp(fv, f[1], sizeof fv) == 0, "cdrl_net forward with labels");
     net.forward(net.impl, fv, x, level, NULL, B);
     CHECK(memcmp(fv, fn, sizeof fv) == 0, "cdrl_net forward with NULL labels");
+
+    // Guidance (method.md §7): cdrl_guided_grad gives scale * ((1 + w) grad f(c) - w grad f(0)).
+    // The weights enter at the top of the backward pass here and after it in the reference, so
+    // every layer rounds differently: 1e-5 of the largest value covers that (measured 1.2e-6);
+    // a wrong sign or weight is off by the size of the gradients.
+    {
+        const float w = 0.7f, scale = 0.5f;
+        float *gg = test_floats(B * D), *gc = test_floats(B * D), *g0 = test_floats(B * D);
+        float ft[B], dt[B], ones[B];
+        for (int n = 0; n < B; n++) ones[n] = 1.0f;
+        cdrl_img_ebm_prepare(m, tau, L, 0);
+        cdrl_guided_grad(&net, gg, ft, dt, x, level, label, w, scale, B);
+        net.forward(net.impl, fv, x, level, label, B);
+        net.backward(net.impl, gc, ones, 0);
+        net.forward(net.impl, fv, x, level, NULL, B);
+        net.backward(net.impl, g0, ones, 0);
+        double worst = 0, size = 0;
+        for (size_t k = 0; k < B * D; k++) {
+            const double want = (double)scale * ((1.0 + (double)w) * (double)gc[k] - (double)w * (double)g0[k]);
+            worst = fmax(worst, fabs((double)gg[k] - want));
+            size = fmax(size, fabs(want));
+        }
+        CHECK(worst <= 1e-5 * size && size > 0, "guided gradient: max err %.3g of max %.3g", worst, size);
+        cdrl_guided_grad(&net, gg, ft, dt, x, level, label, 0.0f, 1.0f, B);
+        CHECK(memcmp(gg, gc, sizeof(float) * B * D) == 0, "w = 0: the plain gradient of f(c)");
+        cdrl_free(gg);
+        cdrl_free(gc);
+        cdrl_free(g0);
+    }
 
     cdrl_free(grad[0]);
     cdrl_free(grad[1]);

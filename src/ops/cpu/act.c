@@ -12,23 +12,59 @@
 #define ACT_PAR_MIN 65536
 
 // ---------------------------------------------------------------------------------------
-void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
-    CDRL_ASSERT(slope >= 0.0f && slope <= 1.0f);
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+// The per-value loops run on blocks of ACT_BLOCK values (the parallel tasks) in the helpers
+// below, compiled to vector code: GCC's -O2 cost model declines these loops, and compares that
+// may trap on NaN keep the selects from being if-converted unless traps are not modelled: O3
+// and no-trapping-math from here to the end of the SiLU helpers. Neither changes a computed
+// value (no reassociation, no contraction: -ffp-contract stays off under -std=c11). Each
+// helper has an AVX2 copy beside the baseline one, picked at load time (GCC's ifunc): the same
+// operations on wider vectors, so the same bytes on either.
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-trapping-math")
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define ACT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define ACT_CLONES
+#endif
+#define ACT_BLOCK 4096
+
+// max(x, slope x) for 0 <= slope <= 1, written so that the multiply is unconditional: GCC
+// turns `x > 0 ? x : x * slope` back into a branch, which does not vectorise. NaN stays NaN
+// (both operands are NaN). ivdep: out may be inp, element i reads inp[i] only.
+ACT_CLONES static void lrelu_forward_block(float *out, const float *inp, size_t n, float slope) {
+#pragma GCC ivdep
     for (size_t i = 0; i < n; i++) {
-        // max(x, slope x) for 0 <= slope <= 1, written so that the multiply is unconditional:
-        // GCC turns `x > 0 ? x : x * slope` back into a branch, which does not vectorise.
-        // NaN stays NaN (both operands are NaN).
         float x = inp[i], sx = x * slope;
         out[i] = x > sx ? x : sx;
     }
 }
 
-void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+ACT_CLONES static void lrelu_backward_block(float *dinp, const float *dout, const float *inp,
+                                            size_t n, float slope) {
     for (size_t i = 0; i < n; i++) {
         float k = inp[i] > 0.0f ? 1.0f : slope; // as in forward
         dinp[i] += dout[i] * k;
+    }
+}
+
+#pragma GCC pop_options
+
+void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
+    CDRL_ASSERT(slope >= 0.0f && slope <= 1.0f);
+    const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
+        lrelu_forward_block(out + i0, inp + i0, len, slope);
+    }
+}
+
+void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope) {
+    const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
+        lrelu_backward_block(dinp + i0, dout + i0, inp + i0, len, slope);
     }
 }
 
@@ -46,10 +82,7 @@ void cdrl_relu_backward(float *dinp, const float *dout, const float *inp, size_t
 }
 
 // ---------------------------------------------------------------------------------------
-// GCC's -O2 cost model declines these loops, and the clamps' compares (which may trap on NaN)
-// keep them from being if-converted unless traps are not modelled: O3 and no-trapping-math
-// for these functions only. Neither changes a computed value (no reassociation, no
-// contraction, -ffp-contract stays off under -std=c11).
+// As for LeakyReLU above: vector code for the helpers, O3 and no-trapping-math.
 #pragma GCC push_options
 #pragma GCC optimize("O3", "no-trapping-math")
 
@@ -89,29 +122,18 @@ static inline float exp_neg(float x) {
     return exp_clamped(t);
 }
 
-// An AVX2 copy of the block loops beside the baseline SSE2 one, picked at load time (GCC's
-// ifunc): the same operations on wider vectors, so the same bytes on either.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SILU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SILU_CLONES
-#endif
-
-// Blocks of SILU_BLOCK values are the parallel tasks; each runs the vector loop below.
-#define SILU_BLOCK 4096
-
 // x / (1 + exp(-x)) rather than x * sigmoid(x): for x << 0 the quotient is a clean tiny
 // value instead of 0 * inf. For x >> 0, exp(-x) is tiny and out = x.
 // ivdep: out may be inp (the U-Net applies SiLU in place), which would otherwise send the loop
 // to its scalar version; element i reads inp[i] only, so the vector loop is right either way.
-SILU_CLONES static void silu_forward_block(float *out, const float *inp, size_t n) {
+ACT_CLONES static void silu_forward_block(float *out, const float *inp, size_t n) {
 #pragma GCC ivdep
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] / (1.0f + exp_neg(inp[i]));
 }
 
 // d/dx x s(x) = s (1 + x (1 - s)), s = sigmoid(x).
-SILU_CLONES static void silu_backward_block(float *dinp, const float *dout, const float *inp,
+ACT_CLONES static void silu_backward_block(float *dinp, const float *dout, const float *inp,
                                             size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -123,19 +145,19 @@ SILU_CLONES static void silu_backward_block(float *dinp, const float *dout, cons
 #pragma GCC pop_options
 
 void cdrl_silu_forward(float *out, const float *inp, size_t n) {
-    const size_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
+    const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
-        size_t i0 = b * SILU_BLOCK, len = n - i0 < SILU_BLOCK ? n - i0 : SILU_BLOCK;
+        size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
         silu_forward_block(out + i0, inp + i0, len);
     }
 }
 
 void cdrl_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-    const size_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
+    const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
-        size_t i0 = b * SILU_BLOCK, len = n - i0 < SILU_BLOCK ? n - i0 : SILU_BLOCK;
+        size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
         silu_backward_block(dinp + i0, dout + i0, inp + i0, len);
     }
 }

@@ -4,7 +4,9 @@
 // The batch is cut into fixed chunks of about CONV_COLS output pixels: a band of rows of one
 // image when images are large, several whole images when they are small, so every GEMM has a
 // useful width even at 4x4. Backward-data is the forward convolution of dout with the flipped,
-// transposed kernel (no col2im). Leaves out strides, dilation, groups and even K.
+// transposed kernel (no col2im). For 3x3 bands of one image, forward and backward-data copy
+// one panel per kernel column instead of the 9-tap im2col (band_panel). Leaves out strides,
+// dilation, groups and even K.
 #include <string.h>
 
 #ifdef _OPENMP
@@ -192,6 +194,88 @@ static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *
     }
 }
 
+// Band panel for K = 3 (chunks of one image): P (3C, (nr + 2) W), row stride ld, row
+// (kw, c) holding channel c over the rows y0 - 1 .. y0 + nr of the image, shifted by
+// dx = kw - 1 (column x holds inp[c, y, x + dx]), zero outside the image. Tap (kh, kw) of
+// im2col is then P's rows (kw, *) from column kh W on: the three kh taps share one copy, so
+// the panel is 3 (nr + 2) / (9 nr) of im2col's bytes, and the product is three GEMMs of depth
+// 3C (one per kh) accumulating into the band.
+static void band_panel(float *P, int ld, const float *inp, int C, const cdrl_conv2d_desc *d,
+                       const chunk *k) {
+    int H = d->H, W = d->W;
+    ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)(k->nr + 2) * W;
+    for (int kw = 0; kw < 3; kw++) {
+        int dx = kw - 1;
+        ptrdiff_t base = (ptrdiff_t)(k->y0 - 1) * W + dx;
+        ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
+        if (lo > n) lo = n;
+        if (hi < lo) hi = lo;
+        for (int c = 0; c < C; c++) {
+            const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * (size_t)HW;
+            float *drow = P + (size_t)(kw * C + c) * (size_t)ld;
+            memset(drow, 0, (size_t)lo * sizeof(float));
+            memcpy(drow + lo, plane + (base + lo), (size_t)(hi - lo) * sizeof(float));
+            memset(drow + hi, 0, (size_t)(n - hi) * sizeof(float));
+            if (dx != 0) {
+                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W)
+                    drow[j] = 0.0f;
+            }
+        }
+    }
+}
+
+// Floats of a band panel, and whether it fits the worker's col slot (it does for every
+// band height of at least one row, up to the row-stride rounding).
+static int band_ld(const chunking *g, const cdrl_conv2d_desc *d) {
+    return cdrl_sgemm_ld((g->n_rows + 2) * d->W);
+}
+static int band_fits(const chunking *g, const cdrl_conv2d_desc *d, int C) {
+    return d->K == 3 && g->n_img == 1 &&
+           (size_t)3 * (size_t)C * (size_t)band_ld(g, d) <= worker_floats_col(d, g);
+}
+
+// wr (3, OC, 3C): wr[kh][oc][kw C + c] = w[oc][c][kh][kw], the A operand of each kh GEMM. With
+// flip, w is the forward kernel (C, OC, 3, 3) of which backward-data convolves with the
+// rotated transpose: wr[kh][oc][kw C + c] = w[c][oc][2 - kh][2 - kw].
+static void band_weights(float *wr, const float *w, int C, int OC, int flip) {
+#pragma omp parallel for schedule(static) if ((size_t)OC * (size_t)C >= 4096)
+    for (int oc = 0; oc < OC; oc++) {
+        for (int c = 0; c < C; c++) {
+            for (int kh = 0; kh < 3; kh++) {
+                for (int kw = 0; kw < 3; kw++) {
+                    float v = flip ? w[((size_t)c * (size_t)OC + (size_t)oc) * 9 +
+                                       (size_t)((2 - kh) * 3 + (2 - kw))]
+                                   : w[((size_t)oc * (size_t)C + (size_t)c) * 9 +
+                                       (size_t)(kh * 3 + kw)];
+                    wr[((size_t)kh * (size_t)OC + (size_t)oc) * (size_t)(3 * C) +
+                       (size_t)(kw * C + c)] = v;
+                }
+            }
+        }
+    }
+}
+
+// One band chunk of out (=, or += when accumulate) through the panel: see band_panel.
+static void conv_band(float *out, const float *inp, const float *wr, const float *b, int C, int OC,
+                      const cdrl_conv2d_desc *d, const chunk *k, int ld, int accumulate,
+                      float *P) {
+    size_t HW = (size_t)d->H * (size_t)d->W;
+    band_panel(P, ld, inp, C, d, k);
+    float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
+    for (int kh = 0; kh < 3; kh++) {
+        float beta = kh > 0 || accumulate ? 1.0f : 0.0f;
+        cdrl_sgemm(0, 0, OC, k->cols, 3 * C, 1.0f, wr + (size_t)kh * (size_t)OC * (size_t)(3 * C),
+                   3 * C, P + (size_t)kh * (size_t)d->W, ld, beta, o, (int)HW);
+    }
+    if (b) {
+        for (int oc = 0; oc < OC; oc++) {
+            float *row = o + (size_t)oc * HW;
+            for (int j = 0; j < k->cols; j++)
+                row[j] += b[oc];
+        }
+    }
+}
+
 // One chunk of out (B, OC, H, W) (=, or += when accumulate) conv(inp (B, C, H, W), w (OC, C, K,
 // K)) + b (OC, or NULL). Used by forward, and by backward-data with the flipped kernel.
 static void conv_chunk(float *out, const float *inp, const float *w, const float *b, int C, int OC,
@@ -239,14 +323,23 @@ void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const flo
     if (d->B == 0) return;
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
+    const int band = band_fits(&g, d, d->IC), ld = band ? band_ld(&g, d) : 0;
+    float *wr = NULL; // (3, OC, 3 IC)
+    if (band) {
+        wr = cdrl_arena_floats(scratch, (size_t)d->OC * (size_t)d->IC * 9);
+        band_weights(wr, w, d->IC, d->OC, 0);
+    }
     int nw = workers_fitting(scratch, d, &g, g.n_chunks);
     workers ws = workers_alloc(scratch, d, &g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int c = 0; c < g.n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(&g, d, c);
-        conv_chunk(out, inp, w, b, d->IC, d->OC, d, &k, 0, ws.col + (size_t)t * ws.col_n,
-                   ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+        if (band)
+            conv_band(out, inp, wr, b, d->IC, d->OC, d, &k, ld, 0, ws.col + (size_t)t * ws.col_n);
+        else
+            conv_chunk(out, inp, w, b, d->IC, d->OC, d, &k, 0, ws.col + (size_t)t * ws.col_n,
+                       ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
     }
     cdrl_arena_release(scratch, mark);
 }
@@ -257,7 +350,22 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                           const chunking *g, cdrl_arena *scratch) {
     int KK = d->K * d->K;
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
-    float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K)
+    float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K), or the band path's wr
+    if (band_fits(g, d, d->OC)) {
+        // The band path convolves dout (OC channels) into dinp (IC) with wr (3, IC, 3 OC).
+        const int ld = band_ld(g, d);
+        band_weights(w_flip, w, d->OC, d->IC, 1);
+        int nw = workers_fitting(scratch, d, g, g->n_chunks);
+        workers ws = workers_alloc(scratch, d, g, nw);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
+        for (int c = 0; c < g->n_chunks; c++) {
+            int t = worker_id();
+            chunk k = chunk_at(g, d, c);
+            conv_band(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, ld, 1,
+                      ws.col + (size_t)t * ws.col_n);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int ic = 0; ic < d->IC; ic++) {
         for (int oc = 0; oc < d->OC; oc++) {

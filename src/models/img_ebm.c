@@ -336,20 +336,46 @@ static void pool_bwd(float *dinp, const float *dout, int BC, int H, int W) {
     }
 }
 
+// Row loops in vector code: GCC's -O2 cost model declines them, hence O3 for these helpers
+// (no reassociation, no contraction: the values are those of the plain loops).
+#pragma GCC push_options
+#pragma GCC optimize("O3")
+
+// y (n) op= x (n) * gc: accumulate adds, else assigns.
+static void scale_row(float *y, const float *x, int n, float gc, int accumulate) {
+    if (accumulate)
+        for (int i = 0; i < n; i++)
+            y[i] += x[i] * gc;
+    else
+        for (int i = 0; i < n; i++)
+            y[i] = x[i] * gc;
+}
+
+// y (n) += x (n)
+static void add_row(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+#pragma GCC pop_options
+
 // out (B, C, HW) op= inp * g[c]: accumulate adds (the gained residual branch), else assigns.
 static void channel_scale(float *out, const float *inp, const float *g, int B, int C, int HW,
                           int accumulate) {
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= PAR_MIN)
-    for (int r = 0; r < BC; r++) {
-        const float gc = g[r % C], *x = inp + (size_t)r * (size_t)HW;
-        float *y = out + (size_t)r * (size_t)HW;
-        if (accumulate)
-            for (int i = 0; i < HW; i++)
-                y[i] += x[i] * gc;
-        else
-            for (int i = 0; i < HW; i++)
-                y[i] = x[i] * gc;
+    for (int r = 0; r < BC; r++)
+        scale_row(out + (size_t)r * (size_t)HW, inp + (size_t)r * (size_t)HW, HW, g[r % C],
+                  accumulate);
+}
+
+// y (n) += x (n), in blocks of 4096 values.
+static void add_into(float *y, const float *x, size_t n) {
+    const size_t nb = (n + 4095) / 4096;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * 4096;
+        add_row(y + i0, x + i0, n - i0 < 4096 ? n - i0 : 4096);
     }
 }
 
@@ -518,8 +544,9 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
                 dg[c] += (float)acc;
             }
         }
-        // c2 = conv2(lrelu(s))
-        cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
+        // c2 = conv2(lrelu(s)); conv2's input is needed for its weight gradient only (the
+        // Langevin backward, without parameter gradients, skips it).
+        if (param_grads) cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
         memset(t3, 0, sizeof(float) * n_out);
         conv_bwd(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
         memset(t1, 0, sizeof(float) * n_out);
@@ -533,7 +560,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
             cdrl_lrelu_backward(dz, dtp, b->z, nz, SLOPE);
             lin_bwd(m, dle, dz, m->le, &b->temb, b->bt, B, 1);
         }
-        cdrl_lrelu_forward(t2, b->h, n_in, SLOPE);
+        if (param_grads) cdrl_lrelu_forward(t2, b->h, n_in, SLOPE); // conv1's input, as above
         memset(t3, 0, sizeof(float) * n_in);
         conv_bwd(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
         memset(dhi, 0, sizeof(float) * n_in);
@@ -541,8 +568,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         if (b->in != b->out)
             conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
         else
-            for (size_t k = 0; k < n_in; k++)
-                dhi[k] += cur[k];
+            add_into(dhi, cur, n_in);
         if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block
             const img_ebm_block *p = &m->blk[i - 1];
             memset(cur, 0,

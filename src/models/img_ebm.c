@@ -341,9 +341,14 @@ static void pool_bwd(float *dinp, const float *dout, int BC, int H, int W) {
 #pragma GCC push_options
 #pragma GCC optimize("O3")
 
-// y (n) op= x (n) * gc: accumulate adds, else assigns.
-static void scale_row(float *y, const float *x, int n, float gc, int accumulate) {
-    if (accumulate)
+// y (n) = base (n) + x (n) * gc when base is given, else y op= x * gc: accumulate adds, else
+// assigns. base + x gc is what y = base; y += x gc gives, in one pass instead of two.
+static void scale_row(float *y, const float *base, const float *x, int n, float gc,
+                      int accumulate) {
+    if (base)
+        for (int i = 0; i < n; i++)
+            y[i] = base[i] + x[i] * gc;
+    else if (accumulate)
         for (int i = 0; i < n; i++)
             y[i] += x[i] * gc;
     else
@@ -359,14 +364,16 @@ static void add_row(float *y, const float *x, size_t n) {
 
 #pragma GCC pop_options
 
-// out (B, C, HW) op= inp * g[c]: accumulate adds (the gained residual branch), else assigns.
-static void channel_scale(float *out, const float *inp, const float *g, int B, int C, int HW,
-                          int accumulate) {
+// out (B, C, HW) = base + inp * g[c] when base is given (the gained residual branch on the
+// identity shortcut), else out op= inp * g[c]: accumulate adds, else assigns.
+static void channel_scale(float *out, const float *base, const float *inp, const float *g, int B,
+                          int C, int HW, int accumulate) {
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= PAR_MIN)
-    for (int r = 0; r < BC; r++)
-        scale_row(out + (size_t)r * (size_t)HW, inp + (size_t)r * (size_t)HW, HW, g[r % C],
-                  accumulate);
+    for (int r = 0; r < BC; r++) {
+        const size_t o = (size_t)r * (size_t)HW;
+        scale_row(out + o, base ? base + o : NULL, inp + o, HW, g[r % C], accumulate);
+    }
 }
 
 // y (n) += x (n), in blocks of 4096 values.
@@ -462,11 +469,12 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         cdrl_lrelu_forward(a, b->s, n_out, SLOPE);
         conv_fwd(m, b->c2, a, &b->conv2, b->b2, B, b->H, b->W);
         float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
-        if (b->in != b->out)
+        if (b->in != b->out) {
             conv_fwd(m, dst, b->h, &b->shortcut, b->bs, B, b->H, b->W);
-        else
-            memcpy(dst, b->h, sizeof(float) * n_in);
-        channel_scale(dst, b->c2, m->p + b->g, B, b->out, HW, 1);
+            channel_scale(dst, NULL, b->c2, m->p + b->g, B, b->out, HW, 1);
+        } else {
+            channel_scale(dst, b->h, b->c2, m->p + b->g, B, b->out, HW, 1);
+        }
         if (b->pool) pool_fwd(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
     }
 
@@ -530,7 +538,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
         const float *g = m->p + b->g;
         // out = c2 * g + S(h)
-        channel_scale(t1, cur, g, B, b->out, HW, 0); // dc2
+        channel_scale(t1, NULL, cur, g, B, b->out, HW, 0); // dc2
         if (param_grads) {
             float *dg = m->grad + b->g;
 #pragma omp parallel for schedule(static) if (n_out >= PAR_MIN)

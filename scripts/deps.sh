@@ -1,8 +1,11 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing cdrl need, when they are missing.
-# Safe to run again: it only calls apt-get when something is absent. Needs root (or sudo).
+# Installs the Debian packages that building and testing cdrl need, when they are missing;
+# `sh scripts/deps.sh fashion-mnist` also installs the Fashion-MNIST files (Debian's
+# dataset-fashion-mnist, under /usr/share/datasets/fashion-mnist) that the fmnist-cpu preset
+# reads. Safe to run again: it only calls apt-get when something is absent. Needs root (or sudo).
 set -e
 need="gcc make libc6-dev libdnnl-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev"
+[ "$1" = "fashion-mnist" ] && need="$need dataset-fashion-mnist"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

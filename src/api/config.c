@@ -94,12 +94,12 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->unet_dropout = 0.0f;
         c->batch = 64;
         c->n_langevin = 5;
-        c->lr_ebm = 3e-4f;
+        c->lr_ebm = 1e-3f;
         c->lr_init = 1e-3f;
-        c->warmup_ebm = c->warmup_init = 200;
+        c->warmup_ebm = c->warmup_init = 100;
         c->warmup_init_offset = 0;
         c->ema_ebm = c->ema_init = 0.999f;
-        c->iters = c->lr_decay_iters = 2000;
+        c->iters = c->lr_decay_iters = 2500;
         c->seed = 1;
         snprintf(c->data, sizeof c->data, "fashion-mnist:/usr/share/datasets/fashion-mnist");
         return CDRL_OK;

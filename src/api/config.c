@@ -99,7 +99,8 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->warmup_ebm = c->warmup_init = 100;
         c->warmup_init_offset = 0;
         c->ema_ebm = c->ema_init = 0.999f;
-        c->iters = c->lr_decay_iters = 2500;
+        c->step_b = 6e-4; // K = 5 with the step size of 15 (method.md §2.3: h x 15/5)
+        c->iters = c->lr_decay_iters = 2200;
         c->seed = 1;
         snprintf(c->data, sizeof c->data, "fashion-mnist:/usr/share/datasets/fashion-mnist");
         return CDRL_OK;

@@ -72,7 +72,9 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         config_cifar10_official(c);
         return CDRL_OK;
     }
-    if (strcmp(name, "fmnist-cpu") == 0) { // Fashion-MNIST in under an hour on 2 cores (docs/tuning.md)
+    // Fashion-MNIST sized for under an hour on 2 cores; after 2200 iterations its samples are
+    // shapes, not yet recognisable garments (docs/tuning.md has the runs and what to try next).
+    if (strcmp(name, "fmnist-cpu") == 0) {
         config_cifar10_official(c);
         c->in_ch = 1;
         c->res = 28; // no padding: 23% fewer pixels than 32x32

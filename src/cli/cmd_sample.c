@@ -224,6 +224,9 @@ int cmd_sample(int argc, char **argv) {
         cdrl_model_free(m);
         return rc;
     }
+    if (cli_given(&sample_cmd, &a, "grid") || cli_given(&sample_cmd, &a, "class") ||
+        cli_given(&sample_cmd, &a, "guidance") || cli_given(&sample_cmd, &a, "cols"))
+        cli_warn("--grid, --cols, --class and --guidance are for image models: ignored");
     if (!o.output) o.output = "samples.csv";
     float *x = malloc(sizeof(float) * 2 * (size_t)o.n);
     if (!x) {

@@ -96,6 +96,9 @@ typedef struct cdrl_config {
     // training (method.md §4)
     int batch;                // 2500
     int n_langevin;           // K: 15
+    int langevin_ref_steps;   // K_ref that step_b is set for: Langevin runs with the step-size rule
+                              // of method.md §2.3 (multiplier K_ref / K, in training and sampling);
+                              // 0: K_ref = n_langevin (official: multiplier 1 in training)
     float lr_ebm, lr_init;    // 3e-6, 1e-5
     long warmup_ebm;          // 10000
     long warmup_init;         // 10000
@@ -136,6 +139,11 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
 int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n);
 // Parses a configuration written by cdrl_config_to_json; missing keys keep c's values.
 cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json);
+// Sets one field by its JSON key from text: a number ("32", "2e-4"), a comma-separated list
+// for the arrays ("1,2,2" also sets ebm_n_mult; "16,8" unet_n_attn; "" empties), the data spec
+// as it is. CDRL_STATUS_INVALID (logged, naming the key and the value) for an unknown key or a
+// value that is not of the field's type; c is unchanged then.
+cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value);
 
 typedef struct cdrl_dataset cdrl_dataset;
 // Opens a data source: a 2-D generator name ("checkerboard", "8gaussians", "25gaussians",

@@ -184,7 +184,7 @@ int main(void) {
         cdrl_chain_noise noise = {.xi_init = fixture_f32(fx, key, (size_t)T * nc)};
         snprintf(key, sizeof key, "%s.xi_langevin", chains[c]);
         noise.xi_langevin = fixture_f32(fx, key, (size_t)T * (size_t)kc * nc);
-        cdrl_chain_params cp = {.n_langevin = kc, .n_langevin_train = K, .tweedie = 0};
+        cdrl_chain_params cp = {.n_langevin = kc, .n_langevin_ref = K, .tweedie = 0};
         cdrl_net en = cdrl_toy_ebm_net(ebm), gn = cdrl_toy_init_net(gen);
         CHECK(cdrl_chain_run(&en, &gn, x, levels, n_chain, &s, &cp, &noise, &rng, &scratch) == CDRL_OK, "chain");
         snprintf(key, sizeof key, "%s.levels", chains[c]);

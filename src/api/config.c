@@ -1,6 +1,10 @@
 // Model configurations: the official toy settings, the presets, and their JSON form (stored
 // in every checkpoint's metadata so that `cdrl info` and resume know what was trained).
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +86,7 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->n_classes = 10;
         c->flip = 0;
         c->ebm_ch = 32;
-        c->ebm_blocks = 1;
+        c->ebm_blocks = 2;
         c->ebm_n_mult = 3; // 28, 14, 7
         c->ebm_ch_mult[0] = 1;
         c->ebm_ch_mult[1] = 2;
@@ -101,7 +105,8 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->warmup_ebm = c->warmup_init = 100;
         c->warmup_init_offset = 0;
         c->ema_ebm = c->ema_init = 0.999f;
-        c->step_b = 6e-4; // K = 5 with the step size of 15 (method.md §2.3: h x 15/5)
+        c->step_b = 2e-4;           // the official step size, set for K = 15 ...
+        c->langevin_ref_steps = 15; // ... and K = 5 moves by 15/5 of it (method.md §2.3)
         c->iters = c->lr_decay_iters = 2200;
         c->seed = 1;
         snprintf(c->data, sizeof c->data, "fashion-mnist:/usr/share/datasets/fashion-mnist");
@@ -176,7 +181,7 @@ static const field fields[] = {
     FIELD(ebm_blocks, F_INT),   FIELD(init_t_dim, F_INT),   FIELD(init_h_dim, F_INT),
     FIELD(init_blocks, F_INT),  FIELD(n_levels, F_INT),     FIELD(logsnr_min, F_DOUBLE),
     FIELD(logsnr_max, F_DOUBLE), FIELD(step_b, F_DOUBLE),   FIELD(batch, F_INT),
-    FIELD(n_langevin, F_INT),   FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
+    FIELD(n_langevin, F_INT),   FIELD(langevin_ref_steps, F_INT), FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
     FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG), FIELD(lr_decay_iters, F_LONG), FIELD(iters, F_LONG),
     FIELD(ema_ebm, F_FLOAT),    FIELD(ema_ramp, F_INT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
     FIELD(seed, F_U64),         FIELD(data, F_STR),
@@ -224,6 +229,90 @@ int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n) {
     int ok = cJSON_PrintPreallocated(o, buf, (int)n, 0);
     cJSON_Delete(o);
     return ok ? (int)strlen(buf) : -1;
+}
+
+// Whole-string number parses: 1 on success.
+static int parse_long(const char *s, long *v) {
+    char *end;
+    errno = 0;
+    *v = strtol(s, &end, 10);
+    return *s && !*end && errno == 0;
+}
+static int parse_double(const char *s, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return *s && !*end && errno == 0 && isfinite(*v);
+}
+
+cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value) {
+    const field *f = NULL;
+    for (size_t i = 0; i < N_FIELDS && !f; i++)
+        if (strcmp(fields[i].key, key) == 0) f = &fields[i];
+    if (!f) {
+        char keys[1024];
+        size_t n = 0;
+        for (size_t i = 0; i < N_FIELDS && n < sizeof keys; i++)
+            n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "", fields[i].key);
+        return cdrl_fail(CDRL_STATUS_INVALID, "configuration: no field '%s' (fields: %s)", key, keys);
+    }
+    char *p = (char *)c + f->offset;
+    long l = 0;
+    double d = 0;
+    int ok = 1;
+    switch (f->type) {
+    case F_INT:
+        ok = parse_long(value, &l) && l >= INT_MIN && l <= INT_MAX;
+        if (ok) *(int *)(void *)p = (int)l;
+        break;
+    case F_LONG:
+        ok = parse_long(value, &l);
+        if (ok) *(long *)(void *)p = l;
+        break;
+    case F_FLOAT:
+        ok = parse_double(value, &d) && fabs(d) <= (double)FLT_MAX;
+        if (ok) *(float *)(void *)p = (float)d;
+        break;
+    case F_DOUBLE:
+        ok = parse_double(value, &d);
+        if (ok) *(double *)(void *)p = d;
+        break;
+    case F_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(value, &end, 10);
+        ok = *value && *value != '-' && !*end && errno == 0;
+        if (ok) *(uint64_t *)(void *)p = (uint64_t)u;
+        break;
+    }
+    case F_STR:
+        ok = strlen(value) < sizeof c->data;
+        if (ok) strcpy(p, value);
+        break;
+    case F_IARR: {
+        int a[CDRL_CONFIG_MAX_MULT > CDRL_CONFIG_MAX_ATTN ? CDRL_CONFIG_MAX_MULT : CDRL_CONFIG_MAX_ATTN] = {0};
+        int n = 0;
+        char buf[256];
+        ok = strlen(value) < sizeof buf;
+        if (ok) strcpy(buf, value);
+        for (char *tok = ok && *buf ? strtok(buf, ",") : NULL; tok && ok; tok = strtok(NULL, ",")) {
+            ok = n < f->cap && parse_long(tok, &l) && l >= INT_MIN && l <= INT_MAX;
+            if (ok) a[n++] = (int)l;
+        }
+        if (ok) {
+            memcpy(p, a, sizeof(int) * (size_t)f->cap);
+            *(int *)(void *)((char *)c + f->count) = n;
+        }
+        break;
+    }
+    }
+    if (ok && c->kind == CDRL_MODEL_IMAGE) c->dim = c->in_ch * c->res * c->res; // follows res, in_ch
+    if (!ok)
+        return cdrl_fail(CDRL_STATUS_INVALID, "configuration: '%s' cannot be '%s' (%s)", key, value,
+                         f->type == F_IARR ? "a comma-separated list of integers" :
+                         f->type == F_STR ? "a string" :
+                         f->type == F_FLOAT || f->type == F_DOUBLE ? "a number" : "an integer");
+    return CDRL_OK;
 }
 
 cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {

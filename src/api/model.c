@@ -49,6 +49,11 @@ struct cdrl_model {
     cdrl_arena scratch;  // sampling and density temporaries
 };
 
+// K_ref of the step-size rule (method.md §2.3): Langevin with K steps moves by K_ref / K.
+static int langevin_ref_steps(const cdrl_config *c) {
+    return c->langevin_ref_steps > 0 ? c->langevin_ref_steps : c->n_langevin;
+}
+
 static cdrl_status check_image_config(const cdrl_config *c) {
     if (c->in_ch < 1 || c->in_ch > 4 || c->res < 2 || c->res > 1024 || c->dim != c->in_ch * c->res * c->res)
         return cdrl_fail(CDRL_STATUS_INVALID, "config: image shape out of range (in_ch %d in 1..4, res %d, dim %d must be in_ch*res*res)", c->in_ch, c->res, c->dim);
@@ -82,8 +87,9 @@ static cdrl_status check_config(const cdrl_config *c) {
     }
     if (c->n_levels < 1 || c->n_levels > CDRL_MAX_LEVELS || !(c->logsnr_min < c->logsnr_max) || !(c->step_b > 0))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: schedule out of range (n_levels %d in 1..%d, logsnr_min < logsnr_max, step_b > 0)", c->n_levels, CDRL_MAX_LEVELS);
-    if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000)
-        return cdrl_fail(CDRL_STATUS_INVALID, "config: batch %d or Langevin steps %d out of range", c->batch, c->n_langevin);
+    if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000 ||
+        c->langevin_ref_steps < 0 || c->langevin_ref_steps > 10000)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: batch %d, Langevin steps %d or langevin_ref_steps %d out of range", c->batch, c->n_langevin, c->langevin_ref_steps);
     if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 || c->lr_decay_iters < 0 ||
         !(c->ema_ebm >= 0 && c->ema_ebm < 1) || !(c->ema_init >= 0 && c->ema_init < 1) || !(c->clip > 0))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: learning rates, warm-ups, EMA decays (in [0,1)) or clip (> 0) out of range");
@@ -144,7 +150,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     }
     m->ebm_net = image ? cdrl_img_ebm_net(m->iebm) : cdrl_toy_ebm_net(m->ebm);
     m->init_net = image ? cdrl_unet_net(m->unet) : cdrl_toy_init_net(m->init);
-    cdrl_train_params tp = {.batch = c->batch, .n_langevin = c->n_langevin, .lr_ebm = c->lr_ebm,
+    cdrl_train_params tp = {.batch = c->batch, .n_langevin = c->n_langevin,
+                            .step_mul = (float)langevin_ref_steps(c) / (float)c->n_langevin, .lr_ebm = c->lr_ebm,
                             .lr_init = c->lr_init, .warmup_ebm = c->warmup_ebm,
                             .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
                             .decay_iters = c->lr_decay_iters,
@@ -225,7 +232,7 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
     const int D = m->cfg.dim, T = m->cfg.n_levels;
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, 2);
-    cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_train = m->cfg.n_langevin,
+    cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_ref = langevin_ref_steps(&m->cfg),
                             .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE, .guidance = guidance};
     const int CH = m->chunk;
     use_weights(m, use_ema);

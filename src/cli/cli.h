@@ -92,6 +92,9 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_model_path(const char *arg, char *path, size_t n);
 // Whether a path exists / is a directory.
 int cli_exists(const char *path);
+// The whole file as a NUL-terminated string (free it), or NULL when it cannot be read or is
+// longer than max bytes.
+char *cli_read_text(const char *path, size_t max);
 int cli_is_dir(const char *path);
 
 // ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@
 #define EVAL_SEED 1234 // held-out points of the final evaluation: `cdrl eval`'s default seed
 
 typedef struct train_opts {
-    const char *data, *out, *preset;
+    const char *data, *out, *preset, *config, *set;
     long iters, ckpt_every, fig_every, log_every;
     int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
     int ebm_ch, init_t, init_h, levels, classes;
@@ -45,6 +45,14 @@ static const cli_opt train_table[] = {
     {"preset", 'p', CLI_STR, O(preset), "NAME",
      "configuration preset: official-toy, demo, quality (2-D); fmnist-cpu, official-cifar10, "
      "tiny-image (images)",
+     NULL, 0, 0},
+    {"config", 'c', CLI_STR, O(config), "FILE.json",
+     "configuration fields over the preset's: a JSON object of config keys (what `cdrl info` "
+     "prints; a checkpoint's config), missing keys keep the preset's",
+     NULL, 0, 0},
+    {"set", 0, CLI_STR, O(set), "KEY=VALUE",
+     "one configuration field over the preset and --config, by its JSON key (repeatable): "
+     "ebm_blocks=2, ebm_ch_mult=1,2,2, unet_attn=14, step_b=2e-4, langevin_ref_steps=15, ...",
      NULL, 0, 0},
     {"iters", 'i', CLI_LONG, O(iters), "N", "train until this many iterations in total",
      "the preset's", 1, 1e12},
@@ -145,7 +153,31 @@ static int make_dirs(const char *path) {
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a) {
+// The configuration asked for: the preset's (already in c), then --config, every --set in
+// command-line order, then the single-field flags. CLI_OK, or CLI_USAGE after one line.
+static int apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a, int argc,
+                       char **argv) {
+    if (cli_given(&train_cmd, a, "config")) {
+        char *json = cli_read_text(o->config, 1 << 20);
+        if (!json) return cli_die(CLI_USAGE, "--config %s: cannot read the file", o->config);
+        cdrl_status st = cdrl_config_from_json(c, json);
+        free(json);
+        if (st != CDRL_OK) return cli_fail(CLI_USAGE, "--config %s: not a configuration", o->config);
+    }
+    for (int i = 1; i < argc; i++) { // the option parser keeps only the last --set
+        const char *kv = NULL;
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) kv = argv[++i];
+        else if (strncmp(argv[i], "--set=", 6) == 0) kv = argv[i] + 6;
+        else if (strcmp(argv[i], "--") == 0) break;
+        if (!kv) continue;
+        const char *eq = strchr(kv, '=');
+        char key[64];
+        if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+            return cli_die(CLI_USAGE, "--set %s: expected KEY=VALUE", kv);
+        memcpy(key, kv, (size_t)(eq - kv));
+        key[eq - kv] = '\0';
+        if (cdrl_config_set(c, key, eq + 1) != CDRL_OK) return cli_fail(CLI_USAGE, "--set %s", kv);
+    }
     if (cli_given(&train_cmd, a, "data")) snprintf(c->data, sizeof c->data, "%s", o->data);
     if (cli_given(&train_cmd, a, "batch")) c->batch = o->batch;
     if (cli_given(&train_cmd, a, "lr-ebm")) c->lr_ebm = o->lr_ebm;
@@ -157,13 +189,14 @@ static void apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a) 
     if (cli_given(&train_cmd, a, "init-h")) c->init_h_dim = o->init_h;
     if (cli_given(&train_cmd, a, "levels")) c->n_levels = o->levels;
     if (cli_given(&train_cmd, a, "classes")) c->n_classes = o->classes;
+    return CLI_OK;
 }
 
 // The checkpoint's configuration against what the flags ask for (a given --preset asks for
 // all its fields but data and seed): CLI_OK, or CLI_FAIL after one line naming the first
 // difference.
 static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a,
-                        const char *path) {
+                        int argc, char **argv, const char *path) {
     cdrl_config want = *ck;
     if (cli_given(&train_cmd, a, "preset")) {
         cdrl_config p;
@@ -173,12 +206,12 @@ static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_ar
         p.seed = ck->seed;
         want = p;
     }
-    apply_flags(&want, o, a);
+    int rc = apply_flags(&want, o, a, argc, argv);
+    if (rc != CLI_OK) return rc;
     char jw[4096], jc[4096];
     if (cdrl_config_to_json(&want, jw, sizeof jw) < 0 || cdrl_config_to_json(ck, jc, sizeof jc) < 0)
         return cli_die(CLI_FAIL, "configuration too long");
     cJSON *w = cJSON_Parse(jw), *c = cJSON_Parse(jc);
-    int rc = CLI_OK;
     for (const cJSON *v = w ? w->child : NULL; v && rc == CLI_OK; v = v->next) {
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(c, v->string);
         char *sv = cJSON_PrintUnformatted(v), *su = u ? cJSON_PrintUnformatted(u) : NULL;
@@ -193,6 +226,11 @@ static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_ar
                              "--%s %s conflicts with the checkpoint %s (%s %s); a resumed run "
                              "keeps its configuration: drop the flag or train into a new --out",
                              flag, sv, path, v->string, su);
+            else if (cli_given(&train_cmd, a, "config") || cli_given(&train_cmd, a, "set"))
+                rc = cli_die(CLI_FAIL,
+                             "--config/--set: %s %s conflicts with the checkpoint %s (%s %s); a "
+                             "resumed run keeps its configuration",
+                             v->string, sv, path, v->string, su);
             else
                 rc = cli_die(CLI_FAIL,
                              "--preset %s conflicts with the checkpoint %s (%s %s there, %s in the "
@@ -372,7 +410,7 @@ int cmd_train(int argc, char **argv) {
         if (!cli_exists(ckpt)) return cli_die(CLI_FAIL, "--resume: no checkpoint %s", ckpt);
         if (cdrl_model_load(&m, ckpt) != CDRL_OK)
             return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", ckpt);
-        if ((rc = check_resume(cdrl_model_config(m), &o, &a, ckpt)) != CLI_OK) {
+        if ((rc = check_resume(cdrl_model_config(m), &o, &a, argc, argv, ckpt)) != CLI_OK) {
             cdrl_model_free(m);
             return rc;
         }
@@ -382,7 +420,7 @@ int cmd_train(int argc, char **argv) {
                            "%s exists: --resume continues it, --force starts afresh over it", ckpt);
         cdrl_config cfg;
         cdrl_config_preset(&cfg, o.preset);
-        apply_flags(&cfg, &o, &a);
+        if ((rc = apply_flags(&cfg, &o, &a, argc, argv)) != CLI_OK) return rc;
         if (cdrl_model_create(&m, &cfg) != CDRL_OK)
             return cli_fail(CLI_FAIL, "invalid configuration");
     }

@@ -28,7 +28,7 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     ebm->prepare(ebm->impl, tau, T + 1, 0);
     init->prepare(init->impl, tau, T + 1, 0);
     cdrl_langevin_params lp = {.n_steps = cp->n_langevin,
-                               .step_mul = (float)cp->n_langevin_train / (float)cp->n_langevin,
+                               .step_mul = (float)cp->n_langevin_ref / (float)cp->n_langevin,
                                .label = cp->label,
                                .guidance = cp->guidance};
     const int guided = cp->label && cp->guidance != 0.0f;

@@ -9,7 +9,8 @@
 
 typedef struct cdrl_chain_params {
     int n_langevin;    // K per level (15; fewer for accelerated sampling)
-    int n_langevin_train; // K the model was trained with: sets the step-size rule of §2.3
+    int n_langevin_ref; // K_ref the step size is set for (the training K, or the config's
+                        // langevin_ref_steps): multiplier K_ref / K, method.md §2.3
     int tweedie;       // 1 for images: the final denoising step
     const int *label;  // (B) class labels for conditional networks (0 = null), or NULL
     float guidance;    // w: both networks guided as in method.md §7; 0 for none

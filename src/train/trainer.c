@@ -11,7 +11,7 @@
 #include "train/optim.h"
 
 void cdrl_train_params_toy(cdrl_train_params *p) {
-    *p = (cdrl_train_params){.batch = 2500, .n_langevin = 15, .lr_ebm = 3e-6f, .lr_init = 1e-5f,
+    *p = (cdrl_train_params){.batch = 2500, .n_langevin = 15, .step_mul = 1.0f, .lr_ebm = 3e-6f, .lr_init = 1e-5f,
                              .warmup_ebm = 10000, .warmup_init = 10000, .warmup_init_offset = 500,
                              .ema_ebm = 0.9999f, .ema_init = 0.9999f, .ema_ramp = 1, .clip = 1.0f,
                              .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
@@ -136,7 +136,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = 1.0f, .label = label};
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label};
     cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 

@@ -14,6 +14,7 @@
 typedef struct cdrl_train_params {
     int batch;               // B
     int n_langevin;          // K = 15
+    float step_mul;          // Langevin step multiplier m (langevin.h): 1, or K_ref / K
     float lr_ebm;            // 3e-6 toy, 1e-4 images
     float lr_init;           // 1e-5
     long warmup_ebm;         // 10000: lr_ebm * min(1, k / warmup_ebm)

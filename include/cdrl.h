@@ -122,6 +122,7 @@ typedef struct cdrl_config {
     int unet_attn[CDRL_CONFIG_MAX_ATTN]; // resolutions whose ResBlocks get attention: {16, 8}
     float unet_dropout;       // 0.1 (training only)
     int n_classes;            // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
+    float ebm_class_gain;     // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;                 // 1: random horizontal flips of the training batches (images)
 } cdrl_config;
 

@@ -409,6 +409,8 @@ int main(void) {
     c.n_classes = 3;
     int lv[3] = {0, 3, 6}, lb[3] = {2, 0, 3};
     fd_case("fd cond", &c, lv, lb, 3);
+    c.class_gain = 2.5f; // the class one-hot scaled: its gradients carry the gain
+    fd_case("fd cond gain 2.5", &c, lv, lb, 3);
     cdrl_img_ebm_config_default(&c);
     c.in_ch = 1;
     c.res = 10;

@@ -34,6 +34,7 @@ void cdrl_config_toy_official(cdrl_config *c) {
     c->warmup_init_offset = 500;
     c->ema_ebm = c->ema_init = 0.9999f;
     c->ema_ramp = 1;
+    c->ebm_class_gain = 1.0f;
     c->clip = 1.0f;
     c->seed = 1;
     c->iters = 100001;
@@ -189,7 +190,7 @@ static const field fields[] = {
     FIELD_ARR(ebm_ch_mult, ebm_n_mult, CDRL_CONFIG_MAX_MULT),
     FIELD(unet_dim, F_INT),     FIELD(unet_levels, F_INT),  FIELD(unet_res_blocks, F_INT),
     FIELD(unet_n_attn, F_INT),  FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
-    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(flip, F_INT),
+    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(ebm_class_gain, F_FLOAT), FIELD(flip, F_INT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

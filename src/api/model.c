@@ -115,7 +115,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     int nets_ok;
     if (image) {
         cdrl_img_ebm_config ec = {.in_ch = c->in_ch, .res = c->res, .ch = c->ebm_ch, .temb_dim = c->ebm_ch,
-                                  .n_mult = c->ebm_n_mult, .n_blocks = c->ebm_blocks, .n_classes = c->n_classes};
+                                  .n_mult = c->ebm_n_mult, .n_blocks = c->ebm_blocks, .n_classes = c->n_classes,
+                                  .class_gain = c->ebm_class_gain > 0 ? c->ebm_class_gain : 1.0f};
         for (int l = 0; l < c->ebm_n_mult; l++) ec.ch_mult[l] = c->ebm_ch_mult[l];
         cdrl_unet_config uc = {.in_ch = c->in_ch, .resolution = c->res, .dim = c->unet_dim,
                                .n_levels = c->unet_levels, .num_res_blocks = c->unet_res_blocks,

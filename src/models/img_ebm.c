@@ -24,6 +24,7 @@ void cdrl_img_ebm_config_default(cdrl_img_ebm_config *c) {
     c->ch_mult[1] = c->ch_mult[2] = c->ch_mult[3] = 2;
     c->n_blocks = 8;
     c->n_classes = 0;
+    c->class_gain = 1.0f;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -62,7 +63,7 @@ static cdrl_conv2d_desc conv_desc(int B, int IC, int OC, int H, int W) {
 static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
     CDRL_ASSERT(cfg->n_mult >= 1 && cfg->n_mult <= 8 && cfg->n_blocks >= 1);
     CDRL_ASSERT(cfg->n_mult * cfg->n_blocks <= CDRL_IMG_EBM_MAX_BLOCKS);
-    CDRL_ASSERT(cfg->in_ch >= 1 && cfg->ch >= 1 && cfg->n_classes >= 0);
+    CDRL_ASSERT(cfg->in_ch >= 1 && cfg->ch >= 1 && cfg->n_classes >= 0 && cfg->class_gain > 0.0f);
     CDRL_ASSERT(cfg->temb_dim >= 4 && cfg->temb_dim % 2 == 0);
     // Maps of at least 2x2 at the last level: the 3x3 conv kernel (src/ops/cpu/conv2d.c) does
     // not handle 1x1 maps.
@@ -430,9 +431,9 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
     }
     memcpy(m->x, y, sizeof(float) * (size_t)B * (size_t)cfg->in_ch * HW0);
 
-    // Embedding of each image: its level's e, plus y_map(onehot(c)) = (W[:, c] + b), the
-    // sum torch forms before adding it to e.
-    const float *wy = m->der + m->ymap.w_sn, *by = m->p + m->ymap_b;
+    // Embedding of each image: its level's e, plus y_map(gain onehot(c)) = (gain W[:, c] + b),
+    // the sum torch forms before adding it to e.
+    const float *wy = m->der + m->ymap.w_sn, *by = m->p + m->ymap_b, gain = cfg->class_gain;
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
     for (int n = 0; n < B; n++) {
         const float *src = m->lvl_e + (size_t)m->level[n] * (size_t)E;
@@ -440,7 +441,7 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         if (cfg->n_classes > 0) {
             const int c = m->label[n];
             for (int j = 0; j < E; j++)
-                e[j] = src[j] + (wy[(size_t)j * (size_t)NC + (size_t)c] + by[j]);
+                e[j] = src[j] + (gain * wy[(size_t)j * (size_t)NC + (size_t)c] + by[j]);
         } else {
             memcpy(e, src, sizeof(float) * (size_t)E);
         }
@@ -602,7 +603,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
                 const float d = de[(size_t)n * (size_t)E + (size_t)j];
                 m->lvl_de[(size_t)m->level[n] * (size_t)E + (size_t)j] += d;
                 if (cfg->n_classes > 0) {
-                    dwy[(size_t)j * (size_t)NC + (size_t)m->label[n]] += d;
+                    dwy[(size_t)j * (size_t)NC + (size_t)m->label[n]] += cfg->class_gain * d;
                     dby[j] += d;
                 }
             }

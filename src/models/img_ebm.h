@@ -6,7 +6,7 @@
 // 1000 classes).
 //
 //   tau -> [sin, cos](tau w_k) (temb_dim) -> temb_map1 -> lrelu -> temb_map2 = e (E = 4 temb_dim)
-//   with classes: e += y_map(onehot(c, n_classes + 1)), c = 0 the null label;  le = lrelu(e)
+//   with classes: e += y_map(class_gain onehot(c, n_classes + 1)), c = 0 the null label;  le = lrelu(e)
 //   h = module_list.0(y)                                  SN conv3x3, in_ch -> ch
 //   per level l, width W_l = ch * ch_mult[l], n_blocks blocks, then a 2x2 average pool except
 //   after the last level (floor mode as nn.AvgPool2d: 28 -> 14 -> 7 -> 3):
@@ -50,6 +50,9 @@ typedef struct cdrl_img_ebm_config {
     int ch_mult[8]; // (1, 2, 2, 2)
     int n_blocks;   // blocks per level: 8
     int n_classes;  // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
+    float class_gain; // the one-hot's value: 1 (official). Spectral norm keeps each class column
+                      // of y_map at norm <= 1 while the time embedding reaches sqrt(temb_dim / 2):
+                      // a gain of that size lets the class weigh as much as the noise level
 } cdrl_img_ebm_config;
 
 // The official CIFAR-10 network (unconditional, 3x32x32).

@@ -103,6 +103,30 @@ grep -q '^nll ' "$T/out"
 ok $? "eval text output"
 
 # ---------------------------------------------------------------------------------------
+# --config and --set: every configuration field, applied in order (preset, file, --set, flags).
+printf '{"lr_ebm": 0.002, "ema_ebm": 0.99, "n_levels": 4}\n' >$T/cfg.json
+C=$T/cfgrun
+run 0 "train with --config and --set" "$CDRL" train --out $C $TINY --iters 2 --no-eval \
+    --config $T/cfg.json --set n_levels=3 --set langevin_ref_steps=30 --set step_b=2e-3 \
+    --set lr_ebm=0.5 --lr-ebm 0.003
+"$CDRL" info $C >$T/info
+grep -q '^  n_levels  *3$' $T/info && grep -q '^  ema_ebm  *0.99' $T/info &&
+    grep -q '^  langevin_ref_steps  *30$' $T/info && grep -q '^  step_b  *0.002$' $T/info &&
+    grep -q '^  lr_ebm  *0.003' $T/info
+ok $? "the checkpoint holds the file's, the --set and the flag's values, the later winning"
+run 2 "--set of an unknown field" "$CDRL" train --out $T/x $TINY --set ebm_width=3
+one_line "no field 'ebm_width'"
+run 2 "--set of a wrong type" "$CDRL" train --out $T/x $TINY --set n_levels=2.5
+one_line "'n_levels' cannot be '2.5' (an integer)"
+run 2 "--set without =" "$CDRL" train --out $T/x $TINY --set n_levels
+one_line "expected KEY=VALUE"
+echo '{"n_levels": "six"}' >$T/badcfg.json
+run 2 "--config with a wrong type" "$CDRL" train --out $T/x $TINY --config $T/badcfg.json
+one_line "--config $T/badcfg.json: not a configuration: configuration: 'n_levels' has the wrong type"
+run 2 "--config of a missing file" "$CDRL" train --out $T/x $TINY --config $T/nope.json
+one_line "--config $T/nope.json: cannot read the file"
+
+# ---------------------------------------------------------------------------------------
 # Checkpoint errors: exit 1 and one line; the checkpoint is never touched on refusal.
 head -c 1000 $R/model.safetensors >$T/trunc.safetensors
 run 1 "truncated checkpoint" "$CDRL" info $T/trunc.safetensors
@@ -117,6 +141,10 @@ run 1 "resume with a conflicting --batch" "$CDRL" train --out $R --resume --batc
 one_line "--batch 128 conflicts with the checkpoint"
 [ "$(sum $R/model.safetensors)" = "$before" ]
 ok $? "checkpoint unchanged after the refused resume"
+run 1 "resume with a conflicting --set" "$CDRL" train --out $R --resume --set batch=32 --iters 30 --threads 1
+one_line "--config/--set: batch 32 conflicts with the checkpoint"
+[ "$(sum $R/model.safetensors)" = "$before" ]
+ok $? "checkpoint unchanged after the refused --set resume"
 run 0 "resume to 30 steps" "$CDRL" train --out $R --resume --iters 30 --threads 1 --eval-n 200 --no-eval
 "$CDRL" info $R | grep -q '^step  *30$'
 ok $? "resumed checkpoint at step 30"

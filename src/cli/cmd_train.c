@@ -162,7 +162,9 @@ static int apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a, i
         if (!json) return cli_die(CLI_USAGE, "--config %s: cannot read the file", o->config);
         cdrl_status st = cdrl_config_from_json(c, json);
         free(json);
-        if (st != CDRL_OK) return cli_fail(CLI_USAGE, "--config %s: not a configuration", o->config);
+        if (st != CDRL_OK)
+            return cli_die(CLI_USAGE, "--config %s: not a configuration: %s", o->config,
+                           cli_take_errors());
     }
     for (int i = 1; i < argc; i++) { // the option parser keeps only the last --set
         const char *kv = NULL;

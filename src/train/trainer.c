@@ -136,7 +136,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label};
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label,
+                               .trace = t->langevin_trace, .trace_user = t->langevin_trace_user};
     cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
@@ -189,6 +190,10 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     t->step++;
     if (stats) *stats = st_;
     return CDRL_OK;
+}
+
+void cdrl_label_drop(int *label, const float *u, int B, float p) {
+    for (int n = 0; n < B; n++) label[n] = u[n] < p ? 0 : label[n] + 1;
 }
 
 cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,

@@ -20,7 +20,9 @@ void cdrl_train_params_toy(cdrl_train_params *p) {
 cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
                               const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed) {
     memset(t, 0, sizeof *t);
-    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1);
+    // step_mul 0 would silently turn Langevin off (no drift, no noise): callers that fill the
+    // struct by hand must set it (1 for the official step size).
+    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1 && tp->step_mul > 0.0f);
     t->tp = *tp;
     t->sched = *s;
     t->ebm = ebm;

@@ -56,10 +56,12 @@ import st  # noqa: E402
 B, K, RES, IN_CH, N_ITERS = 4, 3, 8, 1, 3
 N_CLASS = 3
 EBM_CH, UNET_DIM = 16, 32
-# Learning rates and warm-up shortened so that three iterations move the weights well above
-# float32 rounding (official: EBM 1e-4, initializer 1e-5, warm-up 10000; the warm-up form
-# min(1, k / W) and the initializer's offset of 500 stay the official ones).
-LR_EBM, LR_INIT, WARMUP = 1e-3, 1e-3, 4
+# Learning rates and warm-up: W = 1000 steps at base rates 0.5 (EBM) and 2e-3 (initializer), so
+# that the three iterations run at EBM rates 0, 5e-4, 1e-3 (min(1, k / W)) and initializer
+# rates 1e-3 (1 + 0.002 k) (min(1, (k + 500) / W), the official offset): both warm-up forms are
+# in their ramps, and the weights move well above float32 rounding (official: EBM 1e-4,
+# initializer 1e-5, W = 10000).
+LR_EBM, LR_INIT, WARMUP = 0.5, 2e-3, 1000
 OVERRIDES = dict(n_updates=K, c=IN_CH, im_sz=RES, batch_size=B, pi_lr=LR_EBM, p_lr=LR_INIT,
                  warmup_steps=WARMUP, print_iter=10**9, plot_iter=10**9, fid_iter=10**9,
                  ckpt_iter=10**9, n_class=N_CLASS)
@@ -301,6 +303,7 @@ def run(off, cond, seed):
     for it in range(N_ITERS):
         x, cls = data[it]
         pi_in.clear(), p_out.clear(), clips.clear()
+        lrs = [ns[o].param_groups[0]["lr"] for o in ("pi_optimizer", "p_optimizer")]
         rec = Recorder()
         with rec.active():
             ns["counter"] = it + 1  # not a multiple of the (overridden) print / plot periods
@@ -333,7 +336,7 @@ def run(off, cond, seed):
         out[pre + "f_neg"] = ns["neg_energy"].detach()
         out[pre + "stats"] = torch.tensor(
             [ns["pos_loss"].item() + ns["neg_loss"].item(), ns["p_loss"].item(), clips[0][0],
-             clips[1][0]], dtype=torch.float32)
+             clips[1][0], lrs[0], lrs[1]], dtype=torch.float32)
         for net, (_, grads), model in (("ebm", clips[0], pi), ("init", clips[1], p)):
             for k, v in named(model, grads).items():
                 put(out, f"{pre}grad.{net}.{k}", v, net == "init")

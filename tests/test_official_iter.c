@@ -40,7 +40,7 @@
 //           the step moves the output by 1e-2 or more.
 //   TOL_GRAD gradients and Adam moments: 1e-4 x the tensor's largest element + 2e-4 rel
 //           (cmp_scaled); measured 1e-5 of the largest element.
-//   weights and EMA after three Adam steps of lr 1e-3: 1e-6 abs + 1e-5 rel, plus the step's
+//   weights and EMA after three Adam steps of lr up to 1e-3: 1e-6 abs + 1e-5 rel, plus the step's
 //           relative error carried through Adam (cmp_weights explains it and its exception).
 #include <cjson/cJSON.h>
 
@@ -51,24 +51,26 @@
 #include "test_util.h"
 #include "train/trainer.h"
 
-#define TOL_X_ABS    1e-6
-#define TOL_X_REL    1e-6
-#define TOL_NET_ABS  2e-5
-#define TOL_NET_REL  1e-4
-#define TOL_CHAIN_ABS 1e-4
-#define TOL_OUT_ABS  5e-4
+#define TOL_X_ABS      1e-6
+#define TOL_X_REL      1e-6
+#define TOL_NET_ABS    2e-5
+#define TOL_NET_REL    1e-4
+#define TOL_CHAIN_ABS  1e-4
+#define TOL_OUT_ABS    5e-4
 #define TOL_GRAD_SCALE 1e-4
-#define TOL_GRAD_REL 2e-4
-#define TOL_W_ABS    1e-6
-#define TOL_W_REL    1e-5
-#define LABEL_DROP   0.1f // p_cond of main_cond.py
+#define TOL_GRAD_REL   2e-4
+#define TOL_W_ABS      1e-6
+#define TOL_W_REL      1e-5
+#define LABEL_DROP     0.1f // p_cond of main_cond.py
 
 static cdrl_st_file *fx;
 
 static const int *fixture_i32(const char *name, size_t n) {
     const cdrl_st_tensor *t = cdrl_st_find(fx, name);
     if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
-        printf("fixture: int32 tensor '%s' of %zu values missing\n---> HINT: `make fixtures OFFICIAL=...`\n", name, n);
+        printf("fixture: int32 tensor '%s' of %zu values missing\n---> HINT: `make fixtures "
+               "OFFICIAL=...`\n",
+               name, n);
         exit(1);
     }
     return (const int *)t->data;
@@ -120,7 +122,8 @@ static void configs(cdrl_img_ebm_config *e, cdrl_unet_config *u) {
 // L2 norm, which must agree to the relative tolerance.
 static void cmp(const char *key, const float *got, size_t numel, double atol, double rtol) {
     const cdrl_st_tensor *t = cdrl_st_find(fx, key);
-    if (!t || t->dtype != CDRL_ST_F32 || t->numel > numel || (t->numel < numel && t->numel != (size_t)fixture_int(fx, "probe"))) {
+    if (!t || t->dtype != CDRL_ST_F32 || t->numel > numel ||
+        (t->numel < numel && t->numel != (size_t)fixture_int(fx, "probe"))) {
         printf("fixture: tensor '%s' missing or of the wrong size (want %zu values)\n", key, numel);
         test_checks++, test_failures++;
         return;
@@ -133,8 +136,10 @@ static void cmp(const char *key, const float *got, size_t numel, double atol, do
     float probe[256];
     CDRL_ASSERT(P <= 256);
     double norm = 0;
-    for (size_t i = 0; i < numel; i++) norm += (double)got[i] * (double)got[i];
-    for (size_t i = 0; i < P; i++) probe[i] = got[i * numel / P];
+    for (size_t i = 0; i < numel; i++)
+        norm += (double)got[i] * (double)got[i];
+    for (size_t i = 0; i < P; i++)
+        probe[i] = got[i * numel / P];
     check_close(key, probe, (const float *)t->data, P, atol, rtol);
     char nk[300];
     snprintf(nk, sizeof nk, "norm.%s", key);
@@ -155,14 +160,17 @@ static void cmp_scaled(const char *prefix, const cdrl_param_table *t, const floa
         snprintf(key, sizeof key, "%s%s", prefix, t->items[i].name);
         const cdrl_st_tensor *w = cdrl_st_find(fx, key);
         CDRL_ASSERT(w && w->dtype == CDRL_ST_F32);
-        for (size_t k = 0; k < w->numel; k++) net_max = fmax(net_max, fabs((double)((const float *)w->data)[k]));
+        for (size_t k = 0; k < w->numel; k++)
+            net_max = fmax(net_max, fabs((double)((const float *)w->data)[k]));
     }
     for (int i = 0; i < t->count; i++) {
         snprintf(key, sizeof key, "%s%s", prefix, t->items[i].name);
         const cdrl_st_tensor *w = cdrl_st_find(fx, key);
         double m = 0;
-        for (size_t k = 0; k < w->numel; k++) m = fmax(m, fabs((double)((const float *)w->data)[k]));
-        cmp(key, got + t->items[i].offset, t->items[i].numel, fmax(scale * m, 1e-5 * net_max), rtol);
+        for (size_t k = 0; k < w->numel; k++)
+            m = fmax(m, fabs((double)((const float *)w->data)[k]));
+        cmp(key, got + t->items[i].offset, t->items[i].numel, fmax(scale * m, 1e-5 * net_max),
+            rtol);
     }
 }
 
@@ -228,19 +236,22 @@ static void cmp_weights(const char *prefix, const cdrl_param_table *t, const flo
             const double rms = sqrt((double)vw[k] / bc2);
             const double step_rel = 2 * (slack / rms + TOL_GRAD_REL); // inf when rms = 0
             n_cap += !(step_rel < 2.0), n_all++;
-            const double lim = TOL_W_ABS + TOL_W_REL * fabs((double)want[k]) + n * lr * fmin(2.0, step_rel);
+            const double lim =
+                TOL_W_ABS + TOL_W_REL * fabs((double)want[k]) + n * lr * fmin(2.0, step_rel);
             const double d = fabs((double)got[t->items[i].offset + at] - (double)want[k]);
             if (d / lim > worst) {
                 worst = d / lim;
                 snprintf(worst_key, sizeof worst_key, "%s[%zu]", t->items[i].name, at);
             }
             if (!(d <= lim) && bad++ < 5)
-                printf("    %s[%zu]: got %.8g want %.8g (limit %.3g)\n", key, at, (double)got[t->items[i].offset + at], (double)want[k], lim);
+                printf("    %s[%zu]: got %.8g want %.8g (limit %.3g)\n", key, at,
+                       (double)got[t->items[i].offset + at], (double)want[k], lim);
         }
     }
     test_checks++;
     if (bad) test_failures++;
-    printf("  %s %-34s %zu values (%zu at the cap), worst %.2f of its limit (%s)\n", bad ? "FAIL" : "ok  ", prefix, n_all, n_cap, worst, worst_key);
+    printf("  %s %-34s %zu values (%zu at the cap), worst %.2f of its limit (%s)\n",
+           bad ? "FAIL" : "ok  ", prefix, n_all, n_cap, worst, worst_key);
 }
 
 // Collects the Langevin iterates the trainer and the sampler hand to their trace hook, then
@@ -274,7 +285,8 @@ static void rebuild_yK(float *row, const float *x, const int *pair, int B, size_
                        const cdrl_schedule *s) {
     for (int n = 0; n < B; n++) {
         const float sk = (float)sqrt(s->kappa[pair[n]]);
-        for (size_t d = 0; d < D; d++) row[(size_t)n * D + d] = x[(size_t)n * D + d] * (sk + 1e-8f);
+        for (size_t d = 0; d < D; d++)
+            row[(size_t)n * D + d] = x[(size_t)n * D + d] * (sk + 1e-8f);
     }
 }
 
@@ -303,16 +315,19 @@ static void cmp_iterates(const char *key, const float *got, const float *want, i
                 off = 1;
                 worst_out = fmax(worst_out, e);
                 if (!(e <= KINK_MAX) && bad++ < 5)
-                    printf("    %s row %d sample %d [%zu]: got %.8g want %.8g\n", key, r, n, d, (double)got[i], (double)want[i]);
+                    printf("    %s row %d sample %d [%zu]: got %.8g want %.8g\n", key, r, n, d,
+                           (double)got[i], (double)want[i]);
             }
             off_samples += off;
         }
         events += off_samples;
-        if (off_samples > 1 && bad++ < 5) printf("    %s row %d: %d samples off\n", key, r, off_samples);
+        if (off_samples > 1 && bad++ < 5)
+            printf("    %s row %d: %d samples off\n", key, r, off_samples);
     }
     test_checks++;
     if (bad) test_failures++;
-    printf("  %s %-34s %d rows, max abs %.3g; %d kink events (max %.3g)\n", bad ? "FAIL" : "ok  ", key, rows, worst, events, worst_out);
+    printf("  %s %-34s %d rows, max abs %.3g; %d kink events (max %.3g)\n", bad ? "FAIL" : "ok  ",
+           key, rows, worst, events, worst_out);
 }
 
 static void run_case(const char *name) {
@@ -336,24 +351,37 @@ static void run_case(const char *name) {
     CHECK(cdrl_img_ebm_load_named(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
     CHECK(cdrl_unet_load_named(unet, fx, "init.") == CDRL_OK, "load init.*");
 
-    // The official hyper-parameters, with the shortened learning rates and warm-up of the
-    // fixture (ref/official_image_iter.py).
+    // The official hyper-parameters, with the learning rates and warm-up of the fixture (both
+    // warm-up ramps in use: ref/official_image_iter.py).
     const long W = fixture_int(fx, "warmup");
-    cdrl_train_params tp = {.batch = B, .n_langevin = K, .step_mul = 1.0f,
+    cdrl_train_params tp = {.batch = B,
+                            .n_langevin = K,
+                            .step_mul = 1.0f,
                             .lr_ebm = (float)atof(cdrl_st_meta(fx, "lr_ebm")),
                             .lr_init = (float)atof(cdrl_st_meta(fx, "lr_init")),
-                            .warmup_ebm = W, .warmup_init = W, .warmup_init_offset = 500,
-                            .ema_ebm = 0.9999f, .ema_init = 0.9999f, .ema_ramp = 1, .clip = 1.0f,
-                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
+                            .warmup_ebm = W,
+                            .warmup_init = W,
+                            .warmup_init_offset = 500,
+                            .ema_ebm = 0.9999f,
+                            .ema_init = 0.9999f,
+                            .ema_ramp = 1,
+                            .clip = 1.0f,
+                            .beta1 = 0.9f,
+                            .beta2 = 0.999f,
+                            .eps = 1e-8f,
+                            .wd_init = 0.0f};
     cdrl_trainer tr;
-    CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_img_ebm_net(ebm), cdrl_unet_net(unet), 0) == CDRL_OK, "trainer");
-    trace lt = {.buf = test_floats((size_t)T * (size_t)(K + 1) * nd), .nd = nd,
+    CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_img_ebm_net(ebm), cdrl_unet_net(unet), 0) == CDRL_OK,
+          "trainer");
+    trace lt = {.buf = test_floats((size_t)T * (size_t)(K + 1) * nd),
+                .nd = nd,
                 .cap = (size_t)T * (size_t)(K + 1)};
     float *want = test_floats((size_t)T * (size_t)(K + 1) * nd); // official iterates, call order
     lt.want = want;
     tr.langevin_trace = trace_fn;
     tr.langevin_trace_user = &lt;
     int *pair = (int *)test_floats((size_t)B), *label = (int *)test_floats((size_t)B);
+    double lr_ebm = 0, lr_init = 0; // the largest learning rates used
     char key[300];
 #define KEY(...) (snprintf(key, sizeof key, __VA_ARGS__), key)
 
@@ -361,23 +389,33 @@ static void run_case(const char *name) {
         memcpy(pair, fixture_i32(KEY("it%d.pair", it), (size_t)B), sizeof(int) * (size_t)B);
         if (cond) { // the official label drop on the recorded uniforms: class k -> k + 1 or 0
             memcpy(label, fixture_i32(KEY("it%d.class", it), (size_t)B), sizeof(int) * (size_t)B);
-            cdrl_label_drop(label, fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B), B, LABEL_DROP);
+            cdrl_label_drop(label, fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B), B,
+                            LABEL_DROP);
             const int *dropped = fixture_i32(KEY("it%d.label", it), (size_t)B);
-            CHECK(memcmp(label, dropped, sizeof(int) * (size_t)B) == 0, "it%d: labels after the drop", it);
+            CHECK(memcmp(label, dropped, sizeof(int) * (size_t)B) == 0,
+                  "it%d: labels after the drop", it);
         }
-        cdrl_step_noise nz = {.pair = pair,
-                              .eps = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.eps", it), nd),
-                              .xi_init = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_init", it), nd),
-                              .xi_langevin = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_langevin", it), nd * (size_t)K)};
+        cdrl_step_noise nz = {
+            .pair = pair,
+            .eps = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.eps", it), nd),
+            .xi_init = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_init", it), nd),
+            .xi_langevin =
+                (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_langevin", it), nd * (size_t)K)};
         const cdrl_st_tensor *masks = cdrl_st_find(fx, KEY("it%d.dropout", it));
         CDRL_ASSERT(masks && masks->dtype == CDRL_ST_F32);
         unet->replay_dropout = masks->data;
         lt.calls = 0;
-        memcpy(want, fixture_f32(fx, KEY("it%d.langevin", it), (size_t)K * nd), sizeof(float) * (size_t)K * nd);
-        rebuild_yK(want + (size_t)K * nd, fixture_f32(fx, KEY("it%d.x_hat", it), nd), pair, B, D, &s);
+        memcpy(want, fixture_f32(fx, KEY("it%d.langevin", it), (size_t)K * nd),
+               sizeof(float) * (size_t)K * nd);
+        rebuild_yK(want + (size_t)K * nd, fixture_f32(fx, KEY("it%d.x_hat", it), nd), pair, B, D,
+                   &s);
         cdrl_step_stats st;
-        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, KEY("it%d.x", it), nd), cond ? label : NULL, &nz, &st) == CDRL_OK, "iteration %d", it);
-        CHECK(unet->replay_dropout == (const float *)masks->data + masks->numel, "it%d: the U-Net used %td of the %zu official dropout multipliers", it, unet->replay_dropout - (const float *)masks->data, masks->numel);
+        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, KEY("it%d.x", it), nd),
+                                           cond ? label : NULL, &nz, &st) == CDRL_OK,
+              "iteration %d", it);
+        CHECK(unet->replay_dropout == (const float *)masks->data + masks->numel,
+              "it%d: the U-Net used %td of the %zu official dropout multipliers", it,
+              unet->replay_dropout - (const float *)masks->data, masks->numel);
         unet->replay_dropout = NULL;
         CHECK(lt.calls == (size_t)K + 1, "it%d: %zu Langevin trace calls", it, lt.calls);
 
@@ -389,21 +427,26 @@ static void run_case(const char *name) {
         cmp_iterates(KEY("it%d.langevin", it), lt.buf, want, K + 1, B, D);
         cmp(KEY("it%d.y_neg", it), tr.y_neg, nd, TOL_NET_ABS, TOL_NET_REL);
         cmp(KEY("it%d.f_neg", it), tr.f_neg, (size_t)B, TOL_NET_ABS, TOL_NET_REL);
-        const float stats[4] = {st.loss_ebm, st.loss_init, st.grad_norm_ebm, st.grad_norm_init};
-        cmp(KEY("it%d.stats", it), stats, 4, TOL_NET_ABS, TOL_NET_REL);
-        cmp_scaled(KEY("it%d.grad.ebm.", it), &ebm->params, ebm->grad, TOL_GRAD_SCALE, TOL_GRAD_REL);
+        // losses, gradient norms before clipping, learning rates of the updates
+        const float stats[6] = {st.loss_ebm,       st.loss_init, st.grad_norm_ebm,
+                                st.grad_norm_init, st.lr_ebm,    st.lr_init};
+        cmp(KEY("it%d.stats", it), stats, 6, TOL_NET_ABS, TOL_NET_REL);
+        lr_ebm = fmax(lr_ebm, (double)st.lr_ebm);
+        lr_init = fmax(lr_init, (double)st.lr_init);
+        cmp_scaled(KEY("it%d.grad.ebm.", it), &ebm->params, ebm->grad, TOL_GRAD_SCALE,
+                   TOL_GRAD_REL);
         char prefix[64];
         snprintf(prefix, sizeof prefix, "it%d.grad.init.", it);
         cmp_scaled(prefix, &unet->params, unet->grad, TOL_GRAD_SCALE, TOL_GRAD_REL);
     }
 
-    cmp_weights("final.ebm.", &ebm->params, ebm->p_own, "ebm", n_iters, tp.lr_ebm);
+    cmp_weights("final.ebm.", &ebm->params, ebm->p_own, "ebm", n_iters, lr_ebm);
     cmp_table("final.ebm.", &ebm->buffers, ebm->buf, TOL_W_ABS, TOL_W_REL); // SN u, v
-    cmp_weights("ema.ebm.", &ebm->params, tr.ebm_ema, "ebm", n_iters, tp.lr_ebm);
+    cmp_weights("ema.ebm.", &ebm->params, tr.ebm_ema, "ebm", n_iters, lr_ebm);
     cmp_scaled("adam_m.ebm.", &ebm->params, tr.ebm_m, TOL_GRAD_SCALE, TOL_GRAD_REL);
     cmp_scaled("adam_v.ebm.", &ebm->params, tr.ebm_v, 2 * TOL_GRAD_SCALE, 2 * TOL_GRAD_REL);
-    cmp_weights("final.init.", &unet->params, unet->p_own, "init", n_iters, tp.lr_init);
-    cmp_weights("ema.init.", &unet->params, tr.init_ema, "init", n_iters, tp.lr_init);
+    cmp_weights("final.init.", &unet->params, unet->p_own, "init", n_iters, lr_init);
+    cmp_weights("ema.init.", &unet->params, tr.init_ema, "init", n_iters, lr_init);
     cmp_scaled("adam_m.init.", &unet->params, tr.init_m, TOL_GRAD_SCALE, TOL_GRAD_REL);
     cmp_scaled("adam_v.init.", &unet->params, tr.init_v, 2 * TOL_GRAD_SCALE, 2 * TOL_GRAD_REL);
 
@@ -415,11 +458,16 @@ static void run_case(const char *name) {
     for (int c = 0; c < n_cases; c++) {
         const char *tag = cond ? (c ? "sample_w1" : "sample_w0") : "sample";
         memcpy(x, fixture_f32(fx, KEY("%s.x_top", tag), nd), sizeof(float) * nd);
-        cdrl_chain_noise noise = {.xi_init = fixture_f32(fx, KEY("%s.xi_init", tag), (size_t)T * nd)};
+        cdrl_chain_noise noise = {.xi_init =
+                                      fixture_f32(fx, KEY("%s.xi_init", tag), (size_t)T * nd)};
         noise.xi_langevin = fixture_f32(fx, KEY("%s.xi_langevin", tag), (size_t)T * (size_t)K * nd);
-        cdrl_chain_params cp = {.n_langevin = K, .n_langevin_ref = K, .tweedie = 1,
+        cdrl_chain_params cp = {.n_langevin = K,
+                                .n_langevin_ref = K,
+                                .tweedie = 1,
                                 .label = cond ? fixture_i32(KEY("%s.label", tag), (size_t)B) : NULL,
-                                .guidance = (float)c, .trace = trace_fn, .trace_user = &lt};
+                                .guidance = (float)c,
+                                .trace = trace_fn,
+                                .trace_user = &lt};
         // Call i (K + 1) + k is iterate k of pair T - i; the fixture holds iterates 0..K-1 of
         // pair j at row j - 1, and x_{j-1} for j = T..1 in levels.
         const float *wl = fixture_f32(fx, KEY("%s.langevin", tag), (size_t)T * (size_t)K * nd);
@@ -427,12 +475,14 @@ static void run_case(const char *name) {
         for (int i = 0; i < T; i++) {
             float *row = want + (size_t)i * (size_t)(K + 1) * nd;
             memcpy(row, wl + (size_t)(T - 1 - i) * (size_t)K * nd, sizeof(float) * (size_t)K * nd);
-            for (int n = 0; n < B; n++) pair[n] = T - i;
+            for (int n = 0; n < B; n++)
+                pair[n] = T - i;
             rebuild_yK(row + (size_t)K * nd, wx + (size_t)i * nd, pair, B, D, &s);
         }
         lt.calls = 0;
         cdrl_net en = cdrl_img_ebm_net(ebm), un = cdrl_unet_net(unet);
-        CHECK(cdrl_chain_run(&en, &un, x, levels, B, &s, &cp, &noise, &rng, &scratch) == CDRL_OK, "%s", tag);
+        CHECK(cdrl_chain_run(&en, &un, x, levels, B, &s, &cp, &noise, &rng, &scratch) == CDRL_OK,
+              "%s", tag);
         CHECK(lt.calls == (size_t)T * (size_t)(K + 1), "%s: %zu trace calls", tag, lt.calls);
         cmp_iterates(KEY("%s.langevin", tag), lt.buf, want, T * (K + 1), B, D);
         cmp(KEY("%s.levels", tag), levels, (size_t)T * nd, TOL_NET_ABS, TOL_NET_REL);

@@ -36,6 +36,7 @@ Output: tests/fixtures/official_iter_{uncond,cond}.safetensors; tensor names are
 in tests/test_official_iter.c.
 """
 import ast
+import json
 import contextlib
 import math
 import os
@@ -397,7 +398,7 @@ def run(off, cond, seed):
             return None
 
     out = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()}
-    meta = {"config": __import__("json").dumps(config), "B": B, "K": K, "T": ns["n_interval"],
+    meta = {"config": json.dumps(config), "B": B, "K": K, "T": ns["n_interval"],
             "lr_ebm": LR_EBM, "lr_init": LR_INIT, "warmup": WARMUP, "n_iters": N_ITERS,
             "official": script, "probe": PROBE, "seed": seed}
     n_ebm = sum(q.numel() for q in pi.parameters())

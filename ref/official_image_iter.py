@@ -18,7 +18,7 @@ Third-party stand-ins, used only when the real package cannot be imported (Debia
 neither einops nor torch_ema, and has no tkinter for python3 without the GUI packages):
   * einops.rearrange for exactly the three patterns models/unet.py uses (anything else raises);
   * torch_ema.ExponentialMovingAverage: update() with torch_ema 0.3's decay ramp
-    min(decay, (1 + n) / (10 + n)) and s -= (1 - d)(s - p);
+    min(decay, (1 + n) / (10 + n)) and s -= (1 - d)(s - p), and average_parameters();
   * tkinter: models/unet.py imports the name W from it and never uses it.
 
 Recorded draws (by wrapping torch.randn_like, torch.randn, torch.randint, torch.rand and
@@ -126,6 +126,19 @@ def ema_class():
             self.num_updates = 0 if use_num_updates else None
             self.params = [p for p in parameters if p.requires_grad]
             self.shadow_params = [p.clone().detach() for p in self.params]
+
+        @contextlib.contextmanager
+        def average_parameters(self, parameters=None):  # store, copy_to, restore
+            saved = [p.detach().clone() for p in self.params]
+            with torch.no_grad():
+                for s, p in zip(self.shadow_params, self.params):
+                    p.copy_(s)
+            try:
+                yield
+            finally:
+                with torch.no_grad():
+                    for c, p in zip(saved, self.params):
+                        p.copy_(c)
 
         def update(self, parameters=None):
             decay = self.decay
@@ -353,15 +366,21 @@ def run(off, cond, seed):
         for k, v in named(model, ema.shadow_params).items():
             put(out, f"ema.{net}.{k}", v, probe)
 
-    # Sampling with the weights after the three iterations, both networks in eval mode, as the
-    # official preview samples (gen_samples; conditional: gen_guided_samples2 at w = 0 and 1).
+    # Sampling after the three iterations, both networks in eval mode, as the official preview
+    # and FID samples: with the weights, and with the EMA weights swapped in (SN u, v stay the
+    # live ones) as calculate_fid does; gen_samples, conditional gen_guided_samples2 at w = 0, 1.
     pi.eval()
     p.eval()
-    cases = [("sample", None)] if not cond else [("sample_w0", 0.0), ("sample_w1", 1.0)]
-    for tag, w in cases:
+    cases = ([("sample", None, False), ("sample_ema", None, True)] if not cond else
+             [("sample_w0", 0.0, False), ("sample_w1", 1.0, False), ("sample_ema_w1", 1.0, True)])
+    for tag, w, use_ema in cases:
         pi_in.clear(), p_out.clear(), lang_out.clear()
         rec = Recorder()
-        with rec.active():
+        with contextlib.ExitStack() as stack:
+            if use_ema:
+                stack.enter_context(ns["pi_ema"].average_parameters())
+                stack.enter_context(ns["p_ema"].average_parameters())
+            stack.enter_context(rec.active())
             if w is None:
                 x0 = ns["gen_samples"](B, p, pi, device=torch.device("cpu"))
             else:

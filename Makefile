@@ -83,9 +83,14 @@ bench: $(BENCHES)
 sanitize:
 	$(MAKE) BUILD=build/san SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
-# Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch).
+# Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch). With
+# OFFICIAL=/path/to/CDRL (a checkout of the official repository) also the fixtures of
+# tests/test_official_iter.c, which run the official training loop and sampler.
 fixtures:
 	@for f in ref/fixtures_*.py; do echo "$(PYTHON) $$f"; $(PYTHON) $$f || exit 1; done
+	@if [ -n "$(OFFICIAL)" ]; then echo "$(PYTHON) ref/official_image_iter.py $(OFFICIAL)"; \
+	  $(PYTHON) ref/official_image_iter.py "$(OFFICIAL)" || exit 1; \
+	else echo "official_iter_*.safetensors kept (set OFFICIAL=/path/to/CDRL to remake them)"; fi
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)

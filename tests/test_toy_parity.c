@@ -114,7 +114,7 @@ int main(void) {
         cdrl_toy_ebm_free(pe);
     }
 
-    cdrl_train_params tp = {.batch = B, .n_langevin = K, .lr_ebm = (float)atof(cdrl_st_meta(fx, "lr_ebm")),
+    cdrl_train_params tp = {.batch = B, .n_langevin = K, .step_mul = 1.0f, .lr_ebm = (float)atof(cdrl_st_meta(fx, "lr_ebm")),
                             .lr_init = (float)atof(cdrl_st_meta(fx, "lr_gen")),
                             .warmup_ebm = fixture_int(fx, "warmup_ebm"), .warmup_init = fixture_int(fx, "warmup_gen"),
                             .warmup_init_offset = fixture_int(fx, "warmup_gen_offset"),

@@ -193,11 +193,10 @@ cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_
     cdrl_dataset_sample(data, m->batch, K ? m->label : NULL, (size_t)B, m->cfg.flip, &m->tr.rng);
     if (K) { // class k is label k + 1; a share LABEL_DROP of them becomes the null label 0
         cdrl_rng_uniform(&m->tr.rng, m->drop, (size_t)B);
-        for (int n = 0; n < B; n++) {
+        for (int n = 0; n < B; n++)
             if (m->label[n] < 0)
                 return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the data has images without a class; a conditional model needs every class");
-            m->label[n] = m->drop[n] < LABEL_DROP ? 0 : m->label[n] + 1;
-        }
+        cdrl_label_drop(m->label, m->drop, B, LABEL_DROP);
     }
     cdrl_step_stats s;
     cdrl_status rc = cdrl_trainer_step(&m->tr, m->batch, K ? m->label : NULL, &s);

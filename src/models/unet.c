@@ -564,7 +564,13 @@ static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float 
     float *h = cdrl_arena_floats(s, no); // (B, cout, HWo) conv2's input
     film(h, r->n2, r->ss, B, r->cout, HWo);
     cdrl_silu_forward(h, h, no);
-    if (m->fwd_dropout) cdrl_dropout_forward(h, r->mask, h, no, m->cfg.dropout, &m->drop_rng);
+    if (m->fwd_dropout && m->replay_dropout) {
+        memcpy(r->mask, m->replay_dropout, no * sizeof(float));
+        m->replay_dropout += no;
+        for (size_t i = 0; i < no; i++) h[i] *= r->mask[i];
+    } else if (m->fwd_dropout) {
+        cdrl_dropout_forward(h, r->mask, h, no, m->cfg.dropout, &m->drop_rng);
+    }
     cdrl_conv2d_forward(out, h, p + r->c2_w, p + r->c2_b, &d2, s);
     if (r->has_sc) {
         float *sc = cdrl_arena_floats(s, no);

@@ -94,6 +94,11 @@ typedef struct cdrl_unet {
     // So the masks depend only on the seed and the sequence of train-mode batch sizes (not on
     // threads); saving and restoring drop_rng (3 integers) resumes the stream bit for bit.
     cdrl_rng drop_rng;
+    // Test hook (NULL in normal use): when set, train-mode forwards take their dropout
+    // multipliers (0 or 1/(1-p)) from here instead of drop_rng, ResBlock by ResBlock in
+    // execution order, advancing the pointer; a parity test replays another implementation's
+    // masks this way.
+    const float *replay_dropout;
     size_t init_w, init_b, t1_w, t1_b, t3_w, t3_b, y_w, y_b, norm_w, norm_b, final_w, final_b;
     int n_res, n_attn, n_ops, n_tensors;
     cdrl_unet_res *res;

@@ -30,7 +30,9 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     cdrl_langevin_params lp = {.n_steps = cp->n_langevin,
                                .step_mul = (float)cp->n_langevin_ref / (float)cp->n_langevin,
                                .label = cp->label,
-                               .guidance = cp->guidance};
+                               .guidance = cp->guidance,
+                               .trace = cp->trace,
+                               .trace_user = cp->trace_user};
     const int guided = cp->label && cp->guidance != 0.0f;
     const float w = cp->guidance;
     cdrl_status st = CDRL_OK;

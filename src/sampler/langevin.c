@@ -45,6 +45,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         level[n] = pair[n] - 1;
     }
     cdrl_status st = CDRL_OK;
+    if (lp->trace) lp->trace(lp->trace_user, 0, y);
     for (int k = 0; k < lp->n_steps; k++) {
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
         cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
@@ -63,6 +64,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
             st = cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
             break;
         }
+        if (lp->trace) lp->trace(lp->trace_user, k + 1, y);
     }
     cdrl_arena_release(scratch, mark);
     return st;

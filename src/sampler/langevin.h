@@ -17,6 +17,12 @@ typedef struct cdrl_langevin_params {
     float step_mul;   // m = sz_mul^2 of the official code: 1, or K_train / K
     const int *label; // (B) class labels of a conditional EBM (0 = null), or NULL
     float guidance;   // w of classifier-free guidance (method.md §7); 0: plain f
+    // Test hook (NULL in normal use): called with k = 0 and the proposal y (B, dim) before the
+    // first step, then after each step k = 1..K, so that a parity test can compare every
+    // iterate with another implementation's. It may overwrite y: the parity test puts the
+    // reference's iterate there, so that each step starts from the same point.
+    void (*trace)(void *user, int k, float *y);
+    void *trace_user;
 } cdrl_langevin_params;
 
 // grad (B, dim) = scale * d/dy f_w(y), f_w = (1 + w) f(y, level, label) - w f(y, level, 0)

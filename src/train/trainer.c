@@ -20,7 +20,9 @@ void cdrl_train_params_toy(cdrl_train_params *p) {
 cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
                               const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed) {
     memset(t, 0, sizeof *t);
-    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1);
+    // step_mul 0 would silently turn Langevin off (no drift, no noise): callers that fill the
+    // struct by hand must set it (1 for the official step size).
+    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1 && tp->step_mul > 0.0f);
     t->tp = *tp;
     t->sched = *s;
     t->ebm = ebm;
@@ -136,7 +138,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label};
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label,
+                               .trace = t->langevin_trace, .trace_user = t->langevin_trace_user};
     cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
@@ -189,6 +192,10 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     t->step++;
     if (stats) *stats = st_;
     return CDRL_OK;
+}
+
+void cdrl_label_drop(int *label, const float *u, int B, float p) {
+    for (int n = 0; n < B; n++) label[n] = u[n] < p ? 0 : label[n] + 1;
 }
 
 cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,

@@ -61,6 +61,9 @@ typedef struct cdrl_trainer {
     int *level_ebm, *level_init;
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
     cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
+    // Test hook (NULL in normal use): handed to the Langevin run of each step (langevin.h).
+    void (*langevin_trace)(void *user, int k, float *y);
+    void *langevin_trace_user;
 } cdrl_trainer;
 
 // Takes the networks (borrowed; they must outlive the trainer). The EMA copies start equal to
@@ -76,6 +79,9 @@ void cdrl_trainer_draw_noise(cdrl_trainer *t);
 // (the spectral-norm vectors have taken their power iteration).
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats);
+// The labels of a conditional training batch (method.md §7): class k becomes label k + 1, or
+// the null label 0 where the uniform draw u[n] < p (p_cond = 0.1 officially).
+void cdrl_label_drop(int *label, const float *u, int B, float p);
 // Draws the noise, then cdrl_trainer_step_with_noise.
 cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,
                               cdrl_step_stats *stats);

@@ -131,11 +131,16 @@ def check(path):
     want_fd = fd(mu_f, s_f, t["mu_ref"], t["cov_ref"])
     n_pr = min(len(fake), len(real))
     p, r = precision_recall(real[:n_pr], fake, int(meta.get("k", 3)))
-    kid = kid_subsets(real, fake, t["kid_idx_real"], t["kid_idx_fake"]).mean()
+    # cdrl draws its subsets with Philox: the twin draws its own, so the two KIDs agree only
+    # to the subset noise (their per-subset agreement is the fixture's check)
+    rng = np.random.default_rng(0)
+    m = min(1000, len(real), len(fake))
+    ix = [rng.choice(len(real), m, replace=False) for _ in range(100)]
+    iy = [rng.choice(len(fake), m, replace=False) for _ in range(100)]
+    kid = kid_subsets(real, fake, ix, iy).mean()
     rel = abs(got["fd"] - want_fd) / abs(want_fd)
     print(f"fd        cdrl {got['fd']:.8g}  scipy {want_fd:.8g}  rel diff {rel:.2e}")
-    print(f"kid       cdrl {got['kid']:.8g}  numpy {kid:.8g}  rel diff "
-          f"{abs(got['kid'] - kid) / max(abs(kid), 1e-30):.2e}")
+    print(f"kid       cdrl {got['kid']:.8g}  numpy {kid:.8g}  (other subsets)")
     print(f"precision cdrl {got['precision']:.6f}  twin {p:.6f}")
     print(f"recall    cdrl {got['recall']:.6f}  twin {r:.6f}")
     return rel

@@ -322,7 +322,7 @@ double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, d
 typedef struct cdrl_classifier cdrl_classifier;
 
 typedef struct cdrl_classifier_params {
-    int epochs;    // passes over the training set (batches drawn with replacement): 6
+    int epochs;    // passes over the training set (batches drawn with replacement): 8
     int batch;     // 128
     float lr;      // Adam learning rate, cosine-decayed to 0 over the run: 2e-3
     int flip;      // random horizontal flips of the training batches: 1
@@ -420,6 +420,10 @@ cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_pat
 void cdrl_yardstick_free(cdrl_yardstick *y); // NULL is a no-op
 cdrl_classifier *cdrl_yardstick_classifier(cdrl_yardstick *y);
 const char *cdrl_yardstick_data(const cdrl_yardstick *y); // the reference set's spec
+// The reference statistics: mean (F), covariance (F, F) and the n kept features (n, F).
+const double *cdrl_yardstick_ref_mean(const cdrl_yardstick *y);
+const double *cdrl_yardstick_ref_cov(const cdrl_yardstick *y);
+const float *cdrl_yardstick_ref_features(const cdrl_yardstick *y, int *n);
 // Scores images x (n, in_ch, side, side) in [-1, 1]: FD of their features against the
 // reference mean/covariance; KID against the kept reference features; precision and recall
 // against the first min(n, kept) of them; with cls (n) (class 0..K-1 asked for, -1 none; may

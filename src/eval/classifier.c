@@ -285,7 +285,7 @@ double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x
 
 void cdrl_classifier_params_init(cdrl_classifier_params *p) {
     memset(p, 0, sizeof *p);
-    p->epochs = 6;
+    p->epochs = 8;
     p->batch = 128;
     p->lr = 2e-3f;
     p->flip = 1;

@@ -18,9 +18,10 @@ for n in 1000 5000; do
             /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-f = lambda v, p: "n/a" if v is None else f"{v:.{p}f}"
-print(f"| {sys.argv[1]} | {sys.argv[2]} | {f(r[\"fd\"], 2)} | {f(r[\"kid\"], 3)} | "
-      f"{f(r[\"precision\"], 3)} | {f(r[\"recall\"], 3)} | {f(r[\"acc\"], 3)} |")
+def f(v, p):
+    return "n/a" if v is None else "%.*f" % (p, v)
+print("| %s | %s | %s | %s | %s | %s | %s |" % (sys.argv[1], sys.argv[2], f(r["fd"], 2),
+      f(r["kid"], 3), f(r["precision"], 3), f(r["recall"], 3), f(r["acc"], 3)))
 ' "$what" "$n"
     done
 done

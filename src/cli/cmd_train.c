@@ -617,8 +617,11 @@ int cmd_train(int argc, char **argv) {
             const double te = cli_now();
             t_eval_last = te - t0 - t_eval;
             rc = yardstick_eval(m, ys, o.eval_n, o.guidance, mf, t_eval_last, 0);
-            t_eval += cli_now() - te;
-            t_log += cli_now() - te; // ms_per_it counts training only
+            const double dt = cli_now() - te; // ms_per_it, the log lines and the ETA count training only
+            t_eval += dt;
+            t_log += dt;
+            pr.t_last_line += dt;
+            pr.t_start += dt;
             if (rc != CLI_OK) {
                 fclose(mf);
                 goto done;
@@ -652,6 +655,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     cli_progress_end(&pr);
+    const double t_train = cli_now() - t0 - t_eval; // the final record's time_s
     signal(SIGINT, SIG_DFL); // the run is saved: Ctrl-C may now end the figures and evaluation
     printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
            cli_now() - t0, ckpt);
@@ -664,7 +668,7 @@ int cmd_train(int argc, char **argv) {
     }
     printf("figure     %s\n", figpath);
     if (ys && !o.no_eval &&
-        (rc = yardstick_eval(m, ys, o.eval_n, o.guidance, mf, cli_now() - t0 - t_eval, 1)) != CLI_OK) {
+        (rc = yardstick_eval(m, ys, o.eval_n, o.guidance, mf, t_train, 1)) != CLI_OK) {
         fclose(mf);
         goto done;
     }

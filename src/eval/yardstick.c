@@ -173,6 +173,12 @@ cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_pat
 
 cdrl_classifier *cdrl_yardstick_classifier(cdrl_yardstick *y) { return y->cls; }
 const char *cdrl_yardstick_data(const cdrl_yardstick *y) { return y->data; }
+const double *cdrl_yardstick_ref_mean(const cdrl_yardstick *y) { return y->mu; }
+const double *cdrl_yardstick_ref_cov(const cdrl_yardstick *y) { return y->cov; }
+const float *cdrl_yardstick_ref_features(const cdrl_yardstick *y, int *n) {
+    if (n) *n = y->n_feat;
+    return y->feat;
+}
 
 // ---------------------------------------------------------------------------------------
 // Scoring

@@ -20,8 +20,7 @@ typedef struct classifier_opts {
 #define O(f) offsetof(classifier_opts, f)
 static const cli_opt classifier_table[] = {
     {"data", 'd', CLI_STR, O(data), "SPEC",
-     "labelled training images: fashion-mnist:DIR, mnist:DIR, cifar10:DIR, folder:DIR", NULL, 0,
-     0},
+     "labelled training images: fashion-mnist:DIR, mnist:DIR, cifar10:DIR, folder:DIR", NULL, 0, 0},
     {"test", 0, CLI_STR, O(test), "SPEC", "held-out images: accuracy and reference statistics",
      "--data with :test", 0, 0},
     {"out", 'o', CLI_STR, O(out), "FILE",
@@ -66,8 +65,8 @@ static int on_step(void *user, long step, long total, double loss) {
     const double t = cli_now();
     if (b->tty && (step == total || step % 10 == 0)) {
         const double rate = (t - b->t0) / (double)step;
-        fprintf(stderr, "\r[classifier] %ld/%ld | %.0f ms/step | ETA %.0f s | loss %.4f\033[K", step,
-                total, 1e3 * rate, rate * (double)(total - step), loss);
+        fprintf(stderr, "\r[classifier] %ld/%ld | %.0f ms/step | ETA %.0f s | loss %.4f\033[K",
+                step, total, 1e3 * rate, rate * (double)(total - step), loss);
         if (step == total) fputc('\n', stderr);
         fflush(stderr);
     }
@@ -93,8 +92,7 @@ static void test_spec(char *out, size_t n, const char *spec) {
 }
 
 int cmd_classifier(int argc, char **argv) {
-    classifier_opts o = {.out = "models/fmnist_classifier.safetensors", .keep = 5000},
-                    def;
+    classifier_opts o = {.out = "models/fmnist_classifier.safetensors", .keep = 5000}, def;
     cdrl_classifier_params cp;
     cdrl_classifier_params_init(&cp);
     o.epochs = cp.epochs;
@@ -114,8 +112,10 @@ int cmd_classifier(int argc, char **argv) {
     if (!o.data && !o.test)
         return cli_die(CLI_USAGE, "--data is required (see cdrl classifier --help)");
     char tspec[600], spath[4200];
-    if (o.test) snprintf(tspec, sizeof tspec, "%s", o.test);
-    else test_spec(tspec, sizeof tspec, o.data);
+    if (o.test)
+        snprintf(tspec, sizeof tspec, "%s", o.test);
+    else
+        test_spec(tspec, sizeof tspec, o.data);
     if (cdrl_yardstick_stats_path(spath, sizeof spath, o.out) != 0)
         return cli_die(CLI_USAGE, "--out: path too long");
     cdrl_classifier *c = NULL;
@@ -130,8 +130,10 @@ int cmd_classifier(int argc, char **argv) {
             return cli_fail(CLI_FAIL, "cannot open the data '%s'", o.data);
         if (cdrl_dataset_classes(train) < 2) {
             cdrl_dataset_free(train);
-            return cli_die(CLI_FAIL, "--data %s: not a labelled image set (classes from the format "
-                                     "or from folder:DIR sub-folders)", o.data);
+            return cli_die(CLI_FAIL,
+                           "--data %s: not a labelled image set (classes from the format "
+                           "or from folder:DIR sub-folders)",
+                           o.data);
         }
         cp.epochs = o.epochs;
         cp.batch = o.batch;

@@ -31,12 +31,14 @@ int cli_yardstick_open(cdrl_yardstick **ys, const char *classifier, const char *
     if (classifier)
         snprintf(path, sizeof path, "%s", classifier);
     else if (cli_default_classifier(data, path, sizeof path) != 0)
-        return cli_die(CLI_FAIL, "no classifier for the data '%s': the yardstick knows fashion-mnist, "
-                                 "mnist and cifar10; train one with `cdrl classifier` and give --classifier",
+        return cli_die(CLI_FAIL,
+                       "no classifier for the data '%s': the yardstick knows fashion-mnist, "
+                       "mnist and cifar10; train one with `cdrl classifier` and give --classifier",
                        data);
     if (!cli_exists(path))
-        return cli_die(CLI_FAIL, "%s: no such classifier (run from the repository root, or make one "
-                                 "with `cdrl classifier --data ... --out %s`, docs/yardstick.md)",
+        return cli_die(CLI_FAIL,
+                       "%s: no such classifier (run from the repository root, or make one "
+                       "with `cdrl classifier --data ... --out %s`, docs/yardstick.md)",
                        path, path);
     if (cdrl_yardstick_load(ys, path) != CDRL_OK)
         return cli_fail(CLI_FAIL, "%s: cannot load the yardstick", path);
@@ -48,7 +50,8 @@ static void bar(const char *what, int done, int total, double t0) {
     if (!isatty(STDERR_FILENO)) return;
     char b[25];
     const int fill = total > 0 ? (int)(24.0 * done / total) : 24;
-    for (int i = 0; i < 24; i++) b[i] = i < fill ? '=' : ' ';
+    for (int i = 0; i < 24; i++)
+        b[i] = i < fill ? '=' : ' ';
     b[24] = '\0';
     const double t = cli_now() - t0, rate = t > 0 ? done / t : 0;
     fprintf(stderr, "\r%s [%s] %d/%d | %.2f img/s | ETA %.0f s\033[K", what, b, done, total, rate,
@@ -57,8 +60,8 @@ static void bar(const char *what, int done, int total, double t0) {
     fflush(stderr);
 }
 
-int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k,
-                         uint64_t seed, const char *what) {
+int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k, uint64_t seed,
+                         const char *what) {
     const cdrl_config *c = cdrl_model_config(m);
     const int K = c->n_classes, B = c->batch;
     int *label = malloc(sizeof(int) * (size_t)n);
@@ -91,8 +94,9 @@ int cli_yardstick_check_model(const cdrl_config *c, cdrl_yardstick *ys, const ch
     if (c->kind != CDRL_MODEL_IMAGE)
         return cli_die(CLI_FAIL, "%s: a 2-D model has no images for the yardstick", path);
     if (c->in_ch != C || c->res < R || (c->res - R) % 2)
-        return cli_die(CLI_FAIL, "%s: the model makes %dx%dx%d images, the classifier takes %dx%dx%d",
-                       path, c->in_ch, c->res, c->res, C, R, R);
+        return cli_die(CLI_FAIL,
+                       "%s: the model makes %dx%dx%d images, the classifier takes %dx%dx%d", path,
+                       c->in_ch, c->res, c->res, C, R, R);
     if (c->n_classes && c->n_classes != cdrl_classifier_classes(cl))
         return cli_die(CLI_FAIL, "%s: the model has %d classes, the classifier %d", path,
                        c->n_classes, cdrl_classifier_classes(cl));
@@ -100,8 +104,9 @@ int cli_yardstick_check_model(const cdrl_config *c, cdrl_yardstick *ys, const ch
 }
 
 void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FILE *f) {
-    fprintf(f, "%sfd         %.4f  (Fréchet distance of classifier features, %d images vs %ld "
-               "reference)\n",
+    fprintf(f,
+            "%sfd         %.4f  (Fréchet distance of classifier features, %d images vs %ld "
+            "reference)\n",
             prefix, r->fd, r->n, r->n_ref);
     fprintf(f, "%skid        %.5f +- %.5f  (unbiased MMD^2, cubic kernel, subsets)\n", prefix,
             r->kid, r->kid_std);
@@ -112,7 +117,8 @@ void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FIL
         fprintf(f, "%saccuracy   %.4f  (classifier agrees with the class asked for, %d images)\n",
                 prefix, r->acc, r->n_asked);
     fprintf(f, "%sclasses   ", prefix);
-    for (int k = 0; k < r->n_classes; k++) fprintf(f, " %d", r->hist[k]);
+    for (int k = 0; k < r->n_classes; k++)
+        fprintf(f, " %d", r->hist[k]);
     fprintf(f, "  (predicted class histogram, classes 0..%d)\n", r->n_classes - 1);
 }
 
@@ -133,6 +139,7 @@ void cli_yardstick_json(cJSON *o, const cdrl_yardstick_result *r) {
     cJSON_AddNumberToObject(o, "n", r->n);
     cJSON_AddNumberToObject(o, "n_ref", (double)r->n_ref);
     cJSON *h = cJSON_CreateArray();
-    for (int k = 0; k < r->n_classes; k++) cJSON_AddItemToArray(h, cJSON_CreateNumber(r->hist[k]));
+    for (int k = 0; k < r->n_classes; k++)
+        cJSON_AddItemToArray(h, cJSON_CreateNumber(r->hist[k]));
     cJSON_AddItemToObject(o, "class_hist", h);
 }

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "eval/classifier.h"
 #include "core/core.h"
+#include "eval/classifier.h"
 #include "io/safetensors.h"
 #include "nn/param.h"
 #include "ops/ops.h"
@@ -34,22 +34,22 @@
 struct cdrl_classifier {
     int in_ch, res, n_classes;
     cdrl_param_table tab;
-    float *p;           // (tab.total) parameters
-    uint64_t print;     // FNV-1a of the parameter bytes: ties reference statistics to weights
-    char data[512];     // the data spec it was trained on
-    char meta_acc[32];  // test accuracy recorded at save time ("" when unknown)
+    float *p;          // (tab.total) parameters
+    uint64_t print;    // FNV-1a of the parameter bytes: ties reference statistics to weights
+    char data[512];    // the data spec it was trained on
+    char meta_acc[32]; // test accuracy recorded at save time ("" when unknown)
     // offsets into p
     size_t w1, g1, b1, w2, g2, b2, w3, g3, b3, wh, bh, wf, bf;
 };
 
 // Activations of one batch (B images); the same layout serves their gradients.
 typedef struct acts {
-    float *a1, *r1, *p1; // (B, C1, R, R) conv out, GN+ReLU out; (B, C1, R/2, R/2)
-    float *a2, *r2, *p2; // (B, C2, R/2, R/2) x2; (B, C2, R/4, R/4)
-    float *a3, *r3;      // (B, C3, R/4, R/4)
-    float *h;            // (B, NF) hidden layer before its ReLU
-    float *feat;         // (B, NF) after it: the features
-    float *logit;        // (B, K)
+    float *a1, *r1, *p1;                // (B, C1, R, R) conv out, GN+ReLU out; (B, C1, R/2, R/2)
+    float *a2, *r2, *p2;                // (B, C2, R/2, R/2) x2; (B, C2, R/4, R/4)
+    float *a3, *r3;                     // (B, C3, R/4, R/4)
+    float *h;                           // (B, NF) hidden layer before its ReLU
+    float *feat;                        // (B, NF) after it: the features
+    float *logit;                       // (B, K)
     float *m1, *s1, *m2, *s2, *m3, *s3; // GN mean, rstd (B, GROUPS)
 } acts;
 
@@ -107,7 +107,8 @@ static size_t scratch_bytes(const cdrl_classifier *c, int B) {
 static uint64_t fnv1a(const void *data, size_t n) {
     const unsigned char *p = data;
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
     return h;
 }
 
@@ -116,8 +117,12 @@ static uint64_t fnv1a(const void *data, size_t n) {
 
 static cdrl_status create(cdrl_classifier **out, int in_ch, int res, int n_classes) {
     *out = NULL;
-    if (in_ch < 1 || in_ch > 4 || res < 4 || res % 4 || res > 256 || n_classes < 2 || n_classes > CDRL_YARDSTICK_MAX_CLASSES)
-        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: images of %d channels at %dx%d (a multiple of 4) with %d classes (2..%d) are not supported", in_ch, res, res, n_classes, CDRL_YARDSTICK_MAX_CLASSES);
+    if (in_ch < 1 || in_ch > 4 || res < 4 || res % 4 || res > 256 || n_classes < 2 ||
+        n_classes > CDRL_YARDSTICK_MAX_CLASSES)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "classifier: images of %d channels at %dx%d (a multiple of 4) with %d "
+                         "classes (2..%d) are not supported",
+                         in_ch, res, res, n_classes, CDRL_YARDSTICK_MAX_CLASSES);
     cdrl_classifier *c = cdrl_calloc(sizeof *c);
     if (!c) return cdrl_fail(CDRL_STATUS_NOMEM, "classifier: out of memory");
     c->in_ch = in_ch;
@@ -173,15 +178,18 @@ static void forward(const cdrl_classifier *c, acts *a, const float *x, int B, cd
     cdrl_conv2d_desc d1 = conv_desc(B, c->in_ch, C1, R), d2 = conv_desc(B, C1, C2, H2),
                      d3 = conv_desc(B, C2, C3, H4);
     cdrl_conv2d_forward(a->a1, x, p + c->w1, NULL, &d1, ws);
-    cdrl_groupnorm_forward(a->r1, a->m1, a->s1, a->a1, p + c->g1, p + c->b1, B, C1, R * R, GROUPS, GN_EPS);
+    cdrl_groupnorm_forward(a->r1, a->m1, a->s1, a->a1, p + c->g1, p + c->b1, B, C1, R * R, GROUPS,
+                           GN_EPS);
     cdrl_relu_forward(a->r1, a->r1, (size_t)B * C1 * R * R);
     cdrl_avgpool2_forward(a->p1, a->r1, B * C1, R, R);
     cdrl_conv2d_forward(a->a2, a->p1, p + c->w2, NULL, &d2, ws);
-    cdrl_groupnorm_forward(a->r2, a->m2, a->s2, a->a2, p + c->g2, p + c->b2, B, C2, H2 * H2, GROUPS, GN_EPS);
+    cdrl_groupnorm_forward(a->r2, a->m2, a->s2, a->a2, p + c->g2, p + c->b2, B, C2, H2 * H2, GROUPS,
+                           GN_EPS);
     cdrl_relu_forward(a->r2, a->r2, (size_t)B * C2 * H2 * H2);
     cdrl_avgpool2_forward(a->p2, a->r2, B * C2, H2, H2);
     cdrl_conv2d_forward(a->a3, a->p2, p + c->w3, NULL, &d3, ws);
-    cdrl_groupnorm_forward(a->r3, a->m3, a->s3, a->a3, p + c->g3, p + c->b3, B, C3, H4 * H4, GROUPS, GN_EPS);
+    cdrl_groupnorm_forward(a->r3, a->m3, a->s3, a->a3, p + c->g3, p + c->b3, B, C3, H4 * H4, GROUPS,
+                           GN_EPS);
     cdrl_relu_forward(a->r3, a->r3, (size_t)B * C3 * H4 * H4);
     cdrl_linear_forward(a->h, a->r3, p + c->wh, p + c->bh, B, C3 * H4 * H4, NF, ws);
     cdrl_relu_forward(a->feat, a->h, (size_t)B * NF);
@@ -197,23 +205,28 @@ static void backward(const cdrl_classifier *c, float *g, acts *da, const acts *a
     const float *p = c->p;
     cdrl_conv2d_desc d1 = conv_desc(B, c->in_ch, C1, R), d2 = conv_desc(B, C1, C2, H2),
                      d3 = conv_desc(B, C2, C3, H4);
-    cdrl_linear_backward(da->feat, g + c->wf, g + c->bf, da->logit, a->feat, p + c->wf, B, NF, K, ws);
+    cdrl_linear_backward(da->feat, g + c->wf, g + c->bf, da->logit, a->feat, p + c->wf, B, NF, K,
+                         ws);
     cdrl_relu_backward(da->h, da->feat, a->h, (size_t)B * NF);
-    cdrl_linear_backward(da->r3, g + c->wh, g + c->bh, da->h, a->r3, p + c->wh, B, C3 * H4 * H4, NF, ws);
+    cdrl_linear_backward(da->r3, g + c->wh, g + c->bh, da->h, a->r3, p + c->wh, B, C3 * H4 * H4, NF,
+                         ws);
     // da->a3 first receives d(GN out) through the ReLU, then dgn into da->p2's neighbour
     cdrl_relu_backward(da->a3, da->r3, a->r3, (size_t)B * C3 * H4 * H4);
     memset(da->r3, 0, sizeof(float) * (size_t)B * C3 * H4 * H4);
-    cdrl_groupnorm_backward(da->r3, g + c->g3, g + c->b3, da->a3, a->a3, a->m3, a->s3, p + c->g3, B, C3, H4 * H4, GROUPS);
+    cdrl_groupnorm_backward(da->r3, g + c->g3, g + c->b3, da->a3, a->a3, a->m3, a->s3, p + c->g3, B,
+                            C3, H4 * H4, GROUPS);
     cdrl_conv2d_backward(da->p2, g + c->w3, NULL, da->r3, a->p2, p + c->w3, &d3, ws);
     cdrl_avgpool2_backward(da->r2, da->p2, B * C2, H2, H2);
     cdrl_relu_backward(da->a2, da->r2, a->r2, (size_t)B * C2 * H2 * H2);
     memset(da->r2, 0, sizeof(float) * (size_t)B * C2 * H2 * H2);
-    cdrl_groupnorm_backward(da->r2, g + c->g2, g + c->b2, da->a2, a->a2, a->m2, a->s2, p + c->g2, B, C2, H2 * H2, GROUPS);
+    cdrl_groupnorm_backward(da->r2, g + c->g2, g + c->b2, da->a2, a->a2, a->m2, a->s2, p + c->g2, B,
+                            C2, H2 * H2, GROUPS);
     cdrl_conv2d_backward(da->p1, g + c->w2, NULL, da->r2, a->p1, p + c->w2, &d2, ws);
     cdrl_avgpool2_backward(da->r1, da->p1, B * C1, R, R);
     cdrl_relu_backward(da->a1, da->r1, a->r1, (size_t)B * C1 * R * R);
     memset(da->r1, 0, sizeof(float) * (size_t)B * C1 * R * R);
-    cdrl_groupnorm_backward(da->r1, g + c->g1, g + c->b1, da->a1, a->a1, a->m1, a->s1, p + c->g1, B, C1, R * R, GROUPS);
+    cdrl_groupnorm_backward(da->r1, g + c->g1, g + c->b1, da->a1, a->a1, a->m1, a->s1, p + c->g1, B,
+                            C1, R * R, GROUPS);
     cdrl_conv2d_backward(NULL, g + c->w1, NULL, da->r1, x, p + c->w1, &d1, ws);
 }
 
@@ -223,8 +236,10 @@ static double softmax_xent(float *dlogit, const float *logit, const int *label, 
     for (int b = 0; b < B; b++) {
         const float *z = logit + (size_t)b * K;
         double mx = (double)z[0], s = 0;
-        for (int k = 1; k < K; k++) mx = (double)z[k] > mx ? (double)z[k] : mx;
-        for (int k = 0; k < K; k++) s += exp((double)z[k] - mx);
+        for (int k = 1; k < K; k++)
+            mx = (double)z[k] > mx ? (double)z[k] : mx;
+        for (int k = 0; k < K; k++)
+            s += exp((double)z[k] - mx);
         loss += log(s) + mx - (double)z[label[b]];
         for (int k = 0; k < K; k++)
             dlogit[(size_t)b * K + k] = (float)((exp((double)z[k] - mx) / s - (k == label[b])) / B);
@@ -235,7 +250,8 @@ static double softmax_xent(float *dlogit, const float *logit, const int *label, 
 // He-uniform convolutions (a ReLU follows each norm), PyTorch's default for the head, GN 1/0.
 static void init_weights(cdrl_classifier *c, cdrl_rng *rng) {
     const int K = c->n_classes;
-    cdrl_param_init_uniform(c->p + c->w1, (size_t)C1 * c->in_ch * 9, sqrtf(6.0f / (float)(c->in_ch * 9)), rng);
+    cdrl_param_init_uniform(c->p + c->w1, (size_t)C1 * c->in_ch * 9,
+                            sqrtf(6.0f / (float)(c->in_ch * 9)), rng);
     cdrl_param_init_uniform(c->p + c->w2, (size_t)C2 * C1 * 9, sqrtf(6.0f / (float)(C1 * 9)), rng);
     cdrl_param_init_uniform(c->p + c->w3, (size_t)C3 * C2 * 9, sqrtf(6.0f / (float)(C2 * 9)), rng);
     const int nin = C3 * (c->res / 4) * (c->res / 4);
@@ -243,9 +259,12 @@ static void init_weights(cdrl_classifier *c, cdrl_rng *rng) {
     cdrl_param_init_uniform(c->p + c->bh, (size_t)NF, 1.0f / sqrtf((float)nin), rng);
     cdrl_param_init_uniform(c->p + c->wf, (size_t)K * NF, 1.0f / sqrtf((float)NF), rng);
     cdrl_param_init_uniform(c->p + c->bf, (size_t)K, 1.0f / sqrtf((float)NF), rng);
-    for (int i = 0; i < C1; i++) c->p[c->g1 + (size_t)i] = 1.0f;
-    for (int i = 0; i < C2; i++) c->p[c->g2 + (size_t)i] = 1.0f;
-    for (int i = 0; i < C3; i++) c->p[c->g3 + (size_t)i] = 1.0f;
+    for (int i = 0; i < C1; i++)
+        c->p[c->g1 + (size_t)i] = 1.0f;
+    for (int i = 0; i < C2; i++)
+        c->p[c->g2 + (size_t)i] = 1.0f;
+    for (int i = 0; i < C3; i++)
+        c->p[c->g3 + (size_t)i] = 1.0f;
 }
 
 cdrl_status cdrl_classifier_create(cdrl_classifier **out, int in_ch, int res, int n_classes,
@@ -262,8 +281,8 @@ cdrl_status cdrl_classifier_create(cdrl_classifier **out, int in_ch, int res, in
 size_t cdrl_classifier_n_params(const cdrl_classifier *c) { return c->tab.total; }
 float *cdrl_classifier_params_ptr(cdrl_classifier *c) { return c->p; }
 
-double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x,
-                                 const int *label, int B) {
+double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x, const int *label,
+                                 int B) {
     const size_t nact = acts_floats(c, B, 1);
     float *abuf = cdrl_malloc(sizeof(float) * nact), *dbuf = cdrl_calloc(sizeof(float) * nact);
     cdrl_arena ws = {0};
@@ -296,15 +315,19 @@ cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *dat
                                   const cdrl_classifier_params *p) {
     *out = NULL;
     if (!data->is_image || data->img.n_classes < 2)
-        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: '%s' is not a labelled image set", data->is_image ? data->img.spec : "2-D data");
+        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: '%s' is not a labelled image set",
+                         data->is_image ? data->img.spec : "2-D data");
     const cdrl_images *im = &data->img;
     if (im->h != im->w)
-        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: images of %dx%d are not square", im->h, im->w);
+        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: images of %dx%d are not square", im->h,
+                         im->w);
     for (size_t i = 0; i < im->n; i++)
         if (im->labels[i] < 0)
-            return cdrl_fail(CDRL_STATUS_INVALID, "classifier: image %zu of '%s' has no class", i, im->spec);
+            return cdrl_fail(CDRL_STATUS_INVALID, "classifier: image %zu of '%s' has no class", i,
+                             im->spec);
     if (p->batch < 1 || p->epochs < 1 || !(p->lr > 0))
-        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: batch %d, epochs %d, lr %g", p->batch, p->epochs, (double)p->lr);
+        return cdrl_fail(CDRL_STATUS_INVALID, "classifier: batch %d, epochs %d, lr %g", p->batch,
+                         p->epochs, (double)p->lr);
     cdrl_classifier *c;
     cdrl_status st = create(&c, im->c, im->h, im->n_classes);
     if (st != CDRL_OK) return st;
@@ -336,7 +359,8 @@ cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *dat
         memset(dbuf, 0, sizeof(float) * acts_floats(c, B, 0));
         const double loss = softmax_xent(da.logit, a.logit, label, B, K);
         if (!isfinite(loss)) {
-            st = cdrl_fail(CDRL_STATUS_DIVERGED, "classifier: loss is not finite at step %ld", step);
+            st =
+                cdrl_fail(CDRL_STATUS_DIVERGED, "classifier: loss is not finite at step %ld", step);
             break;
         }
         memset(g, 0, sizeof(float) * P);
@@ -376,12 +400,18 @@ static int all_finite(const float *x, size_t n) {
 cdrl_status cdrl_classifier_run(cdrl_classifier *c, float *features, int *pred, float *logits,
                                 const float *x, int n, int in_ch, int side) {
     if (in_ch != c->in_ch || side < c->res || (side - c->res) % 2)
-        return cdrl_fail(CDRL_STATUS_MISMATCH, "classifier: it takes %dx%dx%d images (or larger by an even margin, cropped), got %dx%dx%d", c->in_ch, c->res, c->res, in_ch, side, side);
-    const int R = c->res, K = c->n_classes, off = (side - R) / 2, CH = n < RUN_CHUNK ? (n > 0 ? n : 1) : RUN_CHUNK;
+        return cdrl_fail(CDRL_STATUS_MISMATCH,
+                         "classifier: it takes %dx%dx%d images (or larger by an even margin, "
+                         "cropped), got %dx%dx%d",
+                         c->in_ch, c->res, c->res, in_ch, side, side);
+    const int R = c->res, K = c->n_classes, off = (side - R) / 2,
+              CH = n < RUN_CHUNK ? (n > 0 ? n : 1) : RUN_CHUNK;
     const size_t D = (size_t)c->in_ch * R * R;
-    float *buf = cdrl_malloc(sizeof(float) * acts_floats(c, CH, 1)), *xin = cdrl_malloc(sizeof(float) * (size_t)CH * D);
+    float *buf = cdrl_malloc(sizeof(float) * acts_floats(c, CH, 1)),
+          *xin = cdrl_malloc(sizeof(float) * (size_t)CH * D);
     cdrl_arena ws = {0};
-    cdrl_status st = buf && xin ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "classifier: out of memory");
+    cdrl_status st =
+        buf && xin ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "classifier: out of memory");
     if (st == CDRL_OK) st = cdrl_arena_init(&ws, scratch_bytes(c, CH));
     acts a;
     if (st == CDRL_OK) acts_carve(&a, buf, c, CH, 1);
@@ -390,12 +420,16 @@ cdrl_status cdrl_classifier_run(cdrl_classifier *c, float *features, int *pred, 
         for (int i = 0; i < b; i++) // crop the centre R x R of each channel
             for (int ch = 0; ch < c->in_ch; ch++)
                 for (int y = 0; y < R; y++)
-                    memcpy(xin + (size_t)i * D + ((size_t)ch * R + y) * R,
-                           x + ((((size_t)(s0 + i) * in_ch + ch) * side + (size_t)(y + off)) * side + (size_t)off),
-                           sizeof(float) * (size_t)R);
+                    memcpy(
+                        xin + (size_t)i * D + ((size_t)ch * R + y) * R,
+                        x + ((((size_t)(s0 + i) * in_ch + ch) * side + (size_t)(y + off)) * side +
+                             (size_t)off),
+                        sizeof(float) * (size_t)R);
         forward(c, &a, xin, b, &ws);
         if (!all_finite(a.logit, (size_t)b * K)) {
-            st = cdrl_fail(CDRL_STATUS_DIVERGED, "classifier: not finite on image %d..%d (NaN or Inf pixels?)", s0, s0 + b - 1);
+            st = cdrl_fail(CDRL_STATUS_DIVERGED,
+                           "classifier: not finite on image %d..%d (NaN or Inf pixels?)", s0,
+                           s0 + b - 1);
             break;
         }
         if (features) memcpy(features + (size_t)s0 * NF, a.feat, sizeof(float) * (size_t)b * NF);
@@ -424,7 +458,8 @@ cdrl_status cdrl_classifier_save(const cdrl_classifier *c, const char *path,
     for (int i = 0; i < c->tab.count && st == CDRL_OK; i++) {
         const cdrl_param *q = &c->tab.items[i];
         int64_t shape[4];
-        for (int k = 0; k < q->ndim; k++) shape[k] = q->shape[k];
+        for (int k = 0; k < q->ndim; k++)
+            shape[k] = q->shape[k];
         st = cdrl_st_writer_add_f32(w, q->name, q->ndim, shape, c->p + q->offset);
     }
     char num[3][32];
@@ -437,7 +472,8 @@ cdrl_status cdrl_classifier_save(const cdrl_classifier *c, const char *path,
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "res", num[1]);
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "n_classes", num[2]);
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "data", c->data);
-    for (int i = 0; i < n_meta && st == CDRL_OK; i++) st = cdrl_st_writer_meta(w, keys[i], vals[i]);
+    for (int i = 0; i < n_meta && st == CDRL_OK; i++)
+        st = cdrl_st_writer_meta(w, keys[i], vals[i]);
     if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
     cdrl_st_writer_free(w);
     return st;
@@ -456,20 +492,28 @@ cdrl_status cdrl_classifier_load(cdrl_classifier **out, const char *path) {
     const char *fmt = cdrl_st_meta(f, "format");
     if (!fmt || strcmp(fmt, CLS_FORMAT) != 0) {
         cdrl_st_free(f);
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: not a classifier file (format '%s', expected '%s'); make one with `cdrl classifier`", path, fmt ? fmt : "none", CLS_FORMAT);
+        return cdrl_fail(CDRL_STATUS_FORMAT,
+                         "%s: not a classifier file (format '%s', expected '%s'); make one with "
+                         "`cdrl classifier`",
+                         path, fmt ? fmt : "none", CLS_FORMAT);
     }
     const char *ver = cdrl_st_meta(f, "version");
     if (!ver || strcmp(ver, CLS_VERSION) != 0) {
         cdrl_st_free(f);
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: classifier version %s, this build reads %s; retrain with `cdrl classifier`", path, ver ? ver : "none", CLS_VERSION);
+        return cdrl_fail(
+            CDRL_STATUS_FORMAT,
+            "%s: classifier version %s, this build reads %s; retrain with `cdrl classifier`", path,
+            ver ? ver : "none", CLS_VERSION);
     }
     cdrl_classifier *c;
     st = create(&c, meta_int(f, "in_ch"), meta_int(f, "res"), meta_int(f, "n_classes"));
     for (int i = 0; st == CDRL_OK && i < c->tab.count; i++) {
         const cdrl_param *q = &c->tab.items[i];
         const float *src = cdrl_st_f32(f, q->name, q->numel);
-        if (!src) st = CDRL_STATUS_FORMAT;
-        else memcpy(c->p + q->offset, src, sizeof(float) * q->numel);
+        if (!src)
+            st = CDRL_STATUS_FORMAT;
+        else
+            memcpy(c->p + q->offset, src, sizeof(float) * q->numel);
     }
     if (st == CDRL_OK) {
         const char *d = cdrl_st_meta(f, "data"), *acc = cdrl_st_meta(f, "test_accuracy");

@@ -15,7 +15,7 @@ size_t cdrl_classifier_n_params(const cdrl_classifier *c);
 float *cdrl_classifier_params_ptr(cdrl_classifier *c); // (n_params), padding included
 // Mean softmax cross-entropy of the batch x (B, C, R, R) with labels (B); grad (n_params),
 // when not NULL, += its gradient. Allocates its buffers (a test helper, not a hot path).
-double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x,
-                                 const int *label, int B);
+double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x, const int *label,
+                                 int B);
 
 #endif // CDRL_EVAL_CLASSIFIER_H

@@ -12,16 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "core/core.h"
 #include "core/rng.h"
-#include "cdrl.h"
 
 // The reference BLAS routine (Fortran calling convention): Debian's libblas, which liblapack
 // needs anyway; there is no CBLAS header in the build dependencies.
-extern void dgemm_(const char *transa, const char *transb, const int *m, const int *n,
-                   const int *k, const double *alpha, const double *a, const int *lda,
-                   const double *b, const int *ldb, const double *beta, double *c,
-                   const int *ldc);
+extern void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+                   const double *alpha, const double *a, const int *lda, const double *b,
+                   const int *ldb, const double *beta, double *c, const int *ldc);
 
 // Row-major C (M, N) = A (M, K) · B (N, K)ᵀ: column-major, that is Cᵀ = B · Aᵀ.
 static void gemm_abt(double *c, const double *a, const double *b, int M, int N, int K) {
@@ -42,16 +41,23 @@ static double *doubles(size_t n) { return cdrl_malloc((n ? n : 1) * sizeof(doubl
 
 cdrl_status cdrl_eval_mean_cov(double *mu, double *cov, const float *f, int n, int d) {
     if (n < 2 || d < 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "mean/covariance: need at least 2 rows of at least 1 value, got %d x %d", n, d);
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "mean/covariance: need at least 2 rows of at least 1 value, got %d x %d",
+                         n, d);
     double *xc = doubles((size_t)n * (size_t)d);
-    if (!xc) return cdrl_fail(CDRL_STATUS_NOMEM, "mean/covariance: out of memory for %d x %d", n, d);
-    for (int j = 0; j < d; j++) mu[j] = 0.0;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) mu[j] += (double)f[(size_t)i * (size_t)d + (size_t)j];
-    for (int j = 0; j < d; j++) mu[j] /= n;
+    if (!xc)
+        return cdrl_fail(CDRL_STATUS_NOMEM, "mean/covariance: out of memory for %d x %d", n, d);
+    for (int j = 0; j < d; j++)
+        mu[j] = 0.0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            xc[(size_t)i * (size_t)d + (size_t)j] = (double)f[(size_t)i * (size_t)d + (size_t)j] - mu[j];
+            mu[j] += (double)f[(size_t)i * (size_t)d + (size_t)j];
+    for (int j = 0; j < d; j++)
+        mu[j] /= n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            xc[(size_t)i * (size_t)d + (size_t)j] =
+                (double)f[(size_t)i * (size_t)d + (size_t)j] - mu[j];
     // cov = Xcᵀ Xc / (n - 1): row-major Xcᵀ Xc is column-major Xc_col · Xc_colᵀ with
     // Xc_col = Xcᵀ (d, n).
     const double alpha = 1.0 / (n - 1), zero = 0.0;
@@ -68,7 +74,9 @@ cdrl_status cdrl_eval_mean_cov(double *mu, double *cov, const float *f, int n, i
 static cdrl_status sqrt_psd(double *out, const double *s, int d, double *a, double *b, double *w) {
     memcpy(a, s, sizeof(double) * (size_t)d * (size_t)d);
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, a, d, w);
-    if (info != 0) return cdrl_fail(CDRL_STATUS_INVALID, "Fréchet distance: dsyevd failed (info %d)", (int)info);
+    if (info != 0)
+        return cdrl_fail(CDRL_STATUS_INVALID, "Fréchet distance: dsyevd failed (info %d)",
+                         (int)info);
     // a holds the eigenvectors as columns: b = V diag(sqrt w), out = b Vᵀ
     for (int i = 0; i < d; i++)
         for (int k = 0; k < d; k++)
@@ -83,8 +91,12 @@ cdrl_status cdrl_eval_fd(double *fd, const double *mu1, const double *cov1, cons
     *fd = (double)NAN;
     if (d < 1) return cdrl_fail(CDRL_STATUS_INVALID, "Fréchet distance: dimension %d", d);
     const size_t dd = (size_t)d * (size_t)d;
-    double *r = doubles(dd), *a = doubles(dd), *b = doubles(dd), *m = doubles(dd), *w = doubles((size_t)d);
-    cdrl_status st = r && a && b && m && w ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "Fréchet distance: out of memory (d = %d)", d);
+    double *r = doubles(dd), *a = doubles(dd), *b = doubles(dd), *m = doubles(dd),
+           *w = doubles((size_t)d);
+    cdrl_status st =
+        r && a && b && m && w
+            ? CDRL_OK
+            : cdrl_fail(CDRL_STATUS_NOMEM, "Fréchet distance: out of memory (d = %d)", d);
     if (st == CDRL_OK) st = sqrt_psd(r, cov1, d, a, b, w);
     if (st == CDRL_OK) {
         // m = sqrt(S1) S2 sqrt(S1), symmetric PSD: tr sqrt(m) = sum of sqrt of its eigenvalues
@@ -96,7 +108,9 @@ cdrl_status cdrl_eval_fd(double *fd, const double *mu1, const double *cov1, cons
                 m[(size_t)i * d + j] = m[(size_t)j * d + i] = v;
             }
         lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', d, m, d, w);
-        if (info != 0) st = cdrl_fail(CDRL_STATUS_INVALID, "Fréchet distance: dsyevd failed (info %d)", (int)info);
+        if (info != 0)
+            st = cdrl_fail(CDRL_STATUS_INVALID, "Fréchet distance: dsyevd failed (info %d)",
+                           (int)info);
     }
     if (st == CDRL_OK) {
         double dm = 0, tr = 0, tr_sqrt = 0;
@@ -106,7 +120,9 @@ cdrl_status cdrl_eval_fd(double *fd, const double *mu1, const double *cov1, cons
             tr_sqrt += sqrt(w[j] > 0 ? w[j] : 0.0);
         }
         *fd = dm + tr - 2.0 * tr_sqrt;
-        if (!isfinite(*fd)) st = cdrl_fail(CDRL_STATUS_DIVERGED, "Fréchet distance: not finite (NaN or Inf in the statistics)");
+        if (!isfinite(*fd))
+            st = cdrl_fail(CDRL_STATUS_DIVERGED,
+                           "Fréchet distance: not finite (NaN or Inf in the statistics)");
     }
     cdrl_free(r);
     cdrl_free(a);
@@ -143,7 +159,8 @@ static double poly_sum(double *g, const double *a, const double *b, int m, int d
 cdrl_status cdrl_eval_kid_subsets(double *mmd, const float *x, const int *idx_x, const float *y,
                                   const int *idx_y, int d, int n_subsets, int m) {
     if (m < 2 || d < 1 || n_subsets < 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "KID: subset size %d (>= 2), dimension %d, %d subsets", m, d, n_subsets);
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "KID: subset size %d (>= 2), dimension %d, %d subsets", m, d, n_subsets);
     double *a = doubles((size_t)m * d), *b = doubles((size_t)m * d), *g = doubles((size_t)m * m);
     if (!a || !b || !g) {
         cdrl_free(a);
@@ -167,7 +184,8 @@ cdrl_status cdrl_eval_kid_subsets(double *mmd, const float *x, const int *idx_x,
 
 // m distinct indices of 0..n-1 (a partial Fisher-Yates shuffle); perm (n) is scratch.
 static void choose(int *out, int *perm, int n, int m, cdrl_rng *rng) {
-    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
     for (int i = 0; i < m; i++) {
         uint32_t r;
         cdrl_rng_int(rng, &r, 1, (uint32_t)(n - i));
@@ -186,11 +204,15 @@ cdrl_status cdrl_eval_kid(double *kid, double *kid_std, const float *x, int nx, 
     if (m > nx) m = nx;
     if (m > ny) m = ny;
     if (m < 2 || n_subsets < 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "KID: sets of %d and %d features, %d subsets: need 2 or more of each", nx, ny, n_subsets);
-    int *ix = cdrl_malloc(sizeof(int) * (size_t)n_subsets * m), *iy = cdrl_malloc(sizeof(int) * (size_t)n_subsets * m);
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "KID: sets of %d and %d features, %d subsets: need 2 or more of each", nx,
+                         ny, n_subsets);
+    int *ix = cdrl_malloc(sizeof(int) * (size_t)n_subsets * m),
+        *iy = cdrl_malloc(sizeof(int) * (size_t)n_subsets * m);
     int *perm = cdrl_malloc(sizeof(int) * (size_t)(nx > ny ? nx : ny));
     double *v = doubles((size_t)n_subsets);
-    cdrl_status st = ix && iy && perm && v ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "KID: out of memory");
+    cdrl_status st =
+        ix && iy && perm && v ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "KID: out of memory");
     if (st == CDRL_OK) {
         cdrl_rng rng;
         cdrl_rng_init(&rng, seed, 0);
@@ -202,9 +224,11 @@ cdrl_status cdrl_eval_kid(double *kid, double *kid_std, const float *x, int nx, 
     }
     if (st == CDRL_OK) {
         double s = 0, s2 = 0;
-        for (int i = 0; i < n_subsets; i++) s += v[i];
+        for (int i = 0; i < n_subsets; i++)
+            s += v[i];
         s /= n_subsets;
-        for (int i = 0; i < n_subsets; i++) s2 += (v[i] - s) * (v[i] - s);
+        for (int i = 0; i < n_subsets; i++)
+            s2 += (v[i] - s) * (v[i] - s);
         *kid = s;
         if (kid_std) *kid_std = n_subsets > 1 ? sqrt(s2 / n_subsets) : 0.0;
     }
@@ -224,7 +248,8 @@ cdrl_status cdrl_eval_kid(double *kid, double *kid_std, const float *x, int nx, 
 static void row_norms(double *out, const double *a, int n, int d) {
     for (int i = 0; i < n; i++) {
         double s = 0;
-        for (int j = 0; j < d; j++) s += a[(size_t)i * d + j] * a[(size_t)i * d + j];
+        for (int j = 0; j < d; j++)
+            s += a[(size_t)i * d + j] * a[(size_t)i * d + j];
         out[i] = s;
     }
 }
@@ -288,16 +313,25 @@ cdrl_status cdrl_eval_precision_recall(double *precision, double *recall, const 
                                        int n_real, const float *fake, int n_fake, int d, int k) {
     *precision = *recall = (double)NAN;
     if (k < 1 || k > 15 || n_real <= k || n_fake <= k || d < 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "precision/recall: k = %d (1..15) needs more than k real (%d) and generated (%d) features", k, n_real, n_fake);
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "precision/recall: k = %d (1..15) needs more than k real (%d) and "
+                         "generated (%d) features",
+                         k, n_real, n_fake);
     const int n_max = n_real > n_fake ? n_real : n_fake;
     double *r = doubles((size_t)n_real * d), *f = doubles((size_t)n_fake * d);
     double *nr = doubles((size_t)n_real), *nf = doubles((size_t)n_fake);
     double *rr = doubles((size_t)n_real), *rf = doubles((size_t)n_fake);
     double *g = doubles((size_t)PR_ROWS * n_max);
-    cdrl_status st = r && f && nr && nf && rr && rf && g ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "precision/recall: out of memory for %d and %d features", n_real, n_fake);
+    cdrl_status st =
+        r && f && nr && nf && rr && rf && g
+            ? CDRL_OK
+            : cdrl_fail(CDRL_STATUS_NOMEM, "precision/recall: out of memory for %d and %d features",
+                        n_real, n_fake);
     if (st == CDRL_OK) {
-        for (size_t i = 0; i < (size_t)n_real * d; i++) r[i] = (double)real[i];
-        for (size_t i = 0; i < (size_t)n_fake * d; i++) f[i] = (double)fake[i];
+        for (size_t i = 0; i < (size_t)n_real * d; i++)
+            r[i] = (double)real[i];
+        for (size_t i = 0; i < (size_t)n_fake * d; i++)
+            f[i] = (double)fake[i];
         row_norms(nr, r, n_real, d);
         row_norms(nf, f, n_fake, d);
         knn_radii(rr, r, nr, n_real, d, k, g);

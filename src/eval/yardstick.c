@@ -52,17 +52,25 @@ cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *r
                                        const char *path, double *accuracy) {
     if (accuracy) *accuracy = (double)NAN;
     if (!ref->is_image || ref->img.n < 2)
-        return cdrl_fail(CDRL_STATUS_INVALID, "yardstick: the reference must be an image set of 2 or more images");
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "yardstick: the reference must be an image set of 2 or more images");
     const cdrl_images *im = &ref->img;
     if (im->h != im->w)
-        return cdrl_fail(CDRL_STATUS_MISMATCH, "yardstick: reference images of %dx%d are not square", im->h, im->w);
-    if (im->n > 0x7fffffff) return cdrl_fail(CDRL_STATUS_INVALID, "yardstick: too many reference images");
+        return cdrl_fail(CDRL_STATUS_MISMATCH,
+                         "yardstick: reference images of %dx%d are not square", im->h, im->w);
+    if (im->n > 0x7fffffff)
+        return cdrl_fail(CDRL_STATUS_INVALID, "yardstick: too many reference images");
     const int n = (int)im->n, d = cdrl_classifier_feature_dim(c);
     if (n_keep > n) n_keep = n;
-    float *f = cdrl_malloc(sizeof(float) * (size_t)n * d), *kept = cdrl_malloc(sizeof(float) * (size_t)(n_keep > 0 ? n_keep : 1) * d);
+    float *f = cdrl_malloc(sizeof(float) * (size_t)n * d),
+          *kept = cdrl_malloc(sizeof(float) * (size_t)(n_keep > 0 ? n_keep : 1) * d);
     int *pred = cdrl_malloc(sizeof(int) * (size_t)n), *perm = cdrl_malloc(sizeof(int) * (size_t)n);
-    double *mu = cdrl_malloc(sizeof(double) * (size_t)d), *cov = cdrl_malloc(sizeof(double) * (size_t)d * d);
-    cdrl_status st = f && kept && pred && perm && mu && cov ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory for %d features", n);
+    double *mu = cdrl_malloc(sizeof(double) * (size_t)d),
+           *cov = cdrl_malloc(sizeof(double) * (size_t)d * d);
+    cdrl_status st =
+        f && kept && pred && perm && mu && cov
+            ? CDRL_OK
+            : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory for %d features", n);
     if (st == CDRL_OK) st = cdrl_classifier_run(c, f, pred, NULL, im->x, n, im->c, im->h);
     if (st == CDRL_OK) st = cdrl_eval_mean_cov(mu, cov, f, n, d);
     if (st == CDRL_OK) {
@@ -73,7 +81,8 @@ cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *r
         // a fixed random subset, kept in its random order so that any prefix is random too
         cdrl_rng rng;
         cdrl_rng_init(&rng, 20240601, 0);
-        for (int i = 0; i < n; i++) perm[i] = i;
+        for (int i = 0; i < n; i++)
+            perm[i] = i;
         for (int i = 0; i < n_keep; i++) {
             uint32_t r;
             cdrl_rng_int(&rng, &r, 1, (uint32_t)(n - i));
@@ -85,12 +94,15 @@ cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *r
         cdrl_st_writer *w = cdrl_st_writer_create();
         char num[3][32];
         snprintf(num[0], sizeof num[0], "%d", n);
-        snprintf(num[1], sizeof num[1], "%016llx", (unsigned long long)cdrl_classifier_fingerprint(c));
+        snprintf(num[1], sizeof num[1], "%016llx",
+                 (unsigned long long)cdrl_classifier_fingerprint(c));
         snprintf(num[2], sizeof num[2], "%d", d);
         st = w ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory");
         if (st == CDRL_OK) st = cdrl_st_writer_add(w, "mu", CDRL_ST_F64, 1, (int64_t[]){d}, mu);
-        if (st == CDRL_OK) st = cdrl_st_writer_add(w, "cov", CDRL_ST_F64, 2, (int64_t[]){d, d}, cov);
-        if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "features", 2, (int64_t[]){n_keep, d}, kept);
+        if (st == CDRL_OK)
+            st = cdrl_st_writer_add(w, "cov", CDRL_ST_F64, 2, (int64_t[]){d, d}, cov);
+        if (st == CDRL_OK)
+            st = cdrl_st_writer_add_f32(w, "features", 2, (int64_t[]){n_keep, d}, kept);
         if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "format", STATS_FORMAT);
         if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "version", STATS_VERSION);
         if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "data", im->spec);
@@ -133,19 +145,31 @@ cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_pat
                    *print = cdrl_st_meta(f, "classifier"), *n = cdrl_st_meta(f, "n"),
                    *data = cdrl_st_meta(f, "data");
         char want[32];
-        snprintf(want, sizeof want, "%016llx", (unsigned long long)cdrl_classifier_fingerprint(y->cls));
+        snprintf(want, sizeof want, "%016llx",
+                 (unsigned long long)cdrl_classifier_fingerprint(y->cls));
         y->d = cdrl_classifier_feature_dim(y->cls);
         const cdrl_st_tensor *ft = cdrl_st_find(f, "features");
         if (!fmt || strcmp(fmt, STATS_FORMAT) != 0 || !ver || strcmp(ver, STATS_VERSION) != 0)
-            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: not yardstick statistics of version %s (format '%s')", spath, STATS_VERSION, fmt ? fmt : "none");
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s: not yardstick statistics of version %s (format '%s')", spath,
+                           STATS_VERSION, fmt ? fmt : "none");
         else if (!print || strcmp(print, want) != 0)
-            st = cdrl_fail(CDRL_STATUS_MISMATCH, "%s: made with another classifier (%s, %s has %s); regenerate with `cdrl classifier --stats-only`", spath, print ? print : "none", classifier_path, want);
-        else if (!ft || ft->dtype != CDRL_ST_F32 || ft->ndim != 2 || ft->shape[1] != y->d || ft->shape[0] < 4)
-            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: 'features' is not a float32 (N >= 4, %d) tensor", spath, y->d);
+            st = cdrl_fail(CDRL_STATUS_MISMATCH,
+                           "%s: made with another classifier (%s, %s has %s); regenerate with "
+                           "`cdrl classifier --stats-only`",
+                           spath, print ? print : "none", classifier_path, want);
+        else if (!ft || ft->dtype != CDRL_ST_F32 || ft->ndim != 2 || ft->shape[1] != y->d ||
+                 ft->shape[0] < 4)
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s: 'features' is not a float32 (N >= 4, %d) tensor", spath, y->d);
         else {
             const cdrl_st_tensor *mt = cdrl_st_find(f, "mu"), *ct = cdrl_st_find(f, "cov");
-            if (!mt || mt->dtype != CDRL_ST_F64 || mt->numel != (size_t)y->d || !ct || ct->dtype != CDRL_ST_F64 || ct->numel != (size_t)y->d * y->d)
-                st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: 'mu' (%d) or 'cov' (%d, %d) float64 tensors missing or of the wrong size", spath, y->d, y->d, y->d);
+            if (!mt || mt->dtype != CDRL_ST_F64 || mt->numel != (size_t)y->d || !ct ||
+                ct->dtype != CDRL_ST_F64 || ct->numel != (size_t)y->d * y->d)
+                st = cdrl_fail(
+                    CDRL_STATUS_FORMAT,
+                    "%s: 'mu' (%d) or 'cov' (%d, %d) float64 tensors missing or of the wrong size",
+                    spath, y->d, y->d, y->d);
             else {
                 y->n_feat = (int)ft->shape[0];
                 y->n_ref = n ? atol(n) : 0;
@@ -153,7 +177,8 @@ cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_pat
                 y->mu = cdrl_malloc(sizeof(double) * (size_t)y->d);
                 y->cov = cdrl_malloc(sizeof(double) * (size_t)y->d * y->d);
                 y->feat = cdrl_malloc(sizeof(float) * ft->numel);
-                if (!y->mu || !y->cov || !y->feat) st = cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory");
+                if (!y->mu || !y->cov || !y->feat)
+                    st = cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory");
                 else {
                     memcpy(y->mu, mt->data, sizeof(double) * (size_t)y->d);
                     memcpy(y->cov, ct->data, sizeof(double) * (size_t)y->d * y->d);
@@ -198,17 +223,20 @@ cdrl_status cdrl_yardstick_score_features(cdrl_yardstick *y, const float *f, con
     r->n_classes = cdrl_classifier_classes(y->cls);
     if (n < 2) return cdrl_fail(CDRL_STATUS_INVALID, "yardstick: %d images, need at least 2", n);
     const int d = y->d;
-    double *mu = cdrl_malloc(sizeof(double) * (size_t)d), *cov = cdrl_malloc(sizeof(double) * (size_t)d * d);
+    double *mu = cdrl_malloc(sizeof(double) * (size_t)d),
+           *cov = cdrl_malloc(sizeof(double) * (size_t)d * d);
     cdrl_status st = mu && cov ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory");
     if (st == CDRL_OK) st = cdrl_eval_mean_cov(mu, cov, f, n, d);
     if (st == CDRL_OK) st = cdrl_eval_fd(&r->fd, mu, cov, y->mu, y->cov, d);
     if (st == CDRL_OK)
-        st = cdrl_eval_kid(&r->kid, &r->kid_std, y->feat, y->n_feat, f, n, d, p->kid_subsets, p->kid_subset_size, p->seed);
+        st = cdrl_eval_kid(&r->kid, &r->kid_std, y->feat, y->n_feat, f, n, d, p->kid_subsets,
+                           p->kid_subset_size, p->seed);
     // precision and recall compare sets of equal size (Kynkäänniemi et al.): the first n of the
     // kept reference features, a random subset
     r->n_ref_pr = n < y->n_feat ? n : y->n_feat;
     if (st == CDRL_OK && n > p->k && r->n_ref_pr > p->k)
-        st = cdrl_eval_precision_recall(&r->precision, &r->recall, y->feat, r->n_ref_pr, f, n, d, p->k);
+        st = cdrl_eval_precision_recall(&r->precision, &r->recall, y->feat, r->n_ref_pr, f, n, d,
+                                        p->k);
     long right = 0, asked = 0;
     for (int i = 0; i < n && pred; i++) {
         if (pred[i] >= 0 && pred[i] < r->n_classes) r->hist[pred[i]]++;
@@ -226,7 +254,9 @@ cdrl_status cdrl_yardstick_score(cdrl_yardstick *y, const float *x, const int *c
                                  cdrl_yardstick_result *r) {
     float *f = cdrl_malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * (size_t)y->d);
     int *pred = cdrl_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    cdrl_status st = f && pred ? CDRL_OK : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory for %d images", n);
+    cdrl_status st =
+        f && pred ? CDRL_OK
+                  : cdrl_fail(CDRL_STATUS_NOMEM, "yardstick: out of memory for %d images", n);
     if (st == CDRL_OK) st = cdrl_classifier_run(y->cls, f, pred, NULL, x, n, in_ch, side);
     if (st == CDRL_OK) st = cdrl_yardstick_score_features(y, f, pred, cls, n, p, r);
     cdrl_free(f);

@@ -2,9 +2,9 @@
 # The image yardstick end to end on 8x8 grey PNGs in two class sub-folders (made by the helper
 # build/tests/test_energy): `cdrl classifier` (weights, statistics, the same bytes at 1 and 2
 # threads), `cdrl eval --images` and `--model` (text and JSON, the initializer's proposals),
-# `cdrl train --eval-every` (metrics.jsonl records) and the final figures. Failures, one line
-# each: a missing folder, PNGs of the wrong size, a model whose data has no classifier,
-# statistics of another classifier. Not checked: the values on real data (docs/yardstick.md).
+# RGB files for a grey classifier, `cdrl train --eval-every` (metrics.jsonl records) and the
+# final figures. Failures, one line each: a missing folder, PNGs of the wrong size, a model
+# whose data has no classifier, statistics of another classifier. Not checked: the values on real data (docs/yardstick.md).
 # Writes only under $CLI_TEST_DIR/yardstick.
 CDRL=${CDRL:-./cdrl}
 T=${CLI_TEST_DIR:-build/cli-test}/yardstick
@@ -14,7 +14,7 @@ checks=0
 failed=0
 
 rm -rf "$T"
-mkdir -p "$T/in" "$T/data/shirt" "$T/data/shoe" "$T/big"
+mkdir -p "$T/in" "$T/data/shirt" "$T/data/shoe" "$T/big" "$T/rgb"
 
 . tests/cli_util.sh
 
@@ -28,6 +28,7 @@ for i in 1 2 3 4; do
 done
 cp "$T/in/big.png" "$T/big/"
 cp "$T/in/big.png" "$T/big/big2.png"
+for i in 1 2 3 4; do cp "$T/in/rgb.png" "$T/rgb/rgb$i.png"; done
 DATA="folder:$T/data"
 CLS="$T/cls.safetensors"
 
@@ -62,6 +63,11 @@ ok $? "JSON with fd, acc and class_hist"
 # images, so the square roots of zero eigenvalues give about 1e-6)
 awk -F'"fd":' '{split($2, a, ","); exit !(a[1] + 0 < 1e-4 && a[1] + 0 > -1e-4)}' "$T/out"
 ok $? "FD of the reference set against itself is 0"
+
+run 0 "eval --images of RGB files (grey classifier: channel mean)" "$CDRL" eval --images \
+    "$T/rgb" --classifier "$CLS" -t 1
+grep -q "^fd " "$T/out"
+ok $? "RGB files scored"
 
 # ---------------------------------------------------------------------------------------
 # eval --model and train --eval-every

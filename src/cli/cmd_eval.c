@@ -173,7 +173,8 @@ static const cli_opt eval_table[] = {
     {"langevin-steps", 'k', CLI_STR, O(k_list), "K[,K..]",
      "Langevin steps per level for the MMD samples (a list measures each)", "the model's K", 0, 0},
     {"num-samples", 'n', CLI_INT, O(n), "N",
-     "held-out points (generators) and the size of each MMD set", NULL, 2, 1000000},
+     "held-out points (generators) and the size of each MMD set; images: samples scored",
+     "5000; image models 1000; --images all", 2, 1000000},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL,
      0, 0},
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
@@ -450,7 +451,20 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
         else if (o->folder_classes && cdrl_dataset_classes(d) != cdrl_classifier_classes(cl))
             rc = cli_die(CLI_FAIL, "--folder-classes: %s has %d class sub-folders, the classifier "
                          "%d classes", o->images, cdrl_dataset_classes(d), cdrl_classifier_classes(cl));
-        if (rc == CLI_OK) {
+        const int R = cdrl_classifier_res(cl);
+        if (rc == CLI_OK && C == 1 && D == 3 * R * R) {
+            // RGB files of grey images (torchvision's save_image writes grey as three equal
+            // channels): their channel mean
+            const float *src = cdrl_dataset_points(d);
+            const size_t P = (size_t)R * R;
+            for (size_t i = 0; i < (size_t)*n; i++)
+                for (size_t q = 0; q < P; q++)
+                    (*x)[i * P + q] = (src[i * 3 * P + q] + src[i * 3 * P + P + q] +
+                                       src[i * 3 * P + 2 * P + q]) / 3.0f;
+            D = (int)P;
+            const int *lab = cdrl_dataset_labels(d);
+            for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;
+        } else if (rc == CLI_OK) {
             memcpy(*x, cdrl_dataset_points(d), sizeof(float) * (size_t)*n * (size_t)D);
             const int *lab = cdrl_dataset_labels(d);
             for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;

@@ -178,6 +178,13 @@ int cli_yardstick_check_model(const cdrl_config *c, cdrl_yardstick *ys, const ch
 // (n) (-1 for unconditional models).
 int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k,
                          uint64_t seed, const char *what);
+// `cdrl train`'s evaluation: the yardstick on n samples (EMA weights, the training K,
+// guidance w, classes cycling 1..K) and on n of the initializer's proposals alone, both with
+// seed (the same at every evaluation, so successive records differ by the model only); one
+// metrics.jsonl record {"step", "time_s", "eval": {fd, acc, kid, precision, recall, fd_init,
+// acc_init, n, guidance}} into mf, and one stdout line, or the full figures when final.
+int cli_yardstick_train_eval(cdrl_model *m, cdrl_yardstick *ys, int n, float w, uint64_t seed,
+                             FILE *mf, double time_s, int final);
 // The figures as aligned text lines, each starting with prefix.
 void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FILE *f);
 // The figures as members of a cJSON object (NaN as null).

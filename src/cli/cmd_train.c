@@ -375,55 +375,6 @@ static void json_num(FILE *f, const char *key, double v, int last) {
         fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
 }
 
-// Images: the yardstick on n samples (EMA weights, the training K, guidance w, classes
-// cycling 1..K) and on n of the initializer's proposals alone, one metrics.jsonl record
-// (time_s: training time, evaluation excluded) and one stdout line, or the full figures
-// (final). Same seed every time, so successive records differ by the model only.
-static int yardstick_eval(cdrl_model *m, cdrl_yardstick *ys, int n, float w, FILE *mf,
-                          double time_s, int final) {
-    const cdrl_config *c = cdrl_model_config(m);
-    float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
-    int *cls = malloc(sizeof(int) * (size_t)n);
-    cdrl_yardstick_result r, ri;
-    int rc = x && cls ? CLI_OK : cli_die(CLI_FAIL, "out of memory for %d evaluation samples", n);
-    if (rc == CLI_OK) rc = cli_yardstick_sample(m, x, cls, n, w, c->n_langevin, EVAL_SEED, "eval samples");
-    if (rc == CLI_OK && cdrl_yardstick_score(ys, x, cls, n, c->in_ch, c->res, NULL, &r) != CDRL_OK)
-        rc = cli_fail(CLI_FAIL, "yardstick: scoring the samples failed");
-    if (rc == CLI_OK) rc = cli_yardstick_sample(m, x, cls, n, w, 0, EVAL_SEED, "eval proposals");
-    if (rc == CLI_OK && cdrl_yardstick_score(ys, x, cls, n, c->in_ch, c->res, NULL, &ri) != CDRL_OK)
-        rc = cli_fail(CLI_FAIL, "yardstick: scoring the proposals failed");
-    if (rc == CLI_OK) {
-        fprintf(mf, "{\"step\":%ld,", cdrl_model_step(m));
-        json_num(mf, "time_s", time_s, 0);
-        fprintf(mf, "\"eval\":{");
-        json_num(mf, "fd", r.fd, 0);
-        json_num(mf, "acc", r.acc, 0);
-        json_num(mf, "kid", r.kid, 0);
-        json_num(mf, "precision", r.precision, 0);
-        json_num(mf, "recall", r.recall, 0);
-        json_num(mf, "fd_init", ri.fd, 0);
-        json_num(mf, "acc_init", ri.acc, 0);
-        json_num(mf, "n", (double)n, 0);
-        json_num(mf, "guidance", (double)w, 1);
-        fprintf(mf, "}}\n");
-        fflush(mf);
-        if (final) {
-            printf("yardstick  %d samples (K %d, w %g) against %s:\n", n, c->n_langevin, (double)w,
-                   cdrl_yardstick_data(ys));
-            cli_yardstick_print(&r, "  ", stdout);
-            printf("  proposals (initializer alone): fd %.4f, accuracy %.4f\n", ri.fd, ri.acc);
-        } else {
-            printf("eval step %ld | fd %.4g acc %.4g | fd_init %.4g acc_init %.4g | kid %.4g | "
-                   "precision %.3g recall %.3g\n",
-                   cdrl_model_step(m), r.fd, r.acc, ri.fd, ri.acc, r.kid, r.precision, r.recall);
-        }
-        fflush(stdout);
-    }
-    free(x);
-    free(cls);
-    return rc;
-}
-
 int cmd_train(int argc, char **argv) {
     train_opts o = {.data = NULL,
                     .out = "runs/demo",
@@ -616,7 +567,7 @@ int cmd_train(int argc, char **argv) {
             cli_progress_end(&pr);
             const double te = cli_now();
             t_eval_last = te - t0 - t_eval;
-            rc = yardstick_eval(m, ys, o.eval_n, o.guidance, mf, t_eval_last, 0);
+            rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_eval_last, 0);
             const double dt = cli_now() - te; // ms_per_it, the log lines and the ETA count training only
             t_eval += dt;
             t_log += dt;
@@ -668,7 +619,7 @@ int cmd_train(int argc, char **argv) {
     }
     printf("figure     %s\n", figpath);
     if (ys && !o.no_eval &&
-        (rc = yardstick_eval(m, ys, o.eval_n, o.guidance, mf, t_train, 1)) != CLI_OK) {
+        (rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_train, 1)) != CLI_OK) {
         fclose(mf);
         goto done;
     }

@@ -143,3 +143,60 @@ void cli_yardstick_json(cJSON *o, const cdrl_yardstick_result *r) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(r->hist[k]));
     cJSON_AddItemToObject(o, "class_hist", h);
 }
+
+static void json_num_or_null(FILE *f, const char *key, double v, int last) {
+    if (isfinite(v))
+        fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
+    else
+        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
+}
+
+// Images: the yardstick on n samples (EMA weights, the training K, guidance w, classes
+// cycling 1..K) and on n of the initializer's proposals alone, one metrics.jsonl record
+// (time_s: training time, evaluation excluded) and one stdout line, or the full figures
+// (final).
+int cli_yardstick_train_eval(cdrl_model *m, cdrl_yardstick *ys, int n, float w, uint64_t seed,
+                             FILE *mf, double time_s, int final) {
+    const cdrl_config *c = cdrl_model_config(m);
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
+    int *cls = malloc(sizeof(int) * (size_t)n);
+    cdrl_yardstick_result r, ri;
+    int rc = x && cls ? CLI_OK : cli_die(CLI_FAIL, "out of memory for %d evaluation samples", n);
+    if (rc == CLI_OK)
+        rc = cli_yardstick_sample(m, x, cls, n, w, c->n_langevin, seed, "eval samples");
+    if (rc == CLI_OK && cdrl_yardstick_score(ys, x, cls, n, c->in_ch, c->res, NULL, &r) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "yardstick: scoring the samples failed");
+    if (rc == CLI_OK) rc = cli_yardstick_sample(m, x, cls, n, w, 0, seed, "eval proposals");
+    if (rc == CLI_OK && cdrl_yardstick_score(ys, x, cls, n, c->in_ch, c->res, NULL, &ri) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "yardstick: scoring the proposals failed");
+    if (rc == CLI_OK) {
+        fprintf(mf, "{\"step\":%ld,", cdrl_model_step(m));
+        json_num_or_null(mf, "time_s", time_s, 0);
+        fprintf(mf, "\"eval\":{");
+        json_num_or_null(mf, "fd", r.fd, 0);
+        json_num_or_null(mf, "acc", r.acc, 0);
+        json_num_or_null(mf, "kid", r.kid, 0);
+        json_num_or_null(mf, "precision", r.precision, 0);
+        json_num_or_null(mf, "recall", r.recall, 0);
+        json_num_or_null(mf, "fd_init", ri.fd, 0);
+        json_num_or_null(mf, "acc_init", ri.acc, 0);
+        json_num_or_null(mf, "n", (double)n, 0);
+        json_num_or_null(mf, "guidance", (double)w, 1);
+        fprintf(mf, "}}\n");
+        fflush(mf);
+        if (final) {
+            printf("yardstick  %d samples (K %d, w %g) against %s:\n", n, c->n_langevin, (double)w,
+                   cdrl_yardstick_data(ys));
+            cli_yardstick_print(&r, "  ", stdout);
+            printf("  proposals (initializer alone): fd %.4f, accuracy %.4f\n", ri.fd, ri.acc);
+        } else {
+            printf("eval step %ld | fd %.4g acc %.4g | fd_init %.4g acc_init %.4g | kid %.4g | "
+                   "precision %.3g recall %.3g\n",
+                   cdrl_model_step(m), r.fd, r.acc, ri.fd, ri.acc, r.kid, r.precision, r.recall);
+        }
+        fflush(stdout);
+    }
+    free(x);
+    free(cls);
+    return rc;
+}

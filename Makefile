@@ -19,7 +19,7 @@ OMP     := -Wno-unknown-pragmas
 endif
 BUILD   ?= build
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) -Iinclude -Isrc
-LDLIBS  := -ldnnl -lcjson -lpng -ljpeg -lz -lm $(OMP) $(SAN)
+LDLIBS  := -ldnnl -llapacke -llapack -lblas -lcjson -lpng -ljpeg -lz -lm $(OMP) $(SAN)
 PYTHON  ?= /usr/bin/python3
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
@@ -83,11 +83,13 @@ bench: $(BENCHES)
 sanitize:
 	$(MAKE) BUILD=build/san SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
-# Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch). With
-# OFFICIAL=/path/to/CDRL (a checkout of the official repository) also the fixtures of
-# tests/test_official_iter.c, which run the official training loop and sampler.
+# Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch) and the
+# yardstick's SciPy twin. With OFFICIAL=/path/to/CDRL (a checkout of the official repository)
+# also the fixtures of tests/test_official_iter.c, which run the official training loop and
+# sampler.
 fixtures:
 	@for f in ref/fixtures_*.py; do echo "$(PYTHON) $$f"; $(PYTHON) $$f || exit 1; done
+	$(PYTHON) ref/yardstick_twin.py --fixture
 	@if [ -n "$(OFFICIAL)" ]; then echo "$(PYTHON) ref/official_image_iter.py $(OFFICIAL)"; \
 	  $(PYTHON) ref/official_image_iter.py "$(OFFICIAL)" || exit 1; \
 	else echo "official_iter_*.safetensors kept (set OFFICIAL=/path/to/CDRL to remake them)"; fi

@@ -169,6 +169,8 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
 // K, the number of classes of an image set (labels 0..K-1; a conditional model calls them
 // 1..K); 0 for 2-D sources and unlabelled images.
 int cdrl_dataset_classes(const cdrl_dataset *d);
+// The classes 0..K-1 (-1 unknown) of an image set's images (N), NULL for 2-D sources.
+const int *cdrl_dataset_labels(const cdrl_dataset *d);
 // Number of points of a file source; 0 for generators.
 size_t cdrl_dataset_size(const cdrl_dataset *d);
 // The file's points (n, dim) or NULL for generators.
@@ -215,6 +217,9 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
 // sample's class as 1..n_classes (0 = unconditional, the null label; NULL: 0 for all) and
 // guidance the weight w of classifier-free guidance (method.md §7: both networks give
 // (1 + w) out(c) - w out(0), twice the cost; 0 turns it off). Unconditional models ignore both.
+// n_langevin = 0 gives the initializer's proposals alone: at every level y = mu(x_j) + the
+// initializer's noise, no Langevin step and no final Tweedie step (what the initializer has
+// learnt, for the yardstick's fd_init / acc_init).
 cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
                                    float guidance, int n, int n_langevin, int use_ema,
                                    uint64_t seed);
@@ -300,6 +305,138 @@ double cdrl_eval_median_distance(const float *x, int n, int dim);
 // every mean over all pairs including i = i'. Double accumulation over fixed blocks of rows,
 // so the value is the same for any thread count. h > 0, nx, ny >= 1.
 double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, double h);
+
+// ---------------------------------------------------------------------------------------
+// The image yardstick (docs/yardstick.md): a small CNN classifier trained on a labelled image
+// set, whose 128-d penultimate activations are the features; the Fréchet distance (FD), the
+// kernel inception distance (KID) and k-NN precision/recall of generated images against the
+// reference statistics of a held-out split; the classifier's accuracy on the classes asked
+// for and its class histogram.
+//
+//     cdrl_yardstick *ys;  cdrl_yardstick_load(&ys, "models/fmnist_classifier.safetensors");
+//     cdrl_yardstick_result r;
+//     cdrl_yardstick_score(ys, images, classes, n, 1, 28, NULL, &r);   // r.fd, r.kid, r.acc ...
+//     cdrl_yardstick_free(ys);
+
+#define CDRL_YARDSTICK_MAX_CLASSES 100
+
+typedef struct cdrl_classifier cdrl_classifier;
+
+typedef struct cdrl_classifier_params {
+    int epochs;    // passes over the training set (batches drawn with replacement): 8
+    int batch;     // 128
+    float lr;      // Adam learning rate, cosine-decayed to 0 over the run: 2e-3
+    int flip;      // random horizontal flips of the training batches: 1
+    uint64_t seed; // weights and batches: 1
+    // Called after every step with the running mean loss; non-zero cancels the training
+    // (CDRL_STATUS_CANCELLED). May be NULL.
+    int (*progress)(void *user, long step, long total, double loss);
+    void *user;
+} cdrl_classifier_params;
+void cdrl_classifier_params_init(cdrl_classifier_params *p);
+
+// Trains a classifier on the labelled image set data (every image must have a class). The
+// same seed gives the same weights, byte for byte, with any thread count. CDRL_STATUS_INVALID
+// for unlabelled, non-square or 2-D data; NOMEM; DIVERGED on a non-finite loss.
+cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *data,
+                                  const cdrl_classifier_params *p);
+// Writes the weights and the metadata pairs keys/vals (e.g. the command and test accuracy)
+// as safetensors ("<path>.tmp", then renamed).
+cdrl_status cdrl_classifier_save(const cdrl_classifier *c, const char *path,
+                                 const char *const *keys, const char *const *vals, int n_meta);
+// CDRL_STATUS_IO / FORMAT (not a classifier file, or another version) with the path logged.
+cdrl_status cdrl_classifier_load(cdrl_classifier **out, const char *path);
+void cdrl_classifier_free(cdrl_classifier *c); // NULL is a no-op
+int cdrl_classifier_classes(const cdrl_classifier *c);
+int cdrl_classifier_feature_dim(const cdrl_classifier *c); // F = 128
+int cdrl_classifier_res(const cdrl_classifier *c);         // the image side it was trained at
+int cdrl_classifier_channels(const cdrl_classifier *c);
+// FNV-1a hash of the weight bytes: reference statistics record it.
+uint64_t cdrl_classifier_fingerprint(const cdrl_classifier *c);
+// The data spec it was trained on.
+const char *cdrl_classifier_data(const cdrl_classifier *c);
+// Runs the classifier on x (n, in_ch, side, side) in [-1, 1]; side may exceed the classifier's
+// res by an even margin (padded data: the centre is cropped). Writes features (n, F), the
+// predicted class 0..K-1 (n) and logits (n, K), each unless NULL. CDRL_STATUS_MISMATCH for
+// images of another shape, DIVERGED for non-finite outputs, NOMEM.
+cdrl_status cdrl_classifier_run(cdrl_classifier *c, float *features, int *pred, float *logits,
+                                const float *x, int n, int in_ch, int side);
+
+// Mean mu (d) and covariance cov (d, d) (divisor n - 1) of the rows of f (n, d), in double.
+cdrl_status cdrl_eval_mean_cov(double *mu, double *cov, const float *f, int n, int d);
+// Fréchet distance of two Gaussians: |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(sqrt(S1) S2
+// sqrt(S1)), the square roots through LAPACK's symmetric eigen-decomposition (negative
+// round-off eigenvalues count as 0). cov1, cov2 symmetric PSD (d, d).
+cdrl_status cdrl_eval_fd(double *fd, const double *mu1, const double *cov1, const double *mu2,
+                         const double *cov2, int d);
+// KID: the unbiased MMD^2 with kernel k(a, b) = (a.b / d + 1)^3 between subsets of m rows of
+// x (nx, d) and of y (ny, d), m = min(subset_size, nx, ny), each subset drawn without
+// replacement (Philox stream 0 of seed), averaged over n_subsets; kid_std (may be NULL) is the
+// standard deviation over the subsets (torch-fidelity's kid_subsets / kid_subset_size).
+cdrl_status cdrl_eval_kid(double *kid, double *kid_std, const float *x, int nx, const float *y,
+                          int ny, int d, int n_subsets, int subset_size, uint64_t seed);
+// The same with the subsets given: mmd (n_subsets) receives each subset's MMD^2; idx_x and
+// idx_y (n_subsets, m) are row indices of x and y (the twin's check).
+cdrl_status cdrl_eval_kid_subsets(double *mmd, const float *x, const int *idx_x, const float *y,
+                                  const int *idx_y, int d, int n_subsets, int m);
+// Improved precision and recall (Kynkäänniemi et al. 2019): a set's manifold is the union of
+// balls around its points reaching to each point's k-th nearest neighbour in the set.
+// precision = share of fake rows inside the real manifold, recall = share of real rows inside
+// the fake manifold. k in 1..15, both sets larger than k.
+cdrl_status cdrl_eval_precision_recall(double *precision, double *recall, const float *real,
+                                       int n_real, const float *fake, int n_fake, int d, int k);
+
+typedef struct cdrl_yardstick cdrl_yardstick;
+typedef struct cdrl_yardstick_params {
+    int kid_subsets;     // 100
+    int kid_subset_size; // 1000 (capped by both set sizes)
+    int k;               // precision/recall neighbours: 3
+    uint64_t seed;       // KID subsets: 1
+} cdrl_yardstick_params;
+void cdrl_yardstick_params_init(cdrl_yardstick_params *p);
+
+typedef struct cdrl_yardstick_result {
+    int n;                 // images scored
+    long n_ref;            // reference images behind the FD statistics
+    int n_ref_pr;          // reference features in precision/recall (min(n, kept))
+    double fd, kid, kid_std, precision, recall;
+    double acc;            // share of predicted == asked among images with a class; NaN if none
+    int n_asked;           // images with a class asked for
+    int n_classes;         // K
+    int hist[CDRL_YARDSTICK_MAX_CLASSES]; // predicted classes 0..K-1
+} cdrl_yardstick_result;
+
+// "<dir>/x.safetensors" -> "<dir>/x.stats.safetensors" (any other name gets the suffix
+// appended). Returns 0, or -1 when n is too small.
+int cdrl_yardstick_stats_path(char *out, size_t n, const char *classifier_path);
+// Runs c on every image of ref and writes its reference statistics to path: feature mean and
+// covariance over all images, the features of n_keep images drawn at random (fixed seed) in
+// their random order, the classifier's fingerprint. accuracy (may be NULL) receives c's
+// accuracy on ref's labels.
+cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *ref, int n_keep,
+                                       const char *path, double *accuracy);
+// Loads a classifier and its statistics (cdrl_yardstick_stats_path). CDRL_STATUS_MISMATCH
+// when the statistics were made with other weights; IO / FORMAT as the files' loaders.
+cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_path);
+void cdrl_yardstick_free(cdrl_yardstick *y); // NULL is a no-op
+cdrl_classifier *cdrl_yardstick_classifier(cdrl_yardstick *y);
+const char *cdrl_yardstick_data(const cdrl_yardstick *y); // the reference set's spec
+// The reference statistics: mean (F), covariance (F, F) and the n kept features (n, F).
+const double *cdrl_yardstick_ref_mean(const cdrl_yardstick *y);
+const double *cdrl_yardstick_ref_cov(const cdrl_yardstick *y);
+const float *cdrl_yardstick_ref_features(const cdrl_yardstick *y, int *n);
+// Scores images x (n, in_ch, side, side) in [-1, 1]: FD of their features against the
+// reference mean/covariance; KID against the kept reference features; precision and recall
+// against the first min(n, kept) of them; with cls (n) (class 0..K-1 asked for, -1 none; may
+// be NULL) the accuracy; always the histogram. p NULL: defaults. n >= 2.
+cdrl_status cdrl_yardstick_score(cdrl_yardstick *y, const float *x, const int *cls, int n,
+                                 int in_ch, int side, const cdrl_yardstick_params *p,
+                                 cdrl_yardstick_result *r);
+// The same from features f (n, F) and predicted classes pred (n; may be NULL: no accuracy or
+// histogram) computed with this yardstick's classifier.
+cdrl_status cdrl_yardstick_score_features(cdrl_yardstick *y, const float *f, const int *pred,
+                                          const int *cls, int n, const cdrl_yardstick_params *p,
+                                          cdrl_yardstick_result *r);
 
 #ifdef __cplusplus
 }

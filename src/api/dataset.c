@@ -112,6 +112,8 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
 
 int cdrl_dataset_classes(const cdrl_dataset *d) { return d->is_image ? d->img.n_classes : 0; }
 
+const int *cdrl_dataset_labels(const cdrl_dataset *d) { return d->is_image ? d->img.labels : NULL; }
+
 size_t cdrl_dataset_size(const cdrl_dataset *d) {
     if (d->is_image) return d->img.n;
     size_t n = 0;

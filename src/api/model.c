@@ -222,7 +222,7 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
                                    float guidance, int n, int n_langevin, int use_ema,
                                    uint64_t seed) {
-    if (n_langevin < 1) return cdrl_fail(CDRL_STATUS_INVALID, "sample: Langevin steps must be >= 1");
+    if (n_langevin < 0) return cdrl_fail(CDRL_STATUS_INVALID, "sample: Langevin steps must be >= 0 (0: the initializer's proposals alone)");
     if (!m->cfg.n_classes) label = NULL;
     if (!(guidance >= 0.0f && guidance <= 1000.0f))
         return cdrl_fail(CDRL_STATUS_INVALID, "sample: guidance weight %g out of range (0..1000)", (double)guidance);
@@ -233,7 +233,7 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, 2);
     cdrl_chain_params cp = {.n_langevin = n_langevin, .n_langevin_ref = langevin_ref_steps(&m->cfg),
-                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE, .guidance = guidance};
+                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE && n_langevin > 0, .guidance = guidance};
     const int CH = m->chunk;
     use_weights(m, use_ema);
     cdrl_status st = CDRL_OK;

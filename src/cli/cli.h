@@ -161,6 +161,36 @@ int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const c
 int cli_save_image(const cdrl_config *c, const float *x, const char *path,
                    const char *const *keys, const char *const *vals, int n_text);
 
+// ---------------------------------------------------------------------------------------
+// The image yardstick (yardstick.c), shared by `cdrl eval` and `cdrl train --eval-every`
+
+// The committed classifier for a data spec (fashion-mnist:, mnist:, cifar10:): 0, or -1 when
+// there is none.
+int cli_default_classifier(const char *data, char *path, size_t n);
+// Loads the yardstick of --classifier (or the data's default); CLI_OK, or CLI_FAIL after one
+// line saying what is missing and how to make it.
+int cli_yardstick_open(cdrl_yardstick **ys, const char *classifier, const char *data);
+// CLI_OK when the model's images fit the classifier (channels, size, classes); else one line.
+int cli_yardstick_check_model(const cdrl_config *c, cdrl_yardstick *ys, const char *path);
+// n samples x (n, dim) with EMA weights, K Langevin steps (0: the initializer's proposals),
+// guidance w, in batches of the model's batch size behind a progress bar (stderr, terminals
+// only) labelled what; conditional models get classes cycling 1..K, written 0-based to cls
+// (n) (-1 for unconditional models).
+int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k,
+                         uint64_t seed, const char *what);
+// `cdrl train`'s evaluation: the yardstick on n samples (EMA weights, the training K,
+// guidance w, classes cycling 1..K) and on n of the initializer's proposals alone, both with
+// seed (the same at every evaluation, so successive records differ by the model only); one
+// metrics.jsonl record {"step", "time_s", "eval": {fd, acc, kid, precision, recall, fd_init,
+// acc_init, n, guidance}} into mf, and one stdout line, or the full figures when final.
+int cli_yardstick_train_eval(cdrl_model *m, cdrl_yardstick *ys, int n, float w, uint64_t seed,
+                             FILE *mf, double time_s, int final);
+// The figures as aligned text lines, each starting with prefix.
+void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FILE *f);
+// The figures as members of a cJSON object (NaN as null).
+struct cJSON;
+void cli_yardstick_json(struct cJSON *o, const cdrl_yardstick_result *r);
+
 // Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
 void cli_print_config(const cdrl_config *c, FILE *f);
 
@@ -170,5 +200,6 @@ int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
+int cmd_classifier(int argc, char **argv);
 
 #endif // CDRL_CLI_CLI_H

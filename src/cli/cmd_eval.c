@@ -2,13 +2,18 @@
 // normaliser, whose convergence is reported) and the biased squared MMD between sampler
 // outputs and data, per number of Langevin steps, next to the same statistic between two
 // independent data draws (its noise floor). Also the evaluation that `cdrl train` prints at
-// the end. Definitions: docs/cli.md "Evaluation". Left out: image metrics (FID).
+// the end. Definitions: docs/cli.md "Evaluation". Image models and folders of PNGs get the
+// yardstick instead (docs/yardstick.md): FD, KID, precision/recall against the classifier's
+// reference statistics, the accuracy on the classes asked for and the class histogram; a
+// hidden --calibrate scores transformed data for the calibration table.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/rng.h"
+#include "io/safetensors.h"
 
 // Streams of the held-out draws: far from the trainer's and the sampler's streams.
 #define STREAM_HELD_OUT 101
@@ -152,6 +157,10 @@ typedef struct eval_opts {
     int json, grid_res, grid_max, n, no_mmd, threads, verbose;
     float grid_tol;
     uint64_t seed;
+    // images
+    const char *images, *classifier, *dump, *calibrate;
+    int proposals, folder_classes;
+    float guidance;
 } eval_opts;
 
 #define O(f) offsetof(eval_opts, f)
@@ -164,10 +173,30 @@ static const cli_opt eval_table[] = {
     {"langevin-steps", 'k', CLI_STR, O(k_list), "K[,K..]",
      "Langevin steps per level for the MMD samples (a list measures each)", "the model's K", 0, 0},
     {"num-samples", 'n', CLI_INT, O(n), "N",
-     "held-out points (generators) and the size of each MMD set", NULL, 2, 1000000},
+     "held-out points (generators) and the size of each MMD set; images: samples scored",
+     "5000; image models 1000; --images all", 2, 1000000},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL,
      0, 0},
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
+    {NULL, 0, CLI_SECTION, 0, NULL, "images (docs/yardstick.md)", NULL, 0, 0},
+    {"images", 'i', CLI_STR, O(images), "DIR",
+     "score the PNG/JPEG files of a folder (and its sub-folders) instead of sampling a model",
+     NULL, 0, 0},
+    {"classifier", 0, CLI_STR, O(classifier), "FILE",
+     "yardstick classifier (its statistics: FILE with .stats.safetensors)",
+     "models/fmnist_classifier.safetensors for fashion-mnist data", 0, 0},
+    {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "conditional models: guidance weight w", NULL,
+     0, 1000},
+    {"proposals", 0, CLI_FLAG, O(proposals), NULL,
+     "score the initializer's proposals alone (no Langevin, no Tweedie step)", NULL, 0, 0},
+    {"folder-classes", 0, CLI_FLAG, O(folder_classes), NULL,
+     "--images: sub-folder i (sorted names) holds class i: report the accuracy", NULL, 0, 0},
+    {"dump-features", 0, CLI_STR, O(dump), "FILE",
+     "also write the features and the figures (ref/yardstick_twin.py --check FILE)", NULL, 0, 0},
+    {"calibrate", 0, CLI_STR, O(calibrate), "WHAT",
+     "score transformed data instead of a model: test, train, noise:SIGMA, blur, missing:CLASS, "
+     "means (scripts/calibrate_yardstick.sh)",
+     NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "grid normaliser", NULL, 0, 0},
     {"grid-range", 0, CLI_STR, O(grid_range), "X0,X1,Y0,Y1", "box of the normalising grid",
      "the held-out and training data boxes joined, widened by 10% per side", 0, 0},
@@ -189,8 +218,13 @@ static const cli_cmd eval_cmd = {
     "Evaluates a 2-D model: the NLL of held-out points under the data-level EBM (EMA weights),\n"
     "normalised on a grid whose convergence is checked by doubling it, and the biased squared\n"
     "MMD (RBF kernel, bandwidth = median data distance) of sampler outputs vs data, with the\n"
-    "same statistic between two independent data sets as its noise floor.",
-    "cdrl eval --model runs/demo --data points:test.csv --json -k 15,8,5,3",
+    "same statistic between two independent data sets as its noise floor.\n"
+    "Image models (N samples, default 1000, classes cycling 1..K) and folders of images\n"
+    "(--images) get the yardstick: FD, KID, precision and recall of classifier features\n"
+    "against the test split, the accuracy on the classes asked for, the class histogram.",
+    "cdrl eval --model runs/demo --data points:test.csv --json -k 15,8,5,3\n"
+    "  cdrl eval --model runs/fmnist -n 1000 -w 1\n"
+    "  cdrl eval --images samples/ --classifier models/fmnist_classifier.safetensors --json",
     eval_table,
     (int)(sizeof eval_table / sizeof eval_table[0]),
     0,
@@ -205,6 +239,7 @@ static void eval_defaults(eval_opts *o) {
     o->grid_res = 128;
     o->grid_max = 1024;
     o->grid_tol = 0.01f;
+    o->guidance = 1.0f;
 }
 
 // "15,8,5,3" into k[]; returns the count, or -1 (bad list).
@@ -231,6 +266,277 @@ static int parse_box(const char *s, float box[4]) {
     for (int i = 0; i < 4; i++)
         box[i] = (float)v[i];
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Images: the yardstick
+
+// The first n of a seeded permutation of 0..N-1 into idx (n <= N).
+static void pick(int *idx, int n, int N, uint64_t seed) {
+    cdrl_rng r;
+    cdrl_rng_init(&r, seed, 7);
+    for (int i = 0; i < N; i++) idx[i] = i;
+    for (int i = 0; i < n; i++) {
+        uint32_t u;
+        cdrl_rng_int(&r, &u, 1, (uint32_t)(N - i));
+        const int j = i + (int)u, t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+// 3x3 box blur of one (C, S, S) image with replicated edges (the background of Fashion-MNIST
+// is -1: zero padding would brighten the border).
+static void box_blur(float *im, float *t, int C, int S) {
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < S; y++)
+            for (int q = 0; q < S; q++) {
+                float s = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dq = -1; dq <= 1; dq++) {
+                        const int yy = y + dy < 0 ? 0 : y + dy >= S ? S - 1 : y + dy;
+                        const int qq = q + dq < 0 ? 0 : q + dq >= S ? S - 1 : q + dq;
+                        s += im[((size_t)c * S + yy) * S + qq];
+                    }
+                t[((size_t)c * S + y) * S + q] = s / 9.0f;
+            }
+    memcpy(im, t, sizeof(float) * (size_t)C * S * S);
+}
+
+// The calibration sets of docs/yardstick.md: n images of the classifier's data set (the test
+// split, or the train split for "train") drawn in a seeded order, transformed, with their true
+// classes in cls. x (n, dim) and cls (n) are allocated here.
+static int calibration_set(const char *what, const char *data, int n, int C, uint64_t seed,
+                           float **xo, int **clso, int *dim_out) {
+    char spec[700];
+    const int train = strcmp(what, "train") == 0, blur = strcmp(what, "blur") == 0,
+              means = strcmp(what, "means") == 0;
+    double sigma = 0;
+    int missing = -1;
+    char tail;
+    if (!train && !blur && !means && strcmp(what, "test") != 0 &&
+        sscanf(what, "noise:%lf%c", &sigma, &tail) != 1 &&
+        sscanf(what, "missing:%d%c", &missing, &tail) != 1)
+        return cli_die(CLI_USAGE, "--calibrate %s: expected test, train, noise:SIGMA, blur, "
+                                  "missing:CLASS or means", what);
+    if (train || strstr(data, ":test")) snprintf(spec, sizeof spec, "%s", data);
+    else snprintf(spec, sizeof spec, "%s:test", data);
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, spec) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "--calibrate: cannot open '%s'", spec);
+    const int N = (int)cdrl_dataset_size(d), D = cdrl_dataset_dim(d), K = cdrl_dataset_classes(d);
+    const float *src = cdrl_dataset_points(d);
+    const int *lab = cdrl_dataset_labels(d);
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)D), *t = malloc(sizeof(float) * (size_t)D);
+    int *cls = malloc(sizeof(int) * (size_t)n), *idx = malloc(sizeof(int) * (size_t)N);
+    double *mu = means ? calloc((size_t)K * (size_t)D, sizeof(double)) : NULL;
+    long *cnt = means ? calloc((size_t)K, sizeof(long)) : NULL;
+    int rc = CLI_OK;
+    if (!x || !t || !cls || !idx || (means && (!mu || !cnt)))
+        rc = cli_die(CLI_FAIL, "--calibrate: out of memory for %d images", n);
+    else if (K < 1 || missing >= K || (missing >= 0 && K < 2))
+        rc = cli_die(CLI_FAIL, "--calibrate %s: '%s' has %d classes", what, spec, K);
+    if (rc == CLI_OK) {
+        pick(idx, N, N, seed); // the whole split in a seeded order, cycled when n > N
+        for (int i = 0, m = 0; m < n; i++) {
+            const int j = idx[i % N];
+            if (lab[j] == missing) continue;
+            memcpy(x + (size_t)m * D, src + (size_t)j * D, sizeof(float) * (size_t)D);
+            cls[m++] = lab[j];
+        }
+        cdrl_rng r;
+        cdrl_rng_init(&r, seed, 8);
+        for (int i = 0; i < n && sigma > 0; i++) { // Gaussian noise, clamped to [-1, 1]
+            cdrl_rng_normal(&r, t, (size_t)D);
+            for (int k = 0; k < D; k++) {
+                const float v = x[(size_t)i * D + k] + (float)sigma * t[k];
+                x[(size_t)i * D + k] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+            }
+        }
+        const int S = (int)(sqrt((double)D / C) + 0.5);
+        for (int i = 0; i < n && blur; i++) box_blur(x + (size_t)i * D, t, C, S);
+        for (int j = 0; j < N && means; j++) {
+            cnt[lab[j]]++;
+            for (int k = 0; k < D; k++) mu[(size_t)lab[j] * D + k] += (double)src[(size_t)j * D + k];
+        }
+        for (int i = 0; i < n && means; i++) // every image its class's mean image
+            for (int k = 0; k < D; k++)
+                x[(size_t)i * D + k] = (float)(mu[(size_t)cls[i] * D + k] / (double)cnt[cls[i]]);
+    }
+    free(t);
+    free(idx);
+    free(mu);
+    free(cnt);
+    cdrl_dataset_free(d);
+    if (rc != CLI_OK) {
+        free(x);
+        free(cls);
+        return rc;
+    }
+    *xo = x;
+    *clso = cls;
+    *dim_out = D;
+    return CLI_OK;
+}
+
+// The generated features and the reference statistics for ref/yardstick_twin.py --check.
+static int dump_features(const char *path, cdrl_yardstick *ys, const float *f, int n,
+                         const cdrl_yardstick_result *r) {
+    const int F = cdrl_classifier_feature_dim(cdrl_yardstick_classifier(ys));
+    int n_ref = 0;
+    const float *ref = cdrl_yardstick_ref_features(ys, &n_ref);
+    char res[512];
+    snprintf(res, sizeof res, "{\"fd\":%.17g,\"kid\":%.17g,\"precision\":%.17g,\"recall\":%.17g}",
+             r->fd, r->kid, r->precision, r->recall);
+    cdrl_st_writer *w = cdrl_st_writer_create();
+    cdrl_status st = w ? CDRL_OK : CDRL_STATUS_NOMEM;
+    if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "fake", 2, (int64_t[]){n, F}, f);
+    if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "real", 2, (int64_t[]){n_ref, F}, ref);
+    if (st == CDRL_OK)
+        st = cdrl_st_writer_add(w, "mu_ref", CDRL_ST_F64, 1, (int64_t[]){F}, cdrl_yardstick_ref_mean(ys));
+    if (st == CDRL_OK)
+        st = cdrl_st_writer_add(w, "cov_ref", CDRL_ST_F64, 2, (int64_t[]){F, F}, cdrl_yardstick_ref_cov(ys));
+    if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "result", res);
+    if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "k", "3");
+    if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
+    cdrl_st_writer_free(w);
+    return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the features", path);
+}
+
+// Images to score: a folder's (--images), a calibration set (--calibrate) or the model's
+// samples (m). Fills x (n, C, side, side), cls (n) and a description; CLI_OK or one line.
+static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yardstick *ys,
+                         float **x, int **cls, int *n, int *side, char *source, size_t ns) {
+    cdrl_classifier *cl = cdrl_yardstick_classifier(ys);
+    const int C = cdrl_classifier_channels(cl);
+    int D = 0, rc = CLI_OK;
+    if (m) {
+        const cdrl_config *c = cdrl_model_config(m);
+        int ks[CLI_MAX_K];
+        const int k = o->proposals ? 0
+                      : o->k_list && parse_k_list(o->k_list, ks) >= 1 ? ks[0]
+                                                                       : c->n_langevin;
+        *n = o->n;
+        D = c->dim;
+        *x = malloc(sizeof(float) * (size_t)*n * (size_t)D);
+        *cls = malloc(sizeof(int) * (size_t)*n);
+        if (!*x || !*cls) return cli_die(CLI_FAIL, "out of memory for %d samples", *n);
+        rc = cli_yardstick_sample(m, *x, *cls, *n, o->guidance, k, o->seed,
+                                  k ? "sampling" : "proposals");
+        if (k)
+            snprintf(source, ns, "%s (step %ld): %d samples, K %d, w %g, seed %llu", path,
+                     cdrl_model_step(m), *n, k, (double)o->guidance, (unsigned long long)o->seed);
+        else
+            snprintf(source, ns, "%s (step %ld): %d initializer proposals (no Langevin, no Tweedie), "
+                     "w %g, seed %llu", path, cdrl_model_step(m), *n, (double)o->guidance,
+                     (unsigned long long)o->seed);
+    } else if (o->calibrate) {
+        *n = o->n;
+        rc = calibration_set(o->calibrate, cdrl_classifier_data(cl), *n, C, o->seed, x, cls, &D);
+        snprintf(source, ns, "calibration '%s' of %s: %d images", o->calibrate,
+                 cdrl_classifier_data(cl), *n);
+    } else {
+        char spec[4200];
+        if (!cli_is_dir(o->images)) return cli_die(CLI_FAIL, "--images %s: no such folder", o->images);
+        snprintf(spec, sizeof spec, "folder:%s", o->images);
+        cdrl_dataset *d = NULL;
+        if (cdrl_dataset_open(&d, spec) != CDRL_OK)
+            return cli_fail(CLI_FAIL, "--images %s: cannot read the images", o->images);
+        *n = (int)cdrl_dataset_size(d);
+        D = cdrl_dataset_dim(d);
+        if (o->n < *n) *n = o->n;
+        *x = malloc(sizeof(float) * (size_t)*n * (size_t)D);
+        *cls = malloc(sizeof(int) * (size_t)*n);
+        if (!*x || !*cls) rc = cli_die(CLI_FAIL, "out of memory for %d images", *n);
+        else if (o->folder_classes && cdrl_dataset_classes(d) != cdrl_classifier_classes(cl))
+            rc = cli_die(CLI_FAIL, "--folder-classes: %s has %d class sub-folders, the classifier "
+                         "%d classes", o->images, cdrl_dataset_classes(d), cdrl_classifier_classes(cl));
+        const int R = cdrl_classifier_res(cl);
+        if (rc == CLI_OK && C == 1 && D == 3 * R * R) {
+            // RGB files of grey images (torchvision's save_image writes grey as three equal
+            // channels): their channel mean
+            const float *src = cdrl_dataset_points(d);
+            const size_t P = (size_t)R * R;
+            for (size_t i = 0; i < (size_t)*n; i++)
+                for (size_t q = 0; q < P; q++)
+                    (*x)[i * P + q] = (src[i * 3 * P + q] + src[i * 3 * P + P + q] +
+                                       src[i * 3 * P + 2 * P + q]) / 3.0f;
+            D = (int)P;
+            const int *lab = cdrl_dataset_labels(d);
+            for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;
+        } else if (rc == CLI_OK) {
+            memcpy(*x, cdrl_dataset_points(d), sizeof(float) * (size_t)*n * (size_t)D);
+            const int *lab = cdrl_dataset_labels(d);
+            for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;
+        }
+        snprintf(source, ns, "%s: %d images", o->images, *n);
+        cdrl_dataset_free(d);
+    }
+    if (rc != CLI_OK) return rc;
+    *side = (int)(sqrt((double)D / C) + 0.5);
+    if (*side * *side * C != D)
+        return cli_die(CLI_FAIL, "%s: images of %d values are not square %d-channel images (the "
+                       "classifier takes %dx%dx%d)", source, D, C, C, cdrl_classifier_res(cl),
+                       cdrl_classifier_res(cl));
+    if (!m && *side != cdrl_classifier_res(cl)) // a model's padding is known; a folder's is not
+        return cli_die(CLI_FAIL, "%s: images of %dx%d, the classifier takes %dx%d", source, *side,
+                       *side, cdrl_classifier_res(cl), cdrl_classifier_res(cl));
+    if (*n < 2) return cli_die(CLI_FAIL, "%s: the yardstick needs at least 2 images", source);
+    return CLI_OK;
+}
+
+static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const char *path) {
+    float *x = NULL, *f = NULL;
+    int *cls = NULL, *pred = NULL, n = 0, side = 0, rc;
+    cdrl_yardstick *ys = NULL;
+    char source[4600];
+    if (!cli_given(&eval_cmd, a, "num-samples")) o->n = m || o->calibrate ? 1000 : 1000000;
+    const char *data = m ? cdrl_model_config(m)->data : "fashion-mnist:";
+    rc = cli_yardstick_open(&ys, o->classifier, data);
+    if (rc == CLI_OK && m) rc = cli_yardstick_check_model(cdrl_model_config(m), ys, path);
+    if (rc == CLI_OK) rc = gather_images(o, m, path, ys, &x, &cls, &n, &side, source, sizeof source);
+    cdrl_classifier *cl = ys ? cdrl_yardstick_classifier(ys) : NULL;
+    if (rc == CLI_OK) {
+        f = malloc(sizeof(float) * (size_t)n * (size_t)cdrl_classifier_feature_dim(cl));
+        pred = malloc(sizeof(int) * (size_t)n);
+        if (!f || !pred) rc = cli_die(CLI_FAIL, "out of memory for %d features", n);
+    }
+    if (rc == CLI_OK &&
+        cdrl_classifier_run(cl, f, pred, NULL, x, n, cdrl_classifier_channels(cl), side) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "%s: the classifier cannot take these images", source);
+    cdrl_yardstick_params yp;
+    cdrl_yardstick_params_init(&yp);
+    cdrl_yardstick_result r;
+    if (rc == CLI_OK && cdrl_yardstick_score_features(ys, f, pred, cls, n, &yp, &r) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "scoring failed");
+    if (rc == CLI_OK && o->dump) rc = dump_features(o->dump, ys, f, n, &r);
+    if (rc == CLI_OK && o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "source", source);
+        if (m) {
+            cJSON_AddStringToObject(j, "model", path);
+            cJSON_AddNumberToObject(j, "step", (double)cdrl_model_step(m));
+            cJSON_AddBoolToObject(j, "proposals", o->proposals);
+            cJSON_AddNumberToObject(j, "guidance", (double)o->guidance);
+        }
+        cJSON_AddStringToObject(j, "reference", cdrl_yardstick_data(ys));
+        cli_yardstick_json(j, &r);
+        cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+        char *txt = cJSON_PrintUnformatted(j);
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(j);
+    } else if (rc == CLI_OK) {
+        printf("images     %s\n", source);
+        printf("reference  %s (%ld images)\n", cdrl_yardstick_data(ys), r.n_ref);
+        cli_yardstick_print(&r, "", stdout);
+    }
+    free(x);
+    free(cls);
+    free(f);
+    free(pred);
+    cdrl_yardstick_free(ys);
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -269,6 +575,9 @@ int cmd_eval(int argc, char **argv) {
                        "ymax, got '%s' (see cdrl eval --help)",
                        o.grid_range);
 
+    if ((o.images || o.calibrate) && cli_given(&eval_cmd, &a, "model"))
+        return cli_die(CLI_USAGE, "--images and --calibrate score images, not --model: give one");
+    if (o.images || o.calibrate) return eval_images(&o, &a, NULL, NULL);
     char path[4096];
     if (cli_model_path(o.model, path, sizeof path) != 0)
         return cli_die(CLI_USAGE, "--model: path too long");
@@ -276,6 +585,11 @@ int cmd_eval(int argc, char **argv) {
     if (cdrl_model_load(&m, path) != CDRL_OK)
         return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
     const cdrl_config *cfg = cdrl_model_config(m);
+    if (cfg->kind == CDRL_MODEL_IMAGE) {
+        rc = eval_images(&o, &a, m, path);
+        cdrl_model_free(m);
+        return rc;
+    }
     const char *spec = o.data ? o.data : cfg->data;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK) {

@@ -1,7 +1,8 @@
 // `cdrl train`: trains a CDRL model (method.md §4) on 2-D points or images and keeps a run
 // folder:
 //   <out>/model.safetensors   checkpoint every --ckpt-every steps, at the end and on Ctrl-C
-//   <out>/metrics.jsonl       one JSON object per --log-every steps, then the final evaluation
+//   <out>/metrics.jsonl       one JSON object per --log-every steps, then the final evaluation;
+//                             images: a yardstick record every --eval-every seconds
 //   <out>/samples.png         2-D: the official toy figure (method.md §5.6): row 1 exp(logp) of
 //                             each level's EBM (pair T..1, noisiest left), row 2 the chain's
 //                             samples; images: a grid of samples with the EMA weights (one row
@@ -25,11 +26,11 @@
 #define EVAL_SEED 1234 // held-out points of the final evaluation: `cdrl eval`'s default seed
 
 typedef struct train_opts {
-    const char *data, *out, *preset, *config, *set;
+    const char *data, *out, *preset, *config, *set, *classifier;
     long iters, ckpt_every, fig_every, log_every;
     int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
     int ebm_ch, init_t, init_h, levels, classes;
-    float lr_ebm, lr_init, guidance;
+    float lr_ebm, lr_init, guidance, eval_every;
     uint64_t seed;
 } train_opts;
 
@@ -84,9 +85,17 @@ static const cli_opt train_table[] = {
      1000},
     {"log-every", 0, CLI_LONG, O(log_every), "N", "log line and metrics.jsonl record every N steps",
      NULL, 1, 1e12},
-    {"eval-n", 0, CLI_INT, O(eval_n), "N", "held-out points, MMD set size and figure samples", NULL,
-     2, 1000000},
-    {"no-eval", 0, CLI_FLAG, O(no_eval), NULL, "skip the final evaluation (NLL, MMD)", NULL, 0, 0},
+    {"eval-n", 0, CLI_INT, O(eval_n), "N",
+     "held-out points, MMD set size and figure samples; images: yardstick samples",
+     "5000; images: 500", 2, 1000000},
+    {"no-eval", 0, CLI_FLAG, O(no_eval), NULL,
+     "skip the final evaluation (NLL, MMD; images: the yardstick)", NULL, 0, 0},
+    {"eval-every", 0, CLI_FLOAT, O(eval_every), "SECONDS",
+     "images: score N samples and N initializer proposals with the yardstick every this many "
+     "seconds of training into metrics.jsonl (0: off)",
+     NULL, 0, 1e9},
+    {"classifier", 0, CLI_STR, O(classifier), "FILE", "images: the yardstick's classifier",
+     "models/fmnist_classifier.safetensors for fashion-mnist data", 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "network sizes (for tests and small runs)", NULL, 0, 0},
     {"ebm-ch", 0, CLI_INT, O(ebm_ch), "N", "EBM base width (hidden 2N, embedding 4N)",
      "the preset's", 4, 4096},
@@ -430,6 +439,25 @@ int cmd_train(int argc, char **argv) {
     const int image = cfg->kind == CDRL_MODEL_IMAGE;
     if (!cli_given(&train_cmd, &a, "iters")) o.iters = cfg->iters;
     if (image && !cli_given(&train_cmd, &a, "fig-every")) o.fig_every = 500;
+    if (image && !cli_given(&train_cmd, &a, "eval-n")) o.eval_n = 500;
+    // The yardstick: asked for by --eval-every (then it must exist), else used at the end
+    // when the data's classifier is there.
+    cdrl_yardstick *ys = NULL;
+    char cls_path[4096];
+    if (o.eval_every > 0.0f && !image) {
+        cdrl_model_free(m);
+        return cli_die(CLI_USAGE, "--eval-every is for image models (2-D runs: cdrl eval)");
+    }
+    if (image && (o.eval_every > 0.0f ||
+                  (!o.no_eval && (o.classifier || (cli_default_classifier(cfg->data, cls_path, sizeof cls_path) == 0 &&
+                                                   cli_exists(cls_path)))))) {
+        if ((rc = cli_yardstick_open(&ys, o.classifier, cfg->data)) != CLI_OK ||
+            (rc = cli_yardstick_check_model(cfg, ys, ckpt)) != CLI_OK) {
+            cdrl_yardstick_free(ys);
+            cdrl_model_free(m);
+            return rc;
+        }
+    }
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, cfg->data) != CDRL_OK) {
         rc = cli_fail(CLI_FAIL, "cannot open the data '%s'", cfg->data);
@@ -493,7 +521,7 @@ int cmd_train(int argc, char **argv) {
     cli_progress pr;
     cli_progress_init(&pr, start, o.iters, o.log_every);
     const double t0 = cli_now();
-    double t_log = t0;
+    double t_log = t0, t_eval = 0, t_eval_last = 0; // seconds spent evaluating; training time of the last
     long saved_step = o.resume ? start : -1, step_log = start;
     for (long step = start + 1; step <= o.iters; step++) {
         cdrl_train_stats st;
@@ -529,13 +557,29 @@ int cmd_train(int argc, char **argv) {
             json_num(mf, "lr_ebm", (double)st.lr_ebm, 0);
             json_num(mf, "lr_init", (double)st.lr_init, 0);
             json_num(mf, "ms_per_it", 1e3 * (t - t_log) / (double)(step - step_log), 0);
-            json_num(mf, "time_s", t - t0, 1);
+            json_num(mf, "time_s", t - t0 - t_eval, 1);
             fprintf(mf, "}\n");
             fflush(mf);
             t_log = t;
             step_log = step;
         }
         const int last = step == o.iters;
+        if (ys && o.eval_every > 0.0f && !last &&
+            cli_now() - t0 - t_eval - t_eval_last >= (double)o.eval_every) {
+            cli_progress_end(&pr);
+            const double te = cli_now();
+            t_eval_last = te - t0 - t_eval;
+            rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_eval_last, 0);
+            const double dt = cli_now() - te; // ms_per_it, the log lines and the ETA count training only
+            t_eval += dt;
+            t_log += dt;
+            pr.t_last_line += dt;
+            pr.t_start += dt;
+            if (rc != CLI_OK) {
+                fclose(mf);
+                goto done;
+            }
+        }
         if (interrupted || last || (o.ckpt_every > 0 && step % o.ckpt_every == 0)) {
             if (cdrl_model_save(m, ckpt) != CDRL_OK) {
                 cli_progress_end(&pr);
@@ -564,6 +608,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     cli_progress_end(&pr);
+    const double t_train = cli_now() - t0 - t_eval; // the final record's time_s
     signal(SIGINT, SIG_DFL); // the run is saved: Ctrl-C may now end the figures and evaluation
     printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
            cli_now() - t0, ckpt);
@@ -575,6 +620,11 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     printf("figure     %s\n", figpath);
+    if (ys && !o.no_eval &&
+        (rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_train, 1)) != CLI_OK) {
+        fclose(mf);
+        goto done;
+    }
     if (!o.no_eval && !image) {
         cli_eval_opts eo;
         memset(&eo, 0, sizeof eo);
@@ -614,6 +664,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (fclose(mf) != 0) rc = cli_die(CLI_FAIL, "%s: write failed", metrics);
 done:
+    cdrl_yardstick_free(ys);
     cdrl_dataset_free(d);
     cdrl_model_free(m);
     return rc;

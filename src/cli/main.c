@@ -123,7 +123,8 @@ static void usage(FILE *out) {
             "commands:\n"
             "  train     train a model on a 2-D data set, with figures and a final evaluation\n"
             "  sample    draw samples from a checkpoint (CSV, optional PNG)\n"
-            "  eval      held-out NLL (exact, grid-normalised) and MMD of a checkpoint\n"
+            "  eval      2-D: held-out NLL and MMD; images: FD, KID, precision/recall, accuracy\n"
+            "  classifier  train the image yardstick's classifier and its reference statistics\n"
             "  info      a checkpoint's configuration, step and tensor table\n"
             "  energy    energies f(x) (and df/dx) of points or images at one level\n"
             "  version   print the version (also --version)\n"
@@ -162,6 +163,7 @@ int main(int argc, char **argv) {
     else if (strcmp(c, "eval") == 0) rc = cmd_eval(argc - 2, argv + 2);
     else if (strcmp(c, "info") == 0) rc = cmd_info(argc - 2, argv + 2);
     else if (strcmp(c, "energy") == 0) rc = cmd_energy(argc - 2, argv + 2);
+    else if (strcmp(c, "classifier") == 0) rc = cmd_classifier(argc - 2, argv + 2);
     else {
         fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
         return CLI_USAGE;

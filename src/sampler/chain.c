@@ -28,7 +28,7 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     ebm->prepare(ebm->impl, tau, T + 1, 0);
     init->prepare(init->impl, tau, T + 1, 0);
     cdrl_langevin_params lp = {.n_steps = cp->n_langevin,
-                               .step_mul = (float)cp->n_langevin_ref / (float)cp->n_langevin,
+                               .step_mul = cp->n_langevin > 0 ? (float)cp->n_langevin_ref / (float)cp->n_langevin : 1.0f,
                                .label = cp->label,
                                .guidance = cp->guidance,
                                .trace = cp->trace,
@@ -51,7 +51,7 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
         const float *zl = noise && noise->xi_langevin
                               ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
                               : NULL;
-        st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
+        if (cp->n_langevin > 0) st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
         for (size_t k = 0; k < nd; k++) x[k] = y[k] / (sk + 1e-8f);
         if (levels) memcpy(levels + (size_t)(T - j) * nd, x, sizeof(float) * nd);
     }

@@ -4,8 +4,9 @@
 Each RUN argument is LABEL=FILE, FILE a metrics.jsonl of `cdrl train --eval-every` (or any
 JSON-lines file of the same records): the lines with an "eval" object give time_s, eval.fd
 (refined samples) and, when present, eval.fd_init (the initializer's proposals alone).
-Usage: plot_fd.py OUT.png LABEL=FILE [LABEL=FILE ...] [--ref NAME=FD ...]
---ref draws a horizontal line (a calibration figure, e.g. "noise 0.2=12.3")."""
+Usage: plot_fd.py OUT.png LABEL=FILE [LABEL=FILE ...] [--ref NAME=FD ...] [--xlabel TEXT]
+--ref draws a horizontal line (a calibration figure, e.g. "noise 0.2=12.3"); --xlabel says
+how the time was measured."""
 import json
 import sys
 
@@ -18,12 +19,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
-    out, runs, refs = argv[1], [], []
+    out, runs, refs, xlabel = argv[1], [], [], "training time (minutes)"
     args = iter(argv[2:])
     for a in args:
         if a == "--ref":
             name, fd = next(args).rsplit("=", 1)
             refs.append((name, float(fd)))
+            continue
+        if a == "--xlabel":
+            xlabel = next(args)
             continue
         label, path = a.split("=", 1)
         pts = []
@@ -46,10 +50,10 @@ def main(argv):
         ax.axhline(fd, color="grey", lw=0.8, ls=":")
         ax.text(0, fd, " " + name, va="bottom", fontsize=7, color="grey")
     ax.set_yscale("log")
-    ax.set_xlabel("training time (minutes)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("FD in the classifier's features (log scale)")
     ax.set_title("Fashion-MNIST: yardstick FD against training time")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out)

@@ -5,67 +5,13 @@
 // weights. Also: the metadata (format, version, config JSON) builds the networks, and a
 // missing tensor or a wrong shape is a status, with the destination left untouched.
 // Leaves out real official files (none are committed) and training state.
-#include <cjson/cJSON.h>
 
 #include "core/rng.h"
 #include "models/load.h"
+#include "official_config.h"
 #include "test_util.h"
 
 static cdrl_st_file *fx;
-
-static const int *fixture_i32(const char *name, size_t n) {
-    const cdrl_st_tensor *t = cdrl_st_find(fx, name);
-    if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
-        printf("fixture: int32 tensor '%s' of %zu values missing\n---> HINT: `make fixtures`\n",
-               name, n);
-        exit(1);
-    }
-    return (const int *)t->data;
-}
-
-static int json_int(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    CDRL_ASSERT(cJSON_IsNumber(v));
-    return v->valueint;
-}
-
-// Fills out[] from a JSON int array; returns its length.
-static int json_ints(const cJSON *o, const char *key, int *out, int max) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *e;
-    CDRL_ASSERT(cJSON_IsArray(a) && cJSON_GetArraySize(a) <= max);
-    int n = 0;
-    cJSON_ArrayForEach(e, a) out[n++] = e->valueint;
-    return n;
-}
-
-// The converter's config metadata: {"ebm": {...}, "unet": {...}}.
-static void configs(cdrl_img_ebm_config *e, cdrl_unet_config *u) {
-    cJSON *root = cJSON_Parse(cdrl_st_meta(fx, "config"));
-    CDRL_ASSERT(root);
-    const cJSON *je = cJSON_GetObjectItemCaseSensitive(root, "ebm");
-    const cJSON *ju = cJSON_GetObjectItemCaseSensitive(root, "unet");
-    CDRL_ASSERT(je && ju);
-    cdrl_img_ebm_config_default(e);
-    e->in_ch = json_int(je, "in_ch");
-    e->res = json_int(je, "res");
-    e->ch = json_int(je, "ch");
-    e->temb_dim = json_int(je, "temb_dim");
-    e->n_blocks = json_int(je, "n_blocks");
-    e->n_classes = json_int(je, "n_classes");
-    e->n_mult = json_ints(je, "ch_mult", e->ch_mult, 8);
-    memset(u, 0, sizeof *u);
-    u->in_ch = json_int(ju, "in_ch");
-    u->resolution = json_int(ju, "resolution");
-    u->dim = json_int(ju, "dim");
-    u->n_levels = json_ints(ju, "dim_mults", u->dim_mults, CDRL_UNET_MAX_LEVELS);
-    u->num_res_blocks = json_int(ju, "num_res_blocks");
-    u->n_attn = json_ints(ju, "attn_resolutions", u->attn_resolutions, CDRL_UNET_MAX_ATTN);
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ju, "dropout");
-    CDRL_ASSERT(cJSON_IsNumber(d));
-    u->dropout = (float)d->valuedouble; // eval mode below: dropout is off either way
-    u->n_classes = json_int(ju, "n_classes");
-    cJSON_Delete(root);
-}
 
 // Every tensor under prefix is a tensor of the table (no stray names), counted.
 static int count_prefix(const char *prefix) {
@@ -83,7 +29,7 @@ int main(void) {
     CHECK(version && strcmp(version, "1") == 0, "version metadata");
     cdrl_img_ebm_config ce;
     cdrl_unet_config cu;
-    configs(&ce, &cu);
+    official_configs(fx, &ce, &cu);
     const int B = fixture_int(fx, "B"), L = fixture_int(fx, "L");
     printf("EBM %dx%dx%d ch %d, %d levels x %d blocks, %d classes; U-Net %dx%d dim %d, %d "
            "classes; B %d, L %d\n", ce.in_ch, ce.res, ce.res, ce.ch, ce.n_mult, ce.n_blocks,
@@ -119,8 +65,8 @@ int main(void) {
     const float *xe = fixture_f32(fx, "in.x_ebm", (size_t)B * De);   // (B, in_ch, res, res)
     const float *xu = fixture_f32(fx, "in.x_unet", (size_t)B * Du); // (B, in_ch, res, res)
     const float *tau = fixture_f32(fx, "in.tau", (size_t)L);
-    const int *level = fixture_i32("in.level", (size_t)B);
-    const int *label = fixture_i32("in.label", (size_t)B);
+    const int *level = fixture_i32(fx, "in.level", (size_t)B);
+    const int *label = fixture_i32(fx, "in.label", (size_t)B);
     float *f = test_floats((size_t)B), *ones = test_floats((size_t)B);
     float *dx = test_floats((size_t)B * De), *mu = test_floats((size_t)B * Du);
     for (int b = 0; b < B; b++)

@@ -42,12 +42,12 @@
 //   TOL_W    weights and EMA copies after three Adam steps at rates up to 1e-3: 1e-6 abs +
 //            1e-5 rel, plus the relative error of each step that Adam's normalisation carries
 //            (cmp_weights).
-#include <cjson/cJSON.h>
 
 #include "core/rng.h"
 #include "diffusion/schedule.h"
 #include "models/load.h"
 #include "sampler/chain.h"
+#include "official_config.h"
 #include "test_util.h"
 #include "train/trainer.h"
 
@@ -63,59 +63,6 @@
 #define LABEL_DROP     0.1f // p_cond of main_cond.py
 
 static cdrl_st_file *fx;
-
-static const int *fixture_i32(const char *name, size_t n) {
-    const cdrl_st_tensor *t = cdrl_st_find(fx, name);
-    if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
-        printf("fixture: int32 tensor '%s' of %zu values missing\n---> HINT: `make fixtures "
-               "OFFICIAL=...`\n",
-               name, n);
-        exit(1);
-    }
-    return (const int *)t->data;
-}
-
-static int json_int(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    CDRL_ASSERT(cJSON_IsNumber(v));
-    return v->valueint;
-}
-
-static int json_ints(const cJSON *o, const char *key, int *out, int max) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *e;
-    CDRL_ASSERT(cJSON_IsArray(a) && cJSON_GetArraySize(a) <= max);
-    int n = 0;
-    cJSON_ArrayForEach(e, a) out[n++] = e->valueint;
-    return n;
-}
-
-static void configs(cdrl_img_ebm_config *e, cdrl_unet_config *u) {
-    cJSON *root = cJSON_Parse(cdrl_st_meta(fx, "config"));
-    CDRL_ASSERT(root);
-    const cJSON *je = cJSON_GetObjectItemCaseSensitive(root, "ebm");
-    const cJSON *ju = cJSON_GetObjectItemCaseSensitive(root, "unet");
-    CDRL_ASSERT(je && ju);
-    cdrl_img_ebm_config_default(e);
-    e->in_ch = json_int(je, "in_ch");
-    e->res = json_int(je, "res");
-    e->ch = json_int(je, "ch");
-    e->temb_dim = json_int(je, "temb_dim");
-    e->n_blocks = json_int(je, "n_blocks");
-    e->n_classes = json_int(je, "n_classes");
-    e->n_mult = json_ints(je, "ch_mult", e->ch_mult, 8);
-    memset(u, 0, sizeof *u);
-    u->in_ch = json_int(ju, "in_ch");
-    u->resolution = json_int(ju, "resolution");
-    u->dim = json_int(ju, "dim");
-    u->n_levels = json_ints(ju, "dim_mults", u->dim_mults, CDRL_UNET_MAX_LEVELS);
-    u->num_res_blocks = json_int(ju, "num_res_blocks");
-    u->n_attn = json_ints(ju, "attn_resolutions", u->attn_resolutions, CDRL_UNET_MAX_ATTN);
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ju, "dropout");
-    CDRL_ASSERT(cJSON_IsNumber(d));
-    u->dropout = (float)d->valuedouble;
-    u->n_classes = json_int(ju, "n_classes");
-    cJSON_Delete(root);
-}
 
 // The tensor `key` against got (numel values): whole, or as a probe (see the top) plus the
 // L2 norm, which must agree to the relative tolerance.
@@ -336,7 +283,7 @@ static void run_case(const char *name) {
     fx = fixture_load(name);
     cdrl_img_ebm_config ce;
     cdrl_unet_config cu;
-    configs(&ce, &cu);
+    official_configs(fx, &ce, &cu);
     const int B = fixture_int(fx, "B"), K = fixture_int(fx, "K"), T = fixture_int(fx, "T");
     const int n_iters = fixture_int(fx, "n_iters"), cond = ce.n_classes > 0;
     const size_t D = (size_t)ce.in_ch * (size_t)ce.res * (size_t)ce.res, nd = (size_t)B * D;
@@ -387,12 +334,12 @@ static void run_case(const char *name) {
 #define KEY(...) (snprintf(key, sizeof key, __VA_ARGS__), key)
 
     for (int it = 0; it < n_iters; it++) {
-        memcpy(pair, fixture_i32(KEY("it%d.pair", it), (size_t)B), sizeof(int) * (size_t)B);
+        memcpy(pair, fixture_i32(fx, KEY("it%d.pair", it), (size_t)B), sizeof(int) * (size_t)B);
         if (cond) { // the official label drop on the recorded uniforms: class k -> k + 1 or 0
-            memcpy(label, fixture_i32(KEY("it%d.class", it), (size_t)B), sizeof(int) * (size_t)B);
+            memcpy(label, fixture_i32(fx, KEY("it%d.class", it), (size_t)B), sizeof(int) * (size_t)B);
             cdrl_label_drop(label, fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B), B,
                             LABEL_DROP);
-            const int *dropped = fixture_i32(KEY("it%d.label", it), (size_t)B);
+            const int *dropped = fixture_i32(fx, KEY("it%d.label", it), (size_t)B);
             CHECK(memcmp(label, dropped, sizeof(int) * (size_t)B) == 0,
                   "it%d: labels after the drop", it);
         }
@@ -478,7 +425,7 @@ static void run_case(const char *name) {
         cdrl_chain_params cp = {.n_langevin = K,
                                 .n_langevin_ref = K,
                                 .tweedie = 1,
-                                .label = cond ? fixture_i32(KEY("%s.label", tag), (size_t)B) : NULL,
+                                .label = cond ? fixture_i32(fx, KEY("%s.label", tag), (size_t)B) : NULL,
                                 .guidance = cases[c].w,
                                 .trace = trace_fn,
                                 .trace_user = &lt};

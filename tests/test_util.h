@@ -87,6 +87,16 @@ static inline const float *fixture_f32(const cdrl_st_file *f, const char *name, 
     return p;
 }
 
+// The int32 tensor `name` of a fixture with exactly n elements; exits when missing.
+static inline const int *fixture_i32(const cdrl_st_file *f, const char *name, size_t n) {
+    const cdrl_st_tensor *t = cdrl_st_find(f, name);
+    if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
+        printf("fixture %s: int32 tensor '%s' missing or not of %zu values\n---> HINT: `make fixtures` (OFFICIAL=... for the official-code fixtures)\n", cdrl_st_path(f), name, n);
+        exit(1);
+    }
+    return (const int *)t->data;
+}
+
 // Integer metadata of a fixture (sizes written by the twin); exits when missing.
 static inline int fixture_int(const cdrl_st_file *f, const char *key) {
     const char *s = cdrl_st_meta(f, key);

@@ -19,15 +19,6 @@ static const char *meta(const char *key) {
     return s;
 }
 
-static const int *fixture_i32(const char *name, size_t n) {
-    const cdrl_st_tensor *t = cdrl_st_find(fx, name);
-    if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
-        printf("fixture: int32 tensor '%s' of %zu values missing\n", name, n);
-        exit(1);
-    }
-    return t->data;
-}
-
 static double max_abs(const float *x, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++)
@@ -121,11 +112,11 @@ static void twin_case(const char *cs) {
     snprintf(key, sizeof key, "%s.in.tau", cs);
     const float *tau = fixture_f32(fx, key, (size_t)L);
     snprintf(key, sizeof key, "%s.in.level", cs);
-    const int *level = fixture_i32(key, (size_t)B);
+    const int *level = fixture_i32(fx, key, (size_t)B);
     const int *label = NULL;
     if (cfg.n_classes > 0) {
         snprintf(key, sizeof key, "%s.in.label", cs);
-        label = fixture_i32(key, (size_t)B);
+        label = fixture_i32(fx, key, (size_t)B);
     }
 
     // The positive pass of training: one power iteration, then forward and backward.

@@ -5,7 +5,6 @@ import os
 import struct
 
 import numpy as np
-import torch
 
 _DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",
            np.dtype("int64"): "I64", np.dtype("int32"): "I32", np.dtype("uint8"): "U8"}
@@ -17,7 +16,7 @@ def save(path, tensors, metadata=None):
     if metadata:
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name, t in tensors.items():
-        a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)  # torch or numpy
         a = np.ascontiguousarray(a)
         b = a.tobytes()
         header[name] = {"dtype": _DTYPES[a.dtype], "shape": list(a.shape),

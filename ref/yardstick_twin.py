@@ -10,50 +10,14 @@ precision/recall (Kynkäänniemi et al. 2019, k-th neighbour radii from scipy's 
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 from scipy import linalg
 from scipy.spatial.distance import cdist
 
-_DT = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64, "U8": np.uint8}
-_TD = {np.dtype(v): k for k, v in _DT.items()}
-
-
-def save(path, tensors, metadata=None):
-    """safetensors without the package (as ref/st.py, without its torch import)."""
-    header, blobs, off = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        b = a.tobytes()
-        header[name] = {"dtype": _TD[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((-(len(h) + 8)) % 64)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
-
-
-def load(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, e in header.items():
-        b, en = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:en], dtype=_DT[e["dtype"]]).reshape(e["shape"]).copy()
-    return out, meta
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st import load, save  # noqa: E402
 
 
 def mean_cov(f):

@@ -124,6 +124,9 @@ typedef struct cdrl_config {
     int n_classes;            // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
     float ebm_class_gain;     // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;                 // 1: random horizontal flips of the training batches (images)
+    float init_data_weight;   // diagnostic, not CDRL: the initializer regresses on (1 - a) refined
+                              // samples + a x_{j-1} of the data pair; 0 (CDRL); 1 gives the ideal
+                              // initializer, E[x_{j-1} | x_j], to bound what its proposals can reach
 } cdrl_config;
 
 // The official toy configuration (toy_example.py of the official code).

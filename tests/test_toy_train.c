@@ -97,6 +97,28 @@ int main(void) {
         remove(p1);
     }
 
+    // The diagnostic init_data_weight = 1: the initializer regresses on the data pair, so its
+    // loss does not depend on the Langevin chain (here a 4x larger b); with 0 (CDRL) it does.
+    {
+        cdrl_train_stats ref[STEPS], other[STEPS];
+        int same_data = 1, same_cdrl = 1;
+        for (int a_data = 0; a_data <= 1; a_data++) {
+            cdrl_config e = c, f = c;
+            e.init_data_weight = f.init_data_weight = (float)a_data;
+            f.step_b = 4 * c.step_b;
+            cdrl_model *me = NULL, *mf = NULL;
+            CHECK(cdrl_model_create(&me, &e) == CDRL_OK && cdrl_model_create(&mf, &f) == CDRL_OK &&
+                      train_steps(me, d, STEPS, ref) && train_steps(mf, d, STEPS, other),
+                  "train with init_data_weight %d", a_data);
+            int same = 1;
+            for (int i = 0; i < STEPS; i++) same &= ref[i].loss_init == other[i].loss_init;
+            *(a_data ? &same_data : &same_cdrl) = same;
+            cdrl_model_free(me);
+            cdrl_model_free(mf);
+        }
+        CHECK(same_data && !same_cdrl, "init_data_weight 1 makes the initializer's loss independent of the chain (%d), 0 does not (%d)", same_data, same_cdrl);
+    }
+
     // Divergence: an absurd learning rate makes NaN; the step reports it and changes nothing.
     cdrl_config bad = c;
     bad.lr_ebm = 1e30f;

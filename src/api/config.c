@@ -188,7 +188,7 @@ static const field fields[] = {
     FIELD_ARR(ebm_ch_mult, ebm_n_mult, CDRL_CONFIG_MAX_MULT),
     FIELD(unet_dim, F_INT),     FIELD(unet_levels, F_INT),  FIELD(unet_res_blocks, F_INT),
     FIELD(unet_n_attn, F_INT),  FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
-    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(ebm_class_gain, F_FLOAT), FIELD(flip, F_INT),
+    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(ebm_class_gain, F_FLOAT), FIELD(flip, F_INT), FIELD(init_data_weight, F_FLOAT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

@@ -93,6 +93,8 @@ static cdrl_status check_config(const cdrl_config *c) {
     if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 || c->lr_decay_iters < 0 ||
         !(c->ema_ebm >= 0 && c->ema_ebm < 1) || !(c->ema_init >= 0 && c->ema_init < 1) || !(c->clip > 0))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: learning rates, warm-ups, EMA decays (in [0,1)) or clip (> 0) out of range");
+    if (!(c->init_data_weight >= 0 && c->init_data_weight <= 1))
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: init_data_weight %g out of [0, 1]", (double)c->init_data_weight);
     return CDRL_OK;
 }
 
@@ -157,7 +159,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .warmup_init = c->warmup_init, .warmup_init_offset = c->warmup_init_offset,
                             .decay_iters = c->lr_decay_iters,
                             .ema_ebm = c->ema_ebm, .ema_init = c->ema_init, .ema_ramp = c->ema_ramp, .clip = c->clip,
-                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
+                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f,
+                            .init_data_weight = c->init_data_weight};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
     if (st != CDRL_OK) {
         cdrl_model_free(m);

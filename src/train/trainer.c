@@ -163,10 +163,13 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     ebm->backward(ebm->impl, NULL, t->df, 1);
     ebm->finish_grads(ebm->impl);
 
-    // (6, computed before any update) Initializer loss on the refined samples.
+    // (6, computed before any update) Initializer loss on the refined samples (with the
+    // diagnostic init_data_weight a, on (1 - a) refined + a data: a = 0 is CDRL).
     double loss_init = 0;
+    const float a = t->tp.init_data_weight;
     for (size_t k = 0; k < nd; k++) {
-        const float r = t->y_neg[k] - t->y0[k];
+        const float target = a == 0.0f ? t->y_neg[k] : (1.0f - a) * t->y_neg[k] + a * t->y_pos[k];
+        const float r = target - t->y0[k];
         loss_init += (double)r * (double)r;
         t->dmu[k] = -2.0f * r / (float)B;
     }

@@ -26,6 +26,7 @@ typedef struct cdrl_train_params {
     float clip;              // 1.0: global-norm clipping of each network's gradient
     float beta1, beta2, eps; // Adam(W): 0.9, 0.999, 1e-8
     float wd_init;           // AdamW weight decay of the initializer: 0
+    float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's target (0)
 } cdrl_train_params;
 
 // The official toy configuration (method.md §4.2–§4.3).

@@ -17,6 +17,14 @@ static void small_config(cdrl_config *c) {
 
 
 
+static char last_log[1024]; // the messages logged since it was emptied, one after another
+static void capture_log(cdrl_log_level level, const char *msg, void *user) {
+    (void)level;
+    (void)user;
+    size_t used = strlen(last_log);
+    snprintf(last_log + used, sizeof last_log - used, "%s; ", msg);
+}
+
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
     cdrl_config c;
@@ -129,6 +137,23 @@ int main(void) {
     cdrl_train_stats sx;
     for (int i = 0; i < 20 && st == CDRL_OK; i++) st = cdrl_model_train_step(x, d, &sx);
     CHECK(st == CDRL_STATUS_DIVERGED, "lr 1e30 diverges (status %s)", cdrl_status_str(st));
+
+    // A runaway chain (b 1e3: the tether step alone multiplies y by about 1e5) is reported as
+    // soon as a value leaves +-CDRL_CHAIN_BOUND, while it is still finite.
+    {
+        cdrl_config steep = c;
+        steep.step_b = 1e3;
+        cdrl_model *sm = NULL;
+        CHECK(cdrl_model_create(&sm, &steep) == CDRL_OK, "create");
+        cdrl_set_log_callback(capture_log, NULL);
+        last_log[0] = 0;
+        cdrl_status ss = sm ? cdrl_model_train_step(sm, d, &sx) : CDRL_STATUS_INVALID;
+        cdrl_set_log_callback(test_log, NULL);
+        CHECK(ss == CDRL_STATUS_DIVERGED && strstr(last_log, "Langevin diverged at step 1 of") &&
+                  strstr(last_log, "beyond"),
+              "a runaway chain stops training at its first step (%s: %s)", cdrl_status_str(ss), last_log);
+        cdrl_model_free(sm);
+    }
 
     // Corrupt checkpoints are refused with a status.
     check_truncated_refused(ckpt);

@@ -10,6 +10,16 @@ int cdrl_all_finite(const float *x, size_t n) {
     return ok;
 }
 
+float cdrl_max_abs(const float *x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float a = fabsf(x[i]);
+        if (!(a <= m)) m = a; // NaN wins and stays
+        if (isnan(m)) break;
+    }
+    return m;
+}
+
 void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
                       const int *level, const int *label, float w, float scale, int B) {
     const int guided = label && w != 0.0f;
@@ -60,8 +70,10 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
             const float *zn = z + (size_t)n * (size_t)D;
             for (int d = 0; d < D; d++) yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
         }
-        if (!cdrl_all_finite(y, nd)) {
-            st = cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
+        const float big = cdrl_max_abs(y, nd);
+        if (!(big <= CDRL_CHAIN_BOUND)) {
+            st = isfinite(big) ? cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (a sample value reached %.3g, beyond %g: the EBM is too steep for the step size)", k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND)
+                               : cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
             break;
         }
         if (lp->trace) lp->trace(lp->trace_user, k + 1, y);

@@ -34,7 +34,7 @@ void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, con
 // level l is lambda_l. y (B, dim) is updated in place; anchor (B, dim) is x_j; pair (B) holds
 // j in 1..T. noise (K, B, dim) gives the standard normal draws; NULL draws them from rng.
 // scratch must hold cdrl_langevin_scratch_size(B, dim) bytes. Returns CDRL_STATUS_DIVERGED
-// (and logs the step) when y stops being finite.
+// (and logs the step) when y stops being finite or leaves +-CDRL_CHAIN_BOUND.
 size_t cdrl_langevin_scratch_size(int B, int dim);
 cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor, const int *pair,
                               int B, const cdrl_schedule *s, const cdrl_langevin_params *lp,
@@ -42,5 +42,14 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
 
 // 1 when every value is finite.
 int cdrl_all_finite(const float *x, size_t n);
+
+// A chain is a runaway once a value leaves [-CDRL_CHAIN_BOUND, CDRL_CHAIN_BOUND]: far outside
+// every data the models see (images in [-1, 1], 2-D data within +-8, noise of unit scale).
+// An EBM that has become too steep for its step size sends its chains there long before they
+// overflow to Inf, and training on such negatives only makes it steeper.
+#define CDRL_CHAIN_BOUND 1e4f
+
+// The largest |x| (Inf or NaN when one is there).
+float cdrl_max_abs(const float *x, size_t n);
 
 #endif // CDRL_SAMPLER_LANGEVIN_H

@@ -1,12 +1,13 @@
-// Training image models through the public API with the "tiny-image" preset (8x8 grey images,
-// tiny widths, batch 8, K 3, U-Net dropout on) on a synthetic folder of PNGs: N steps equal N/2
-// steps, a checkpoint, a reload and N/2 more, bit for bit (losses, every tensor, the dropout
-// stream); the same bytes at 1 and 2 threads; sampling (with the Tweedie step) finite and
-// reproducible; the configuration's JSON round trip and the official CIFAR-10 preset; padded
-// specs; corrupt checkpoints and mismatched data refused. Class-conditional models on a folder
-// with two class sub-folders: resume exact, labels change samples, guidance equal to its
-// definition (1 + w) grad f(c) - w grad f(0), bad labels and unlabelled data refused. Leaves out
-// sample quality (a few steps of a tiny model learn nothing; docs/tuning.md has real runs).
+// Training image models through the public API with the "tiny-image" preset (8x8 grey images, tiny
+// widths, batch 8, K 3, U-Net dropout on) on a synthetic folder of PNGs: N steps equal N/2 steps,
+// a checkpoint, a reload and N/2 more, bit for bit (losses, every tensor, the dropout stream); the
+// same bytes at 1 and 2 threads; sampling (with the Tweedie step; K = 0 the proposals alone,
+// without it) finite and reproducible; the configuration's JSON round trip and the official
+// CIFAR-10 preset; padded specs; corrupt checkpoints and mismatched data refused. Class-
+// conditional models on a folder with two class sub-folders: resume exact, labels change samples,
+// guidance equal to its definition (1 + w) grad f(c) - w grad f(0), bad labels and unlabelled data
+// refused. Leaves out sample quality (a few steps of a tiny model learn nothing; docs/tuning.md
+// has real runs).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,17 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
               cdrl_model_sample_cond(a, s2, NULL, l1, 2.0f, NS, 2, 1, 5) == CDRL_OK &&
               memcmp(s1, s2, sizeof s1) != 0 && all_finite(s2, NS * D),
           "guidance w = 2 moves the samples and keeps them finite");
+    // K = 0: the initializer's proposals alone (`cdrl eval --proposals`), without the Tweedie
+    // step; K = 1 adds the step. (On a trained model: an untrained one samples in eval mode with
+    // its random spectral-norm vectors, whose chains run away as the official code's would.)
+    enum { T = 6 };
+    float lv[T * NS * D];
+    CHECK(c.n_levels == T, "tiny-image has %d levels", T);
+    CHECK(cdrl_model_sample_cond(a, s1, lv, l1, 1.0f, NS, 0, 1, 7) == CDRL_OK && all_finite(s1, NS * D), "K = 0 samples");
+    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) == 0, "K = 0: output == last level (no denoising step)");
+    CHECK(cdrl_model_sample_cond(a, s1, lv, l1, 1.0f, NS, 1, 1, 7) == CDRL_OK, "K = 1 samples");
+    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) != 0, "K = 1: the Tweedie step changes the last level");
+    CHECK(cdrl_model_sample_cond(a, s1, NULL, l1, 1.0f, NS, -1, 1, 7) == CDRL_STATUS_INVALID, "K = -1 refused");
     cdrl_model_free(a);
     cdrl_model_free(b);
     cdrl_model_free(r);

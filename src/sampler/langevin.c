@@ -60,6 +60,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
         cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
         const float *z = noise ? noise + (size_t)k * nd : xi;
+        int in_range = 1;
         if (!noise) cdrl_rng_normal(rng, xi, nd);
         for (int n = 0; n < B; n++) {
             const int j = pair[n];
@@ -68,10 +69,13 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
             float *yn = y + (size_t)n * (size_t)D;
             const float *gn = grad + (size_t)n * (size_t)D, *an = anchor + (size_t)n * (size_t)D;
             const float *zn = z + (size_t)n * (size_t)D;
-            for (int d = 0; d < D; d++) yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
+            for (int d = 0; d < D; d++) {
+                yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
+                in_range &= fabsf(yn[d]) <= CDRL_CHAIN_BOUND; // false for NaN too
+            }
         }
-        const float big = cdrl_max_abs(y, nd);
-        if (!(big <= CDRL_CHAIN_BOUND)) {
+        if (!in_range) {
+            const float big = cdrl_max_abs(y, nd);
             st = isfinite(big) ? cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (a sample value reached %.3g, beyond %g: the EBM is too steep for the step size)", k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND)
                                : cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
             break;

@@ -49,7 +49,7 @@ int cdrl_all_finite(const float *x, size_t n);
 // overflow to Inf, and training on such negatives only makes it steeper.
 #define CDRL_CHAIN_BOUND 1e4f
 
-// The largest |x| (Inf or NaN when one is there).
+// The largest |x| (Inf or NaN when one is there): the message of a runaway chain.
 float cdrl_max_abs(const float *x, size_t n);
 
 #endif // CDRL_SAMPLER_LANGEVIN_H

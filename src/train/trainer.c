@@ -168,8 +168,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     double loss_init = 0;
     const float a = t->tp.init_data_weight;
     for (size_t k = 0; k < nd; k++) {
-        const float target = a == 0.0f ? t->y_neg[k] : (1.0f - a) * t->y_neg[k] + a * t->y_pos[k];
-        const float r = target - t->y0[k];
+        const float r = (1.0f - a) * t->y_neg[k] + a * t->y_pos[k] - t->y0[k]; // a = 0, 1: exactly one
         loss_init += (double)r * (double)r;
         t->dmu[k] = -2.0f * r / (float)B;
     }

@@ -10,8 +10,11 @@
 // Programming errors (a NULL where none is allowed, a wrong shape) are not statuses: they
 // trip CDRL_ASSERT, which prints the expression with file:line and aborts.
 //
-// Later layers of the API (models, trainer, sampler) are added as the project grows; each
-// comes with a params struct and a cdrl_*_params_init() that fills in the defaults.
+// What follows, in order: statuses and the log; threads; the configuration (cdrl_config,
+// presets, JSON); data sets; models (create, load and save checkpoints, train one iteration,
+// sample, energies and log-densities); 2-D evaluation (exact NLL, MMD); the image yardstick
+// (classifier, FD, KID, precision and recall). Structs with defaults come with an init
+// function that fills them in (cdrl_*_params_init, cdrl_config_preset).
 #ifndef CDRL_H
 #define CDRL_H
 

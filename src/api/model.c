@@ -6,8 +6,10 @@
 // and metadata format, version, config (JSON), step and rng (key stream counter); image models
 // add drop_rng, the U-Net's dropout stream (key stream counter), so that resume is exact.
 // The toy kind runs the MLPs of §5.6; the image kind the SN ResNet EBM and the U-Net
-// (models/img_ebm.h, models/unet.h), unconditional, with the image schedule and the final
-// Tweedie step when sampling.
+// (models/img_ebm.h, models/unet.h), unconditional or class-conditional (label dropout in
+// training, classifier-free guidance in sampling), with the image schedule and the final
+// Tweedie step when sampling. Weights-only files converted from official checkpoints load here
+// too (their tensors through models/load.c).
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>

@@ -77,7 +77,6 @@ int cli_given(const cli_cmd *c, const cli_args *a, const char *name);
 // callback (errors collected for one line, warnings printed, info and debug only when
 // verbose), and the thread count is applied when > 0.
 void cli_begin(const char *cmd, int verbose, int threads);
-const char *cli_cmd_name(void);
 // Prints `cdrl <cmd>: ` and then the library's collected error messages (joined by "; ")
 // when there are any, else the formatted text; returns code.
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -37,8 +37,6 @@ void cli_begin(const char *cmd, int verbose, int threads) {
     if (threads > 0) cdrl_set_threads(threads);
 }
 
-const char *cli_cmd_name(void) { return cmd_name; }
-
 const char *cli_take_errors(void) {
     static char taken[sizeof errors];
     memcpy(taken, errors, sizeof errors);

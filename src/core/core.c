@@ -132,10 +132,3 @@ int cdrl_threads(void) {
 #endif
 }
 
-int cdrl_in_parallel(void) {
-#ifdef _OPENMP
-    return omp_in_parallel();
-#else
-    return 0;
-#endif
-}

@@ -33,6 +33,10 @@ void cdrl_log(cdrl_log_level level, const char *fmt, ...) CDRL_PRINTF(2, 3);
 // Logs an error and returns the status, so that failures read `return cdrl_fail(...)`.
 cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) CDRL_PRINTF(2, 3);
 
+// Diffusion levels T at most (levels 0..T, pairs 1..T): sizes the per-level tables of the
+// schedule and of both networks.
+#define CDRL_MAX_LEVELS 32
+
 // ---------------------------------------------------------------------------------------
 // Heap: every allocation goes through here. Blocks are 64-byte aligned; cdrl_free(NULL) is a
 // no-op. cdrl_alloc_live() counts blocks not yet freed, so tests can assert there are none.
@@ -62,10 +66,5 @@ float *cdrl_arena_floats(cdrl_arena *a, size_t n);
 size_t cdrl_arena_floats_size(size_t n);
 static inline size_t cdrl_arena_mark(const cdrl_arena *a) { return a->used; }
 static inline void cdrl_arena_release(cdrl_arena *a, size_t mark) { a->used = mark; }
-
-// ---------------------------------------------------------------------------------------
-// Threads. Parallel loops split work into fixed chunks (never "one per thread") so results
-// are bit-identical for any thread count.
-int cdrl_in_parallel(void);
 
 #endif // CDRL_CORE_CORE_H

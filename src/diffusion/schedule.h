@@ -4,7 +4,7 @@
 #ifndef CDRL_DIFFUSION_SCHEDULE_H
 #define CDRL_DIFFUSION_SCHEDULE_H
 
-#define CDRL_MAX_LEVELS 32
+#include "core/core.h"
 
 // How the Langevin step size scales across pairs: images use C_j = sqrt(1-g_{j-1})/sqrt(1-g_0)
 // per pair, the official toy code the constant C = 1/sqrt(1-g_0).

@@ -142,7 +142,7 @@ size_t cdrl_img_ebm_param_count(const cdrl_img_ebm_config *cfg) {
 
 cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch, int n_levels,
                                   cdrl_rng *rng) {
-    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_IMG_EBM_MAX_LEVELS && max_batch >= 1);
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVELS + 1 && max_batch >= 1);
     cdrl_img_ebm *m = new_with_tables(cfg);
     if (!m) return NULL;
     m->max_batch = max_batch;

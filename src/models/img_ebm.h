@@ -39,7 +39,6 @@
 #include "nn/sn_layer.h"
 
 #define CDRL_IMG_EBM_MAX_BLOCKS 64
-#define CDRL_IMG_EBM_MAX_LEVELS 33
 
 typedef struct cdrl_img_ebm_config {
     int in_ch;      // image channels: 1 or 3

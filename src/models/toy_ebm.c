@@ -42,7 +42,7 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch, int n_levels,
                                   cdrl_rng *rng) {
     CDRL_ASSERT(cfg->n_mult * cfg->n_blocks <= CDRL_TOY_EBM_MAX_BLOCKS);
-    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVEL_TABLE && max_batch >= 1);
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= (CDRL_MAX_LEVELS + 1) && max_batch >= 1);
     cdrl_toy_ebm *m = cdrl_calloc(sizeof *m);
     if (!m) return NULL;
     m->cfg = *cfg;
@@ -185,7 +185,7 @@ static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const
 }
 
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
-    CDRL_ASSERT(n_levels >= 1 && n_levels <= CDRL_MAX_LEVEL_TABLE);
+    CDRL_ASSERT(n_levels >= 1 && n_levels <= (CDRL_MAX_LEVELS + 1));
     const int te = m->cfg.temb_dim, temb = 4 * te, L = n_levels;
     cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
     cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);

@@ -17,7 +17,6 @@
 #include "nn/sn_layer.h"
 
 #define CDRL_TOY_EBM_MAX_BLOCKS 16
-#define CDRL_MAX_LEVEL_TABLE 33
 
 typedef struct cdrl_toy_ebm_config {
     int in_dim;      // 2

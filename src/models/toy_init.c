@@ -9,14 +9,6 @@
 
 #define GN_EPS 1e-6f
 
-void cdrl_toy_init_config_default(cdrl_toy_init_config *c) {
-    c->in_dim = 2;
-    c->t_dim = 128;
-    c->h_dim = 64;
-    c->n_blocks = 1;
-    c->groups = 32;
-}
-
 
 // nn.Linear(in, out) registered as "<name>.weight" and "<name>.bias" (bias optional).
 static void add_linear(cdrl_toy_init *m, size_t *w, size_t *b, int in, int out, const char *name) {

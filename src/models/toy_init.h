@@ -21,8 +21,6 @@ typedef struct cdrl_toy_init_config {
     int groups;   // GroupNorm groups: 32 (2 features per group at h_dim 64)
 } cdrl_toy_init_config;
 
-void cdrl_toy_init_config_default(cdrl_toy_init_config *c);
-
 typedef struct toy_init_block {
     size_t n1_w, n1_b, c1_w, c1_b, mlp_w, mlp_b, n2_w, n2_b, c2_w, c2_b;
     float *lvl_st, *lvl_ss, *lvl_dss;  // silu(t) (L, t_dim); scale|shift (L, 2H) and its grad

@@ -10,13 +10,6 @@
 #include "sampler/langevin.h"
 #include "train/optim.h"
 
-void cdrl_train_params_toy(cdrl_train_params *p) {
-    *p = (cdrl_train_params){.batch = 2500, .n_langevin = 15, .step_mul = 1.0f, .lr_ebm = 3e-6f, .lr_init = 1e-5f,
-                             .warmup_ebm = 10000, .warmup_init = 10000, .warmup_init_offset = 500,
-                             .ema_ebm = 0.9999f, .ema_init = 0.9999f, .ema_ramp = 1, .clip = 1.0f,
-                             .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .wd_init = 0.0f};
-}
-
 cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
                               const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed) {
     memset(t, 0, sizeof *t);

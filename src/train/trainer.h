@@ -29,9 +29,6 @@ typedef struct cdrl_train_params {
     float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's target (0)
 } cdrl_train_params;
 
-// The official toy configuration (method.md §4.2–§4.3).
-void cdrl_train_params_toy(cdrl_train_params *p);
-
 // All random draws of one iteration.
 typedef struct cdrl_step_noise {
     int *pair;         // (B) j in 1..T

@@ -18,9 +18,10 @@
 #include "io/png.h"
 
 #define N_WARMUP 1
-#define N_TIMED 3
-#define N_SAMPLE 32 // images through the chain: half a sampling chunk (the model samples
-                    // batch-sized chunks), to keep the run near a minute
+#define N_TIMED  3
+#define N_SAMPLE                                                                                   \
+    32 // images through the chain: half a sampling chunk (the model samples
+       // batch-sized chunks), to keep the run near a minute
 
 static double now_s(void) {
     struct timespec ts;
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
     cdrl_set_threads(threads);
     cdrl_set_log_callback(log_fn, NULL);
     char dir[] = "/tmp/cdrl_bench_image_XXXXXX", spec_buf[64];
-    const char *spec = argc > 2 ? argv[2] : "fashion-mnist:/usr/share/datasets/fashion-mnist:test:pad2";
+    const char *spec =
+        argc > 2 ? argv[2] : "fashion-mnist:/usr/share/datasets/fashion-mnist:test:pad2";
     int synthetic = 0;
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK) {
@@ -142,13 +144,14 @@ int main(int argc, char **argv) {
     const double t_sample = now_s() - t0;
     const double rss_peak = peak_rss_mib();
 
-    printf("{\"bench\": \"cdrl_image_train_iter\", \"threads\": %d, \"batch\": 64, \"K\": 15, "
-           "\"ebm_ch\": 32, \"ebm_blocks\": 2, \"unet_dim\": 32, \"res\": 32, \"in_ch\": 1, "
-           "\"data\": \"%s\", \"s_per_iter_median\": %.4f, \"s_per_iter_min\": %.4f, \"n\": %d, "
-           "\"sample_n\": %d, \"sample_s\": %.3f, \"images_per_s\": %.3f, "
-           "\"rss_before_model_mib\": %.1f, \"peak_rss_train_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-           cdrl_threads(), synthetic ? "random" : spec, t[N_TIMED / 2], t[0], N_TIMED, N_SAMPLE,
-           t_sample, (double)N_SAMPLE / t_sample, rss_base, rss_train, rss_peak);
+    printf(
+        "{\"bench\": \"cdrl_image_train_iter\", \"threads\": %d, \"batch\": 64, \"K\": 15, "
+        "\"ebm_ch\": 32, \"ebm_blocks\": 2, \"unet_dim\": 32, \"res\": 32, \"in_ch\": 1, "
+        "\"data\": \"%s\", \"s_per_iter_median\": %.4f, \"s_per_iter_min\": %.4f, \"n\": %d, "
+        "\"sample_n\": %d, \"sample_s\": %.3f, \"images_per_s\": %.3f, "
+        "\"rss_before_model_mib\": %.1f, \"peak_rss_train_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
+        cdrl_threads(), synthetic ? "random" : spec, t[N_TIMED / 2], t[0], N_TIMED, N_SAMPLE,
+        t_sample, (double)N_SAMPLE / t_sample, rss_base, rss_train, rss_peak);
     printf("cdrl image, %d threads: %.3f s/iter (batch 64, median of %d), sampling %.2f images/s "
            "(%d through the chain, EMA), peak RSS %.0f MiB (%.0f MiB before the model)\n",
            cdrl_threads(), t[N_TIMED / 2], N_TIMED, (double)N_SAMPLE / t_sample, N_SAMPLE, rss_peak,

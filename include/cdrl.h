@@ -57,7 +57,6 @@ void cdrl_set_log_callback(cdrl_log_fn fn, void *user);
 void cdrl_set_threads(int n);
 int cdrl_threads(void);
 
-
 // ---------------------------------------------------------------------------------------
 // Models: a CDRL model is the pair of networks (energy network and initializer) of every noise
 // level, their EMA copies, the optimiser state and the random stream: everything a checkpoint
@@ -76,8 +75,9 @@ int cdrl_threads(void);
 #include <stdint.h>
 
 typedef enum cdrl_model_kind {
-    CDRL_MODEL_TOY = 0,   // 2-D data, MLP networks (method.md §5.6)
-    CDRL_MODEL_IMAGE = 1, // images (in_ch, res, res): SN ResNet EBM + U-Net initializer (§5.4, §5.5)
+    CDRL_MODEL_TOY = 0, // 2-D data, MLP networks (method.md §5.6)
+    CDRL_MODEL_IMAGE =
+        1, // images (in_ch, res, res): SN ResNet EBM + U-Net initializer (§5.4, §5.5)
 } cdrl_model_kind;
 
 #define CDRL_CONFIG_MAX_MULT 8 // entries of ebm_ch_mult
@@ -85,51 +85,51 @@ typedef enum cdrl_model_kind {
 
 typedef struct cdrl_config {
     cdrl_model_kind kind;
-    int dim;                  // values per sample: 2 for the toy, in_ch * res * res for images
+    int dim; // values per sample: 2 for the toy, in_ch * res * res for images
     // toy networks (method.md §5.6); ebm_ch and ebm_blocks also size the image EBM
-    int ebm_ch;               // EBM base width (embedding width; hidden 4x): 128 (toy and images)
-    int ebm_blocks;           // blocks per width multiplier: 1 toy (1,2,2,2); 8 images (per ch_mult entry)
-    int init_t_dim;           // initializer embedding width: 128
-    int init_h_dim;           // initializer hidden width (multiple of 32): 64
-    int init_blocks;          // 1
+    int ebm_ch;      // EBM base width (embedding width; hidden 4x): 128 (toy and images)
+    int ebm_blocks;  // blocks per width multiplier: 1 toy (1,2,2,2); 8 images (per ch_mult entry)
+    int init_t_dim;  // initializer embedding width: 128
+    int init_h_dim;  // initializer hidden width (multiple of 32): 64
+    int init_blocks; // 1
     // schedule (method.md §1)
-    int n_levels;             // T: 6
+    int n_levels;                  // T: 6
     double logsnr_min, logsnr_max; // -5.1, 9.8
-    double step_b;            // Langevin constant b: 1e-3 toy
+    double step_b;                 // Langevin constant b: 1e-3 toy
     // training (method.md §4)
-    int batch;                // 2500
-    int n_langevin;           // K: 15
-    int langevin_ref_steps;   // K_ref that step_b is set for: Langevin runs with the step-size rule
-                              // of method.md §2.3 (multiplier K_ref / K, in training and sampling);
-                              // 0: K_ref = n_langevin (official: multiplier 1 in training)
-    float lr_ebm, lr_init;    // 3e-6, 1e-5
-    long warmup_ebm;          // 10000
-    long warmup_init;         // 10000
-    long warmup_init_offset;  // 500
-    long lr_decay_iters;      // 0: constant rates (official); else cosine decay to 0 at this step
-    long iters;               // planned training length (the CLI's default --iters): 100001
-    float ema_ebm, ema_init;  // 0.9999
-    int ema_ramp;             // 1 (official): decay min(d, (1+n)/(10+n)) at update n; 0: d throughout
-    float clip;               // 1.0
-    uint64_t seed;            // 1
-    char data[512];           // data spec the model is trained on ("checkerboard", "points:F")
+    int batch;               // 2500
+    int n_langevin;          // K: 15
+    int langevin_ref_steps;  // K_ref that step_b is set for: Langevin runs with the step-size rule
+                             // of method.md §2.3 (multiplier K_ref / K, in training and sampling);
+                             // 0: K_ref = n_langevin (official: multiplier 1 in training)
+    float lr_ebm, lr_init;   // 3e-6, 1e-5
+    long warmup_ebm;         // 10000
+    long warmup_init;        // 10000
+    long warmup_init_offset; // 500
+    long lr_decay_iters;     // 0: constant rates (official); else cosine decay to 0 at this step
+    long iters;              // planned training length (the CLI's default --iters): 100001
+    float ema_ebm, ema_init; // 0.9999
+    int ema_ramp;   // 1 (official): decay min(d, (1+n)/(10+n)) at update n; 0: d throughout
+    float clip;     // 1.0
+    uint64_t seed;  // 1
+    char data[512]; // data spec the model is trained on ("checkerboard", "points:F")
     // image networks (kind CDRL_MODEL_IMAGE; ignored by the toy)
-    int in_ch;                // image channels: 3 (1 grey)
-    int res;                  // H = W: 32
-    int ebm_n_mult;           // entries of ebm_ch_mult: 4
+    int in_ch;                             // image channels: 3 (1 grey)
+    int res;                               // H = W: 32
+    int ebm_n_mult;                        // entries of ebm_ch_mult: 4
     int ebm_ch_mult[CDRL_CONFIG_MAX_MULT]; // EBM width multipliers of ebm_ch: (1, 2, 2, 2)
-    int unet_dim;             // U-Net width (a multiple of 32): 64
-    int unet_levels;          // U-Net resolution levels (dim_mults all 1): 3
-    int unet_res_blocks;      // ResBlocks per level: 3
-    int unet_n_attn;          // entries of unet_attn: 2
-    int unet_attn[CDRL_CONFIG_MAX_ATTN]; // resolutions whose ResBlocks get attention: {16, 8}
-    float unet_dropout;       // 0.1 (training only)
-    int n_classes;            // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
-    float ebm_class_gain;     // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
-    int flip;                 // 1: random horizontal flips of the training batches (images)
-    float init_data_weight;   // diagnostic, not CDRL: the initializer regresses on (1 - a) refined
-                              // samples + a x_{j-1} of the data pair; 0 (CDRL); 1 gives the ideal
-                              // initializer, E[x_{j-1} | x_j], to bound what its proposals can reach
+    int unet_dim;                          // U-Net width (a multiple of 32): 64
+    int unet_levels;                       // U-Net resolution levels (dim_mults all 1): 3
+    int unet_res_blocks;                   // ResBlocks per level: 3
+    int unet_n_attn;                       // entries of unet_attn: 2
+    int unet_attn[CDRL_CONFIG_MAX_ATTN];   // resolutions whose ResBlocks get attention: {16, 8}
+    float unet_dropout;                    // 0.1 (training only)
+    int n_classes;          // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
+    float ebm_class_gain;   // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
+    int flip;               // 1: random horizontal flips of the training batches (images)
+    float init_data_weight; // diagnostic, not CDRL: the initializer regresses on (1 - a) refined
+                            // samples + a x_{j-1} of the data pair; 0 (CDRL); 1 gives the ideal
+                            // initializer, E[x_{j-1} | x_j], to bound what its proposals can reach
 } cdrl_config;
 
 // The official toy configuration (toy_example.py of the official code).
@@ -139,9 +139,13 @@ void cdrl_config_toy_official(cdrl_config *c);
 // warm-up 10000 with offset 500 for the initializer, EMA 0.9999, K 15, b 2e-4 with per-pair
 // C_j, 500001 iterations, seed 5, flips), "fmnist-cpu" (class-conditional Fashion-MNIST at
 // 28x28, 2700 iterations, about an hour on 2 cores: FD 44.7 and class accuracy 0.79 at
-// N = 1000, docs/tuning.md) and "tiny-image" (8x8 grey images, tiny widths,
-// batch 8, K 3: for tests). CDRL_STATUS_INVALID for others.
+// N = 1000, docs/tuning.md), "fmnist-cpu-long" (the same over 4000 iterations, about 85
+// minutes on 2 cores) and "tiny-image" (8x8 grey images, tiny widths, batch 8, K 3: for
+// tests). CDRL_STATUS_INVALID for others.
 cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
+#define CDRL_PRESET_NAMES                                                                          \
+    "official-toy, demo, quality (2-D); fmnist-cpu, fmnist-cpu-long, official-cifar10, "           \
+    "tiny-image (images)"
 // The configuration as one JSON object (what checkpoints store). Returns the length written
 // (excluding the NUL), or -1 when n is too small.
 int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n);
@@ -218,8 +222,8 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 // Unnormalised log-density of pair j's EBM at points x (n, dim): f(sqrt(kappa_j) x,
 // lambda_{j-1}) / h_j (the official visualisation; j = 1 is the data level). dlogp (n, dim)
 // receives its gradient wrt x unless NULL.
-cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x,
-                                   int n, int pair, int use_ema);
+cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x, int n,
+                                   int pair, int use_ema);
 // cdrl_model_sample for class-conditional models (config n_classes > 0): label (n) holds each
 // sample's class as 1..n_classes (0 = unconditional, the null label; NULL: 0 for all) and
 // guidance the weight w of classifier-free guidance (method.md §7: both networks give
@@ -234,8 +238,8 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
 // x (n, dim) (images: (n, in_ch, res, res) in [-1, 1]), and dfdx (n, dim), its gradient wrt x
 // (the sqrt(kappa_j) included), unless NULL. log density = f / h_j (cdrl_model_langevin_h);
 // higher f = more probable. CDRL_STATUS_INVALID for a pair outside 1..T, DIVERGED on NaN/Inf.
-cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n,
-                              int pair, int use_ema);
+cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n, int pair,
+                              int use_ema);
 // h_j, pair j's Langevin noise variance (method.md §2: h_j = 2 b C_j sigma_j^2), which turns
 // f into the log density; NaN for a pair outside 1..T.
 double cdrl_model_langevin_h(const cdrl_model *m, int pair);
@@ -262,10 +266,10 @@ typedef cdrl_status (*cdrl_log_density_fn)(void *user, float *logp, const float 
 
 #define CDRL_NLL_MAX_GRIDS 8
 typedef struct cdrl_nll_params {
-    float box[4];   // xmin, xmax, ymin, ymax of the normalising grid
-    int res;        // R: the first grid has R x R cells
-    int max_res;    // the finest grid tried (R, 2R, 4R, ... up to this)
-    double tol;     // converged once |NLL(2r) - NLL(r)| < tol nats
+    float box[4]; // xmin, xmax, ymin, ymax of the normalising grid
+    int res;      // R: the first grid has R x R cells
+    int max_res;  // the finest grid tried (R, 2R, 4R, ... up to this)
+    double tol;   // converged once |NLL(2r) - NLL(r)| < tol nats
 } cdrl_nll_params;
 
 // Defaults: box [-9.6, 9.6]^2 (the generators' [-8,8]^2 widened by 10% on every side),
@@ -275,13 +279,13 @@ void cdrl_nll_params_init(cdrl_nll_params *p);
 void cdrl_box_widen(float box[4], float frac);
 
 typedef struct cdrl_nll_result {
-    double nll;        // mean over the points of -log p = log Z - logp_unnorm, finest grid
-    double log_z;      // log of the midpoint-rule integral of exp(logp) over the box, finest grid
-    int res;           // the finest grid's R (cells per side)
-    double change;     // |NLL(res) - NLL(res / 2)|; NaN when only one grid was evaluated
-    int converged;     // change < tol
-    double edge_mass;  // share of the finest grid's mass in its outermost ring of cells
-    int n_grids;       // grids evaluated, coarsest first
+    double nll;       // mean over the points of -log p = log Z - logp_unnorm, finest grid
+    double log_z;     // log of the midpoint-rule integral of exp(logp) over the box, finest grid
+    int res;          // the finest grid's R (cells per side)
+    double change;    // |NLL(res) - NLL(res / 2)|; NaN when only one grid was evaluated
+    int converged;    // change < tol
+    double edge_mass; // share of the finest grid's mass in its outermost ring of cells
+    int n_grids;      // grids evaluated, coarsest first
     int grid_res[CDRL_NLL_MAX_GRIDS];
     double grid_nll[CDRL_NLL_MAX_GRIDS];
 } cdrl_nll_result;
@@ -403,13 +407,13 @@ typedef struct cdrl_yardstick_params {
 void cdrl_yardstick_params_init(cdrl_yardstick_params *p);
 
 typedef struct cdrl_yardstick_result {
-    int n;                 // images scored
-    long n_ref;            // reference images behind the FD statistics
-    int n_ref_pr;          // reference features in precision/recall (min(n, kept))
+    int n;        // images scored
+    long n_ref;   // reference images behind the FD statistics
+    int n_ref_pr; // reference features in precision/recall (min(n, kept))
     double fd, kid, kid_std, precision, recall;
-    double acc;            // share of predicted == asked among images with a class; NaN if none
-    int n_asked;           // images with a class asked for
-    int n_classes;         // K
+    double acc;    // share of predicted == asked among images with a class; NaN if none
+    int n_asked;   // images with a class asked for
+    int n_classes; // K
     int hist[CDRL_YARDSTICK_MAX_CLASSES]; // predicted classes 0..K-1
 } cdrl_yardstick_result;
 

@@ -27,7 +27,8 @@ static void test_draws(void) {
     cdrl_rng_init(&r, 42, 0);
     cdrl_rng_normal(&r, a, n);
     double m = 0, v = 0, k4 = 0;
-    for (size_t i = 0; i < n; i++) m += (double)a[i];
+    for (size_t i = 0; i < n; i++)
+        m += (double)a[i];
     m /= (double)n;
     for (size_t i = 0; i < n; i++) {
         double d = (double)a[i] - m;
@@ -37,7 +38,8 @@ static void test_draws(void) {
     v /= (double)n;
     k4 /= (double)n * v * v;
     // Standard errors at n = 2^20: mean 0.001, variance 0.0014, kurtosis 0.005.
-    CHECK(fabs(m) < 0.005 && fabs(v - 1) < 0.007 && fabs(k4 - 3) < 0.03, "normal moments: mean %g var %g kurtosis %g", m, v, k4);
+    CHECK(fabs(m) < 0.005 && fabs(v - 1) < 0.007 && fabs(k4 - 3) < 0.03,
+          "normal moments: mean %g var %g kurtosis %g", m, v, k4);
     CHECK(r.counter == n / 4, "counter advanced by %llu blocks", (unsigned long long)r.counter);
 
     cdrl_rng_init(&r, 42, 0);
@@ -50,7 +52,8 @@ static void test_draws(void) {
         if (b[i] > hi) hi = b[i];
     }
     um /= (double)n;
-    CHECK(fabs(um - 0.5) < 0.002 && lo >= 0 && hi < 1, "uniform: mean %g range [%g, %g]", um, (double)lo, (double)hi);
+    CHECK(fabs(um - 0.5) < 0.002 && lo >= 0 && hi < 1, "uniform: mean %g range [%g, %g]", um,
+          (double)lo, (double)hi);
 
     // The same bytes for 1 and 2 threads, and an odd length matches the prefix of a long draw.
     int saved = cdrl_threads();
@@ -73,11 +76,14 @@ static void test_draws(void) {
     cdrl_rng_int(&r, k, 1000, 6);
     int in_range = 1;
     for (int i = 0; i < 1000; i++) {
-        if (k[i] >= 6) in_range = 0;
-        else hist[k[i]]++;
+        if (k[i] >= 6)
+            in_range = 0;
+        else
+            hist[k[i]]++;
     }
     CHECK(in_range, "integer draw out of range");
-    for (int i = 0; i < 6; i++) CHECK(hist[i] > 120 && hist[i] < 215, "integer draw: %d of 1000 are %d", hist[i], i);
+    for (int i = 0; i < 6; i++)
+        CHECK(hist[i] > 120 && hist[i] < 215, "integer draw: %d of 1000 are %d", hist[i], i);
     cdrl_free(a);
     cdrl_free(b);
     cdrl_free(c);
@@ -123,7 +129,8 @@ static void test_safetensors(void) {
         CHECK(((uintptr_t)rw % 64) == 0, "data starts 64-byte aligned");
         CHECK(cdrl_st_f32(f, "layer.weight", 5) == NULL, "wrong size rejected");
         CHECK(cdrl_st_find(f, "missing") == NULL, "absent name");
-        CHECK(cdrl_st_meta(f, "step") && strcmp(cdrl_st_meta(f, "step"), "12") == 0, "metadata round-trip");
+        CHECK(cdrl_st_meta(f, "step") && strcmp(cdrl_st_meta(f, "step"), "12") == 0,
+              "metadata round-trip");
         CHECK(cdrl_st_count(f) == 2 && cdrl_st_at(f, 1)->shape[0] == 1, "tensor table");
     }
     cdrl_st_free(f);
@@ -148,7 +155,8 @@ static void test_safetensors(void) {
     memset(junk, 0xff, 8);
     write_bytes(bad, junk, 64);
     CHECK(cdrl_st_load(&f, bad) == CDRL_STATUS_FORMAT, "huge header length refused");
-    CHECK(cdrl_st_load(&f, "build/no-such-file.safetensors") == CDRL_STATUS_IO, "missing file refused");
+    CHECK(cdrl_st_load(&f, "build/no-such-file.safetensors") == CDRL_STATUS_IO,
+          "missing file refused");
     remove(bad);
     remove(path);
 }

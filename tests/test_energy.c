@@ -22,7 +22,8 @@
 
 static float max_abs(const float *x, size_t n) {
     float m = 0.0f;
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
     return m;
 }
 
@@ -34,8 +35,10 @@ static int compare(cdrl_model *m, const float *x, int n, int pair, int ema, cons
     int ok = cdrl_model_log_density(m, lp, dlp, x, n, pair, ema) == CDRL_OK;
     CHECK(ok, "%s: log density failed", what);
     const double h = cdrl_model_langevin_h(m, pair);
-    for (int i = 0; i < n; i++) lp[i] = (float)((double)lp[i] * h);
-    for (size_t k = 0; k < (size_t)n * (size_t)D; k++) dlp[k] = (float)((double)dlp[k] * h);
+    for (int i = 0; i < n; i++)
+        lp[i] = (float)((double)lp[i] * h);
+    for (size_t k = 0; k < (size_t)n * (size_t)D; k++)
+        dlp[k] = (float)((double)dlp[k] * h);
     char name[96];
     snprintf(name, sizeof name, "%s f = logp*h", what);
     ok &= check_close(name, f, lp, (size_t)n, 0.0, RTOL_F);
@@ -59,7 +62,8 @@ static double sum_f(void *p) {
     fd_ctx *c = p;
     CDRL_ASSERT(cdrl_model_energy(c->m, c->f, NULL, c->x, c->n, c->pair, 1) == CDRL_OK);
     double s = 0;
-    for (int i = 0; i < c->n; i++) s += (double)c->f[i];
+    for (int i = 0; i < c->n; i++)
+        s += (double)c->f[i];
     return s;
 }
 
@@ -92,10 +96,13 @@ static void check_model(cdrl_model *m, int n, int fd_pair, float eps, double fd_
         test_fill(v, nd, 11, -1.0f, 1.0f);
         memcpy(x0, x, sizeof(float) * nd);
         double gv = 0, fp, fm;
-        for (size_t k = 0; k < nd; k++) gv += (double)g[k] * (double)v[k];
-        for (size_t k = 0; k < nd; k++) x[k] = x0[k] + eps * v[k];
+        for (size_t k = 0; k < nd; k++)
+            gv += (double)g[k] * (double)v[k];
+        for (size_t k = 0; k < nd; k++)
+            x[k] = x0[k] + eps * v[k];
         fp = sum_f(&ctx);
-        for (size_t k = 0; k < nd; k++) x[k] = x0[k] - eps * v[k];
+        for (size_t k = 0; k < nd; k++)
+            x[k] = x0[k] - eps * v[k];
         fm = sum_f(&ctx);
         memcpy(x, x0, sizeof(float) * nd);
         const double fd = (fp - fm) / (2.0 * (double)eps), err = fabs(fd - gv);
@@ -138,7 +145,8 @@ static cdrl_model *image_model(int steps, const char *dir) {
         uint8_t px[64];
         mkdir(dir, 0755);
         for (int i = 0; i < 3; i++) {
-            for (int k = 0; k < 64; k++) px[k] = (uint8_t)((37 * k + 91 * i) % 256);
+            for (int k = 0; k < 64; k++)
+                px[k] = (uint8_t)((37 * k + 91 * i) % 256);
             snprintf(p, sizeof p, "%s/%c.png", dir, 'a' + i);
             CDRL_ASSERT(cdrl_png_write(p, px, 8, 8, 1, NULL, NULL, 0) == CDRL_OK);
         }
@@ -200,9 +208,9 @@ static void check_weights(void) {
     if (w) {
         const cdrl_config *a = cdrl_model_config(m), *b = cdrl_model_config(w);
         CHECK(b->kind == CDRL_MODEL_IMAGE && b->in_ch == a->in_ch && b->res == a->res &&
-              b->dim == a->dim && b->ebm_ch == a->ebm_ch && b->ebm_n_mult == a->ebm_n_mult &&
-              b->unet_dim == a->unet_dim && b->unet_levels == a->unet_levels &&
-              b->unet_attn[0] == a->unet_attn[0] && b->n_levels == a->n_levels,
+                  b->dim == a->dim && b->ebm_ch == a->ebm_ch && b->ebm_n_mult == a->ebm_n_mult &&
+                  b->unet_dim == a->unet_dim && b->unet_levels == a->unet_levels &&
+                  b->unet_attn[0] == a->unet_attn[0] && b->n_levels == a->n_levels,
               "weights file: the model's sizes");
         CHECK(cdrl_model_step(w) == 2, "weights file: step = EMA updates");
         enum { N = 4, D = 64 };
@@ -213,7 +221,8 @@ static void check_weights(void) {
                       cdrl_model_energy(w, fb, gb, x, N, 1, ema) == CDRL_OK,
                   "energies");
             CHECK(memcmp(fa, fb, sizeof fa) == 0 && memcmp(ga, gb, sizeof ga) == 0,
-                  "weights file: the checkpoint's f and dfdx bit for bit (%s)", ema ? "EMA" : "own");
+                  "weights file: the checkpoint's f and dfdx bit for bit (%s)",
+                  ema ? "EMA" : "own");
         }
         CHECK(cdrl_model_energy(m, fa, NULL, x, N, 1, 0) == CDRL_OK &&
                   cdrl_model_energy(m, fb, NULL, x, N, 1, 1) == CDRL_OK &&
@@ -286,8 +295,7 @@ static int make_inputs(const char *dir) {
     return ok ? 0 : 1;
 }
 
-static int compare_files(const char *model, const char *xfile, const char *out, int pair,
-                         int ema) {
+static int compare_files(const char *model, const char *xfile, const char *out, int pair, int ema) {
     cdrl_model *m = NULL;
     cdrl_st_file *fx = NULL, *fo = NULL;
     if (cdrl_model_load(&m, model) != CDRL_OK || cdrl_st_load(&fx, xfile) != CDRL_OK ||

@@ -17,7 +17,7 @@
 
 #define STEPS 4
 #define N_IMG 12
-#define DIR_ "build/test_image_train_data"
+#define DIR_  "build/test_image_train_data"
 
 // Grey 8x8 images: a bar whose position and brightness follow the index, so flips matter.
 static int write_folder(void) {
@@ -25,7 +25,8 @@ static int write_folder(void) {
     for (int i = 0; i < N_IMG; i++) {
         uint8_t px[64];
         for (int y = 0; y < 8; y++)
-            for (int x = 0; x < 8; x++) px[y * 8 + x] = (uint8_t)(x == i % 8 ? 255 - 10 * i : 20 * (x + y) / 2);
+            for (int x = 0; x < 8; x++)
+                px[y * 8 + x] = (uint8_t)(x == i % 8 ? 255 - 10 * i : 20 * (x + y) / 2);
         char path[256];
         snprintf(path, sizeof path, DIR_ "/img%02d.png", i);
         if (cdrl_png_write(path, px, 8, 8, 1, NULL, NULL, 0) != CDRL_OK) return 0;
@@ -56,7 +57,8 @@ static int write_class_folder(void) {
     mkdir(CLS_DIR "/b", 0755);
     for (int i = 0; i < N_IMG; i++) {
         uint8_t px[64];
-        for (int k = 0; k < 64; k++) px[k] = (uint8_t)(i % 2 ? 40 + 3 * k : 250 - 2 * k);
+        for (int k = 0; k < 64; k++)
+            px[k] = (uint8_t)(i % 2 ? 40 + 3 * k : 250 - 2 * k);
         char path[256];
         snprintf(path, sizeof path, CLS_DIR "/%c/img%02d.png", i % 2 ? 'b' : 'a', i);
         if (cdrl_png_write(path, px, 8, 8, 1, NULL, NULL, 0) != CDRL_OK) return 0;
@@ -86,15 +88,19 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
     c.n_classes = 2;
     cdrl_model *a = NULL, *b = NULL, *r = NULL;
     cdrl_train_stats full[STEPS], half[STEPS];
-    CHECK(cdrl_model_create(&a, &c) == CDRL_OK && train_steps(a, d, STEPS, full), "conditional: %d steps", STEPS);
-    CHECK(cdrl_model_create(&b, &c) == CDRL_OK && train_steps(b, d, STEPS / 2, half), "conditional: first half");
+    CHECK(cdrl_model_create(&a, &c) == CDRL_OK && train_steps(a, d, STEPS, full),
+          "conditional: %d steps", STEPS);
+    CHECK(cdrl_model_create(&b, &c) == CDRL_OK && train_steps(b, d, STEPS / 2, half),
+          "conditional: first half");
     const char *ckpt = "build/test_image_train_cond.safetensors";
-    CHECK(b && cdrl_model_save(b, ckpt) == CDRL_OK && cdrl_model_load(&r, ckpt) == CDRL_OK, "save and load");
+    CHECK(b && cdrl_model_save(b, ckpt) == CDRL_OK && cdrl_model_load(&r, ckpt) == CDRL_OK,
+          "save and load");
     if (a && r) {
         CHECK(cdrl_model_config(r)->n_classes == 2, "the checkpoint keeps n_classes");
         CHECK(train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
         CHECK(full[STEPS - 1].loss_ebm == half[STEPS - 1].loss_ebm && same_models(a, r),
-              "conditional: N steps and N/2 + resume + N/2 identical (label draws and drops included)");
+              "conditional: N steps and N/2 + resume + N/2 identical (label draws and drops "
+              "included)");
     }
     CHECK(a && cdrl_model_train_step(a, unlabelled, NULL) == CDRL_STATUS_MISMATCH,
           "data without classes is refused by a conditional model");
@@ -113,7 +119,8 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
           "a negative guidance weight is refused");
     // w = 0 and NULL labels: the unguided null-label chain, exactly cdrl_model_sample.
     CHECK(cdrl_model_sample_cond(a, s1, NULL, NULL, 0.0f, NS, 2, 1, 5) == CDRL_OK &&
-              cdrl_model_sample(a, g0, NULL, NS, 2, 1, 5) == CDRL_OK && memcmp(s1, g0, sizeof s1) == 0,
+              cdrl_model_sample(a, g0, NULL, NS, 2, 1, 5) == CDRL_OK &&
+              memcmp(s1, g0, sizeof s1) == 0,
           "NULL labels are cdrl_model_sample");
     // Guidance changes the samples of a class.
     CHECK(cdrl_model_sample_cond(a, s1, NULL, l1, 0.0f, NS, 2, 1, 5) == CDRL_OK &&
@@ -126,11 +133,16 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
     enum { T = 6 };
     float lv[T * NS * D];
     CHECK(c.n_levels == T, "tiny-image has %d levels", T);
-    CHECK(cdrl_model_sample_cond(a, s1, lv, l1, 1.0f, NS, 0, 1, 7) == CDRL_OK && all_finite(s1, NS * D), "K = 0 samples");
-    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) == 0, "K = 0: output == last level (no denoising step)");
+    CHECK(cdrl_model_sample_cond(a, s1, lv, l1, 1.0f, NS, 0, 1, 7) == CDRL_OK &&
+              all_finite(s1, NS * D),
+          "K = 0 samples");
+    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) == 0,
+          "K = 0: output == last level (no denoising step)");
     CHECK(cdrl_model_sample_cond(a, s1, lv, l1, 1.0f, NS, 1, 1, 7) == CDRL_OK, "K = 1 samples");
-    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) != 0, "K = 1: the Tweedie step changes the last level");
-    CHECK(cdrl_model_sample_cond(a, s1, NULL, l1, 1.0f, NS, -1, 1, 7) == CDRL_STATUS_INVALID, "K = -1 refused");
+    CHECK(memcmp(s1, lv + (size_t)(T - 1) * NS * D, sizeof s1) != 0,
+          "K = 1: the Tweedie step changes the last level");
+    CHECK(cdrl_model_sample_cond(a, s1, NULL, l1, 1.0f, NS, -1, 1, 7) == CDRL_STATUS_INVALID,
+          "K = -1 refused");
     cdrl_model_free(a);
     cdrl_model_free(b);
     cdrl_model_free(r);
@@ -138,9 +150,6 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
     remove(ckpt);
     remove_class_folder();
 }
-
-
-
 
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
@@ -157,31 +166,39 @@ int main(void) {
           "official-cifar10 holds the official settings (method.md 4.2, 4.3, 5.4, 5.5)");
     char j1[4096], j2[4096];
     cdrl_config_toy_official(&back);
-    CHECK(cdrl_config_to_json(&o, j1, sizeof j1) > 0 && cdrl_config_from_json(&back, j1) == CDRL_OK &&
+    CHECK(cdrl_config_to_json(&o, j1, sizeof j1) > 0 &&
+              cdrl_config_from_json(&back, j1) == CDRL_OK &&
               cdrl_config_to_json(&back, j2, sizeof j2) > 0 && strcmp(j1, j2) == 0,
           "JSON round trip of official-cifar10");
     CHECK(memcmp(back.ebm_ch_mult, o.ebm_ch_mult, sizeof o.ebm_ch_mult) == 0 &&
-              memcmp(back.unet_attn, o.unet_attn, sizeof o.unet_attn) == 0 && back.unet_dropout == o.unet_dropout,
+              memcmp(back.unet_attn, o.unet_attn, sizeof o.unet_attn) == 0 &&
+              back.unet_dropout == o.unet_dropout,
           "arrays and the dropout come back");
-    CHECK(cdrl_config_from_json(&back, "{\"ebm_ch_mult\":[1,2,3,4,5,6,7,8,9]}") == CDRL_STATUS_FORMAT,
+    CHECK(cdrl_config_from_json(&back, "{\"ebm_ch_mult\":[1,2,3,4,5,6,7,8,9]}") ==
+              CDRL_STATUS_FORMAT,
           "an over-long array is refused");
 
     cdrl_config c;
-    CHECK(cdrl_config_preset(&c, "tiny-image") == CDRL_OK && c.dim == 64 && c.batch == 8 && c.n_langevin == 3, "tiny-image preset");
+    CHECK(cdrl_config_preset(&c, "tiny-image") == CDRL_OK && c.dim == 64 && c.batch == 8 &&
+              c.n_langevin == 3,
+          "tiny-image preset");
     cdrl_config bad = c;
     bad.unet_dim = 48;
     cdrl_model *z = NULL;
-    CHECK(cdrl_model_create(&z, &bad) == CDRL_STATUS_INVALID && !z, "a U-Net width not a multiple of 32 is refused");
+    CHECK(cdrl_model_create(&z, &bad) == CDRL_STATUS_INVALID && !z,
+          "a U-Net width not a multiple of 32 is refused");
     bad = c;
     bad.dim = 63;
-    CHECK(cdrl_model_create(&z, &bad) == CDRL_STATUS_INVALID && !z, "dim != in_ch res res is refused");
+    CHECK(cdrl_model_create(&z, &bad) == CDRL_STATUS_INVALID && !z,
+          "dim != in_ch res res is refused");
 
     // Data: the folder, its padded form and the dimension.
     CHECK(write_folder(), "write the synthetic folder");
     cdrl_dataset *d = NULL, *dp = NULL, *toy = NULL;
     CHECK(cdrl_dataset_open(&d, "folder:" DIR_) == CDRL_OK, "open the folder");
     if (!d) return test_report("test_image_train");
-    CHECK(cdrl_dataset_dim(d) == 64 && cdrl_dataset_size(d) == N_IMG, "dim %d, size %zu", cdrl_dataset_dim(d), cdrl_dataset_size(d));
+    CHECK(cdrl_dataset_dim(d) == 64 && cdrl_dataset_size(d) == N_IMG, "dim %d, size %zu",
+          cdrl_dataset_dim(d), cdrl_dataset_size(d));
     CHECK(cdrl_dataset_open(&dp, "folder:" DIR_ ":pad2") == CDRL_OK && cdrl_dataset_dim(dp) == 144,
           "':pad2' turns 8x8 into 12x12");
     if (dp) {
@@ -196,7 +213,8 @@ int main(void) {
     CHECK(cdrl_model_create(&a, &c) == CDRL_OK, "create");
     if (!a) return test_report("test_image_train");
     CHECK(train_steps(a, d, STEPS, full), "train %d steps", STEPS);
-    CHECK(full[0].lr_ebm == 0 && full[STEPS - 1].lr_ebm > 0 && isfinite(full[STEPS - 1].loss_ebm), "warm-up and finite losses");
+    CHECK(full[0].lr_ebm == 0 && full[STEPS - 1].lr_ebm > 0 && isfinite(full[STEPS - 1].loss_ebm),
+          "warm-up and finite losses");
 
     // N/2, checkpoint, reload, N/2: the dropout stream travels in the metadata.
     const char *ckpt = "build/test_image_train.safetensors";
@@ -205,14 +223,17 @@ int main(void) {
     CHECK(b && cdrl_model_save(b, ckpt) == CDRL_OK, "save");
     CHECK(cdrl_model_load(&r, ckpt) == CDRL_OK, "load");
     if (r) {
-        CHECK(cdrl_model_config(r)->kind == CDRL_MODEL_IMAGE && cdrl_model_step(r) == STEPS / 2, "resumed image model at step %ld", cdrl_model_step(r));
+        CHECK(cdrl_model_config(r)->kind == CDRL_MODEL_IMAGE && cdrl_model_step(r) == STEPS / 2,
+              "resumed image model at step %ld", cdrl_model_step(r));
         CHECK(train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
         int same = 1;
         for (int i = 0; i < STEPS; i++)
-            same &= full[i].loss_ebm == half[i].loss_ebm && full[i].loss_init == half[i].loss_init &&
-                    full[i].f_pos == half[i].f_pos && full[i].f_neg == half[i].f_neg;
+            same &= full[i].loss_ebm == half[i].loss_ebm &&
+                    full[i].loss_init == half[i].loss_init && full[i].f_pos == half[i].f_pos &&
+                    full[i].f_neg == half[i].f_neg;
         CHECK(same, "losses of N steps and N/2 + resume + N/2 are identical");
-        CHECK(same_models(a, r), "weights, EMA, Adam moments, SN vectors and streams identical after resume");
+        CHECK(same_models(a, r),
+              "weights, EMA, Adam moments, SN vectors and streams identical after resume");
     }
 
     // The same bytes at 1 thread.
@@ -220,14 +241,18 @@ int main(void) {
     cdrl_set_threads(1);
     cdrl_model *one = NULL;
     cdrl_train_stats st1[STEPS];
-    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1), "train at 1 thread");
+    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1),
+          "train at 1 thread");
     cdrl_set_threads(saved);
-    CHECK(one && st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one), "1 and %d threads give the same model", saved);
+    CHECK(one && st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one),
+          "1 and %d threads give the same model", saved);
 
     // Sampling: 10 samples take two chunks of the batch size 8; the same seed, the same bytes.
     enum { NS = 10 };
     float s1[NS * 64], s2[NS * 64], lv[6 * NS * 64];
-    CHECK(cdrl_model_sample(a, s1, lv, NS, 2, 1, 3) == CDRL_OK && cdrl_model_sample(a, s2, NULL, NS, 2, 1, 3) == CDRL_OK, "sample");
+    CHECK(cdrl_model_sample(a, s1, lv, NS, 2, 1, 3) == CDRL_OK &&
+              cdrl_model_sample(a, s2, NULL, NS, 2, 1, 3) == CDRL_OK,
+          "sample");
     CHECK(all_finite(s1, NS * 64) && all_finite(lv, 6 * NS * 64), "samples and levels finite");
     CHECK(memcmp(s1, s2, sizeof s1) == 0, "same seed, same samples");
     // The Tweedie step (method.md §6): x0 = (x + (1 - g_0) s) / sqrt(g_0) with s the gradient of
@@ -247,14 +272,17 @@ int main(void) {
             moved = fmax(moved, fabs((double)s1[i] - (double)x[i]));
         }
         printf("    Tweedie step: max |sample - recomputed| %.3g, max step %.3g\n", worst, moved);
-        CHECK(worst < 1e-5 && moved > 1e-3, "samples are the Tweedie step of x_0 (max err %.3g, step %.3g)", worst, moved);
+        CHECK(worst < 1e-5 && moved > 1e-3,
+              "samples are the Tweedie step of x_0 (max err %.3g, step %.3g)", worst, moved);
     }
     cdrl_set_threads(1);
-    CHECK(cdrl_model_sample(a, s2, NULL, NS, 2, 1, 3) == CDRL_OK && memcmp(s1, s2, sizeof s1) == 0, "sampling at 1 thread gives the same bytes");
+    CHECK(cdrl_model_sample(a, s2, NULL, NS, 2, 1, 3) == CDRL_OK && memcmp(s1, s2, sizeof s1) == 0,
+          "sampling at 1 thread gives the same bytes");
     cdrl_set_threads(saved);
 
     // Data of the wrong dimension and corrupt checkpoints are refused with a status.
-    CHECK(cdrl_dataset_open(&toy, "checkerboard") == CDRL_OK && cdrl_model_train_step(a, toy, NULL) == CDRL_STATUS_MISMATCH,
+    CHECK(cdrl_dataset_open(&toy, "checkerboard") == CDRL_OK &&
+              cdrl_model_train_step(a, toy, NULL) == CDRL_STATUS_MISMATCH,
           "2-D data for an image model is refused");
     check_truncated_refused(ckpt);
     remove(ckpt);

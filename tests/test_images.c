@@ -7,10 +7,11 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <jpeglib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <jpeglib.h> // after stdio.h: it uses size_t and FILE without including them
 
 #include "data/images.h"
 #include "io/png.h"
@@ -109,7 +110,8 @@ static void jpeg_spit(const char *rel, const uint8_t *px, int w, int h, int c) {
 }
 
 static void be32(uint8_t *b, uint32_t v) {
-    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8), b[3] = (uint8_t)v;
+    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8),
+    b[3] = (uint8_t)v;
 }
 
 static float to_f(int v) { return (float)v / 127.5f - 1.0f; }
@@ -133,7 +135,9 @@ static void check_fail(const char *spec, const cdrl_images_params *p, cdrl_statu
 
 enum { IDX_N = 3, IDX_R = 2, IDX_C = 3 };
 static const uint8_t idx_labels[IDX_N] = {7, 0, 9};
-static int idx_pixel(int i, int y, int x) { return (i * 101 + y * 37 + x * 11) % 256 == 5 ? 255 : (i * 101 + y * 37 + x * 11) % 256; }
+static int idx_pixel(int i, int y, int x) {
+    return (i * 101 + y * 37 + x * 11) % 256 == 5 ? 255 : (i * 101 + y * 37 + x * 11) % 256;
+}
 
 static void write_idx(const char *dir, const char *split, uint32_t magic_i, uint32_t magic_l,
                       uint32_t n_hdr_i, uint32_t n_hdr_l, int n_pix, int n_lab, int gz) {
@@ -143,15 +147,21 @@ static void write_idx(const char *dir, const char *split, uint32_t magic_i, uint
     size_t k = 16;
     for (int i = 0; i < n_pix; i++)
         for (int y = 0; y < IDX_R; y++)
-            for (int x = 0; x < IDX_C; x++) buf[k++] = (uint8_t)idx_pixel(i, y, x);
+            for (int x = 0; x < IDX_C; x++)
+                buf[k++] = (uint8_t)idx_pixel(i, y, x);
     snprintf(rel, sizeof rel, "%s/%s-images-idx3-ubyte%s", dir, split, gz ? ".gz" : "");
-    if (gz) gz_spit(rel, buf, k);
-    else spit(rel, buf, k);
+    if (gz)
+        gz_spit(rel, buf, k);
+    else
+        spit(rel, buf, k);
     be32(buf, magic_l), be32(buf + 4, n_hdr_l);
-    for (int i = 0; i < n_lab; i++) buf[8 + i] = idx_labels[i % IDX_N];
+    for (int i = 0; i < n_lab; i++)
+        buf[8 + i] = idx_labels[i % IDX_N];
     snprintf(rel, sizeof rel, "%s/%s-labels-idx1-ubyte%s", dir, split, gz ? ".gz" : "");
-    if (gz) gz_spit(rel, buf, 8 + (size_t)n_lab);
-    else spit(rel, buf, 8 + (size_t)n_lab);
+    if (gz)
+        gz_spit(rel, buf, 8 + (size_t)n_lab);
+    else
+        spit(rel, buf, 8 + (size_t)n_lab);
 }
 
 static void test_idx(void) {
@@ -163,15 +173,17 @@ static void test_idx(void) {
     snprintf(spec, sizeof spec, "fashion-mnist:%s", P("idx"));
     cdrl_images s;
     CHECK(cdrl_images_load(&s, spec, NULL) == CDRL_OK, "load %s: %s", spec, last_msg);
-    CHECK(s.n == IDX_N && s.c == 1 && s.h == IDX_R && s.w == IDX_C, "shape %zu %d %d %d", s.n,
-          s.c, s.h, s.w);
+    CHECK(s.n == IDX_N && s.c == 1 && s.h == IDX_R && s.w == IDX_C, "shape %zu %d %d %d", s.n, s.c,
+          s.h, s.w);
     float want[IDX_N * IDX_R * IDX_C];
     for (int i = 0; i < IDX_N; i++)
         for (int y = 0; y < IDX_R; y++)
-            for (int x = 0; x < IDX_C; x++) want[(i * IDX_R + y) * IDX_C + x] = to_f(idx_pixel(i, y, x));
+            for (int x = 0; x < IDX_C; x++)
+                want[(i * IDX_R + y) * IDX_C + x] = to_f(idx_pixel(i, y, x));
     if (s.x) check_close("idx pixels (exact)", s.x, want, IDX_N * IDX_R * IDX_C, 0, 0);
     int lab_ok = s.labels != NULL;
-    for (int i = 0; lab_ok && i < IDX_N; i++) lab_ok = s.labels[i] == idx_labels[i];
+    for (int i = 0; lab_ok && i < IDX_N; i++)
+        lab_ok = s.labels[i] == idx_labels[i];
     CHECK(lab_ok, "idx labels");
     CHECK(s.n_classes == 10 && !strcmp(s.class_names[0], "T-shirt/top") &&
               !strcmp(s.class_names[9], "Ankle boot"),
@@ -253,7 +265,9 @@ static void test_idx(void) {
 // ---------------------------------------------------------------------------------------
 // CIFAR-10: batch 1 with 2 records, batch 2 with 1, test_batch with 1.
 
-static int cifar_pixel(int rec, int c, int y, int x) { return (rec * 7 + c * 85 + y * 8 + x * 3) % 256; }
+static int cifar_pixel(int rec, int c, int y, int x) {
+    return (rec * 7 + c * 85 + y * 8 + x * 3) % 256;
+}
 
 static void write_cifar(const char *rel, int first_rec, int n_rec, const int *labels, size_t cut) {
     size_t n = (size_t)n_rec * 3073;
@@ -281,8 +295,8 @@ static void test_cifar(void) {
     snprintf(spec, sizeof spec, "cifar10:%s", P("cifar"));
     cdrl_images s;
     CHECK(cdrl_images_load(&s, spec, NULL) == CDRL_OK, "load %s", spec);
-    CHECK(s.n == 3 && s.c == 3 && s.h == 32 && s.w == 32, "cifar shape %zu %d %d %d", s.n, s.c,
-          s.h, s.w);
+    CHECK(s.n == 3 && s.c == 3 && s.h == 32 && s.w == 32, "cifar shape %zu %d %d %d", s.n, s.c, s.h,
+          s.w);
     if (s.n == 3) {
         float *want = test_floats(3 * 3072);
         for (int r = 0; r < 3; r++)
@@ -323,7 +337,8 @@ static void test_cifar(void) {
 static void folder_img(uint8_t *px, int id, int c) {
     for (int y = 0; y < 2; y++)
         for (int x = 0; x < 3; x++)
-            for (int k = 0; k < c; k++) px[(y * 3 + x) * c + k] = (uint8_t)(id * 50 + y * 30 + x * 9 + k * 70);
+            for (int k = 0; k < c; k++)
+                px[(y * 3 + x) * c + k] = (uint8_t)(id * 50 + y * 30 + x * 9 + k * 70);
 }
 
 static void test_folder(void) {
@@ -342,15 +357,16 @@ static void test_folder(void) {
     snprintf(spec, sizeof spec, "folder:%s", P("fold"));
     cdrl_images s;
     CHECK(cdrl_images_load(&s, spec, NULL) == CDRL_OK, "load %s: %s", spec, last_msg);
-    CHECK(s.n == 4 && s.c == 3 && s.h == 2 && s.w == 3, "folder shape %zu %d %d %d", s.n, s.c,
-          s.h, s.w);
+    CHECK(s.n == 4 && s.c == 3 && s.h == 2 && s.w == 3, "folder shape %zu %d %d %d", s.n, s.c, s.h,
+          s.w);
     if (s.n == 4) {
         float want[4 * 18];
         for (int i = 0; i < 4; i++) {
             folder_img(px, i, 3);
             for (int c = 0; c < 3; c++)
                 for (int y = 0; y < 2; y++)
-                    for (int x = 0; x < 3; x++) want[((i * 3 + c) * 2 + y) * 3 + x] = to_f(px[(y * 3 + x) * 3 + c]);
+                    for (int x = 0; x < 3; x++)
+                        want[((i * 3 + c) * 2 + y) * 3 + x] = to_f(px[(y * 3 + x) * 3 + c]);
         }
         check_close("folder pixels, sorted order (exact)", s.x, want, 4 * 18, 0, 0);
         CHECK(s.labels[0] == -1 && s.labels[1] == 0 && s.labels[2] == 0 && s.labels[3] == 1,
@@ -378,9 +394,11 @@ static void test_folder(void) {
     mk("jpg");
     mk("jpg/a");
     mk("jpg/b");
-    for (int i = 0; i < 8 * 16; i++) jp[i] = i % 16 < 8 ? 40 : 200;
+    for (int i = 0; i < 8 * 16; i++)
+        jp[i] = i % 16 < 8 ? 40 : 200;
     jpeg_spit("jpg/a/g.jpg", jp, 16, 8, 1);
-    for (int i = 0; i < 8 * 16; i++) jp[3 * i] = 30, jp[3 * i + 1] = 120, jp[3 * i + 2] = 220;
+    for (int i = 0; i < 8 * 16; i++)
+        jp[3 * i] = 30, jp[3 * i + 1] = 120, jp[3 * i + 2] = 220;
     jpeg_spit("jpg/b/rgb.JPEG", jp, 16, 8, 3);
     snprintf(spec, sizeof spec, "folder:%s", P("jpg/a"));
     // jpg/a holds the grey file directly: label -1, no classes.
@@ -389,7 +407,8 @@ static void test_folder(void) {
           "grey JPEG");
     if (s.x) {
         float want[8 * 16];
-        for (int i = 0; i < 8 * 16; i++) want[i] = to_f(i % 16 < 8 ? 40 : 200);
+        for (int i = 0; i < 8 * 16; i++)
+            want[i] = to_f(i % 16 < 8 ? 40 : 200);
         check_close("grey JPEG pixels (2 levels)", s.x, want, 8 * 16, 2.0 / 127.5, 0);
     }
     cdrl_images_deinit(&s);
@@ -398,7 +417,8 @@ static void test_folder(void) {
           "RGB JPEG");
     if (s.x) {
         float want[3 * 8 * 16];
-        for (int i = 0; i < 3 * 8 * 16; i++) want[i] = to_f(i < 128 ? 30 : i < 256 ? 120 : 220);
+        for (int i = 0; i < 3 * 8 * 16; i++)
+            want[i] = to_f(i < 128 ? 30 : i < 256 ? 120 : 220);
         check_close("RGB JPEG pixels (2 levels)", s.x, want, 3 * 8 * 16, 2.0 / 127.5, 0);
     }
     cdrl_images_deinit(&s);
@@ -456,7 +476,8 @@ static void test_batches(void) {
     int lab = -5;
     cdrl_images_gather(&s, one, &lab, &idx, &fl, 1);
     for (int r = 0; r < 3 * 32; r++)
-        for (int x = 0; x < 32; x++) mirror[r * 32 + x] = s.x[D + (size_t)r * 32 + (size_t)(31 - x)];
+        for (int x = 0; x < 32; x++)
+            mirror[r * 32 + x] = s.x[D + (size_t)r * 32 + (size_t)(31 - x)];
     check_close("flip = mirror (exact)", one, mirror, D, 0, 0);
     CHECK(lab == 9, "gather label");
     cdrl_free(one);
@@ -485,7 +506,8 @@ static void test_batches(void) {
         int m = B - b0 < 1024 ? B - b0 : 1024;
         cdrl_rng_int(&r3, ids, (size_t)m, 3);
         cdrl_rng_int(&r3, coin, (size_t)m, 2);
-        for (int j = 0; j < m; j++) mir[j] = (uint8_t)coin[j], n_flip += (int)coin[j], count[ids[j]]++;
+        for (int j = 0; j < m; j++)
+            mir[j] = (uint8_t)coin[j], n_flip += (int)coin[j], count[ids[j]]++;
         cdrl_images_gather(&s, b + (size_t)b0 * D, lb + b0, ids, mir, m);
     }
     CHECK(!memcmp(a, b, (size_t)B * D * sizeof(float)) && !memcmp(la, lb, B * sizeof(int)),
@@ -520,7 +542,8 @@ static void test_real_fashion(void) {
     char path[256];
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
     if (access(path, R_OK) != 0) {
-        printf("real fashion-mnist: SKIPPED (%s absent; apt install dataset-fashion-mnist)\n", path);
+        printf("real fashion-mnist: SKIPPED (%s absent; apt install dataset-fashion-mnist)\n",
+               path);
         return;
     }
     printf("real fashion-mnist (test split)\n");
@@ -528,14 +551,17 @@ static void test_real_fashion(void) {
     cdrl_images_params p;
     cdrl_images_params_init(&p);
     p.pad = 2;
-    CHECK(cdrl_images_load(&s, "fashion-mnist:/usr/share/datasets/fashion-mnist:test", &p) == CDRL_OK,
+    CHECK(cdrl_images_load(&s, "fashion-mnist:/usr/share/datasets/fashion-mnist:test", &p) ==
+              CDRL_OK,
           "load: %s", last_msg);
-    CHECK(s.n == 10000 && s.c == 1 && s.h == 32 && s.w == 32, "shape %zu %d %d %d", s.n, s.c,
-          s.h, s.w);
+    CHECK(s.n == 10000 && s.c == 1 && s.h == 32 && s.w == 32, "shape %zu %d %d %d", s.n, s.c, s.h,
+          s.w);
     int count[10] = {0}, bad = 0;
     for (size_t i = 0; i < s.n; i++) {
-        if (s.labels[i] < 0 || s.labels[i] > 9) bad++;
-        else count[s.labels[i]]++;
+        if (s.labels[i] < 0 || s.labels[i] > 9)
+            bad++;
+        else
+            count[s.labels[i]]++;
     }
     float lo = 2, hi = -2;
     for (size_t i = 0; i < s.n * cdrl_images_dim(&s); i++)
@@ -543,11 +569,12 @@ static void test_real_fashion(void) {
     CHECK(bad == 0, "%d labels outside 0..9", bad);
     // The published test split holds 1000 images of each class.
     int balanced = 1;
-    for (int k = 0; k < 10; k++) balanced &= count[k] == 1000;
+    for (int k = 0; k < 10; k++)
+        balanced &= count[k] == 1000;
     CHECK(balanced, "classes not 1000 each");
     CHECK(lo == -1.0f && hi == 1.0f, "range [%g, %g]", (double)lo, (double)hi);
-    printf("  ok   %zu images %dx%d (28 + 2*2 pad), labels 0..9 x 1000, range [%g, %g]\n", s.n,
-           s.h, s.w, (double)lo, (double)hi);
+    printf("  ok   %zu images %dx%d (28 + 2*2 pad), labels 0..9 x 1000, range [%g, %g]\n", s.n, s.h,
+           s.w, (double)lo, (double)hi);
     cdrl_images_deinit(&s);
 }
 

@@ -302,7 +302,8 @@ static void misc_checks(void) {
         const float w = 0.7f, scale = 0.5f;
         float *gg = test_floats(B * D), *gc = test_floats(B * D), *g0 = test_floats(B * D);
         float ft[B], dt[B], ones[B];
-        for (int n = 0; n < B; n++) ones[n] = 1.0f;
+        for (int n = 0; n < B; n++)
+            ones[n] = 1.0f;
         cdrl_img_ebm_prepare(m, tau, L, 0);
         cdrl_guided_grad(&net, gg, ft, dt, x, level, label, w, scale, B);
         net.forward(net.impl, fv, x, level, label, B);
@@ -311,11 +312,13 @@ static void misc_checks(void) {
         net.backward(net.impl, g0, ones, 0);
         double worst = 0, size = 0;
         for (size_t k = 0; k < B * D; k++) {
-            const double want = (double)scale * ((1.0 + (double)w) * (double)gc[k] - (double)w * (double)g0[k]);
+            const double want =
+                (double)scale * ((1.0 + (double)w) * (double)gc[k] - (double)w * (double)g0[k]);
             worst = fmax(worst, fabs((double)gg[k] - want));
             size = fmax(size, fabs(want));
         }
-        CHECK(worst <= 1e-5 * size && size > 0, "guided gradient: max err %.3g of max %.3g", worst, size);
+        CHECK(worst <= 1e-5 * size && size > 0, "guided gradient: max err %.3g of max %.3g", worst,
+              size);
         cdrl_guided_grad(&net, gg, ft, dt, x, level, label, 0.0f, 1.0f, B);
         CHECK(memcmp(gg, gc, sizeof(float) * B * D) == 0, "w = 0: the plain gradient of f(c)");
         cdrl_free(gg);

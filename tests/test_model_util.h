@@ -18,7 +18,8 @@ static inline int train_steps(cdrl_model *m, const cdrl_dataset *d, int n, cdrl_
 // Every tensor and the step and random-stream metadata (rng; drop_rng where present) of two
 // models, compared bit for bit through their checkpoints (written under build/).
 static inline int same_models(cdrl_model *a, cdrl_model *b) {
-    const char *pa = "build/test_same_models_a.safetensors", *pb = "build/test_same_models_b.safetensors";
+    const char *pa = "build/test_same_models_a.safetensors",
+               *pb = "build/test_same_models_b.safetensors";
     if (cdrl_model_save(a, pa) != CDRL_OK || cdrl_model_save(b, pb) != CDRL_OK) return 0;
     cdrl_st_file *fa = NULL, *fb = NULL;
     int same = cdrl_st_load(&fa, pa) == CDRL_OK && cdrl_st_load(&fb, pb) == CDRL_OK &&
@@ -52,7 +53,8 @@ static inline void check_truncated_refused(const char *path) {
     fclose(f);
     CHECK(truncate(path, size / 2) == 0, "truncate");
     cdrl_model *y = NULL;
-    CHECK(cdrl_model_load(&y, path) == CDRL_STATUS_FORMAT && !y, "a truncated checkpoint is refused");
+    CHECK(cdrl_model_load(&y, path) == CDRL_STATUS_FORMAT && !y,
+          "a truncated checkpoint is refused");
 }
 
 #endif // CDRL_TESTS_TEST_MODEL_UTIL_H

@@ -32,8 +32,9 @@ int main(void) {
     official_configs(fx, &ce, &cu);
     const int B = fixture_int(fx, "B"), L = fixture_int(fx, "L");
     printf("EBM %dx%dx%d ch %d, %d levels x %d blocks, %d classes; U-Net %dx%d dim %d, %d "
-           "classes; B %d, L %d\n", ce.in_ch, ce.res, ce.res, ce.ch, ce.n_mult, ce.n_blocks,
-           ce.n_classes, cu.resolution, cu.resolution, cu.dim, cu.n_classes, B, L);
+           "classes; B %d, L %d\n",
+           ce.in_ch, ce.res, ce.res, ce.ch, ce.n_mult, ce.n_blocks, ce.n_classes, cu.resolution,
+           cu.resolution, cu.dim, cu.n_classes, B, L);
 
     cdrl_rng rng;
     cdrl_rng_init(&rng, 5, 0);
@@ -62,7 +63,7 @@ int main(void) {
 
     const size_t De = (size_t)ce.in_ch * (size_t)ce.res * (size_t)ce.res;
     const size_t Du = (size_t)cu.in_ch * (size_t)cu.resolution * (size_t)cu.resolution;
-    const float *xe = fixture_f32(fx, "in.x_ebm", (size_t)B * De);   // (B, in_ch, res, res)
+    const float *xe = fixture_f32(fx, "in.x_ebm", (size_t)B * De);  // (B, in_ch, res, res)
     const float *xu = fixture_f32(fx, "in.x_unet", (size_t)B * Du); // (B, in_ch, res, res)
     const float *tau = fixture_f32(fx, "in.tau", (size_t)L);
     const int *level = fixture_i32(fx, "in.level", (size_t)B);

@@ -46,8 +46,8 @@
 #include "core/rng.h"
 #include "diffusion/schedule.h"
 #include "models/load.h"
-#include "sampler/chain.h"
 #include "official_config.h"
+#include "sampler/chain.h"
 #include "test_util.h"
 #include "train/trainer.h"
 
@@ -336,7 +336,8 @@ static void run_case(const char *name) {
     for (int it = 0; it < n_iters; it++) {
         memcpy(pair, fixture_i32(fx, KEY("it%d.pair", it), (size_t)B), sizeof(int) * (size_t)B);
         if (cond) { // the official label drop on the recorded uniforms: class k -> k + 1 or 0
-            memcpy(label, fixture_i32(fx, KEY("it%d.class", it), (size_t)B), sizeof(int) * (size_t)B);
+            memcpy(label, fixture_i32(fx, KEY("it%d.class", it), (size_t)B),
+                   sizeof(int) * (size_t)B);
             cdrl_label_drop(label, fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B), B,
                             LABEL_DROP);
             const int *dropped = fixture_i32(fx, KEY("it%d.label", it), (size_t)B);
@@ -425,7 +426,8 @@ static void run_case(const char *name) {
         cdrl_chain_params cp = {.n_langevin = K,
                                 .n_langevin_ref = K,
                                 .tweedie = 1,
-                                .label = cond ? fixture_i32(fx, KEY("%s.label", tag), (size_t)B) : NULL,
+                                .label =
+                                    cond ? fixture_i32(fx, KEY("%s.label", tag), (size_t)B) : NULL,
                                 .guidance = cases[c].w,
                                 .trace = trace_fn,
                                 .trace_user = &lt};

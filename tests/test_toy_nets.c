@@ -12,8 +12,8 @@
 
 typedef struct {
     cdrl_net net;
-    float *x;     // (B, 2)
-    float *out;   // (B) or (B, 2)
+    float *x;   // (B, 2)
+    float *out; // (B) or (B, 2)
     const float *r;
     const float *tau;
     const int *level;
@@ -34,7 +34,8 @@ static void check_net(const char *name, cdrl_net net, int n_out, int has_dx, flo
     int level[B] = {0, 3, 6, 1, 3, 5};
     test_fill(x, B * 2, 11, -3.0f, 3.0f);
     test_fill(r, B * 2, 12, -1.0f, 1.0f);
-    for (int l = 0; l < L; l++) tau[l] = 4.7f + 158.0f * (float)l;
+    for (int l = 0; l < L; l++)
+        tau[l] = 4.7f + 158.0f * (float)l;
     ctx c = {net, x, out, r, tau, level, n_out};
     net.zero_grad(net.impl);
     (void)loss(&c);
@@ -51,7 +52,8 @@ static void check_net(const char *name, cdrl_net net, int n_out, int has_dx, flo
     for (int i = 0; i < net.params->count; i++) {
         const cdrl_param *p = &net.params->items[i];
         snprintf(label, sizeof label, "%s %s", name, p->name);
-        gradcheck(label, loss, &c, net.p_own + p->offset, net.grad + p->offset, p->numel, 12, eps, 2e-3, 2e-2);
+        gradcheck(label, loss, &c, net.p_own + p->offset, net.grad + p->offset, p->numel, 12, eps,
+                  2e-3, 2e-2);
     }
 }
 
@@ -67,12 +69,15 @@ int main(void) {
     // Settle u, v by power iterations (training mode) as training does before any eval-mode
     // use: random u, v can make sigma = u'Wv tiny and the normalised weights huge.
     float tau0[L];
-    for (int l = 0; l < L; l++) tau0[l] = 4.7f + 158.0f * (float)l;
-    for (int i = 0; i < 30; i++) cdrl_toy_ebm_prepare(ebm, tau0, L, 1);
+    for (int l = 0; l < L; l++)
+        tau0[l] = 4.7f + 158.0f * (float)l;
+    for (int i = 0; i < 30; i++)
+        cdrl_toy_ebm_prepare(ebm, tau0, L, 1);
     // Non-trivial gains and final weights so that every path carries gradient.
     cdrl_net en = cdrl_toy_ebm_net(ebm);
     // 3 SN linears before the blocks, 4 blocks of 3 SN linears and a gain, one shortcut, the head.
-    CHECK(en.params->count == 3 * 2 + 4 * 7 + 2 + 1 && en.buffers->count == 2 * (3 + 4 * 3 + 1), "EBM tensor count %d, buffers %d", en.params->count, en.buffers->count);
+    CHECK(en.params->count == 3 * 2 + 4 * 7 + 2 + 1 && en.buffers->count == 2 * (3 + 4 * 3 + 1),
+          "EBM tensor count %d, buffers %d", en.params->count, en.buffers->count);
     check_net("ebm", en, 1, 1, 1e-3f);
 
     // 8 groups of 8: with the official 2 features per group, GroupNorm maps each pair to about
@@ -83,15 +88,18 @@ int main(void) {
     cdrl_net in = cdrl_toy_init_net(init);
     // Zero-initialised layers would hide the gradient of everything behind them.
     cdrl_rng_normal(&rng, in.p_own, in.params->total);
-    for (size_t k = 0; k < in.params->total; k++) in.p_own[k] *= 0.3f;
+    for (size_t k = 0; k < in.params->total; k++)
+        in.p_own[k] *= 0.3f;
     float x[B * 2], mu[B * 2], tau[L];
     int level[B] = {1, 2, 3, 4, 5, 6};
-    for (int l = 0; l < L; l++) tau[l] = 100.0f * (float)l;
+    for (int l = 0; l < L; l++)
+        tau[l] = 100.0f * (float)l;
     test_fill(x, B * 2, 5, -1.0f, 1.0f);
     cdrl_toy_init *init0 = cdrl_toy_init_create(&ic, B, L, &rng);
     cdrl_toy_init_prepare(init0, tau, L);
     cdrl_toy_init_forward(init0, mu, x, level, B);
-    CHECK(memcmp(mu, x, sizeof mu) == 0, "a fresh initializer returns its input exactly (zero output layer)");
+    CHECK(memcmp(mu, x, sizeof mu) == 0,
+          "a fresh initializer returns its input exactly (zero output layer)");
     check_net("init", in, 2, 0, 1e-2f);
 
     cdrl_toy_init_free(init0);

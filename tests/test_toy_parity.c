@@ -35,25 +35,31 @@ static void check_floor(const char *name, const float *got, size_t n, size_t row
     size_t bad = 0;
     double worst = 0, worst_ratio = 0;
     for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]), lim = 20 * floor_of(name, i / row) + atol;
+        double d = fabs((double)got[i] - (double)want[i]),
+               lim = 20 * floor_of(name, i / row) + atol;
         if (d > worst) worst = d;
         if (d / lim > worst_ratio) worst_ratio = d / lim;
-        if (!(d <= lim) && bad++ < 3) printf("    %s[%zu]: got %.8g want %.8g (limit %.3g)\n", name, i, (double)got[i], (double)want[i], lim);
+        if (!(d <= lim) && bad++ < 3)
+            printf("    %s[%zu]: got %.8g want %.8g (limit %.3g)\n", name, i, (double)got[i],
+                   (double)want[i], lim);
     }
     test_checks++;
     if (bad) test_failures++;
-    printf("  %s %-40s max abs %.3g, %.2f of its limit\n", bad ? "FAIL" : "ok  ", name, worst, worst_ratio);
+    printf("  %s %-40s max abs %.3g, %.2f of its limit\n", bad ? "FAIL" : "ok  ", name, worst,
+           worst_ratio);
 }
 
 static void load_params(const char *prefix, const cdrl_param_table *t, float *dst) {
     char key[256];
     for (int i = 0; i < t->count; i++) {
         snprintf(key, sizeof key, "%s%s", prefix, t->items[i].name);
-        memcpy(dst + t->items[i].offset, fixture_f32(fx, key, t->items[i].numel), sizeof(float) * t->items[i].numel);
+        memcpy(dst + t->items[i].offset, fixture_f32(fx, key, t->items[i].numel),
+               sizeof(float) * t->items[i].numel);
     }
 }
 
-static void check_params(const char *prefix, const cdrl_param_table *t, const float *got, double atol) {
+static void check_params(const char *prefix, const cdrl_param_table *t, const float *got,
+                         double atol) {
     char key[256];
     for (int i = 0; i < t->count; i++) {
         snprintf(key, sizeof key, "%s%s", prefix, t->items[i].name);
@@ -66,13 +72,19 @@ int main(void) {
     fx = fixture_load("toy_train");
     const int B = fixture_int(fx, "B"), K = fixture_int(fx, "K"), T = fixture_int(fx, "T");
     const int n_iters = fixture_int(fx, "n_iters");
-    CHECK(fixture_int(fx, "accumulate_grads") == 0 && fixture_int(fx, "ebm_blocks") == 1 && fixture_int(fx, "gen_blocks") == 1, "fixture configuration");
+    CHECK(fixture_int(fx, "accumulate_grads") == 0 && fixture_int(fx, "ebm_blocks") == 1 &&
+              fixture_int(fx, "gen_blocks") == 1,
+          "fixture configuration");
 
     cdrl_schedule s;
-    cdrl_schedule_init(&s, T, atof(cdrl_st_meta(fx, "logsnr_min")), atof(cdrl_st_meta(fx, "logsnr_max")), atof(cdrl_st_meta(fx, "b")), CDRL_STEP_SCALE_TOY);
+    cdrl_schedule_init(&s, T, atof(cdrl_st_meta(fx, "logsnr_min")),
+                       atof(cdrl_st_meta(fx, "logsnr_max")), atof(cdrl_st_meta(fx, "b")),
+                       CDRL_STEP_SCALE_TOY);
     float tau[CDRL_MAX_LEVELS + 1];
-    for (int l = 0; l <= T; l++) tau[l] = (float)s.tau[l];
-    check_close("schedule tau (float32)", tau, fixture_f32(fx, "sched.tau", (size_t)T + 1), (size_t)T + 1, 0, 0);
+    for (int l = 0; l <= T; l++)
+        tau[l] = (float)s.tau[l];
+    check_close("schedule tau (float32)", tau, fixture_f32(fx, "sched.tau", (size_t)T + 1),
+                (size_t)T + 1, 0, 0);
 
     cdrl_rng rng;
     cdrl_rng_init(&rng, 0, 0);
@@ -80,7 +92,11 @@ int main(void) {
     cdrl_toy_ebm_config_default(&ec);
     ec.ch = fixture_int(fx, "ch");
     ec.temb_dim = fixture_int(fx, "temb_dim");
-    cdrl_toy_init_config ic = {.in_dim = 2, .t_dim = fixture_int(fx, "t_dim"), .h_dim = fixture_int(fx, "h_dim"), .n_blocks = 1, .groups = 32};
+    cdrl_toy_init_config ic = {.in_dim = 2,
+                               .t_dim = fixture_int(fx, "t_dim"),
+                               .h_dim = fixture_int(fx, "h_dim"),
+                               .n_blocks = 1,
+                               .groups = 32};
     cdrl_toy_ebm *ebm = cdrl_toy_ebm_create(&ec, B, T + 1, &rng);
     cdrl_toy_init *gen = cdrl_toy_init_create(&ic, B, T + 1, &rng);
     load_params("init.ebm.", &ebm->params, ebm->p_own);
@@ -101,7 +117,8 @@ int main(void) {
         int level[64];
         float ones[64];
         for (int j = 0; j < T; j++) {
-            for (int i = 0; i < n; i++) level[i] = j, ones[i] = 1.0f;
+            for (int i = 0; i < n; i++)
+                level[i] = j, ones[i] = 1.0f;
             cdrl_toy_ebm_forward(pe, f + (size_t)j * (size_t)n, y, level, n);
             cdrl_toy_ebm_backward(pe, g + (size_t)j * (size_t)n * 2, ones, 0);
         }
@@ -114,14 +131,25 @@ int main(void) {
         cdrl_toy_ebm_free(pe);
     }
 
-    cdrl_train_params tp = {.batch = B, .n_langevin = K, .step_mul = 1.0f, .lr_ebm = (float)atof(cdrl_st_meta(fx, "lr_ebm")),
+    cdrl_train_params tp = {.batch = B,
+                            .n_langevin = K,
+                            .step_mul = 1.0f,
+                            .lr_ebm = (float)atof(cdrl_st_meta(fx, "lr_ebm")),
                             .lr_init = (float)atof(cdrl_st_meta(fx, "lr_gen")),
-                            .warmup_ebm = fixture_int(fx, "warmup_ebm"), .warmup_init = fixture_int(fx, "warmup_gen"),
+                            .warmup_ebm = fixture_int(fx, "warmup_ebm"),
+                            .warmup_init = fixture_int(fx, "warmup_gen"),
                             .warmup_init_offset = fixture_int(fx, "warmup_gen_offset"),
-                            .ema_ebm = (float)atof(cdrl_st_meta(fx, "ema_ebm")), .ema_init = (float)atof(cdrl_st_meta(fx, "ema_gen")),
-                            .clip = (float)atof(cdrl_st_meta(fx, "clip")), .ema_ramp = 1, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+                            .ema_ebm = (float)atof(cdrl_st_meta(fx, "ema_ebm")),
+                            .ema_init = (float)atof(cdrl_st_meta(fx, "ema_gen")),
+                            .clip = (float)atof(cdrl_st_meta(fx, "clip")),
+                            .ema_ramp = 1,
+                            .beta1 = 0.9f,
+                            .beta2 = 0.999f,
+                            .eps = 1e-8f};
     cdrl_trainer tr;
-    CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_toy_ebm_net(ebm), cdrl_toy_init_net(gen), 0) == CDRL_OK, "trainer");
+    CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_toy_ebm_net(ebm), cdrl_toy_init_net(gen), 0) ==
+              CDRL_OK,
+          "trainer");
     const size_t nd = (size_t)B * 2;
     float *x_neg = test_floats(nd);
     int *pair = (int *)test_floats((size_t)B);
@@ -131,15 +159,19 @@ int main(void) {
         const cdrl_st_tensor *j = cdrl_st_find(fx, IT("j"));
         CDRL_ASSERT(j && j->dtype == CDRL_ST_I32 && j->numel == (size_t)B);
         memcpy(pair, j->data, sizeof(int) * (size_t)B);
-        cdrl_step_noise nz = {.pair = pair,
-                              .eps = (float *)(uintptr_t)fixture_f32(fx, IT("eps"), nd),
-                              .xi_init = (float *)(uintptr_t)fixture_f32(fx, IT("xi_init"), nd),
-                              .xi_langevin = (float *)(uintptr_t)fixture_f32(fx, IT("xi_langevin"), nd * (size_t)K)};
+        cdrl_step_noise nz = {
+            .pair = pair,
+            .eps = (float *)(uintptr_t)fixture_f32(fx, IT("eps"), nd),
+            .xi_init = (float *)(uintptr_t)fixture_f32(fx, IT("xi_init"), nd),
+            .xi_langevin = (float *)(uintptr_t)fixture_f32(fx, IT("xi_langevin"), nd * (size_t)K)};
         cdrl_step_stats st;
-        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, IT("x"), nd), NULL, &nz, &st) == CDRL_OK, "iteration %d", k);
+        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, IT("x"), nd), NULL, &nz, &st) ==
+                  CDRL_OK,
+              "iteration %d", k);
         for (int n = 0; n < B; n++) {
             float sk = (float)sqrt(s.kappa[pair[n]]);
-            for (int d = 0; d < 2; d++) x_neg[2 * n + d] = tr.y[2 * n + d] / (sk + 1e-8f);
+            for (int d = 0; d < 2; d++)
+                x_neg[2 * n + d] = tr.y[2 * n + d] / (sk + 1e-8f);
         }
         check_floor(IT("f_pos"), tr.f_pos, (size_t)B, 1, 1e-6);
         check_floor(IT("y0"), tr.y0, nd, 2, 1e-6);
@@ -164,7 +196,6 @@ int main(void) {
     check_params("final.gen_adam_m.", &gen->params, tr.init_m, 1e-6);
     check_params("final.gen_adam_v.", &gen->params, tr.init_v, 1e-8);
 
-
     // The sampling chain from the final EMA weights with the live u, v, at 15 steps and at 5
     // (step-size multiplier 15/5 = 3, method.md §2.3).
     const int n_chain = fixture_int(fx, "n_chain"), k_fast = fixture_int(fx, "K_fast");
@@ -186,7 +217,9 @@ int main(void) {
         noise.xi_langevin = fixture_f32(fx, key, (size_t)T * (size_t)kc * nc);
         cdrl_chain_params cp = {.n_langevin = kc, .n_langevin_ref = K, .tweedie = 0};
         cdrl_net en = cdrl_toy_ebm_net(ebm), gn = cdrl_toy_init_net(gen);
-        CHECK(cdrl_chain_run(&en, &gn, x, levels, n_chain, &s, &cp, &noise, &rng, &scratch) == CDRL_OK, "chain");
+        CHECK(cdrl_chain_run(&en, &gn, x, levels, n_chain, &s, &cp, &noise, &rng, &scratch) ==
+                  CDRL_OK,
+              "chain");
         snprintf(key, sizeof key, "%s.levels", chains[c]);
         check_floor(key, levels, (size_t)T * nc, nc, 1e-5);
         snprintf(key, sizeof key, "%s.x0", chains[c]);

@@ -15,8 +15,6 @@ static void small_config(cdrl_config *c) {
     c->seed = 9;
 }
 
-
-
 static char last_log[1024]; // the messages logged since it was emptied, one after another
 static void capture_log(cdrl_log_level level, const char *msg, void *user) {
     (void)level;
@@ -52,10 +50,12 @@ int main(void) {
         CHECK(train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2), "second half");
         int same_losses = 1;
         for (int i = 0; i < STEPS; i++)
-            same_losses &= full[i].loss_ebm == half[i].loss_ebm && full[i].loss_init == half[i].loss_init &&
-                            full[i].f_pos == half[i].f_pos && full[i].f_neg == half[i].f_neg;
+            same_losses &= full[i].loss_ebm == half[i].loss_ebm &&
+                           full[i].loss_init == half[i].loss_init &&
+                           full[i].f_pos == half[i].f_pos && full[i].f_neg == half[i].f_neg;
         CHECK(same_losses, "losses of N steps and N/2 + resume + N/2 are identical");
-        CHECK(same_models(a, r), "weights, EMA, Adam moments and SN vectors identical after resume");
+        CHECK(same_models(a, r),
+              "weights, EMA, Adam moments and SN vectors identical after resume");
     }
 
     // The same bytes at 1 thread.
@@ -63,13 +63,17 @@ int main(void) {
     cdrl_set_threads(1);
     cdrl_model *one = NULL;
     cdrl_train_stats st1[STEPS];
-    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1), "train at 1 thread");
+    CHECK(cdrl_model_create(&one, &c) == CDRL_OK && train_steps(one, d, STEPS, st1),
+          "train at 1 thread");
     cdrl_set_threads(saved);
-    CHECK(st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one), "1 and %d threads give the same model", saved);
+    CHECK(st1[STEPS - 1].loss_ebm == full[STEPS - 1].loss_ebm && same_models(a, one),
+          "1 and %d threads give the same model", saved);
 
     // Sampling is reproducible and finite.
     float s1[200 * 2], s2[200 * 2];
-    CHECK(cdrl_model_sample(a, s1, NULL, 200, 5, 1, 3) == CDRL_OK && cdrl_model_sample(a, s2, NULL, 200, 5, 1, 3) == CDRL_OK, "sample");
+    CHECK(cdrl_model_sample(a, s1, NULL, 200, 5, 1, 3) == CDRL_OK &&
+              cdrl_model_sample(a, s2, NULL, 200, 5, 1, 3) == CDRL_OK,
+          "sample");
     CHECK(memcmp(s1, s2, sizeof s1) == 0, "same seed, same samples");
 
     // EMA without the warm-up ramp: after one update the copy is d p0 + (1 - d) p1 exactly as
@@ -81,7 +85,8 @@ int main(void) {
         e.warmup_ebm = 0; // so that the first update moves the weights
         cdrl_model *em = NULL;
         cdrl_st_file *f0 = NULL, *f1 = NULL;
-        const char *p0 = "build/test_toy_train_ema0.safetensors", *p1 = "build/test_toy_train_ema1.safetensors";
+        const char *p0 = "build/test_toy_train_ema0.safetensors",
+                   *p1 = "build/test_toy_train_ema1.safetensors";
         CHECK(cdrl_model_create(&em, &e) == CDRL_OK && cdrl_model_save(em, p0) == CDRL_OK &&
                   train_steps(em, d, 1, full) && cdrl_model_save(em, p1) == CDRL_OK &&
                   cdrl_st_load(&f0, p0) == CDRL_OK && cdrl_st_load(&f1, p1) == CDRL_OK,
@@ -96,7 +101,9 @@ int main(void) {
                 double want = 0.75 * (double)a0[i] + 0.25 * (double)a1[i];
                 worst = fmax(worst, fabs((double)sh[i] - want));
             }
-            CHECK(w0 && w1 && ema1 && worst < 1e-7 && memcmp(w0->data, w1->data, w0->numel * 4) != 0, "EMA after one update is 0.75 p0 + 0.25 p1 (max diff %.3g)", worst);
+            CHECK(w0 && w1 && ema1 && worst < 1e-7 &&
+                      memcmp(w0->data, w1->data, w0->numel * 4) != 0,
+                  "EMA after one update is 0.75 p0 + 0.25 p1 (max diff %.3g)", worst);
         }
         cdrl_st_free(f0);
         cdrl_st_free(f1);
@@ -119,12 +126,16 @@ int main(void) {
                       train_steps(me, d, STEPS, ref) && train_steps(mf, d, STEPS, other),
                   "train with init_data_weight %d", a_data);
             int same = 1;
-            for (int i = 0; i < STEPS; i++) same &= ref[i].loss_init == other[i].loss_init;
+            for (int i = 0; i < STEPS; i++)
+                same &= ref[i].loss_init == other[i].loss_init;
             *(a_data ? &same_data : &same_cdrl) = same;
             cdrl_model_free(me);
             cdrl_model_free(mf);
         }
-        CHECK(same_data && !same_cdrl, "init_data_weight 1 makes the initializer's loss independent of the chain (%d), 0 does not (%d)", same_data, same_cdrl);
+        CHECK(same_data && !same_cdrl,
+              "init_data_weight 1 makes the initializer's loss independent of the chain (%d), 0 "
+              "does not (%d)",
+              same_data, same_cdrl);
     }
 
     // Divergence: an absurd learning rate makes NaN; the step reports it and changes nothing.
@@ -135,7 +146,8 @@ int main(void) {
     cdrl_status st = CDRL_OK;
     CHECK(cdrl_model_create(&x, &bad) == CDRL_OK, "create");
     cdrl_train_stats sx;
-    for (int i = 0; i < 20 && st == CDRL_OK; i++) st = cdrl_model_train_step(x, d, &sx);
+    for (int i = 0; i < 20 && st == CDRL_OK; i++)
+        st = cdrl_model_train_step(x, d, &sx);
     CHECK(st == CDRL_STATUS_DIVERGED, "lr 1e30 diverges (status %s)", cdrl_status_str(st));
 
     // A runaway chain (b 1e3: the tether step alone multiplies y by about 1e5) is reported as
@@ -151,7 +163,8 @@ int main(void) {
         cdrl_set_log_callback(test_log, NULL);
         CHECK(ss == CDRL_STATUS_DIVERGED && strstr(last_log, "Langevin diverged at step 1 of") &&
                   strstr(last_log, "beyond"),
-              "a runaway chain stops training at its first step (%s: %s)", cdrl_status_str(ss), last_log);
+              "a runaway chain stops training at its first step (%s: %s)", cdrl_status_str(ss),
+              last_log);
         cdrl_model_free(sm);
     }
 
@@ -160,7 +173,8 @@ int main(void) {
     cdrl_config wrong = c;
     wrong.ebm_ch = 0;
     cdrl_model *z = NULL;
-    CHECK(cdrl_model_create(&z, &wrong) == CDRL_STATUS_INVALID && !z, "an invalid configuration is refused");
+    CHECK(cdrl_model_create(&z, &wrong) == CDRL_STATUS_INVALID && !z,
+          "an invalid configuration is refused");
     remove(ckpt);
 
     cdrl_model_free(a);

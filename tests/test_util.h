@@ -14,20 +14,20 @@
 
 static int test_failures, test_checks;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        test_checks++;                                                                         \
-        if (!(cond)) {                                                                         \
-            test_failures++;                                                                   \
-            printf("  FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            printf("  FAIL %s:%d: ", __FILE__, __LINE__);                                          \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
     } while (0)
 
 // |got - want| <= atol + rtol * |want| for every element; prints max differences and NMSE.
 static inline int check_close(const char *name, const float *got, const float *want, size_t n,
-                       double atol, double rtol) {
+                              double atol, double rtol) {
     size_t bad = 0, worst = 0;
     double max_abs = 0, err2 = 0, ref2 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -35,7 +35,9 @@ static inline int check_close(const char *name, const float *got, const float *w
         err2 += d * d;
         ref2 += (double)want[i] * (double)want[i];
         if (!(d <= atol + rtol * fabs((double)want[i]))) {
-            if (bad++ < 5) printf("    %s[%zu]: got %.8g want %.8g\n", name, i, (double)got[i], (double)want[i]);
+            if (bad++ < 5)
+                printf("    %s[%zu]: got %.8g want %.8g\n", name, i, (double)got[i],
+                       (double)want[i]);
         }
         if (d > max_abs || d != d) max_abs = d, worst = i;
     }
@@ -43,7 +45,8 @@ static inline int check_close(const char *name, const float *got, const float *w
     test_checks++;
     if (bad) {
         test_failures++;
-        printf("  FAIL %-34s %zu/%zu off, max abs %.3g at %zu, nmse %.3g (atol %.0e rtol %.0e)\n", name, bad, n, max_abs, worst, nmse, atol, rtol);
+        printf("  FAIL %-34s %zu/%zu off, max abs %.3g at %zu, nmse %.3g (atol %.0e rtol %.0e)\n",
+               name, bad, n, max_abs, worst, nmse, atol, rtol);
         return 0;
     }
     printf("  ok   %-34s n=%-8zu max abs %.3g nmse %.3g\n", name, n, max_abs, nmse);
@@ -71,7 +74,9 @@ static inline cdrl_st_file *fixture_load(const char *name) {
     snprintf(path, sizeof path, "tests/fixtures/%s.safetensors", name);
     cdrl_st_file *f = NULL;
     if (cdrl_st_load(&f, path) != CDRL_OK) {
-        printf("cannot load fixture %s\n---> HINT: run the tests from the repository root, or regenerate it with `make fixtures`\n", path);
+        printf("cannot load fixture %s\n---> HINT: run the tests from the repository root, or "
+               "regenerate it with `make fixtures`\n",
+               path);
         exit(1);
     }
     return f;
@@ -81,7 +86,8 @@ static inline cdrl_st_file *fixture_load(const char *name) {
 static inline const float *fixture_f32(const cdrl_st_file *f, const char *name, size_t n) {
     const float *p = cdrl_st_f32(f, name, n);
     if (!p) {
-        printf("fixture %s: tensor '%s' missing or not of %zu floats\n---> HINT: `make fixtures`\n", cdrl_st_path(f), name, n);
+        printf("fixture %s: tensor '%s' missing or not of %zu floats\n---> HINT: `make fixtures`\n",
+               cdrl_st_path(f), name, n);
         exit(1);
     }
     return p;
@@ -91,7 +97,9 @@ static inline const float *fixture_f32(const cdrl_st_file *f, const char *name, 
 static inline const int *fixture_i32(const cdrl_st_file *f, const char *name, size_t n) {
     const cdrl_st_tensor *t = cdrl_st_find(f, name);
     if (!t || t->dtype != CDRL_ST_I32 || t->numel != n) {
-        printf("fixture %s: int32 tensor '%s' missing or not of %zu values\n---> HINT: `make fixtures` (OFFICIAL=... for the official-code fixtures)\n", cdrl_st_path(f), name, n);
+        printf("fixture %s: int32 tensor '%s' missing or not of %zu values\n---> HINT: `make "
+               "fixtures` (OFFICIAL=... for the official-code fixtures)\n",
+               cdrl_st_path(f), name, n);
         exit(1);
     }
     return (const int *)t->data;
@@ -115,8 +123,8 @@ static inline int fixture_int(const cdrl_st_file *f, const char *key) {
 // Passes when |fd - grad| <= atol + rtol * |fd|.
 typedef double (*gradcheck_loss_fn)(void *ctx);
 static inline int gradcheck(const char *name, gradcheck_loss_fn loss, void *ctx, float *x,
-                     const float *grad, size_t n, int max_checks, float eps, double atol,
-                     double rtol) {
+                            const float *grad, size_t n, int max_checks, float eps, double atol,
+                            double rtol) {
     size_t stride = n > (size_t)max_checks ? n / (size_t)max_checks : 1;
     int bad = 0, checked = 0, skipped = 0;
     double max_err = 0;
@@ -128,7 +136,8 @@ static inline int gradcheck(const char *name, gradcheck_loss_fn loss, void *ctx,
         x[i] = x0 - eps;
         double lm = loss(ctx);
         x[i] = x0;
-        double e = (double)eps, right = (lp - l0) / e, left = (l0 - lm) / e, fd = (lp - lm) / (2.0 * e);
+        double e = (double)eps, right = (lp - l0) / e, left = (l0 - lm) / e,
+               fd = (lp - lm) / (2.0 * e);
         if (fabs(right - left) > 0.2 * (fabs(right) + fabs(left)) + 2 * atol) {
             skipped++;
             continue;
@@ -137,16 +146,20 @@ static inline int gradcheck(const char *name, gradcheck_loss_fn loss, void *ctx,
         if (err > max_err) max_err = err;
         checked++;
         if (err > atol + rtol * fabs(fd)) {
-            if (bad++ < 5) printf("    %s[%zu]: analytic %.6g finite-diff %.6g\n", name, i, (double)grad[i], fd);
+            if (bad++ < 5)
+                printf("    %s[%zu]: analytic %.6g finite-diff %.6g\n", name, i, (double)grad[i],
+                       fd);
         }
     }
     test_checks++;
     if (bad || checked == 0) {
         test_failures++;
-        printf("  FAIL %-34s fd: %d/%d off (%d kinks skipped), max err %.3g\n", name, bad, checked, skipped, max_err);
+        printf("  FAIL %-34s fd: %d/%d off (%d kinks skipped), max err %.3g\n", name, bad, checked,
+               skipped, max_err);
         return 0;
     }
-    printf("  ok   %-34s fd: %d checked, %d kinks skipped, max err %.3g\n", name, checked, skipped, max_err);
+    printf("  ok   %-34s fd: %d checked, %d kinks skipped, max err %.3g\n", name, checked, skipped,
+           max_err);
     return 1;
 }
 
@@ -162,7 +175,8 @@ static inline void test_fill(float *x, size_t n, unsigned seed, float lo, float 
 // sum_i out[i] * r[i] in double: the scalar whose gradient wrt out is r.
 static inline double test_dot(const float *out, const float *r, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)out[i] * (double)r[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)out[i] * (double)r[i];
     return s;
 }
 

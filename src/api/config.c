@@ -62,13 +62,13 @@ static void config_cifar10_official(cdrl_config *c) {
     c->unet_attn[1] = 8;
     c->unet_dropout = 0.1f;
     c->n_classes = 0;
-    c->flip = 1;               // RandomHorizontalFlip
-    c->step_b = 2e-4;          // with per-pair C_j (CDRL_STEP_SCALE_IMAGE)
-    c->batch = 256;            // 32 per GPU x 8 GPUs, gradients averaged
+    c->flip = 1;      // RandomHorizontalFlip
+    c->step_b = 2e-4; // with per-pair C_j (CDRL_STEP_SCALE_IMAGE)
+    c->batch = 256;   // 32 per GPU x 8 GPUs, gradients averaged
     c->lr_ebm = 1e-4f;
     c->lr_init = 1e-5f;
     c->iters = 500001;
-    c->seed = 5;               // 5 + rank, rank 0
+    c->seed = 5; // 5 + rank, rank 0
     snprintf(c->data, sizeof c->data, "cifar10:data/cifar-10-batches-bin");
 }
 
@@ -80,7 +80,8 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
     // Fashion-MNIST sized for an hour on 2 cores: the best of the recipes measured with the
     // yardstick (docs/tuning.md). The initializer learns only from how far the chain moves its
     // proposals, so the chain's reach (langevin_ref_steps) is what makes it learn in this time.
-    if (strcmp(name, "fmnist-cpu") == 0) {
+    const int fmnist_long = strcmp(name, "fmnist-cpu-long") == 0;
+    if (strcmp(name, "fmnist-cpu") == 0 || fmnist_long) {
         config_cifar10_official(c);
         c->in_ch = 1;
         c->res = 28; // no padding: 23% fewer pixels than 32x32
@@ -101,13 +102,15 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->unet_dropout = 0.0f;
         c->batch = 64;
         c->n_langevin = 5;
-        c->langevin_ref_steps = 25; // 5 steps of the chain of 25 official steps (§2.3): 5 times as far each
+        c->langevin_ref_steps =
+            25; // 5 steps of the chain of 25 official steps (§2.3): 5 times as far each
         c->lr_ebm = 1e-3f;
         c->lr_init = 1e-3f;
         c->warmup_ebm = c->warmup_init = 100;
         c->warmup_init_offset = 0;
         c->ema_ebm = c->ema_init = 0.999f;
-        c->iters = c->lr_decay_iters = 2700; // 60 minutes at 1.3 s per iteration
+        c->iters = c->lr_decay_iters = 2700;                  // 60 minutes at 1.3 s per iteration
+        if (fmnist_long) c->iters = c->lr_decay_iters = 4000; // the same, decaying more slowly
         c->seed = 1;
         snprintf(c->data, sizeof c->data, "fashion-mnist:/usr/share/datasets/fashion-mnist");
         return CDRL_OK;
@@ -161,7 +164,7 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
         c->ema_ebm = c->ema_init = 0.9995f;
         return CDRL_OK;
     }
-    return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (official-toy, demo, quality, fmnist-cpu, official-cifar10, tiny-image)", name);
+    return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (%s)", name, CDRL_PRESET_NAMES);
 }
 
 // One table drives both directions of the JSON form.
@@ -174,22 +177,52 @@ typedef struct {
     size_t count;
     int cap;
 } field;
-#define FIELD(k, t) {#k, t, offsetof(cdrl_config, k), 0, 0}
-#define FIELD_ARR(k, n, cap) {#k, F_IARR, offsetof(cdrl_config, k), offsetof(cdrl_config, n), cap}
+#define FIELD(k, t)                                                                                \
+    { #k, t, offsetof(cdrl_config, k), 0, 0 }
+#define FIELD_ARR(k, n, cap)                                                                       \
+    { #k, F_IARR, offsetof(cdrl_config, k), offsetof(cdrl_config, n), cap }
 static const field fields[] = {
-    FIELD(kind, F_INT),         FIELD(dim, F_INT),          FIELD(ebm_ch, F_INT),
-    FIELD(ebm_blocks, F_INT),   FIELD(init_t_dim, F_INT),   FIELD(init_h_dim, F_INT),
-    FIELD(init_blocks, F_INT),  FIELD(n_levels, F_INT),     FIELD(logsnr_min, F_DOUBLE),
-    FIELD(logsnr_max, F_DOUBLE), FIELD(step_b, F_DOUBLE),   FIELD(batch, F_INT),
-    FIELD(n_langevin, F_INT),   FIELD(langevin_ref_steps, F_INT), FIELD(lr_ebm, F_FLOAT),     FIELD(lr_init, F_FLOAT),
-    FIELD(warmup_ebm, F_LONG),  FIELD(warmup_init, F_LONG), FIELD(warmup_init_offset, F_LONG), FIELD(lr_decay_iters, F_LONG), FIELD(iters, F_LONG),
-    FIELD(ema_ebm, F_FLOAT),    FIELD(ema_ramp, F_INT),    FIELD(ema_init, F_FLOAT),   FIELD(clip, F_FLOAT),
-    FIELD(seed, F_U64),         FIELD(data, F_STR),
-    FIELD(in_ch, F_INT),        FIELD(res, F_INT),          FIELD(ebm_n_mult, F_INT),
+    FIELD(kind, F_INT),
+    FIELD(dim, F_INT),
+    FIELD(ebm_ch, F_INT),
+    FIELD(ebm_blocks, F_INT),
+    FIELD(init_t_dim, F_INT),
+    FIELD(init_h_dim, F_INT),
+    FIELD(init_blocks, F_INT),
+    FIELD(n_levels, F_INT),
+    FIELD(logsnr_min, F_DOUBLE),
+    FIELD(logsnr_max, F_DOUBLE),
+    FIELD(step_b, F_DOUBLE),
+    FIELD(batch, F_INT),
+    FIELD(n_langevin, F_INT),
+    FIELD(langevin_ref_steps, F_INT),
+    FIELD(lr_ebm, F_FLOAT),
+    FIELD(lr_init, F_FLOAT),
+    FIELD(warmup_ebm, F_LONG),
+    FIELD(warmup_init, F_LONG),
+    FIELD(warmup_init_offset, F_LONG),
+    FIELD(lr_decay_iters, F_LONG),
+    FIELD(iters, F_LONG),
+    FIELD(ema_ebm, F_FLOAT),
+    FIELD(ema_ramp, F_INT),
+    FIELD(ema_init, F_FLOAT),
+    FIELD(clip, F_FLOAT),
+    FIELD(seed, F_U64),
+    FIELD(data, F_STR),
+    FIELD(in_ch, F_INT),
+    FIELD(res, F_INT),
+    FIELD(ebm_n_mult, F_INT),
     FIELD_ARR(ebm_ch_mult, ebm_n_mult, CDRL_CONFIG_MAX_MULT),
-    FIELD(unet_dim, F_INT),     FIELD(unet_levels, F_INT),  FIELD(unet_res_blocks, F_INT),
-    FIELD(unet_n_attn, F_INT),  FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
-    FIELD(unet_dropout, F_FLOAT), FIELD(n_classes, F_INT),  FIELD(ebm_class_gain, F_FLOAT), FIELD(flip, F_INT), FIELD(init_data_weight, F_FLOAT),
+    FIELD(unet_dim, F_INT),
+    FIELD(unet_levels, F_INT),
+    FIELD(unet_res_blocks, F_INT),
+    FIELD(unet_n_attn, F_INT),
+    FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
+    FIELD(unet_dropout, F_FLOAT),
+    FIELD(n_classes, F_INT),
+    FIELD(ebm_class_gain, F_FLOAT),
+    FIELD(flip, F_INT),
+    FIELD(init_data_weight, F_FLOAT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -200,8 +233,12 @@ int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n) {
         const char *p = (const char *)c + fields[i].offset;
         char num[64];
         switch (fields[i].type) {
-        case F_INT: cJSON_AddNumberToObject(o, fields[i].key, *(const int *)(const void *)p); break;
-        case F_LONG: cJSON_AddNumberToObject(o, fields[i].key, (double)*(const long *)(const void *)p); break;
+        case F_INT:
+            cJSON_AddNumberToObject(o, fields[i].key, *(const int *)(const void *)p);
+            break;
+        case F_LONG:
+            cJSON_AddNumberToObject(o, fields[i].key, (double)*(const long *)(const void *)p);
+            break;
         case F_FLOAT:
             // %.9g round-trips a float exactly.
             snprintf(num, sizeof num, "%.9g", (double)*(const float *)(const void *)p);
@@ -212,10 +249,13 @@ int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n) {
             cJSON_AddRawToObject(o, fields[i].key, num);
             break;
         case F_U64:
-            snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)(const void *)p);
+            snprintf(num, sizeof num, "%llu",
+                     (unsigned long long)*(const uint64_t *)(const void *)p);
             cJSON_AddStringToObject(o, fields[i].key, num); // exact beyond 2^53
             break;
-        case F_STR: cJSON_AddStringToObject(o, fields[i].key, p); break;
+        case F_STR:
+            cJSON_AddStringToObject(o, fields[i].key, p);
+            break;
         case F_IARR: {
             int cnt = *(const int *)(const void *)((const char *)c + fields[i].count);
             if (cnt < 0) cnt = 0;
@@ -254,7 +294,8 @@ cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value) 
         size_t n = 0;
         for (size_t i = 0; i < N_FIELDS && n < sizeof keys; i++)
             n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "", fields[i].key);
-        return cdrl_fail(CDRL_STATUS_INVALID, "configuration: no field '%s' (fields: %s)", key, keys);
+        return cdrl_fail(CDRL_STATUS_INVALID, "configuration: no field '%s' (fields: %s)", key,
+                         keys);
     }
     char *p = (char *)c + f->offset;
     long l = 0;
@@ -290,7 +331,8 @@ cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value) 
         if (ok) strcpy(p, value);
         break;
     case F_IARR: {
-        int a[CDRL_CONFIG_MAX_MULT > CDRL_CONFIG_MAX_ATTN ? CDRL_CONFIG_MAX_MULT : CDRL_CONFIG_MAX_ATTN] = {0};
+        int a[CDRL_CONFIG_MAX_MULT > CDRL_CONFIG_MAX_ATTN ? CDRL_CONFIG_MAX_MULT
+                                                          : CDRL_CONFIG_MAX_ATTN] = {0};
         int n = 0;
         char buf[256];
         ok = strlen(value) < sizeof buf;
@@ -306,12 +348,14 @@ cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value) 
         break;
     }
     }
-    if (ok && c->kind == CDRL_MODEL_IMAGE) c->dim = c->in_ch * c->res * c->res; // follows res, in_ch
+    if (ok && c->kind == CDRL_MODEL_IMAGE)
+        c->dim = c->in_ch * c->res * c->res; // follows res, in_ch
     if (!ok)
         return cdrl_fail(CDRL_STATUS_INVALID, "configuration: '%s' cannot be '%s' (%s)", key, value,
-                         f->type == F_IARR ? "a comma-separated list of integers" :
-                         f->type == F_STR ? "a string" :
-                         f->type == F_FLOAT || f->type == F_DOUBLE ? "a number" : "an integer");
+                         f->type == F_IARR  ? "a comma-separated list of integers"
+                         : f->type == F_STR ? "a string"
+                         : f->type == F_FLOAT || f->type == F_DOUBLE ? "a number"
+                                                                     : "an integer");
     return CDRL_OK;
 }
 
@@ -328,17 +372,41 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
         char *p = (char *)c + fields[i].offset;
         int is_num = cJSON_IsNumber(v);
         switch (fields[i].type) {
-        case F_INT: if (is_num) *(int *)(void *)p = v->valueint; else st = CDRL_STATUS_FORMAT; break;
-        case F_LONG: if (is_num) *(long *)(void *)p = (long)v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
-        case F_FLOAT: if (is_num) *(float *)(void *)p = (float)v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
-        case F_DOUBLE: if (is_num) *(double *)(void *)p = v->valuedouble; else st = CDRL_STATUS_FORMAT; break;
+        case F_INT:
+            if (is_num)
+                *(int *)(void *)p = v->valueint;
+            else
+                st = CDRL_STATUS_FORMAT;
+            break;
+        case F_LONG:
+            if (is_num)
+                *(long *)(void *)p = (long)v->valuedouble;
+            else
+                st = CDRL_STATUS_FORMAT;
+            break;
+        case F_FLOAT:
+            if (is_num)
+                *(float *)(void *)p = (float)v->valuedouble;
+            else
+                st = CDRL_STATUS_FORMAT;
+            break;
+        case F_DOUBLE:
+            if (is_num)
+                *(double *)(void *)p = v->valuedouble;
+            else
+                st = CDRL_STATUS_FORMAT;
+            break;
         case F_U64:
-            if (cJSON_IsString(v)) *(uint64_t *)(void *)p = strtoull(v->valuestring, NULL, 10);
-            else st = CDRL_STATUS_FORMAT;
+            if (cJSON_IsString(v))
+                *(uint64_t *)(void *)p = strtoull(v->valuestring, NULL, 10);
+            else
+                st = CDRL_STATUS_FORMAT;
             break;
         case F_STR:
-            if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof c->data) strcpy(p, v->valuestring);
-            else st = CDRL_STATUS_FORMAT;
+            if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof c->data)
+                strcpy(p, v->valuestring);
+            else
+                st = CDRL_STATUS_FORMAT;
             break;
         case F_IARR: {
             // Entries past the array's length read as 0; the count field is its own key.
@@ -350,13 +418,16 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
             }
             memset(a, 0, sizeof(int) * (size_t)fields[i].cap);
             for (const cJSON *e = v->child; e && st == CDRL_OK; e = e->next, k++) {
-                if (cJSON_IsNumber(e)) a[k] = e->valueint;
-                else st = CDRL_STATUS_FORMAT;
+                if (cJSON_IsNumber(e))
+                    a[k] = e->valueint;
+                else
+                    st = CDRL_STATUS_FORMAT;
             }
             break;
         }
         }
-        if (st != CDRL_OK) cdrl_log(CDRL_LOG_ERROR, "configuration: '%s' has the wrong type", fields[i].key);
+        if (st != CDRL_OK)
+            cdrl_log(CDRL_LOG_ERROR, "configuration: '%s' has the wrong type", fields[i].key);
     }
     cJSON_Delete(o);
     return st;

@@ -157,8 +157,8 @@ void cli_grid_labels(const cdrl_config *c, int *label, int n, int cols);
 int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const char *path,
                   const char *const *keys, const char *const *vals, int n_text);
 // One image x (in_ch, res, res) as a grey (1 channel) or RGB PNG.
-int cli_save_image(const cdrl_config *c, const float *x, const char *path,
-                   const char *const *keys, const char *const *vals, int n_text);
+int cli_save_image(const cdrl_config *c, const float *x, const char *path, const char *const *keys,
+                   const char *const *vals, int n_text);
 
 // ---------------------------------------------------------------------------------------
 // The image yardstick (yardstick.c), shared by `cdrl eval` and `cdrl train --eval-every`
@@ -175,8 +175,8 @@ int cli_yardstick_check_model(const cdrl_config *c, cdrl_yardstick *ys, const ch
 // guidance w, in batches of the model's batch size behind a progress bar (stderr, terminals
 // only) labelled what; conditional models get classes cycling 1..K, written 0-based to cls
 // (n) (-1 for unconditional models).
-int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k,
-                         uint64_t seed, const char *what);
+int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k, uint64_t seed,
+                         const char *what);
 // `cdrl train`'s evaluation: the yardstick on n samples (EMA weights, the training K,
 // guidance w, classes cycling 1..K) and on n of the initializer's proposals alone, both with
 // seed (the same at every evaluation, so successive records differ by the model only); one

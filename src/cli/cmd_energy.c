@@ -28,8 +28,7 @@ static const cli_opt energy_table[] = {
      "images: one or more PNG files (the model's channels and size), mapped to [-1, 1]", NULL, 0,
      0},
     {"tensor", 0, CLI_STR, O(tensor), "FILE[:NAME]",
-     "a float32 tensor (n, dim) or (n, C, H, W); NAME: its only tensor, or x",
-     NULL, 0, 0},
+     "a float32 tensor (n, dim) or (n, C, H, W); NAME: its only tensor, or x", NULL, 0, 0},
     {"level", 'l', CLI_INT, O(level), "J",
      "pair J's EBM, 1..T (1: the data level; it sees lambda_{J-1})", NULL, 1, 32},
     {"grad", 'g', CLI_FLAG, O(grad), NULL, "also df/dx, shaped as the input", NULL, 0, 0},
@@ -38,10 +37,10 @@ static const cli_opt energy_table[] = {
      0},
     {"output", 'o', CLI_STR, O(output), "FILE",
      "write f (and dfdx) to a safetensors file instead of printing JSON", NULL, 0, 0},
-    {"json", 0, CLI_FLAG, O(json), NULL, "print JSON on stdout (also with -o)",
-     "on without -o", 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)",
-     "all cores", 0, 4096},
+    {"json", 0, CLI_FLAG, O(json), NULL, "print JSON on stdout (also with -o)", "on without -o", 0,
+     0},
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
+     0, 4096},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -63,9 +62,9 @@ static const cli_cmd energy_cmd = {
 // Inputs
 
 typedef struct energy_input {
-    float *x;        // (n, dim)
+    float *x; // (n, dim)
     int n;
-    int ndim;        // of one sample's shape, plus the batch dimension
+    int ndim;                        // of one sample's shape, plus the batch dimension
     int64_t shape[CDRL_ST_MAX_DIMS]; // (n, ...): the shape df/dx is written with
 } energy_input;
 
@@ -113,9 +112,12 @@ static int read_tensor(energy_input *in, const cdrl_config *c, const char *spec)
     if (cdrl_st_load(&f, path) != CDRL_OK)
         return cli_fail(CLI_FAIL, "%s: cannot read the tensor file", path);
     const cdrl_st_tensor *t = NULL;
-    if (name && *name) t = cdrl_st_find(f, name);
-    else if (cdrl_st_count(f) == 1) t = cdrl_st_at(f, 0);
-    else t = cdrl_st_find(f, name = "x");
+    if (name && *name)
+        t = cdrl_st_find(f, name);
+    else if (cdrl_st_count(f) == 1)
+        t = cdrl_st_at(f, 0);
+    else
+        t = cdrl_st_find(f, name = "x");
     int rc = CLI_OK;
     if (!t) {
         rc = name ? cli_die(CLI_FAIL, "%s: no tensor '%s'", path, name)
@@ -137,19 +139,24 @@ static int read_tensor(energy_input *in, const cdrl_config *c, const char *spec)
                           (long long)t->shape[d]);
         if (!fits || t->shape[0] < 1 || t->shape[0] > 100000000) {
             if (c->kind == CDRL_MODEL_IMAGE)
-                rc = cli_die(CLI_FAIL, "%s: tensor '%s' has shape (%s), the model takes (n, %d) or "
-                             "(n, %d, %d, %d) with n >= 1", path, t->name, shp, c->dim, c->in_ch,
-                             c->res, c->res);
+                rc = cli_die(CLI_FAIL,
+                             "%s: tensor '%s' has shape (%s), the model takes (n, %d) or "
+                             "(n, %d, %d, %d) with n >= 1",
+                             path, t->name, shp, c->dim, c->in_ch, c->res, c->res);
             else
-                rc = cli_die(CLI_FAIL, "%s: tensor '%s' has shape (%s), the model takes (n, %d) "
-                             "with n >= 1", path, t->name, shp, c->dim);
+                rc = cli_die(CLI_FAIL,
+                             "%s: tensor '%s' has shape (%s), the model takes (n, %d) "
+                             "with n >= 1",
+                             path, t->name, shp, c->dim);
         } else {
             in->n = (int)t->shape[0];
             in->ndim = t->ndim;
             memcpy(in->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
             in->x = malloc(sizeof(float) * t->numel);
-            if (!in->x) rc = cli_die(CLI_FAIL, "out of memory for %d inputs", in->n);
-            else memcpy(in->x, t->data, sizeof(float) * t->numel);
+            if (!in->x)
+                rc = cli_die(CLI_FAIL, "out of memory for %d inputs", in->n);
+            else
+                memcpy(in->x, t->data, sizeof(float) * t->numel);
         }
     }
     cdrl_st_free(f);
@@ -163,9 +170,12 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
     }
     fputc('"', f);
 }
@@ -176,7 +186,8 @@ static void print_json(const char *model, const energy_opts *o, double h, const 
     json_string(stdout, model);
     printf(", \"level\": %d, \"ema\": %s, \"h\": %.9g, \"n\": %d, \"shape\": [", o->level,
            o->no_ema ? "false" : "true", h, in->n);
-    for (int d = 0; d < in->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)in->shape[d]);
+    for (int d = 0; d < in->ndim; d++)
+        printf("%s%lld", d ? ", " : "", (long long)in->shape[d]);
     printf("], \"inputs\": [");
     if (files)
         for (int i = 0; i < n_files; i++) {
@@ -186,9 +197,11 @@ static void print_json(const char *model, const energy_opts *o, double h, const 
     else
         json_string(stdout, o->tensor);
     printf("],\n \"f\": [");
-    for (int i = 0; i < in->n; i++) printf("%s%.9g", i ? ", " : "", (double)fx[i]);
+    for (int i = 0; i < in->n; i++)
+        printf("%s%.9g", i ? ", " : "", (double)fx[i]);
     printf("],\n \"log_density\": [");
-    for (int i = 0; i < in->n; i++) printf("%s%.9g", i ? ", " : "", (double)fx[i] / h);
+    for (int i = 0; i < in->n; i++)
+        printf("%s%.9g", i ? ", " : "", (double)fx[i] / h);
     printf("]");
     if (g) {
         printf(",\n \"dfdx\": [");
@@ -231,14 +244,16 @@ static int take_pngs(int *argc, char **argv, const char **files) {
     int n = 0, k = 0;
     for (int i = 0; i < *argc; i++) {
         if (strcmp(argv[i], "--") == 0) { // the rest is not ours to look at
-            while (i < *argc) argv[k++] = argv[i++];
+            while (i < *argc)
+                argv[k++] = argv[i++];
             break;
         }
         if (strncmp(argv[i], "--png=", 6) == 0 && argv[i][6]) {
             files[n++] = argv[i] + 6;
         } else if (strcmp(argv[i], "--png") == 0) {
             int got = 0;
-            while (i + 1 < *argc && argv[i + 1][0] != '-') files[n++] = argv[++i], got++;
+            while (i + 1 < *argc && argv[i + 1][0] != '-')
+                files[n++] = argv[++i], got++;
             if (!got) return -1;
         } else {
             argv[k++] = argv[i];

@@ -180,13 +180,13 @@ static const cli_opt eval_table[] = {
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "images (docs/yardstick.md)", NULL, 0, 0},
     {"images", 'i', CLI_STR, O(images), "DIR",
-     "score the PNG/JPEG files of a folder (and its sub-folders) instead of sampling a model",
-     NULL, 0, 0},
+     "score the PNG/JPEG files of a folder (and its sub-folders) instead of sampling a model", NULL,
+     0, 0},
     {"classifier", 0, CLI_STR, O(classifier), "FILE",
      "yardstick classifier (its statistics: FILE with .stats.safetensors)",
      "models/fmnist_classifier.safetensors for fashion-mnist data", 0, 0},
-    {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "conditional models: guidance weight w", NULL,
-     0, 1000},
+    {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "conditional models: guidance weight w", NULL, 0,
+     1000},
     {"proposals", 0, CLI_FLAG, O(proposals), NULL,
      "score the initializer's proposals alone (no Langevin, no Tweedie step)", NULL, 0, 0},
     {"folder-classes", 0, CLI_FLAG, O(folder_classes), NULL,
@@ -275,7 +275,8 @@ static int parse_box(const char *s, float box[4]) {
 static void pick(int *idx, int n, int N, uint64_t seed) {
     cdrl_rng r;
     cdrl_rng_init(&r, seed, 7);
-    for (int i = 0; i < N; i++) idx[i] = i;
+    for (int i = 0; i < N; i++)
+        idx[i] = i;
     for (int i = 0; i < n; i++) {
         uint32_t u;
         cdrl_rng_int(&r, &u, 1, (uint32_t)(N - i));
@@ -317,17 +318,22 @@ static int calibration_set(const char *what, const char *data, int n, int C, uin
     if (!train && !blur && !means && strcmp(what, "test") != 0 &&
         sscanf(what, "noise:%lf%c", &sigma, &tail) != 1 &&
         sscanf(what, "missing:%d%c", &missing, &tail) != 1)
-        return cli_die(CLI_USAGE, "--calibrate %s: expected test, train, noise:SIGMA, blur, "
-                                  "missing:CLASS or means", what);
-    if (train || strstr(data, ":test")) snprintf(spec, sizeof spec, "%s", data);
-    else snprintf(spec, sizeof spec, "%s:test", data);
+        return cli_die(CLI_USAGE,
+                       "--calibrate %s: expected test, train, noise:SIGMA, blur, "
+                       "missing:CLASS or means",
+                       what);
+    if (train || strstr(data, ":test"))
+        snprintf(spec, sizeof spec, "%s", data);
+    else
+        snprintf(spec, sizeof spec, "%s:test", data);
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, spec) != CDRL_OK)
         return cli_fail(CLI_FAIL, "--calibrate: cannot open '%s'", spec);
     const int N = (int)cdrl_dataset_size(d), D = cdrl_dataset_dim(d), K = cdrl_dataset_classes(d);
     const float *src = cdrl_dataset_points(d);
     const int *lab = cdrl_dataset_labels(d);
-    float *x = malloc(sizeof(float) * (size_t)n * (size_t)D), *t = malloc(sizeof(float) * (size_t)D);
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)D),
+          *t = malloc(sizeof(float) * (size_t)D);
     int *cls = malloc(sizeof(int) * (size_t)n), *idx = malloc(sizeof(int) * (size_t)N);
     double *mu = means ? calloc((size_t)K * (size_t)D, sizeof(double)) : NULL;
     long *cnt = means ? calloc((size_t)K, sizeof(long)) : NULL;
@@ -354,10 +360,12 @@ static int calibration_set(const char *what, const char *data, int n, int C, uin
             }
         }
         const int S = (int)(sqrt((double)D / C) + 0.5);
-        for (int i = 0; i < n && blur; i++) box_blur(x + (size_t)i * D, t, C, S);
+        for (int i = 0; i < n && blur; i++)
+            box_blur(x + (size_t)i * D, t, C, S);
         for (int j = 0; j < N && means; j++) {
             cnt[lab[j]]++;
-            for (int k = 0; k < D; k++) mu[(size_t)lab[j] * D + k] += (double)src[(size_t)j * D + k];
+            for (int k = 0; k < D; k++)
+                mu[(size_t)lab[j] * D + k] += (double)src[(size_t)j * D + k];
         }
         for (int i = 0; i < n && means; i++) // every image its class's mean image
             for (int k = 0; k < D; k++)
@@ -393,9 +401,11 @@ static int dump_features(const char *path, cdrl_yardstick *ys, const float *f, i
     if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "fake", 2, (int64_t[]){n, F}, f);
     if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "real", 2, (int64_t[]){n_ref, F}, ref);
     if (st == CDRL_OK)
-        st = cdrl_st_writer_add(w, "mu_ref", CDRL_ST_F64, 1, (int64_t[]){F}, cdrl_yardstick_ref_mean(ys));
+        st = cdrl_st_writer_add(w, "mu_ref", CDRL_ST_F64, 1, (int64_t[]){F},
+                                cdrl_yardstick_ref_mean(ys));
     if (st == CDRL_OK)
-        st = cdrl_st_writer_add(w, "cov_ref", CDRL_ST_F64, 2, (int64_t[]){F, F}, cdrl_yardstick_ref_cov(ys));
+        st = cdrl_st_writer_add(w, "cov_ref", CDRL_ST_F64, 2, (int64_t[]){F, F},
+                                cdrl_yardstick_ref_cov(ys));
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "result", res);
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "k", "3");
     if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
@@ -413,9 +423,9 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
     if (m) {
         const cdrl_config *c = cdrl_model_config(m);
         int ks[CLI_MAX_K];
-        const int k = o->proposals ? 0
+        const int k = o->proposals                                    ? 0
                       : o->k_list && parse_k_list(o->k_list, ks) >= 1 ? ks[0]
-                                                                       : c->n_langevin;
+                                                                      : c->n_langevin;
         *n = o->n;
         D = c->dim;
         *x = malloc(sizeof(float) * (size_t)*n * (size_t)D);
@@ -427,8 +437,10 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
             snprintf(source, ns, "%s (step %ld): %d samples, K %d, w %g, seed %llu", path,
                      cdrl_model_step(m), *n, k, (double)o->guidance, (unsigned long long)o->seed);
         else
-            snprintf(source, ns, "%s (step %ld): %d initializer proposals (no Langevin, no Tweedie), "
-                     "w %g, seed %llu", path, cdrl_model_step(m), *n, (double)o->guidance,
+            snprintf(source, ns,
+                     "%s (step %ld): %d initializer proposals (no Langevin, no Tweedie), "
+                     "w %g, seed %llu",
+                     path, cdrl_model_step(m), *n, (double)o->guidance,
                      (unsigned long long)o->seed);
     } else if (o->calibrate) {
         *n = o->n;
@@ -437,7 +449,8 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
                  cdrl_classifier_data(cl), *n);
     } else {
         char spec[4200];
-        if (!cli_is_dir(o->images)) return cli_die(CLI_FAIL, "--images %s: no such folder", o->images);
+        if (!cli_is_dir(o->images))
+            return cli_die(CLI_FAIL, "--images %s: no such folder", o->images);
         snprintf(spec, sizeof spec, "folder:%s", o->images);
         cdrl_dataset *d = NULL;
         if (cdrl_dataset_open(&d, spec) != CDRL_OK)
@@ -447,10 +460,13 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
         if (o->n < *n) *n = o->n;
         *x = malloc(sizeof(float) * (size_t)*n * (size_t)D);
         *cls = malloc(sizeof(int) * (size_t)*n);
-        if (!*x || !*cls) rc = cli_die(CLI_FAIL, "out of memory for %d images", *n);
+        if (!*x || !*cls)
+            rc = cli_die(CLI_FAIL, "out of memory for %d images", *n);
         else if (o->folder_classes && cdrl_dataset_classes(d) != cdrl_classifier_classes(cl))
-            rc = cli_die(CLI_FAIL, "--folder-classes: %s has %d class sub-folders, the classifier "
-                         "%d classes", o->images, cdrl_dataset_classes(d), cdrl_classifier_classes(cl));
+            rc = cli_die(CLI_FAIL,
+                         "--folder-classes: %s has %d class sub-folders, the classifier "
+                         "%d classes",
+                         o->images, cdrl_dataset_classes(d), cdrl_classifier_classes(cl));
         const int R = cdrl_classifier_res(cl);
         if (rc == CLI_OK && C == 1 && D == 3 * R * R) {
             // RGB files of grey images (torchvision's save_image writes grey as three equal
@@ -459,15 +475,18 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
             const size_t P = (size_t)R * R;
             for (size_t i = 0; i < (size_t)*n; i++)
                 for (size_t q = 0; q < P; q++)
-                    (*x)[i * P + q] = (src[i * 3 * P + q] + src[i * 3 * P + P + q] +
-                                       src[i * 3 * P + 2 * P + q]) / 3.0f;
+                    (*x)[i * P + q] =
+                        (src[i * 3 * P + q] + src[i * 3 * P + P + q] + src[i * 3 * P + 2 * P + q]) /
+                        3.0f;
             D = (int)P;
             const int *lab = cdrl_dataset_labels(d);
-            for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;
+            for (int i = 0; i < *n; i++)
+                (*cls)[i] = o->folder_classes ? lab[i] : -1;
         } else if (rc == CLI_OK) {
             memcpy(*x, cdrl_dataset_points(d), sizeof(float) * (size_t)*n * (size_t)D);
             const int *lab = cdrl_dataset_labels(d);
-            for (int i = 0; i < *n; i++) (*cls)[i] = o->folder_classes ? lab[i] : -1;
+            for (int i = 0; i < *n; i++)
+                (*cls)[i] = o->folder_classes ? lab[i] : -1;
         }
         snprintf(source, ns, "%s: %d images", o->images, *n);
         cdrl_dataset_free(d);
@@ -475,9 +494,10 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
     if (rc != CLI_OK) return rc;
     *side = (int)(sqrt((double)D / C) + 0.5);
     if (*side * *side * C != D)
-        return cli_die(CLI_FAIL, "%s: images of %d values are not square %d-channel images (the "
-                       "classifier takes %dx%dx%d)", source, D, C, C, cdrl_classifier_res(cl),
-                       cdrl_classifier_res(cl));
+        return cli_die(CLI_FAIL,
+                       "%s: images of %d values are not square %d-channel images (the "
+                       "classifier takes %dx%dx%d)",
+                       source, D, C, C, cdrl_classifier_res(cl), cdrl_classifier_res(cl));
     if (!m && *side != cdrl_classifier_res(cl)) // a model's padding is known; a folder's is not
         return cli_die(CLI_FAIL, "%s: images of %dx%d, the classifier takes %dx%d", source, *side,
                        *side, cdrl_classifier_res(cl), cdrl_classifier_res(cl));
@@ -494,7 +514,8 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
     const char *data = m ? cdrl_model_config(m)->data : "fashion-mnist:";
     rc = cli_yardstick_open(&ys, o->classifier, data);
     if (rc == CLI_OK && m) rc = cli_yardstick_check_model(cdrl_model_config(m), ys, path);
-    if (rc == CLI_OK) rc = gather_images(o, m, path, ys, &x, &cls, &n, &side, source, sizeof source);
+    if (rc == CLI_OK)
+        rc = gather_images(o, m, path, ys, &x, &cls, &n, &side, source, sizeof source);
     cdrl_classifier *cl = ys ? cdrl_yardstick_classifier(ys) : NULL;
     if (rc == CLI_OK) {
         f = malloc(sizeof(float) * (size_t)n * (size_t)cdrl_classifier_feature_dim(cl));

@@ -34,8 +34,8 @@ static const cli_opt sample_table[] = {
      "Langevin steps per level (fewer than trained: larger steps, method.md 2.3)", "the model's K",
      1, 10000},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the sampler noise", NULL, 0, 0},
-    {"png", 0, CLI_STR, O(png), "FILE", "2-D: also write a scatter (2-D histogram) PNG of the samples",
-     NULL, 0, 0},
+    {"png", 0, CLI_STR, O(png), "FILE",
+     "2-D: also write a scatter (2-D histogram) PNG of the samples", NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "images", NULL, 0, 0},
     {"grid", 'g', CLI_STR, O(grid), "FILE", "one PNG grid of all the samples",
      "samples.png when -o is not given", 0, 0},
@@ -119,7 +119,8 @@ static int valid_pattern(const char *pattern) {
     for (const char *p = pattern; *p; p++) {
         if (*p != '%') continue;
         p++;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
         if (*p != 'd') return 0;
         n++;
     }
@@ -132,8 +133,10 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
     const cdrl_config *c = cdrl_model_config(m);
     const int n = o->n, B = c->batch, K = c->n_classes;
     if (o->output && !valid_pattern(o->output))
-        return cli_die(CLI_USAGE, "-o %s: image models write one PNG per sample: give a name with "
-                                  "one %%d (e.g. img_%%04d.png)", o->output);
+        return cli_die(CLI_USAGE,
+                       "-o %s: image models write one PNG per sample: give a name with "
+                       "one %%d (e.g. img_%%04d.png)",
+                       o->output);
     if (o->cls > K)
         return cli_die(CLI_USAGE, "--class %d: the model has %s%d classes (1..%d, 0 null)", o->cls,
                        K ? "" : "no classes: ", K, K);
@@ -146,7 +149,8 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
         return cli_die(CLI_FAIL, "out of memory for %d samples", n);
     }
     if (o->cls >= 0)
-        for (int i = 0; i < n; i++) label[i] = o->cls;
+        for (int i = 0; i < n; i++)
+            label[i] = o->cls;
     else
         cli_grid_labels(c, label, n, o->cols);
     const int tty = isatty(STDERR_FILENO);
@@ -172,11 +176,14 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
     snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
     snprintf(ks, sizeof ks, "%d", k);
     snprintf(ws, sizeof ws, "%g", (double)o->guidance);
-    if (!K) snprintf(cls, sizeof cls, "none (unconditional)");
-    else if (o->cls >= 0) snprintf(cls, sizeof cls, "%d", o->cls);
-    else snprintf(cls, sizeof cls, "1 + (row %% %d), %d per row", K, o->cols);
-    const char *keys[] = {"Software", "checkpoint", "step", "seed", "langevin_steps", "guidance",
-                          "class", "data"};
+    if (!K)
+        snprintf(cls, sizeof cls, "none (unconditional)");
+    else if (o->cls >= 0)
+        snprintf(cls, sizeof cls, "%d", o->cls);
+    else
+        snprintf(cls, sizeof cls, "1 + (row %% %d), %d per row", K, o->cols);
+    const char *keys[] = {"Software",       "checkpoint", "step",  "seed",
+                          "langevin_steps", "guidance",   "class", "data"};
     const char *vals[] = {"cdrl sample", path, step, seed_s, ks, K ? ws : "none", cls, c->data};
     const int nt = (int)(sizeof keys / sizeof keys[0]);
     char name[4096];
@@ -197,7 +204,11 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
 }
 
 int cmd_sample(int argc, char **argv) {
-    sample_opts o = {.model = "runs/demo", .n = 5000, .seed = 1, .cols = 10, .cls = -1,
+    sample_opts o = {.model = "runs/demo",
+                     .n = 5000,
+                     .seed = 1,
+                     .cols = 10,
+                     .cls = -1,
                      .guidance = 1.0f},
                 def = o;
     cli_args a;

@@ -43,10 +43,8 @@ static const cli_opt train_table[] = {
      "the preset's", 0, 0},
     {"out", 'o', CLI_STR, O(out), "DIR",
      "run folder: model.safetensors, metrics.jsonl, samples.png", NULL, 0, 0},
-    {"preset", 'p', CLI_STR, O(preset), "NAME",
-     "configuration preset: official-toy, demo, quality (2-D); fmnist-cpu, official-cifar10, "
-     "tiny-image (images)",
-     NULL, 0, 0},
+    {"preset", 'p', CLI_STR, O(preset), "NAME", "configuration preset: " CDRL_PRESET_NAMES, NULL, 0,
+     0},
     {"config", 'c', CLI_STR, O(config), "FILE.json",
      "configuration fields over the preset's: a JSON object of config keys (what `cdrl info` "
      "prints; a checkpoint's config), missing keys keep the preset's",
@@ -177,9 +175,12 @@ static int apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a, i
     }
     for (int i = 1; i < argc; i++) { // the option parser keeps only the last --set
         const char *kv = NULL;
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) kv = argv[++i];
-        else if (strncmp(argv[i], "--set=", 6) == 0) kv = argv[i] + 6;
-        else if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+            kv = argv[++i];
+        else if (strncmp(argv[i], "--set=", 6) == 0)
+            kv = argv[i] + 6;
+        else if (strcmp(argv[i], "--") == 0)
+            break;
         if (!kv) continue;
         const char *eq = strchr(kv, '=');
         char key[64];
@@ -206,8 +207,8 @@ static int apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a, i
 // The checkpoint's configuration against what the flags ask for (a given --preset asks for
 // all its fields but data and seed): CLI_OK, or CLI_FAIL after one line naming the first
 // difference.
-static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a,
-                        int argc, char **argv, const char *path) {
+static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a, int argc,
+                        char **argv, const char *path) {
     cdrl_config want = *ck;
     if (cli_given(&train_cmd, a, "preset")) {
         cdrl_config p;
@@ -260,8 +261,8 @@ static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_ar
 // models, one class per row) as a PNG grid at path and at <out>/grids/step_NNNNNNN.png.
 #define GRID_ROWS 10
 #define GRID_COLS 10
-static int write_grid(cdrl_model *m, const char *out, const char *path, const char *ckpt,
-                      float w, uint64_t seed) {
+static int write_grid(cdrl_model *m, const char *out, const char *path, const char *ckpt, float w,
+                      uint64_t seed) {
     const cdrl_config *c = cdrl_model_config(m);
     const int n = GRID_ROWS * GRID_COLS;
     float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
@@ -276,16 +277,22 @@ static int write_grid(cdrl_model *m, const char *out, const char *path, const ch
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
     snprintf(ks, sizeof ks, "%d", c->n_langevin);
     snprintf(ws, sizeof ws, "%g", (double)w);
-    const char *keys[] = {"Software", "layout", "checkpoint", "step", "seed", "langevin_steps",
-                          "guidance", "data"};
+    const char *keys[] = {"Software", "layout",         "checkpoint", "step",
+                          "seed",     "langevin_steps", "guidance",   "data"};
     const char *vals[] = {"cdrl train",
                           c->n_classes ? "10x10 samples, EMA weights, row r: class r+1 (1-based)"
                                        : "10x10 samples, EMA weights",
-                          ckpt, step, seed_s, ks, c->n_classes ? ws : "none", c->data};
+                          ckpt,
+                          step,
+                          seed_s,
+                          ks,
+                          c->n_classes ? ws : "none",
+                          c->data};
     const int nt = (int)(sizeof keys / sizeof keys[0]);
     if (rc == CLI_OK) rc = cli_save_grid(c, x, n, GRID_COLS, path, keys, vals, nt);
     if (rc == CLI_OK) {
-        if (snprintf(hist, sizeof hist, "%s/grids", out) >= (int)sizeof hist || make_dirs(hist) != 0)
+        if (snprintf(hist, sizeof hist, "%s/grids", out) >= (int)sizeof hist ||
+            make_dirs(hist) != 0)
             rc = cli_die(CLI_FAIL, "%s/grids: cannot create the folder", out);
         else if (snprintf(hist, sizeof hist, "%s/grids/step_%07ld.png", out, cdrl_model_step(m)) >=
                  (int)sizeof hist)
@@ -404,9 +411,7 @@ int cmd_train(int argc, char **argv) {
     if (o.data && strlen(o.data) >= sizeof probe.data)
         return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
     if (cdrl_config_preset(&probe, o.preset) != CDRL_OK)
-        return cli_die(CLI_USAGE,
-                       "--preset: unknown preset '%s' (official-toy, demo, quality, fmnist-cpu, "
-                       "official-cifar10, tiny-image)",
+        return cli_die(CLI_USAGE, "--preset: unknown preset '%s' (" CDRL_PRESET_NAMES ")",
                        o.preset);
 
     char ckpt[4096], metrics[4096], figpath[4096];
@@ -449,7 +454,8 @@ int cmd_train(int argc, char **argv) {
         return cli_die(CLI_USAGE, "--eval-every is for image models (2-D runs: cdrl eval)");
     }
     if (image && (o.eval_every > 0.0f ||
-                  (!o.no_eval && (o.classifier || (cli_default_classifier(cfg->data, cls_path, sizeof cls_path) == 0 &&
+                  (!o.no_eval && (o.classifier || (cli_default_classifier(cfg->data, cls_path,
+                                                                          sizeof cls_path) == 0 &&
                                                    cli_exists(cls_path)))))) {
         if ((rc = cli_yardstick_open(&ys, o.classifier, cfg->data)) != CLI_OK ||
             (rc = cli_yardstick_check_model(cfg, ys, ckpt)) != CLI_OK) {
@@ -466,14 +472,15 @@ int cmd_train(int argc, char **argv) {
     }
     if (cdrl_dataset_dim(d) != cfg->dim) {
         if (image)
-            rc = cli_die(CLI_FAIL,
-                         "--data %s: its samples have %d values, the model takes %dx%dx%d images "
-                         "(%d channels): pick data of that shape (docs/data.md: :padN pads)",
-                         cfg->data, cdrl_dataset_dim(d), cfg->in_ch, cfg->res, cfg->res,
-                         cfg->in_ch);
+            rc =
+                cli_die(CLI_FAIL,
+                        "--data %s: its samples have %d values, the model takes %dx%dx%d images "
+                        "(%d channels): pick data of that shape (docs/data.md: :padN pads)",
+                        cfg->data, cdrl_dataset_dim(d), cfg->in_ch, cfg->res, cfg->res, cfg->in_ch);
         else
-            rc = cli_die(CLI_FAIL, "--data %s: images need an image preset (fmnist-cpu, "
-                                   "official-cifar10, tiny-image)",
+            rc = cli_die(CLI_FAIL,
+                         "--data %s: images need an image preset (fmnist-cpu, "
+                         "fmnist-cpu-long, official-cifar10, tiny-image)",
                          cfg->data);
         goto done;
     }
@@ -521,7 +528,8 @@ int cmd_train(int argc, char **argv) {
     cli_progress pr;
     cli_progress_init(&pr, start, o.iters, o.log_every);
     const double t0 = cli_now();
-    double t_log = t0, t_eval = 0, t_eval_last = 0; // seconds spent evaluating; training time of the last
+    double t_log = t0, t_eval = 0,
+           t_eval_last = 0; // seconds spent evaluating; training time of the last
     long saved_step = o.resume ? start : -1, step_log = start;
     for (long step = start + 1; step <= o.iters; step++) {
         cdrl_train_stats st;
@@ -569,8 +577,10 @@ int cmd_train(int argc, char **argv) {
             cli_progress_end(&pr);
             const double te = cli_now();
             t_eval_last = te - t0 - t_eval;
-            rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_eval_last, 0);
-            const double dt = cli_now() - te; // ms_per_it, the log lines and the ETA count training only
+            rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_eval_last,
+                                          0);
+            const double dt =
+                cli_now() - te; // ms_per_it, the log lines and the ETA count training only
             t_eval += dt;
             t_log += dt;
             pr.t_last_line += dt;
@@ -621,7 +631,8 @@ int cmd_train(int argc, char **argv) {
     }
     printf("figure     %s\n", figpath);
     if (ys && !o.no_eval &&
-        (rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_train, 1)) != CLI_OK) {
+        (rc = cli_yardstick_train_eval(m, ys, o.eval_n, o.guidance, EVAL_SEED, mf, t_train, 1)) !=
+            CLI_OK) {
         fclose(mf);
         goto done;
     }

@@ -30,8 +30,8 @@ int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const c
     return s == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the grid", path);
 }
 
-int cli_save_image(const cdrl_config *c, const float *x, const char *path,
-                   const char *const *keys, const char *const *vals, int n_text) {
+int cli_save_image(const cdrl_config *c, const float *x, const char *path, const char *const *keys,
+                   const char *const *vals, int n_text) {
     if (c->in_ch != 1 && c->in_ch != 3)
         return cli_die(CLI_FAIL, "%s: PNG output takes 1 or 3 channels, the model has %d", path,
                        c->in_ch);

@@ -156,12 +156,18 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     int rc;
-    if (strcmp(c, "train") == 0) rc = cmd_train(argc - 2, argv + 2);
-    else if (strcmp(c, "sample") == 0) rc = cmd_sample(argc - 2, argv + 2);
-    else if (strcmp(c, "eval") == 0) rc = cmd_eval(argc - 2, argv + 2);
-    else if (strcmp(c, "info") == 0) rc = cmd_info(argc - 2, argv + 2);
-    else if (strcmp(c, "energy") == 0) rc = cmd_energy(argc - 2, argv + 2);
-    else if (strcmp(c, "classifier") == 0) rc = cmd_classifier(argc - 2, argv + 2);
+    if (strcmp(c, "train") == 0)
+        rc = cmd_train(argc - 2, argv + 2);
+    else if (strcmp(c, "sample") == 0)
+        rc = cmd_sample(argc - 2, argv + 2);
+    else if (strcmp(c, "eval") == 0)
+        rc = cmd_eval(argc - 2, argv + 2);
+    else if (strcmp(c, "info") == 0)
+        rc = cmd_info(argc - 2, argv + 2);
+    else if (strcmp(c, "energy") == 0)
+        rc = cmd_energy(argc - 2, argv + 2);
+    else if (strcmp(c, "classifier") == 0)
+        rc = cmd_classifier(argc - 2, argv + 2);
     else {
         fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
         return CLI_USAGE;

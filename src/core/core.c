@@ -17,14 +17,22 @@ void cdrl_assert_fail(const char *expr, const char *file, int line) {
 
 const char *cdrl_status_str(cdrl_status s) {
     switch (s) {
-    case CDRL_OK: return "CDRL_OK";
-    case CDRL_STATUS_IO: return "CDRL_STATUS_IO";
-    case CDRL_STATUS_FORMAT: return "CDRL_STATUS_FORMAT";
-    case CDRL_STATUS_MISMATCH: return "CDRL_STATUS_MISMATCH";
-    case CDRL_STATUS_NOMEM: return "CDRL_STATUS_NOMEM";
-    case CDRL_STATUS_INVALID: return "CDRL_STATUS_INVALID";
-    case CDRL_STATUS_DIVERGED: return "CDRL_STATUS_DIVERGED";
-    case CDRL_STATUS_CANCELLED: return "CDRL_STATUS_CANCELLED";
+    case CDRL_OK:
+        return "CDRL_OK";
+    case CDRL_STATUS_IO:
+        return "CDRL_STATUS_IO";
+    case CDRL_STATUS_FORMAT:
+        return "CDRL_STATUS_FORMAT";
+    case CDRL_STATUS_MISMATCH:
+        return "CDRL_STATUS_MISMATCH";
+    case CDRL_STATUS_NOMEM:
+        return "CDRL_STATUS_NOMEM";
+    case CDRL_STATUS_INVALID:
+        return "CDRL_STATUS_INVALID";
+    case CDRL_STATUS_DIVERGED:
+        return "CDRL_STATUS_DIVERGED";
+    case CDRL_STATUS_CANCELLED:
+        return "CDRL_STATUS_CANCELLED";
     }
     return "CDRL_STATUS_UNKNOWN";
 }
@@ -131,4 +139,3 @@ int cdrl_threads(void) {
     return 1;
 #endif
 }
-

@@ -12,9 +12,9 @@
 // Assertions: programming errors, on in every build (GGML_ASSERT). CDRL_DASSERT is for hot
 // loops and compiled out unless DEBUG is defined.
 void cdrl_assert_fail(const char *expr, const char *file, int line);
-#define CDRL_ASSERT(x)                                                                         \
-    do {                                                                                       \
-        if (!(x)) cdrl_assert_fail(#x, __FILE__, __LINE__);                                    \
+#define CDRL_ASSERT(x)                                                                             \
+    do {                                                                                           \
+        if (!(x)) cdrl_assert_fail(#x, __FILE__, __LINE__);                                        \
     } while (0)
 #ifdef DEBUG
 #define CDRL_DASSERT(x) CDRL_ASSERT(x)
@@ -41,7 +41,7 @@ cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) CDRL_PRINTF(2, 3);
 // Heap: every allocation goes through here. Blocks are 64-byte aligned; cdrl_free(NULL) is a
 // no-op. cdrl_alloc_live() counts blocks not yet freed, so tests can assert there are none.
 #define CDRL_ALIGN 64
-#define CDRL_PI 3.14159265358979323846
+#define CDRL_PI    3.14159265358979323846
 void *cdrl_malloc(size_t bytes);
 void *cdrl_calloc(size_t bytes);
 void cdrl_free(void *p);

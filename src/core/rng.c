@@ -52,7 +52,8 @@ void cdrl_rng_uniform(cdrl_rng *r, float *out, size_t n) {
     for (size_t b = 0; b < n_blocks; b++) {
         uint32_t x[4];
         cdrl_philox4x32(x, r->key, r->stream, base + b);
-        for (size_t k = 0; k < 4 && 4 * b + k < n; k++) out[4 * b + k] = u24(x[k]);
+        for (size_t k = 0; k < 4 && 4 * b + k < n; k++)
+            out[4 * b + k] = u24(x[k]);
     }
     r->counter += n_blocks;
 }
@@ -73,7 +74,8 @@ void cdrl_rng_normal(cdrl_rng *r, float *out, size_t n) {
             z[2 * p] = (float)(rad * cos(2.0 * CDRL_PI * u2));
             z[2 * p + 1] = (float)(rad * sin(2.0 * CDRL_PI * u2));
         }
-        for (size_t k = 0; k < 4 && 4 * b + k < n; k++) out[4 * b + k] = z[k];
+        for (size_t k = 0; k < 4 && 4 * b + k < n; k++)
+            out[4 * b + k] = z[k];
     }
     r->counter += n_blocks;
 }

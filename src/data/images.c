@@ -20,15 +20,15 @@
 #include "core/core.h"
 #include "io/png.h"
 
-static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
-                                              "Coat",        "Sandal",  "Shirt",    "Sneaker",
+static const char *const fashion_names[10] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                              "Coat",        "Sandal",    "Shirt",    "Sneaker",
                                               "Bag",         "Ankle boot"};
 static const char *const digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 static const char *const cifar_names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                             "dog",      "frog",       "horse", "ship", "truck"};
 
 // Sizes beyond these are a corrupt header, not a data set (and keep N*C*H*W far from overflow).
-#define MAX_SIDE 16384
+#define MAX_SIDE   16384
 #define MAX_IMAGES 100000000u
 
 static char *str_dup(const char *s) {
@@ -45,7 +45,8 @@ void cdrl_images_params_init(cdrl_images_params *p) {
 
 void cdrl_images_deinit(cdrl_images *s) {
     if (!s) return;
-    for (int k = 0; k < s->n_classes; k++) cdrl_free(s->class_names ? s->class_names[k] : NULL);
+    for (int k = 0; k < s->n_classes; k++)
+        cdrl_free(s->class_names ? s->class_names[k] : NULL);
     cdrl_free(s->class_names);
     cdrl_free(s->x);
     cdrl_free(s->labels);
@@ -69,9 +70,10 @@ static cdrl_status set_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, in
     s->x = cdrl_malloc((floats ? floats : 1) * sizeof(float));
     s->labels = cdrl_malloc((n ? n : 1) * sizeof(int));
     if (!s->x || !s->labels)
-        return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory for %zu images of %dx%dx%d", what,
-                         n, c, s->h, s->w);
-    for (size_t i = 0; i < n; i++) s->labels[i] = -1;
+        return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory for %zu images of %dx%dx%d", what, n,
+                         c, s->h, s->w);
+    for (size_t i = 0; i < n; i++)
+        s->labels[i] = -1;
     return CDRL_OK;
 }
 
@@ -81,7 +83,8 @@ static void put_u8(cdrl_images *s, size_t i, const uint8_t *src, int planar, int
     int C = s->c, H = s->h, W = s->w, h0 = H - 2 * pad, w0 = W - 2 * pad;
     float *dst = s->x + i * cdrl_images_dim(s); // (C, H, W)
     if (pad > 0)
-        for (size_t j = 0; j < cdrl_images_dim(s); j++) dst[j] = -1.0f;
+        for (size_t j = 0; j < cdrl_images_dim(s); j++)
+            dst[j] = -1.0f;
     for (int c = 0; c < C; c++)
         for (int y = 0; y < h0; y++)
             for (int x = 0; x < w0; x++) {
@@ -134,8 +137,8 @@ static cdrl_status gz_exact(gzFile f, const char *path, void *buf, size_t n, con
                 return cdrl_fail(CDRL_STATUS_FORMAT, "%s: corrupt gzip data reading %s: %s", path,
                                  what, msg);
             return cdrl_fail(CDRL_STATUS_FORMAT,
-                             "%s: truncated: %s needs %zu bytes, the file holds %zu", path, what,
-                             n, got);
+                             "%s: truncated: %s needs %zu bytes, the file holds %zu", path, what, n,
+                             got);
         }
         got += (size_t)r;
     }
@@ -277,8 +280,10 @@ static cdrl_status load_cifar(cdrl_images *s, const char *dir, int test, int pad
     // The train split is data_batch_1..5; a missing batch is reported (a warning) and skipped,
     // so a subset of the batches still loads, but never silently.
     for (int b = 0; b < n_files; b++) {
-        if (test) snprintf(path[b], sizeof path[b], "%s/test_batch.bin", dir);
-        else snprintf(path[b], sizeof path[b], "%s/data_batch_%d.bin", dir, b + 1);
+        if (test)
+            snprintf(path[b], sizeof path[b], "%s/test_batch.bin", dir);
+        else
+            snprintf(path[b], sizeof path[b], "%s/data_batch_%d.bin", dir, b + 1);
         if (stat(path[b], &sb) != 0) {
             if (test || errno != ENOENT)
                 return cdrl_fail(CDRL_STATUS_IO, "%s: cannot open: %s", path[b], strerror(errno));
@@ -302,9 +307,8 @@ static cdrl_status load_cifar(cdrl_images *s, const char *dir, int test, int pad
         }
         for (size_t r = 0; r < len[b] / CIFAR_REC; r++)
             if (buf[b][r * CIFAR_REC] > 9) {
-                st = cdrl_fail(CDRL_STATUS_FORMAT,
-                               "%s: label %u of record %zu is not a class 0..9", path[b],
-                               buf[b][r * CIFAR_REC], r);
+                st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: label %u of record %zu is not a class 0..9",
+                               path[b], buf[b][r * CIFAR_REC], r);
                 break;
             }
         total += len[b] / CIFAR_REC;
@@ -317,7 +321,8 @@ static cdrl_status load_cifar(cdrl_images *s, const char *dir, int test, int pad
             put_u8(s, i, buf[b] + r * CIFAR_REC + 1, 1, pad);
         }
     if (st == CDRL_OK) st = set_names(s, cifar_names, 10);
-    for (int b = 0; b < n_files; b++) cdrl_free(buf[b]);
+    for (int b = 0; b < n_files; b++)
+        cdrl_free(buf[b]);
     return st;
 }
 
@@ -412,7 +417,8 @@ static int name_push(name_list *l, const char *s) {
 }
 
 static void name_free(name_list *l) {
-    for (size_t i = 0; i < l->n; i++) cdrl_free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        cdrl_free(l->v[i]);
     cdrl_free(l->v);
     memset(l, 0, sizeof *l);
 }
@@ -423,7 +429,8 @@ static int cmp_str(const void *a, const void *b) {
 
 static int is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    return dot &&
+           (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
 }
 
 // Lists dir's sub-folders (want_dirs) or image files, skipping hidden entries, sorted.
@@ -437,7 +444,8 @@ static cdrl_status list_dir(name_list *out, const char *dir, int want_dirs) {
         if (e->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (stat(path, &sb) != 0) continue;
-        int keep = want_dirs ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode) && is_image_name(e->d_name);
+        int keep =
+            want_dirs ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode) && is_image_name(e->d_name);
         if (keep && !name_push(out, e->d_name)) {
             closedir(d);
             return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory listing the folder", dir);
@@ -502,7 +510,8 @@ static cdrl_status load_folder(cdrl_images *s, const char *dir, int pad) {
     }
     {
         size_t i = 0;
-        for (; i < n_root; i++) file_class[i] = -1;
+        for (; i < n_root; i++)
+            file_class[i] = -1;
         for (size_t k = 0; k < classes.n; k++) {
             snprintf(path, sizeof path, "%s/%s", dir, classes.v[k]);
             size_t len = strlen(path);
@@ -521,8 +530,8 @@ static cdrl_status load_folder(cdrl_images *s, const char *dir, int pad) {
             w0 = w, h0 = h, c0 = c;
             if (w > MAX_SIDE || h > MAX_SIDE) {
                 cdrl_free(px);
-                st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: %dx%d is larger than supported",
-                               files.v[i], w, h);
+                st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: %dx%d is larger than supported", files.v[i],
+                               w, h);
                 goto done;
             }
             if ((st = set_alloc(s, files.n, c, h, w, pad, dir)) != CDRL_OK) {
@@ -574,8 +583,10 @@ cdrl_status cdrl_images_load(cdrl_images *s, const char *spec, const cdrl_images
     snprintf(dir, sizeof dir, "%s", spec + strlen(kinds[kind]));
     int test = p->test;
     size_t len = strlen(dir);
-    if (len >= 5 && !strcmp(dir + len - 5, ":test")) test = 1, dir[len - 5] = 0;
-    else if (len >= 6 && !strcmp(dir + len - 6, ":train")) test = 0, dir[len - 6] = 0;
+    if (len >= 5 && !strcmp(dir + len - 5, ":test"))
+        test = 1, dir[len - 5] = 0;
+    else if (len >= 6 && !strcmp(dir + len - 6, ":train"))
+        test = 0, dir[len - 6] = 0;
     if (!dir[0]) return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\" names no folder", spec);
     if (kind == 3 && test)
         return cdrl_fail(CDRL_STATUS_INVALID,
@@ -583,9 +594,12 @@ cdrl_status cdrl_images_load(cdrl_images *s, const char *spec, const cdrl_images
                          spec);
 
     cdrl_status st;
-    if (kind <= 1) st = load_idx(s, dir, test, p->pad, kind == 1);
-    else if (kind == 2) st = load_cifar(s, dir, test, p->pad);
-    else st = load_folder(s, dir, p->pad);
+    if (kind <= 1)
+        st = load_idx(s, dir, test, p->pad, kind == 1);
+    else if (kind == 2)
+        st = load_cifar(s, dir, test, p->pad);
+    else
+        st = load_folder(s, dir, p->pad);
     if (st == CDRL_OK && !(s->spec = str_dup(spec)))
         st = cdrl_fail(CDRL_STATUS_NOMEM, "images: out of memory");
     if (st != CDRL_OK) cdrl_images_deinit(s);
@@ -603,7 +617,8 @@ void cdrl_images_gather(const cdrl_images *s, float *out, int *labels, const uin
         float *dst = out + (size_t)b * D;             // (C, H, W)
         if (flip && flip[b]) {
             for (size_t r = 0; r < rows; r++)
-                for (int x = 0; x < W; x++) dst[r * (size_t)W + (size_t)x] = src[r * (size_t)W + (size_t)(W - 1 - x)];
+                for (int x = 0; x < W; x++)
+                    dst[r * (size_t)W + (size_t)x] = src[r * (size_t)W + (size_t)(W - 1 - x)];
         } else {
             memcpy(dst, src, D * sizeof(float));
         }
@@ -624,7 +639,8 @@ void cdrl_images_batch(const cdrl_images *s, float *out, int *labels, int B, cdr
         cdrl_rng_int(rng, idx, (size_t)m, (uint32_t)s->n);
         if (flip) {
             cdrl_rng_int(rng, coin, (size_t)m, 2);
-            for (int j = 0; j < m; j++) mirror[j] = (uint8_t)coin[j];
+            for (int j = 0; j < m; j++)
+                mirror[j] = (uint8_t)coin[j];
         }
         cdrl_images_gather(s, out + (size_t)b0 * D, labels ? labels + b0 : NULL, idx,
                            flip ? mirror : NULL, m);

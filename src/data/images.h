@@ -17,13 +17,13 @@
 // A loaded image set. Set up with cdrl_images_load, released with cdrl_images_deinit.
 // Read-only after loading: any number of threads may draw batches at once, each with its own rng.
 typedef struct cdrl_images {
-    char *spec;          // the spec given to load (owned), e.g. "cifar10:data/cifar:test"
-    size_t n;            // N images
-    int c, h, w;         // C channels (1 grey, 3 RGB), H, W after padding
-    float *x;            // (N, C, H, W) values in [-1, 1] (owned)
-    int *labels;         // (N) class index 0..K-1, or -1 when unknown (owned)
-    int n_classes;       // K; 0 when no image has a class (a folder without sub-folders)
-    char **class_names;  // (K) names (owned): the 10 classes of the dataset, or the sub-folders
+    char *spec;         // the spec given to load (owned), e.g. "cifar10:data/cifar:test"
+    size_t n;           // N images
+    int c, h, w;        // C channels (1 grey, 3 RGB), H, W after padding
+    float *x;           // (N, C, H, W) values in [-1, 1] (owned)
+    int *labels;        // (N) class index 0..K-1, or -1 when unknown (owned)
+    int n_classes;      // K; 0 when no image has a class (a folder without sub-folders)
+    char **class_names; // (K) names (owned): the 10 classes of the dataset, or the sub-folders
 } cdrl_images;
 
 typedef struct cdrl_images_params {

@@ -16,7 +16,8 @@ double cdrl_schedule_logsnr(const cdrl_schedule *s, double u) {
 void cdrl_schedule_init(cdrl_schedule *s, int T, double logsnr_min, double logsnr_max, double b,
                         cdrl_step_scale scale) {
     CDRL_ASSERT(T >= 1 && T <= CDRL_MAX_LEVELS && logsnr_min < logsnr_max && b > 0);
-    *s = (cdrl_schedule){.T = T, .logsnr_min = logsnr_min, .logsnr_max = logsnr_max, .b = b, .scale = scale};
+    *s = (cdrl_schedule){
+        .T = T, .logsnr_min = logsnr_min, .logsnr_max = logsnr_max, .b = b, .scale = scale};
     for (int j = 0; j <= T; j++) {
         double lam = cdrl_schedule_logsnr(s, (double)j / T);
         double lam_c = fmin(20.0, fmax(-20.0, lam)); // the embedding clamps (inactive here)
@@ -33,12 +34,14 @@ void cdrl_schedule_init(cdrl_schedule *s, int T, double logsnr_min, double logsn
         s->kappa[j] = j < T ? s->r[j] : 1.0;
         s->sigma[j] = sqrt(1.0 - s->r[j]);
         s->beta_tilde[j] = noise_prev / noise * (1.0 - s->r[j]);
-        s->c[j] = scale == CDRL_STEP_SCALE_IMAGE ? sqrt(noise_prev) / sqrt(noise0) : 1.0 / sqrt(noise0);
+        s->c[j] =
+            scale == CDRL_STEP_SCALE_IMAGE ? sqrt(noise_prev) / sqrt(noise0) : 1.0 / sqrt(noise0);
         s->h[j] = 2.0 * b * s->c[j] * s->sigma[j] * s->sigma[j];
         s->tether[j] = j < T ? b * s->c[j] : 0.0;
         s->init_std[j] = sqrt(s->beta_tilde[j] * s->kappa[j]);
     }
-    for (int j = 1; j <= T; j++) s->loss_w[j] = s->sigma[1] / s->sigma[j];
+    for (int j = 1; j <= T; j++)
+        s->loss_w[j] = s->sigma[1] / s->sigma[j];
 }
 
 void cdrl_schedule_init_image(cdrl_schedule *s) {

@@ -20,11 +20,11 @@ typedef struct cdrl_schedule {
     double b;              // step-size constant: 2e-4 images, 1e-3 toy
     cdrl_step_scale scale; // how C_j is computed
     // per level j = 0..T
-    double logsnr[CDRL_MAX_LEVELS + 1];  // lambda_j
-    double g[CDRL_MAX_LEVELS + 1];       // signal variance sigmoid(lambda_j)
-    double sqrt_g[CDRL_MAX_LEVELS + 1];  // sqrt(g_j)
+    double logsnr[CDRL_MAX_LEVELS + 1];   // lambda_j
+    double g[CDRL_MAX_LEVELS + 1];        // signal variance sigmoid(lambda_j)
+    double sqrt_g[CDRL_MAX_LEVELS + 1];   // sqrt(g_j)
     double sqrt_1mg[CDRL_MAX_LEVELS + 1]; // sqrt(1 - g_j)
-    double tau[CDRL_MAX_LEVELS + 1];     // embedding input tau(lambda_j)
+    double tau[CDRL_MAX_LEVELS + 1];      // embedding input tau(lambda_j)
     // per pair j = 1..T (index 0 unused)
     double r[CDRL_MAX_LEVELS + 1];          // g_j / g_{j-1}
     double kappa[CDRL_MAX_LEVELS + 1];      // r_j, but 1 at the top pair j = T

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
 #include "core/core.h"
+#include "data/dataset.h"
 #include "eval/classifier.h"
 #include "io/safetensors.h"
 #include "nn/param.h"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
 #include "core/core.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "io/safetensors.h"
 
 #define STATS_FORMAT  "cdrl-yardstick-stats"

@@ -14,7 +14,7 @@
 
 struct cdrl_st_file {
     char *path;
-    char *data;             // the data section, 64-byte aligned copy
+    char *data; // the data section, 64-byte aligned copy
     size_t data_bytes;
     cdrl_st_tensor *tensors;
     char **names; // owned copies that tensors[i].name points to
@@ -43,7 +43,8 @@ static char *dup_str(const char *s) {
 
 void cdrl_st_free(cdrl_st_file *f) {
     if (!f) return;
-    for (int i = 0; i < f->n_tensors; i++) cdrl_free(f->names[i]);
+    for (int i = 0; i < f->n_tensors; i++)
+        cdrl_free(f->names[i]);
     cdrl_free(f->names);
     for (int i = 0; i < f->n_meta; i++) {
         cdrl_free(f->meta_keys[i]);
@@ -65,15 +66,20 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs) ||
         cJSON_GetArraySize(offs) != 2)
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", path, t->name);
+        return cdrl_fail(CDRL_STATUS_FORMAT,
+                         "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", path,
+                         t->name);
     int d = 0;
-    while (d < N_DTYPES && strcmp(dtypes[d].name, dt->valuestring) != 0) d++;
+    while (d < N_DTYPES && strcmp(dtypes[d].name, dt->valuestring) != 0)
+        d++;
     if (d == N_DTYPES)
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': unsupported dtype %s", path, t->name, dt->valuestring);
+        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': unsupported dtype %s", path, t->name,
+                         dt->valuestring);
     t->dtype = (cdrl_st_dtype)d;
     t->ndim = cJSON_GetArraySize(shape);
     if (t->ndim > CDRL_ST_MAX_DIMS)
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': %d dimensions (at most %d)", path, t->name, t->ndim, CDRL_ST_MAX_DIMS);
+        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': %d dimensions (at most %d)", path,
+                         t->name, t->ndim, CDRL_ST_MAX_DIMS);
     size_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         const cJSON *s = cJSON_GetArrayItem(shape, i);
@@ -83,12 +89,17 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
         numel *= (size_t)t->shape[i];
     }
     t->numel = numel;
-    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e_ = cJSON_GetArrayItem(offs, 1)->valuedouble;
+    double b = cJSON_GetArrayItem(offs, 0)->valuedouble,
+           e_ = cJSON_GetArrayItem(offs, 1)->valuedouble;
     size_t elem = dtypes[d].size;
     if (b < 0 || e_ < b || e_ > (double)f->data_bytes || (size_t)(e_ - b) != numel * elem)
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': data_offsets [%.0f, %.0f] do not fit its shape or the file (%zu data bytes)", path, t->name, b, e_, f->data_bytes);
+        return cdrl_fail(CDRL_STATUS_FORMAT,
+                         "%s: tensor '%s': data_offsets [%.0f, %.0f] do not fit its shape or the "
+                         "file (%zu data bytes)",
+                         path, t->name, b, e_, f->data_bytes);
     if ((size_t)b % elem != 0)
-        return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': data not aligned to its element size", path, t->name);
+        return cdrl_fail(CDRL_STATUS_FORMAT,
+                         "%s: tensor '%s': data not aligned to its element size", path, t->name);
     t->data = f->data + (size_t)b;
     return CDRL_OK;
 }
@@ -110,11 +121,15 @@ static cdrl_status parse_header(cdrl_st_file *f, const char *json, size_t len) {
             int m = cJSON_GetArraySize(e);
             f->meta_keys = cdrl_calloc(sizeof(char *) * (size_t)(m + 1));
             f->meta_values = cdrl_calloc(sizeof(char *) * (size_t)(m + 1));
-            if (!f->meta_keys || !f->meta_values) { st = CDRL_STATUS_NOMEM; break; }
+            if (!f->meta_keys || !f->meta_values) {
+                st = CDRL_STATUS_NOMEM;
+                break;
+            }
             const cJSON *kv;
             cJSON_ArrayForEach(kv, e) {
                 if (!cJSON_IsString(kv)) {
-                    st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: metadata '%s' is not a string", f->path, kv->string);
+                    st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: metadata '%s' is not a string", f->path,
+                                   kv->string);
                     break;
                 }
                 f->meta_keys[f->n_meta] = dup_str(kv->string);
@@ -125,7 +140,10 @@ static cdrl_status parse_header(cdrl_st_file *f, const char *json, size_t len) {
         }
         cdrl_st_tensor *t = &f->tensors[f->n_tensors];
         f->names[f->n_tensors] = dup_str(e->string);
-        if (!f->names[f->n_tensors]) { st = CDRL_STATUS_NOMEM; break; }
+        if (!f->names[f->n_tensors]) {
+            st = CDRL_STATUS_NOMEM;
+            break;
+        }
         t->name = f->names[f->n_tensors++];
         st = parse_tensor(t, e, f);
     }
@@ -146,9 +164,13 @@ static cdrl_status load_file(cdrl_st_file *f) {
         goto done;
     }
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | len8[i];
     if (hlen > ST_MAX_HEADER || hlen > (uint64_t)size - 8) {
-        st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: header length %llu does not fit a file of %ld bytes (not a safetensors file?)", f->path, (unsigned long long)hlen, size);
+        st = cdrl_fail(
+            CDRL_STATUS_FORMAT,
+            "%s: header length %llu does not fit a file of %ld bytes (not a safetensors file?)",
+            f->path, (unsigned long long)hlen, size);
         goto done;
     }
     f->data_bytes = (size_t)size - 8 - (size_t)hlen;
@@ -158,7 +180,8 @@ static cdrl_status load_file(cdrl_st_file *f) {
         st = cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory reading %ld bytes", f->path, size);
         goto done;
     }
-    if (fread(json, 1, (size_t)hlen, fp) != (size_t)hlen || fread(f->data, 1, f->data_bytes, fp) != f->data_bytes) {
+    if (fread(json, 1, (size_t)hlen, fp) != (size_t)hlen ||
+        fread(f->data, 1, f->data_bytes, fp) != f->data_bytes) {
         st = cdrl_fail(CDRL_STATUS_IO, "%s: read failed", f->path);
         goto done;
     }
@@ -209,7 +232,8 @@ const float *cdrl_st_f32(const cdrl_st_file *f, const char *name, size_t numel) 
         return NULL;
     }
     if (t->dtype != CDRL_ST_F32 || t->numel != numel) {
-        cdrl_log(CDRL_LOG_ERROR, "%s: tensor '%s' is %s with %zu elements, expected F32 with %zu", f->path, name, dtypes[t->dtype].name, t->numel, numel);
+        cdrl_log(CDRL_LOG_ERROR, "%s: tensor '%s' is %s with %zu elements, expected F32 with %zu",
+                 f->path, name, dtypes[t->dtype].name, t->numel, numel);
         return NULL;
     }
     return t->data;
@@ -243,14 +267,15 @@ cdrl_st_writer *cdrl_st_writer_create(void) {
 
 void cdrl_st_writer_free(cdrl_st_writer *w) {
     if (!w) return;
-    for (int i = 0; i < w->n; i++) cdrl_free(w->entries[i].name);
+    for (int i = 0; i < w->n; i++)
+        cdrl_free(w->entries[i].name);
     cdrl_free(w->entries);
     cJSON_Delete(w->meta);
     cdrl_free(w);
 }
 
-cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtype dtype,
-                               int ndim, const int64_t *shape, const void *data) {
+cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data) {
     CDRL_ASSERT(ndim >= 0 && ndim <= CDRL_ST_MAX_DIMS);
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
@@ -263,7 +288,8 @@ cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtyp
     }
     st_entry *e = &w->entries[w->n];
     memset(e, 0, sizeof *e);
-    if (!(e->name = dup_str(name))) return cdrl_fail(CDRL_STATUS_NOMEM, "safetensors writer: out of memory");
+    if (!(e->name = dup_str(name)))
+        return cdrl_fail(CDRL_STATUS_NOMEM, "safetensors writer: out of memory");
     e->dtype = dtype;
     e->ndim = ndim;
     size_t numel = 1;
@@ -302,7 +328,8 @@ static char *header_json(const cdrl_st_writer *w) {
         cJSON *shape = cJSON_AddArrayToObject(t, "shape");
         cJSON *offs = cJSON_AddArrayToObject(t, "data_offsets");
         cJSON_AddStringToObject(t, "dtype", dtypes[e->dtype].name);
-        for (int d = 0; d < e->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)e->shape[d]));
+        for (int d = 0; d < e->ndim; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)e->shape[d]));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + e->bytes)));
         off += e->bytes;
@@ -328,9 +355,11 @@ cdrl_status cdrl_st_writer_save(const cdrl_st_writer *w, const char *path) {
         return cdrl_fail(CDRL_STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
     }
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(json, 1, jlen, fp) == jlen;
-    for (size_t i = jlen; ok && i < hlen; i++) ok = fputc(' ', fp) != EOF;
+    for (size_t i = jlen; ok && i < hlen; i++)
+        ok = fputc(' ', fp) != EOF;
     for (int i = 0; ok && i < w->n; i++)
         ok = fwrite(w->entries[i].data, 1, w->entries[i].bytes, fp) == w->entries[i].bytes;
     cJSON_free(json);

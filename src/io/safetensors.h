@@ -51,9 +51,9 @@ const float *cdrl_st_f32(const cdrl_st_file *f, const char *name, size_t numel);
 // Writer. Tensors are borrowed: their data must stay valid until cdrl_st_writer_save.
 typedef struct cdrl_st_writer cdrl_st_writer;
 cdrl_st_writer *cdrl_st_writer_create(void); // NULL on out-of-memory
-void cdrl_st_writer_free(cdrl_st_writer *w);  // NULL is a no-op
-cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtype dtype,
-                               int ndim, const int64_t *shape, const void *data);
+void cdrl_st_writer_free(cdrl_st_writer *w); // NULL is a no-op
+cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data);
 cdrl_status cdrl_st_writer_add_f32(cdrl_st_writer *w, const char *name, int ndim,
                                    const int64_t *shape, const float *data);
 cdrl_status cdrl_st_writer_meta(cdrl_st_writer *w, const char *key, const char *value);

@@ -652,8 +652,8 @@ void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_img_ebm_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level,
-                        const int *label, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level, const int *label,
+                        int B) {
     cdrl_img_ebm_forward(impl, out, x, level, label, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {

@@ -6,10 +6,10 @@
 // 1000 classes).
 //
 //   tau -> [sin, cos](tau w_k) (temb_dim) -> temb_map1 -> lrelu -> temb_map2 = e (E = 4 temb_dim)
-//   with classes: e += y_map(class_gain onehot(c, n_classes + 1)), c = 0 the null label;  le = lrelu(e)
-//   h = module_list.0(y)                                  SN conv3x3, in_ch -> ch
-//   per level l, width W_l = ch * ch_mult[l], n_blocks blocks, then a 2x2 average pool except
-//   after the last level (floor mode as nn.AvgPool2d: 28 -> 14 -> 7 -> 3):
+//   with classes: e += y_map(class_gain onehot(c, n_classes + 1)), c = 0 the null label;  le =
+//   lrelu(e) h = module_list.0(y)                                  SN conv3x3, in_ch -> ch per
+//   level l, width W_l = ch * ch_mult[l], n_blocks blocks, then a 2x2 average pool except after the
+//   last level (floor mode as nn.AvgPool2d: 28 -> 14 -> 7 -> 3):
 //     a = conv1(lrelu(h)) + lrelu(temb_map(le))[:, :, None, None]
 //     h = conv2(lrelu(a)) * g + (short_cut(h) if the width changes, else h)
 //   f = sum_c (sum_HW relu(h))_c * temb_final(le)_c       temb_final: no bias, no SN
@@ -41,14 +41,14 @@
 #define CDRL_IMG_EBM_MAX_BLOCKS 64
 
 typedef struct cdrl_img_ebm_config {
-    int in_ch;      // image channels: 1 or 3
-    int res;        // H = W: 28, 32, 64 (any size >= 2^n_mult works: the last level >= 2x2)
-    int ch;         // width of module_list.0 and unit of ch_mult: 128 (= temb_dim officially)
-    int temb_dim;   // sinusoid width: 128; the embedding MLP is E = 4 * temb_dim wide
-    int n_mult;     // entries of ch_mult (resolution levels): 4
-    int ch_mult[8]; // (1, 2, 2, 2)
-    int n_blocks;   // blocks per level: 8
-    int n_classes;  // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
+    int in_ch;        // image channels: 1 or 3
+    int res;          // H = W: 28, 32, 64 (any size >= 2^n_mult works: the last level >= 2x2)
+    int ch;           // width of module_list.0 and unit of ch_mult: 128 (= temb_dim officially)
+    int temb_dim;     // sinusoid width: 128; the embedding MLP is E = 4 * temb_dim wide
+    int n_mult;       // entries of ch_mult (resolution levels): 4
+    int ch_mult[8];   // (1, 2, 2, 2)
+    int n_blocks;     // blocks per level: 8
+    int n_classes;    // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
     float class_gain; // the one-hot's value: 1 (official). Spectral norm keeps each class column
                       // of y_map at norm <= 1 while the time embedding reaches sqrt(temb_dim / 2):
                       // a gain of that size lets the class weigh as much as the noise level
@@ -93,13 +93,13 @@ typedef struct cdrl_img_ebm {
     float *lvl_z1, *lvl_a1, *lvl_e, *lvl_de; // (L, E): temb_map1 out, its lrelu, e, de
     // last forward
     int batch;
-    int *level, *label;    // (B) copies of the last forward's levels and labels
-    float *x;              // (B, in_ch, res, res) input copy
-    float *h_final;        // (B, width_out, H_out, W_out) last block output
-    float *e, *le;         // (B, E) per-sample embedding and its lrelu
-    float *q, *v;          // (B, width_out) temb_final(le) and sum_HW relu(h_final)
-    cdrl_arena store;      // everything above that is per level or per image, allocated once
-    cdrl_arena scratch;    // kernel and backward temporaries, released after each call
+    int *level, *label; // (B) copies of the last forward's levels and labels
+    float *x;           // (B, in_ch, res, res) input copy
+    float *h_final;     // (B, width_out, H_out, W_out) last block output
+    float *e, *le;      // (B, E) per-sample embedding and its lrelu
+    float *q, *v;       // (B, width_out) temb_final(le) and sum_HW relu(h_final)
+    cdrl_arena store;   // everything above that is per level or per image, allocated once
+    cdrl_arena scratch; // kernel and backward temporaries, released after each call
 } cdrl_img_ebm;
 
 // Builds the network for batches of at most max_batch images and up to n_levels noise levels,

@@ -22,10 +22,11 @@ static cdrl_status check_table(const cdrl_param_table *t, const cdrl_st_file *f,
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         const cdrl_st_tensor *x = cdrl_st_find(f, name);
         if (!x)
-            return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: tensor '%s' missing", cdrl_st_path(f), name);
+            return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: tensor '%s' missing", cdrl_st_path(f),
+                             name);
         if (x->dtype != CDRL_ST_F32)
-            return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: tensor '%s' is %s, not F32", cdrl_st_path(f),
-                             name, cdrl_st_dtype_name(x->dtype));
+            return cdrl_fail(CDRL_STATUS_MISMATCH, "%s: tensor '%s' is %s, not F32",
+                             cdrl_st_path(f), name, cdrl_st_dtype_name(x->dtype));
         int same = x->ndim == p->ndim;
         int64_t shape[4];
         for (int d = 0; d < p->ndim; d++) {
@@ -35,9 +36,10 @@ static cdrl_status check_table(const cdrl_param_table *t, const cdrl_st_file *f,
         if (!same) {
             shape_str(want, sizeof want, p->ndim, shape);
             shape_str(got, sizeof got, x->ndim, x->shape);
-            return cdrl_fail(CDRL_STATUS_MISMATCH,
-                             "%s: tensor '%s' has shape %s, the network needs %s (another configuration?)",
-                             cdrl_st_path(f), name, got, want);
+            return cdrl_fail(
+                CDRL_STATUS_MISMATCH,
+                "%s: tensor '%s' has shape %s, the network needs %s (another configuration?)",
+                cdrl_st_path(f), name, got, want);
         }
     }
     return CDRL_OK;

@@ -10,13 +10,13 @@
 
 typedef struct cdrl_net {
     void *impl;
-    int dim;                   // values per sample of the data (2, or C*H*W)
+    int dim; // values per sample of the data (2, or C*H*W)
     const cdrl_param_table *params;
     const cdrl_param_table *buffers; // NULL when the network has none (spectral-norm u, v)
-    float **p;                 // points at the parameters in use (own or an EMA copy)
-    float *p_own;              // the trainable parameters (params->total)
-    float *grad;               // their gradient (params->total)
-    float *buf;                // the buffers, or NULL
+    float **p;                       // points at the parameters in use (own or an EMA copy)
+    float *p_own;                    // the trainable parameters (params->total)
+    float *grad;                     // their gradient (params->total)
+    float *buf;                      // the buffers, or NULL
     // Derived state after a weight change: normalised weights, per-level embeddings of the
     // n_levels values tau (one power iteration first when train is set, EBM only).
     void (*prepare)(void *impl, const float *tau, int n_levels, int train);

@@ -99,9 +99,11 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     for (int i = 0; i < m->n_blk; i++) {
         const toy_ebm_block *b = &m->blk[i];
         n += 3 * cdrl_arena_floats_size(L * (size_t)b->out);
-        n += 2 * cdrl_arena_floats_size(B * (size_t)b->in) + 3 * cdrl_arena_floats_size(B * (size_t)b->out);
+        n += 2 * cdrl_arena_floats_size(B * (size_t)b->in) +
+             3 * cdrl_arena_floats_size(B * (size_t)b->out);
     }
-    n += cdrl_arena_floats_size(B * (size_t)cfg->in_dim) + 2 * cdrl_arena_floats_size(B * (size_t)m->width_out);
+    n += cdrl_arena_floats_size(B * (size_t)cfg->in_dim) +
+         2 * cdrl_arena_floats_size(B * (size_t)m->width_out);
     // Scratch: five (B, max_w) backward temporaries plus the largest linear-layer scratch.
     size_t lin = 0;
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
@@ -109,7 +111,8 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, temb));
     lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, te, temb));
     size_t scratch = 5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin + CDRL_ALIGN;
-    if (cdrl_arena_init(&m->store, n) != CDRL_OK || cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_ebm_free(m);
         return NULL;
     }
@@ -152,10 +155,12 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
         init_sn_linear(m, &b->conv1, b->b1, rng);
         init_sn_linear(m, &b->conv2, b->b2, rng);
         init_sn_linear(m, &b->temb, b->bt, rng);
-        for (int c = 0; c < b->out; c++) m->p[b->g + (size_t)c] = 1.0f;
+        for (int c = 0; c < b->out; c++)
+            m->p[b->g + (size_t)c] = 1.0f;
         if (b->in != b->out) init_sn_linear(m, &b->shortcut, b->bs, rng);
     }
-    cdrl_param_init_uniform(m->p + m->final_w, (size_t)m->width_out, 1.0f / sqrtf((float)m->width_out), rng);
+    cdrl_param_init_uniform(m->p + m->final_w, (size_t)m->width_out,
+                            1.0f / sqrtf((float)m->width_out), rng);
     return m;
 }
 
@@ -180,8 +185,8 @@ static void sn_linear_fwd(cdrl_toy_ebm *m, float *out, const float *inp, const c
 static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const float *inp,
                           const cdrl_sn *s, size_t bias, int N, int param_grads) {
     cdrl_linear_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
-                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N,
-                         s->IN, s->OC, &m->scratch);
+                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N, s->IN,
+                         s->OC, &m->scratch);
 }
 
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
@@ -232,12 +237,15 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
             CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
             const float *tp = b->lvl_tp + (size_t)level[n] * (size_t)b->out;
             float *s = b->s + (size_t)n * (size_t)b->out;
-            for (int c = 0; c < b->out; c++) s[c] += tp[c];
+            for (int c = 0; c < b->out; c++)
+                s[c] += tp[c];
         }
         cdrl_lrelu_forward(b->a2, b->s, n_out, SLOPE);
         sn_linear_fwd(m, b->c2, b->a2, &b->conv2, b->b2, B);
-        if (b->in != b->out) sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
-        else memcpy(next, b->h, sizeof(float) * n_in);
+        if (b->in != b->out)
+            sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
+        else
+            memcpy(next, b->h, sizeof(float) * n_in);
         const float *g = m->p + b->g;
 #pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int n = 0; n < B; n++)
@@ -253,7 +261,8 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
     for (int n = 0; n < B; n++) {
         float acc = 0.0f;
         const float *r = m->r + (size_t)n * (size_t)W;
-        for (int c = 0; c < W; c++) acc += r[c] * wf[c];
+        for (int c = 0; c < W; c++)
+            acc += r[c] * wf[c];
         f[n] = acc;
     }
 }
@@ -263,7 +272,8 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
     const size_t mark = cdrl_arena_mark(&m->scratch);
     size_t max_rows = (size_t)B * (size_t)W;
     for (int i = 0; i < m->n_blk; i++)
-        if ((size_t)B * (size_t)m->blk[i].out > max_rows) max_rows = (size_t)B * (size_t)m->blk[i].out;
+        if ((size_t)B * (size_t)m->blk[i].out > max_rows)
+            max_rows = (size_t)B * (size_t)m->blk[i].out;
     float *dh = cdrl_arena_floats(&m->scratch, max_rows);  // gradient at a block's output
     float *dhi = cdrl_arena_floats(&m->scratch, max_rows); // ... and at its input
     float *dc2 = cdrl_arena_floats(&m->scratch, max_rows);
@@ -276,13 +286,15 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
 #pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
     for (int n = 0; n < B; n++) {
         float *d = da + (size_t)n * (size_t)W;
-        for (int c = 0; c < W; c++) d[c] = df[n] * wf[c];
+        for (int c = 0; c < W; c++)
+            d[c] = df[n] * wf[c];
     }
     if (param_grads)
 #pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int c = 0; c < W; c++) {
             float acc = 0.0f;
-            for (int n = 0; n < B; n++) acc += df[n] * m->r[(size_t)n * (size_t)W + (size_t)c];
+            for (int n = 0; n < B; n++)
+                acc += df[n] * m->r[(size_t)n * (size_t)W + (size_t)c];
             dwf[c] += acc;
         }
     memset(dh, 0, sizeof(float) * (size_t)B * (size_t)W);
@@ -294,8 +306,10 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         const float *g = m->p + b->g;
         // out = c2 * g + shortcut(h)
         memset(dhi, 0, sizeof(float) * n_in);
-        if (b->in != b->out) sn_linear_bwd(m, dhi, dh, b->h, &b->shortcut, b->bs, B, param_grads);
-        else memcpy(dhi, dh, sizeof(float) * n_in);
+        if (b->in != b->out)
+            sn_linear_bwd(m, dhi, dh, b->h, &b->shortcut, b->bs, B, param_grads);
+        else
+            memcpy(dhi, dh, sizeof(float) * n_in);
 #pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
         for (int n = 0; n < B; n++)
             for (int c = 0; c < b->out; c++) {
@@ -323,7 +337,8 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
 #pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
             for (int c = 0; c < b->out; c++)
                 for (int n = 0; n < B; n++)
-                    b->lvl_dtp[(size_t)m->level[n] * (size_t)b->out + (size_t)c] += ds[(size_t)n * (size_t)b->out + (size_t)c];
+                    b->lvl_dtp[(size_t)m->level[n] * (size_t)b->out + (size_t)c] +=
+                        ds[(size_t)n * (size_t)b->out + (size_t)c];
         memset(da, 0, sizeof(float) * n_in);
         sn_linear_bwd(m, da, ds, b->a1, &b->conv1, b->b1, B, param_grads);
         cdrl_lrelu_backward(dhi, da, b->h, n_in, SLOPE);
@@ -347,7 +362,8 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
     const int L = m->n_levels, temb = 4 * m->cfg.temb_dim;
     const size_t mark = cdrl_arena_mark(&m->scratch);
     size_t max_out = (size_t)temb;
-    for (int i = 0; i < m->n_blk; i++) max_out = max_sz(max_out, (size_t)m->blk[i].out);
+    for (int i = 0; i < m->n_blk; i++)
+        max_out = max_sz(max_out, (size_t)m->blk[i].out);
     float *dz = cdrl_arena_floats(&m->scratch, (size_t)L * max_out);
     float *da = cdrl_arena_floats(&m->scratch, (size_t)L * (size_t)temb);
     // Per-block projections tp = lrelu(temb_map(le)) feed every sample of their level.
@@ -388,8 +404,8 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_toy_ebm_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level,
-                        const int *label, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level, const int *label,
+                        int B) {
     (void)label; // unconditional
     cdrl_toy_ebm_forward(impl, out, x, level, B);
 }
@@ -400,8 +416,17 @@ static void net_zero_grad(void *impl) { cdrl_toy_ebm_zero_grad(impl); }
 static void net_finish_grads(void *impl) { cdrl_toy_ebm_finish_grads(impl); }
 
 cdrl_net cdrl_toy_ebm_net(cdrl_toy_ebm *m) {
-    return (cdrl_net){.impl = m, .dim = m->cfg.in_dim, .params = &m->params, .buffers = &m->buffers,
-                      .p = &m->p, .p_own = m->p_own, .grad = m->grad, .buf = m->buf,
-                      .prepare = net_prepare, .forward = net_forward, .backward = net_backward,
-                      .zero_grad = net_zero_grad, .finish_grads = net_finish_grads};
+    return (cdrl_net){.impl = m,
+                      .dim = m->cfg.in_dim,
+                      .params = &m->params,
+                      .buffers = &m->buffers,
+                      .p = &m->p,
+                      .p_own = m->p_own,
+                      .grad = m->grad,
+                      .buf = m->buf,
+                      .prepare = net_prepare,
+                      .forward = net_forward,
+                      .backward = net_backward,
+                      .zero_grad = net_zero_grad,
+                      .finish_grads = net_finish_grads};
 }

@@ -12,19 +12,19 @@
 
 #include "core/core.h"
 #include "core/rng.h"
-#include "nn/param.h"
 #include "models/net.h"
+#include "nn/param.h"
 #include "nn/sn_layer.h"
 
 #define CDRL_TOY_EBM_MAX_BLOCKS 16
 
 typedef struct cdrl_toy_ebm_config {
-    int in_dim;      // 2
-    int ch;          // base width: 128 (the official code ties it to temb_dim)
-    int temb_dim;    // sinusoid width: 128; the embedding MLP is 4 * temb_dim wide
-    int n_mult;      // number of entries of ch_mult: 4
-    int ch_mult[8];  // (1, 2, 2, 2)
-    int n_blocks;    // blocks per entry: 1
+    int in_dim;     // 2
+    int ch;         // base width: 128 (the official code ties it to temb_dim)
+    int temb_dim;   // sinusoid width: 128; the embedding MLP is 4 * temb_dim wide
+    int n_mult;     // number of entries of ch_mult: 4
+    int ch_mult[8]; // (1, 2, 2, 2)
+    int n_blocks;   // blocks per entry: 1
 } cdrl_toy_ebm_config;
 
 void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c);
@@ -42,26 +42,26 @@ typedef struct toy_ebm_block {
 typedef struct cdrl_toy_ebm {
     cdrl_toy_ebm_config cfg;
     cdrl_param_table params, buffers, derived;
-    float *p;      // parameters (params.total); may be pointed at an EMA copy
-    float *p_own;  // the network's own parameter buffer
-    float *grad;   // (params.total)
-    float *buf;    // SN u, v (buffers.total)
-    float *der;    // normalised weights (derived.total)
-    float *dder;   // their gradients
+    float *p;     // parameters (params.total); may be pointed at an EMA copy
+    float *p_own; // the network's own parameter buffer
+    float *grad;  // (params.total)
+    float *buf;   // SN u, v (buffers.total)
+    float *der;   // normalised weights (derived.total)
+    float *dder;  // their gradients
     cdrl_sn temb1, temb2, in;
     size_t temb1_b, temb2_b, in_b, final_w;
     int n_blk;
     toy_ebm_block blk[CDRL_TOY_EBM_MAX_BLOCKS];
-    int width_out;   // channels of the last block
+    int width_out; // channels of the last block
     int max_batch;
     // per-level embedding (L levels, set by prepare)
     int n_levels;
     float *lvl_tau, *lvl_e0, *lvl_z1, *lvl_a1, *lvl_e, *lvl_le, *lvl_dle; // (L, ...)
     // last forward
     int batch;
-    const int *level; // (B) borrowed until backward
-    float *x, *r;     // input copy (B, in_dim); relu of the final features (B, width_out)
-    float *h_final;   // (B, width_out)
+    const int *level;   // (B) borrowed until backward
+    float *x, *r;       // input copy (B, in_dim); relu of the final features (B, width_out)
+    float *h_final;     // (B, width_out)
     cdrl_arena store;   // everything above that is per level or per row, allocated once
     cdrl_arena scratch; // kernel and backward temporaries, released after each call
 } cdrl_toy_ebm;

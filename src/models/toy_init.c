@@ -9,7 +9,6 @@
 
 #define GN_EPS 1e-6f
 
-
 // nn.Linear(in, out) registered as "<name>.weight" and "<name>.bias" (bias optional).
 static void add_linear(cdrl_toy_init *m, size_t *w, size_t *b, int in, int out, const char *name) {
     int shape[2] = {out, in};
@@ -26,7 +25,8 @@ static void init_linear(cdrl_toy_init *m, size_t w, size_t b, int in, int out, c
 cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_batch, int n_levels,
                                     cdrl_rng *rng) {
     CDRL_ASSERT(cfg->n_blocks >= 1 && cfg->n_blocks <= CDRL_TOY_INIT_MAX_BLOCKS);
-    CDRL_ASSERT(cfg->groups >= 1 && cfg->h_dim % cfg->groups == 0 && n_levels >= 1 && max_batch >= 1);
+    CDRL_ASSERT(cfg->groups >= 1 && cfg->h_dim % cfg->groups == 0 && n_levels >= 1 &&
+                max_batch >= 1);
     cdrl_toy_init *m = cdrl_calloc(sizeof *m);
     if (!m) return NULL;
     m->cfg = *cfg;
@@ -54,9 +54,11 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
     }
 
     const size_t B = (size_t)max_batch, L = (size_t)n_levels, G = (size_t)cfg->groups;
-    size_t n = 2 * cdrl_arena_floats_size(m->params.total) + 5 * cdrl_arena_floats_size(L * (size_t)T);
-    n += m->n_blk * (cdrl_arena_floats_size(L * (size_t)T) + 2 * cdrl_arena_floats_size(L * 2 * (size_t)H) +
-                     7 * cdrl_arena_floats_size(B * (size_t)H) + 4 * cdrl_arena_floats_size(B * G));
+    size_t n =
+        2 * cdrl_arena_floats_size(m->params.total) + 5 * cdrl_arena_floats_size(L * (size_t)T);
+    n += m->n_blk *
+         (cdrl_arena_floats_size(L * (size_t)T) + 2 * cdrl_arena_floats_size(L * 2 * (size_t)H) +
+          7 * cdrl_arena_floats_size(B * (size_t)H) + 4 * cdrl_arena_floats_size(B * G));
     n += cdrl_arena_floats_size(B * (size_t)D) + 2 * cdrl_arena_floats_size(B * (size_t)H);
     size_t lin = cdrl_linear_scratch_size(max_batch, H, H);
     size_t lin2 = cdrl_linear_scratch_size(n_levels, T, 2 * H);
@@ -65,8 +67,10 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
     if (lin2 > lin) lin = lin2;
     if (lin3 > lin) lin = lin3;
     if (lin4 > lin) lin = lin4;
-    size_t scratch = 4 * cdrl_arena_floats_size(B * (size_t)(H > T ? 2 * H : 2 * T)) + lin + CDRL_ALIGN;
-    if (cdrl_arena_init(&m->store, n) != CDRL_OK || cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    size_t scratch =
+        4 * cdrl_arena_floats_size(B * (size_t)(H > T ? 2 * H : 2 * T)) + lin + CDRL_ALIGN;
+    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_init_free(m);
         return NULL;
     }
@@ -85,7 +89,8 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
         b->lvl_ss = cdrl_arena_floats(s, L * 2 * (size_t)H);
         b->lvl_dss = cdrl_arena_floats(s, L * 2 * (size_t)H);
         float **acts[7] = {&b->h, &b->n1, &b->a1, &b->c1, &b->n2, &b->m, &b->a2};
-        for (int k = 0; k < 7; k++) *acts[k] = cdrl_arena_floats(s, B * (size_t)H);
+        for (int k = 0; k < 7; k++)
+            *acts[k] = cdrl_arena_floats(s, B * (size_t)H);
         b->mean1 = cdrl_arena_floats(s, B * G);
         b->rstd1 = cdrl_arena_floats(s, B * G);
         b->mean2 = cdrl_arena_floats(s, B * G);
@@ -102,7 +107,8 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
     init_linear(m, m->t2_w, m->t2_b, T, T, rng);
     for (int i = 0; i < m->n_blk; i++) {
         toy_init_block *b = &m->blk[i];
-        for (int c = 0; c < H; c++) m->p[b->n1_w + (size_t)c] = m->p[b->n2_w + (size_t)c] = 1.0f;
+        for (int c = 0; c < H; c++)
+            m->p[b->n1_w + (size_t)c] = m->p[b->n2_w + (size_t)c] = 1.0f;
         init_linear(m, b->c1_w, b->c1_b, H, H, rng);
         init_linear(m, b->c2_w, b->c2_b, H, H, rng);
         memset(m->p + b->c2_w, 0, sizeof(float) * (size_t)H * (size_t)H);
@@ -158,24 +164,29 @@ void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const in
         toy_init_block *b = &m->blk[i];
         float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_last;
         // GroupNorm over the H features of each row (HW = 1).
-        cdrl_groupnorm_forward(b->n1, b->mean1, b->rstd1, b->h, m->p + b->n1_w, m->p + b->n1_b, B, H, 1, m->cfg.groups, GN_EPS);
+        cdrl_groupnorm_forward(b->n1, b->mean1, b->rstd1, b->h, m->p + b->n1_w, m->p + b->n1_b, B,
+                               H, 1, m->cfg.groups, GN_EPS);
         cdrl_silu_forward(b->a1, b->n1, nh);
         lin_fwd(m, b->c1, b->a1, b->c1_w, &b->c1_b, B, H, H);
-        cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B, H, 1, m->cfg.groups, GN_EPS);
+        cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B,
+                               H, 1, m->cfg.groups, GN_EPS);
         for (int n = 0; n < B; n++) {
             CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
             const float *scale = b->lvl_ss + (size_t)level[n] * 2 * (size_t)H, *shift = scale + H;
             const float *n2 = b->n2 + (size_t)n * (size_t)H;
             float *mm = b->m + (size_t)n * (size_t)H;
-            for (int c = 0; c < H; c++) mm[c] = n2[c] * (1.0f + scale[c]) + shift[c];
+            for (int c = 0; c < H; c++)
+                mm[c] = n2[c] * (1.0f + scale[c]) + shift[c];
         }
         cdrl_silu_forward(b->a2, b->m, nh);
         lin_fwd(m, next, b->a2, b->c2_w, &b->c2_b, B, H, H);
-        for (size_t k = 0; k < nh; k++) next[k] += b->h[k];
+        for (size_t k = 0; k < nh; k++)
+            next[k] += b->h[k];
     }
     cdrl_silu_forward(m->o, m->h_last, nh);
     lin_fwd(m, mu, m->o, m->final_w, NULL, B, H, D);
-    for (size_t k = 0; k < (size_t)B * (size_t)D; k++) mu[k] += m->x[k];
+    for (size_t k = 0; k < (size_t)B * (size_t)D; k++)
+        mu[k] += m->x[k];
 }
 
 void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
@@ -211,12 +222,14 @@ void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
             }
         }
         memset(da, 0, sizeof(float) * nh);
-        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dn, b->c1, b->mean2, b->rstd2, m->p + b->n2_w, B, H, 1, m->cfg.groups);
+        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dn, b->c1, b->mean2,
+                                b->rstd2, m->p + b->n2_w, B, H, 1, m->cfg.groups);
         memset(dm, 0, sizeof(float) * nh);
         lin_bwd(m, dm, da, b->a1, b->c1_w, &b->c1_b, B, H, H);
         memset(dn, 0, sizeof(float) * nh);
         cdrl_silu_backward(dn, dm, b->n1, nh);
-        cdrl_groupnorm_backward(dh, m->grad + b->n1_w, m->grad + b->n1_b, dn, b->h, b->mean1, b->rstd1, m->p + b->n1_w, B, H, 1, m->cfg.groups);
+        cdrl_groupnorm_backward(dh, m->grad + b->n1_w, m->grad + b->n1_b, dn, b->h, b->mean1,
+                                b->rstd1, m->p + b->n1_w, B, H, 1, m->cfg.groups);
     }
     lin_bwd(m, NULL, dh, m->x, m->h1_w, &m->h1_b, B, D, H);
     cdrl_arena_release(&m->scratch, mark);
@@ -226,7 +239,8 @@ void cdrl_toy_init_zero_grad(cdrl_toy_init *m) {
     memset(m->grad, 0, sizeof(float) * m->params.total);
     memset(m->lvl_dt, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->cfg.t_dim);
     for (int i = 0; i < m->n_blk; i++)
-        memset(m->blk[i].lvl_dss, 0, sizeof(float) * (size_t)m->n_levels * 2 * (size_t)m->cfg.h_dim);
+        memset(m->blk[i].lvl_dss, 0,
+               sizeof(float) * (size_t)m->n_levels * 2 * (size_t)m->cfg.h_dim);
 }
 
 void cdrl_toy_init_finish_grads(cdrl_toy_init *m) {
@@ -256,8 +270,8 @@ static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     (void)train;
     cdrl_toy_init_prepare(impl, tau, n_levels);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level,
-                        const int *label, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level, const int *label,
+                        int B) {
     (void)label; // unconditional
     cdrl_toy_init_forward(impl, out, x, level, B);
 }
@@ -269,8 +283,17 @@ static void net_zero_grad(void *impl) { cdrl_toy_init_zero_grad(impl); }
 static void net_finish_grads(void *impl) { cdrl_toy_init_finish_grads(impl); }
 
 cdrl_net cdrl_toy_init_net(cdrl_toy_init *m) {
-    return (cdrl_net){.impl = m, .dim = m->cfg.in_dim, .params = &m->params, .buffers = NULL,
-                      .p = &m->p, .p_own = m->p_own, .grad = m->grad, .buf = NULL,
-                      .prepare = net_prepare, .forward = net_forward, .backward = net_backward,
-                      .zero_grad = net_zero_grad, .finish_grads = net_finish_grads};
+    return (cdrl_net){.impl = m,
+                      .dim = m->cfg.in_dim,
+                      .params = &m->params,
+                      .buffers = NULL,
+                      .p = &m->p,
+                      .p_own = m->p_own,
+                      .grad = m->grad,
+                      .buf = NULL,
+                      .prepare = net_prepare,
+                      .forward = net_forward,
+                      .backward = net_backward,
+                      .zero_grad = net_zero_grad,
+                      .finish_grads = net_finish_grads};
 }

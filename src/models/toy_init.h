@@ -23,7 +23,7 @@ typedef struct cdrl_toy_init_config {
 
 typedef struct toy_init_block {
     size_t n1_w, n1_b, c1_w, c1_b, mlp_w, mlp_b, n2_w, n2_b, c2_w, c2_b;
-    float *lvl_st, *lvl_ss, *lvl_dss;  // silu(t) (L, t_dim); scale|shift (L, 2H) and its grad
+    float *lvl_st, *lvl_ss, *lvl_dss;      // silu(t) (L, t_dim); scale|shift (L, 2H) and its grad
     float *h, *n1, *a1, *c1, *n2, *m, *a2; // (B, H) each
     float *mean1, *rstd1, *mean2, *rstd2;  // (B, groups)
 } toy_init_block;
@@ -31,7 +31,7 @@ typedef struct toy_init_block {
 typedef struct cdrl_toy_init {
     cdrl_toy_init_config cfg;
     cdrl_param_table params;
-    float *p;     // parameters; may be pointed at an EMA copy
+    float *p; // parameters; may be pointed at an EMA copy
     float *p_own;
     float *grad;
     size_t h1_w, h1_b, t0_w, t0_b, t2_w, t2_b, final_w;

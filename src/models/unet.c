@@ -567,7 +567,8 @@ static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float 
     if (m->fwd_dropout && m->replay_dropout) {
         memcpy(r->mask, m->replay_dropout, no * sizeof(float));
         m->replay_dropout += no;
-        for (size_t i = 0; i < no; i++) h[i] *= r->mask[i];
+        for (size_t i = 0; i < no; i++)
+            h[i] *= r->mask[i];
     } else if (m->fwd_dropout) {
         cdrl_dropout_forward(h, r->mask, h, no, m->cfg.dropout, &m->drop_rng);
     }
@@ -692,8 +693,8 @@ static void res_backward(cdrl_unet *m, const cdrl_unet_res *r, float *gin, const
 // ---------------------------------------------------------------------------------------
 // Forward and backward
 
-void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level,
-                       const int *label, int B) {
+void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level, const int *label,
+                       int B) {
     const cdrl_unet_config *c = &m->cfg;
     CDRL_ASSERT(B >= 1 && B <= m->max_batch);
     const int C = c->dim, E = 4 * C, S = c->resolution, K1 = c->n_classes + 1;
@@ -876,8 +877,8 @@ void cdrl_unet_finish_grads(cdrl_unet *m) {
 static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
     cdrl_unet_prepare(impl, tau, n_levels, train);
 }
-static void net_forward(void *impl, float *out, const float *x, const int *level,
-                        const int *label, int B) {
+static void net_forward(void *impl, float *out, const float *x, const int *level, const int *label,
+                        int B) {
     cdrl_unet_forward(impl, out, x, level, label, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {

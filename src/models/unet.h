@@ -111,8 +111,8 @@ typedef struct cdrl_unet {
     float *lvl_e0, *lvl_z, *lvl_a, *lvl_t, *lvl_dt;
     // per forward
     int batch, fwd_dropout;
-    int *level;      // (max_batch) levels of the last forward
-    int *fwd_labels; // (max_batch) labels of the last forward
+    int *level;                  // (max_batch) levels of the last forward
+    int *fwd_labels;             // (max_batch) labels of the last forward
     float *x;                    // (B, in_ch, HW) copy of the input
     float *t, *st;               // (B, E) time(+class) vector and its SiLU
     float *fn, *mean_f, *rstd_f; // (B, dim, HW) final norm output, (B, 32) its statistics
@@ -137,8 +137,8 @@ void cdrl_unet_prepare(cdrl_unet *m, const float *tau, int n_levels, int train);
 // (B) holds classes in 0..n_classes (0 = the null label) or is NULL for the null label
 // everywhere; unconditional networks ignore it. Keeps what backward needs (overwritten by the
 // next forward). Not thread-safe per model.
-void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level,
-                       const int *label, int B);
+void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level, const int *label,
+                       int B);
 // grad += d sum(dmu * mu) / d params for the last forward (same dropout masks); the level
 // path is completed by cdrl_unet_finish_grads. No input gradient: the input is data.
 void cdrl_unet_backward(cdrl_unet *m, const float *dmu);

@@ -52,5 +52,6 @@ const cdrl_param *cdrl_param_find(const cdrl_param_table *t, const char *name) {
 
 void cdrl_param_init_uniform(float *x, size_t n, float bound, cdrl_rng *rng) {
     cdrl_rng_uniform(rng, x, n);
-    for (size_t i = 0; i < n; i++) x[i] = (2.0f * x[i] - 1.0f) * bound;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (2.0f * x[i] - 1.0f) * bound;
 }

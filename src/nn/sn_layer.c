@@ -9,7 +9,8 @@ void cdrl_sn_register(cdrl_sn *s, cdrl_param_table *params, cdrl_param_table *bu
                       cdrl_param_table *derived, const char *prefix, int ndim, const int *wshape) {
     s->OC = wshape[0];
     s->IN = 1;
-    for (int i = 1; i < ndim; i++) s->IN *= wshape[i];
+    for (int i = 1; i < ndim; i++)
+        s->IN *= wshape[i];
     s->w = cdrl_param_add(params, ndim, wshape, "%s.weight_orig", prefix);
     s->u = cdrl_param_add(buffers, 1, &s->OC, "%s.weight_u", prefix);
     s->v = cdrl_param_add(buffers, 1, &s->IN, "%s.weight_v", prefix);
@@ -19,9 +20,11 @@ void cdrl_sn_register(cdrl_sn *s, cdrl_param_table *params, cdrl_param_table *bu
 
 static void normalize(float *x, int n) {
     double s = 0;
-    for (int i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
+    for (int i = 0; i < n; i++)
+        s += (double)x[i] * (double)x[i];
     float inv = (float)(1.0 / fmax(sqrt(s), 1e-12));
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 void cdrl_sn_init_uv(const cdrl_sn *s, float *buffers, cdrl_rng *rng) {

@@ -11,10 +11,10 @@
 #include "nn/param.h"
 
 typedef struct cdrl_sn {
-    int OC, IN;   // weight viewed as (OC, IN), IN = everything after dim 0
-    size_t w;     // weight_orig, in the parameters
-    size_t u, v;  // weight_u (OC), weight_v (IN), in the buffers
-    size_t w_sn;  // W / sigma (OC, IN), in the derived weights
+    int OC, IN;  // weight viewed as (OC, IN), IN = everything after dim 0
+    size_t w;    // weight_orig, in the parameters
+    size_t u, v; // weight_u (OC), weight_v (IN), in the buffers
+    size_t w_sn; // W / sigma (OC, IN), in the derived weights
     float sigma;
 } cdrl_sn;
 

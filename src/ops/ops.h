@@ -32,9 +32,8 @@ size_t cdrl_linear_scratch_size(int N, int IC, int OC);
 void cdrl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N,
                          int IC, int OC, cdrl_arena *scratch);
 // dinp (N, IC) or NULL; dw (OC, IC) or NULL; db (OC) or NULL; dout (N, OC).
-void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, int N, int IC, int OC,
-                          cdrl_arena *scratch);
+void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int IC, int OC, cdrl_arena *scratch);
 
 // ---------------------------------------------------------------------------------------
 // 2-D convolution, stride 1, square kernel K in {1, 3}, zero padding K/2, with bias
@@ -46,9 +45,8 @@ size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d);
 // out (B, OC, H, W); inp (B, IC, H, W); b (OC) or NULL.
 void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                          const cdrl_conv2d_desc *d, cdrl_arena *scratch);
-void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, const cdrl_conv2d_desc *d,
-                          cdrl_arena *scratch);
+void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, const cdrl_conv2d_desc *d, cdrl_arena *scratch);
 
 // ---------------------------------------------------------------------------------------
 // 2x2 average pooling, stride 2 (F.avg_pool2d(x, 2)); H and W even.
@@ -65,8 +63,7 @@ void cdrl_upsample2_backward(float *dinp, const float *dout, int BC, int H, int 
 // Element-wise activations over n values; out may alias inp in forward. Backward needs the
 // forward input. LeakyReLU (F.leaky_relu, slope 0.2 in CDRL), ReLU, SiLU (x * sigmoid(x)).
 void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope);
-void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
-                         float slope);
+void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope);
 void cdrl_relu_forward(float *out, const float *inp, size_t n);
 void cdrl_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 void cdrl_silu_forward(float *out, const float *inp, size_t n);
@@ -121,16 +118,14 @@ size_t cdrl_attention_scratch_size(int B, int C, int N);
 void cdrl_attention_forward(float *out, float *probs, const float *qkv, int B, int C, int N,
                             cdrl_arena *scratch);
 // dqkv (B, 3C, N) += ...
-void cdrl_attention_backward(float *dqkv, const float *dout, const float *probs,
-                             const float *qkv, int B, int C, int N, cdrl_arena *scratch);
+void cdrl_attention_backward(float *dqkv, const float *dout, const float *probs, const float *qkv,
+                             int B, int C, int N, cdrl_arena *scratch);
 
 // ---------------------------------------------------------------------------------------
 // Channel concatenation (torch.cat([a, b], dim=1)): out (B, Ca+Cb, HW); a (B, Ca, HW);
 // b (B, Cb, HW). Backward splits dout into da, db (either may be NULL).
-void cdrl_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb,
-                         int HW);
-void cdrl_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb,
-                          int HW);
+void cdrl_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb, int HW);
+void cdrl_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb, int HW);
 
 // Spatial sum (x.sum(dim=(2, 3))): out (B, C); inp (B, C, HW).
 void cdrl_spatial_sum_forward(float *out, const float *inp, int B, int C, int HW);
@@ -139,8 +134,7 @@ void cdrl_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int
 // Per-channel broadcast add (x + e[:, :, None, None]), used for the time-embedding
 // projection in the energy blocks and the initializer's resblocks.
 // out (B, C, HW) = inp + add (B, C); out may alias inp.
-void cdrl_add_channel_forward(float *out, const float *inp, const float *add, int B, int C,
-                              int HW);
+void cdrl_add_channel_forward(float *out, const float *inp, const float *add, int B, int C, int HW);
 // dadd (B, C) += sum over HW of dout (dinp is dout itself: the caller reuses it).
 void cdrl_add_channel_backward(float *dadd, const float *dout, int B, int C, int HW);
 

@@ -24,35 +24,44 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     float *xi = cdrl_arena_floats(scratch, nd);
     float *grad = cdrl_arena_floats(scratch, nd);
     float tau[CDRL_MAX_LEVELS + 1];
-    for (int l = 0; l <= T; l++) tau[l] = (float)s->tau[l];
+    for (int l = 0; l <= T; l++)
+        tau[l] = (float)s->tau[l];
     ebm->prepare(ebm->impl, tau, T + 1, 0);
     init->prepare(init->impl, tau, T + 1, 0);
-    cdrl_langevin_params lp = {.n_steps = cp->n_langevin,
-                               .step_mul = cp->n_langevin > 0 ? (float)cp->n_langevin_ref / (float)cp->n_langevin : 1.0f,
-                               .label = cp->label,
-                               .guidance = cp->guidance,
-                               .trace = cp->trace,
-                               .trace_user = cp->trace_user};
+    cdrl_langevin_params lp = {
+        .n_steps = cp->n_langevin,
+        .step_mul = cp->n_langevin > 0 ? (float)cp->n_langevin_ref / (float)cp->n_langevin : 1.0f,
+        .label = cp->label,
+        .guidance = cp->guidance,
+        .trace = cp->trace,
+        .trace_user = cp->trace_user};
     const int guided = cp->label && cp->guidance != 0.0f;
     const float w = cp->guidance;
     cdrl_status st = CDRL_OK;
     for (int j = T; j >= 1 && st == CDRL_OK; j--) {
-        for (int n = 0; n < B; n++) pair[n] = level[n] = j;
+        for (int n = 0; n < B; n++)
+            pair[n] = level[n] = j;
         init->forward(init->impl, y, x, level, cp->label, B);
         if (guided) { // mu_w = (1 + w) mu(x, c) - w mu(x, 0)
             init->forward(init->impl, grad, x, level, NULL, B);
-            for (size_t k = 0; k < nd; k++) y[k] = (1.0f + w) * y[k] - w * grad[k];
+            for (size_t k = 0; k < nd; k++)
+                y[k] = (1.0f + w) * y[k] - w * grad[k];
         }
         const float *z = xi;
-        if (noise && noise->xi_init) z = noise->xi_init + (size_t)(j - 1) * nd;
-        else cdrl_rng_normal(rng, xi, nd);
+        if (noise && noise->xi_init)
+            z = noise->xi_init + (size_t)(j - 1) * nd;
+        else
+            cdrl_rng_normal(rng, xi, nd);
         const float sd = (float)s->init_std[j], sk = (float)sqrt(s->kappa[j]);
-        for (size_t k = 0; k < nd; k++) y[k] += sd * z[k];
+        for (size_t k = 0; k < nd; k++)
+            y[k] += sd * z[k];
         const float *zl = noise && noise->xi_langevin
                               ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
                               : NULL;
-        if (cp->n_langevin > 0) st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
-        for (size_t k = 0; k < nd; k++) x[k] = y[k] / (sk + 1e-8f);
+        if (cp->n_langevin > 0)
+            st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
+        for (size_t k = 0; k < nd; k++)
+            x[k] = y[k] / (sk + 1e-8f);
         if (levels) memcpy(levels + (size_t)(T - j) * nd, x, sizeof(float) * nd);
     }
     if (st == CDRL_OK && cp->tweedie) {
@@ -60,12 +69,17 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
         // D = h_1 / 2, kept at its unaccelerated value (method.md §2.3, §6).
         const float sk = (float)sqrt(s->kappa[1]);
         const double D_ = s->h[1] / 2;
-        for (int n = 0; n < B; n++) level[n] = 0;
-        for (size_t k = 0; k < nd; k++) y[k] = sk * x[k];
+        for (int n = 0; n < B; n++)
+            level[n] = 0;
+        for (size_t k = 0; k < nd; k++)
+            y[k] = sk * x[k];
         cdrl_guided_grad(ebm, grad, f, df, y, level, cp->label, w, (float)(1.0 / D_), B);
         const float noise0 = (float)(1.0 - s->g[0]), inv_sg = (float)(1.0 / s->sqrt_g[0]);
-        for (size_t k = 0; k < nd; k++) x[k] = (x[k] + noise0 * sk * grad[k]) * inv_sg;
-        if (!cdrl_all_finite(x, nd)) st = cdrl_fail(CDRL_STATUS_DIVERGED, "sampling: the final denoising step is not finite");
+        for (size_t k = 0; k < nd; k++)
+            x[k] = (x[k] + noise0 * sk * grad[k]) * inv_sg;
+        if (!cdrl_all_finite(x, nd))
+            st =
+                cdrl_fail(CDRL_STATUS_DIVERGED, "sampling: the final denoising step is not finite");
     }
     cdrl_arena_release(scratch, mark);
     return st;

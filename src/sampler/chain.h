@@ -8,13 +8,13 @@
 #include "sampler/langevin.h"
 
 typedef struct cdrl_chain_params {
-    int n_langevin;    // K per level (15; fewer for accelerated sampling); 0: the initializer's
-                       // proposals alone (no Langevin; set tweedie 0 for no denoising either)
+    int n_langevin;     // K per level (15; fewer for accelerated sampling); 0: the initializer's
+                        // proposals alone (no Langevin; set tweedie 0 for no denoising either)
     int n_langevin_ref; // K_ref the step size is set for (the training K, or the config's
                         // langevin_ref_steps): multiplier K_ref / K, method.md §2.3
-    int tweedie;       // 1 for images: the final denoising step
-    const int *label;  // (B) class labels for conditional networks (0 = null), or NULL
-    float guidance;    // w: both networks guided as in method.md §7; 0 for none
+    int tweedie;        // 1 for images: the final denoising step
+    const int *label;   // (B) class labels for conditional networks (0 = null), or NULL
+    float guidance;     // w: both networks guided as in method.md §7; 0 for none
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees
     // each level's proposal and iterates, pair T first.
     void (*trace)(void *user, int k, float *y);

@@ -6,7 +6,8 @@
 
 int cdrl_all_finite(const float *x, size_t n) {
     int ok = 1;
-    for (size_t i = 0; i < n; i++) ok &= isfinite(x[i]) != 0;
+    for (size_t i = 0; i < n; i++)
+        ok &= isfinite(x[i]) != 0;
     return ok;
 }
 
@@ -24,11 +25,13 @@ void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, con
                       const int *level, const int *label, float w, float scale, int B) {
     const int guided = label && w != 0.0f;
     memset(grad, 0, sizeof(float) * (size_t)B * (size_t)ebm->dim);
-    for (int n = 0; n < B; n++) df[n] = guided ? scale * (1.0f + w) : scale;
+    for (int n = 0; n < B; n++)
+        df[n] = guided ? scale * (1.0f + w) : scale;
     ebm->forward(ebm->impl, f, y, level, label, B);
     ebm->backward(ebm->impl, grad, df, 0);
     if (!guided) return;
-    for (int n = 0; n < B; n++) df[n] = -scale * w;
+    for (int n = 0; n < B; n++)
+        df[n] = -scale * w;
     ebm->forward(ebm->impl, f, y, level, NULL, B);
     ebm->backward(ebm->impl, grad, df, 0);
 }
@@ -76,8 +79,14 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         }
         if (!in_range) {
             const float big = cdrl_max_abs(y, nd);
-            st = isfinite(big) ? cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (a sample value reached %.3g, beyond %g: the EBM is too steep for the step size)", k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND)
-                               : cdrl_fail(CDRL_STATUS_DIVERGED, "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1, lp->n_steps);
+            st = isfinite(big)
+                     ? cdrl_fail(CDRL_STATUS_DIVERGED,
+                                 "Langevin diverged at step %d of %d (a sample value reached %.3g, "
+                                 "beyond %g: the EBM is too steep for the step size)",
+                                 k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND)
+                     : cdrl_fail(CDRL_STATUS_DIVERGED,
+                                 "Langevin diverged at step %d of %d (NaN/Inf in the samples)",
+                                 k + 1, lp->n_steps);
             break;
         }
         if (lp->trace) lp->trace(lp->trace_user, k + 1, y);

@@ -10,18 +10,20 @@
 #include "sampler/langevin.h"
 #include "train/optim.h"
 
-cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
-                              const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed) {
+cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, const cdrl_schedule *s,
+                              cdrl_net ebm, cdrl_net init, uint64_t seed) {
     memset(t, 0, sizeof *t);
     // step_mul 0 would silently turn Langevin off (no drift, no noise): callers that fill the
     // struct by hand must set it (1 for the official step size).
-    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1 && tp->step_mul > 0.0f);
+    CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1 &&
+                tp->step_mul > 0.0f);
     t->tp = *tp;
     t->sched = *s;
     t->ebm = ebm;
     t->init = init;
     cdrl_rng_init(&t->rng, seed, 1);
-    for (int l = 0; l <= s->T; l++) t->tau[l] = (float)s->tau[l];
+    for (int l = 0; l <= s->T; l++)
+        t->tau[l] = (float)s->tau[l];
 
     const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
     const size_t ne = ebm.params->total, ni = init.params->total;
@@ -69,7 +71,8 @@ void cdrl_trainer_draw_noise(cdrl_trainer *t) {
     const size_t nd = (size_t)B * (size_t)t->ebm.dim;
     uint32_t *j = (uint32_t *)t->noise.pair;
     cdrl_rng_int(&t->rng, j, (size_t)B, (uint32_t)T);
-    for (int n = 0; n < B; n++) t->noise.pair[n] = (int)j[n] + 1;
+    for (int n = 0; n < B; n++)
+        t->noise.pair[n] = (int)j[n] + 1;
     cdrl_rng_normal(&t->rng, t->noise.eps, nd);
     cdrl_rng_normal(&t->rng, t->noise.xi_init, nd);
     cdrl_rng_normal(&t->rng, t->noise.xi_langevin, nd * (size_t)t->tp.n_langevin);
@@ -79,10 +82,15 @@ void cdrl_trainer_draw_noise(cdrl_trainer *t) {
 static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *v, float *ema,
                    float lr, float ema_decay, int decoupled, float wd) {
     const size_t n = net->params->total;
-    cdrl_adam_params ap = {.lr = lr, .beta1 = t->tp.beta1, .beta2 = t->tp.beta2, .eps = t->tp.eps,
-                           .weight_decay = wd, .decoupled = decoupled};
+    cdrl_adam_params ap = {.lr = lr,
+                           .beta1 = t->tp.beta1,
+                           .beta2 = t->tp.beta2,
+                           .eps = t->tp.eps,
+                           .weight_decay = wd,
+                           .decoupled = decoupled};
     cdrl_adam_step(net->p_own, m, v, net->grad, n, t->step + 1, &ap);
-    cdrl_ema_update(ema, net->p_own, n, t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
+    cdrl_ema_update(ema, net->p_own, n,
+                    t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
 }
 
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
@@ -114,7 +122,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (1) Positive energies in train mode: one spectral-norm power iteration.
     ebm->prepare(ebm->impl, t->tau, T + 1, 1);
     ebm->forward(ebm->impl, t->f_pos, t->y_pos, t->level_ebm, label, B);
-    for (int n = 0; n < B; n++) t->df[n] = -(float)s->loss_w[nz->pair[n]] / (float)B;
+    for (int n = 0; n < B; n++)
+        t->df[n] = -(float)s->loss_w[nz->pair[n]] / (float)B;
     ebm->backward(ebm->impl, NULL, t->df, 1);
 
     // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
@@ -131,9 +140,13 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
     memcpy(t->y, t->y0, sizeof(float) * nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin, .step_mul = t->tp.step_mul, .label = label,
-                               .trace = t->langevin_trace, .trace_user = t->langevin_trace_user};
-    cdrl_status st = cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
+    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin,
+                               .step_mul = t->tp.step_mul,
+                               .label = label,
+                               .trace = t->langevin_trace,
+                               .trace_user = t->langevin_trace_user};
+    cdrl_status st =
+        cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
     // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
@@ -161,7 +174,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     double loss_init = 0;
     const float a = t->tp.init_data_weight;
     for (size_t k = 0; k < nd; k++) {
-        const float r = (1.0f - a) * t->y_neg[k] + a * t->y_pos[k] - t->y0[k]; // a = 0, 1: exactly one
+        const float r =
+            (1.0f - a) * t->y_neg[k] + a * t->y_pos[k] - t->y0[k]; // a = 0, 1: exactly one
         loss_init += (double)r * (double)r;
         t->dmu[k] = -2.0f * r / (float)B;
     }
@@ -170,27 +184,36 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     loss_ebm /= B;
     loss_init /= B;
     if (!isfinite(loss_ebm) || !isfinite(loss_init))
-        return cdrl_fail(CDRL_STATUS_DIVERGED, "training step %ld: loss is not finite (EBM %g, initializer %g)", t->step + 1, loss_ebm, loss_init);
+        return cdrl_fail(CDRL_STATUS_DIVERGED,
+                         "training step %ld: loss is not finite (EBM %g, initializer %g)",
+                         t->step + 1, loss_ebm, loss_init);
 
     // (5) EBM update, then (6) initializer update; both warm-ups count completed steps.
-    cdrl_step_stats st_ = {.loss_ebm = (float)loss_ebm, .loss_init = (float)loss_init,
-                           .f_pos = (float)(f_pos / B), .f_neg = (float)(f_neg / B)};
+    cdrl_step_stats st_ = {.loss_ebm = (float)loss_ebm,
+                           .loss_init = (float)loss_init,
+                           .f_pos = (float)(f_pos / B),
+                           .f_neg = (float)(f_neg / B)};
     const float decay = cdrl_cosine_decay(t->step, t->tp.decay_iters);
     st_.lr_ebm = t->tp.lr_ebm * cdrl_warmup_linear(t->step, t->tp.warmup_ebm) * decay;
-    st_.lr_init = t->tp.lr_init * cdrl_warmup_offset(t->step, t->tp.warmup_init, t->tp.warmup_init_offset) * decay;
+    st_.lr_init = t->tp.lr_init *
+                  cdrl_warmup_offset(t->step, t->tp.warmup_init, t->tp.warmup_init_offset) * decay;
     st_.grad_norm_ebm = cdrl_clip_grad_norm(ebm->grad, ebm->params->total, t->tp.clip);
     st_.grad_norm_init = cdrl_clip_grad_norm(init->grad, init->params->total, t->tp.clip);
     if (!isfinite(st_.grad_norm_ebm) || !isfinite(st_.grad_norm_init))
-        return cdrl_fail(CDRL_STATUS_DIVERGED, "training step %ld: gradient is not finite (EBM norm %g, initializer %g)", t->step + 1, (double)st_.grad_norm_ebm, (double)st_.grad_norm_init);
+        return cdrl_fail(CDRL_STATUS_DIVERGED,
+                         "training step %ld: gradient is not finite (EBM norm %g, initializer %g)",
+                         t->step + 1, (double)st_.grad_norm_ebm, (double)st_.grad_norm_init);
     update(t, ebm, t->ebm_m, t->ebm_v, t->ebm_ema, st_.lr_ebm, t->tp.ema_ebm, 0, 0.0f);
-    update(t, init, t->init_m, t->init_v, t->init_ema, st_.lr_init, t->tp.ema_init, 1, t->tp.wd_init);
+    update(t, init, t->init_m, t->init_v, t->init_ema, st_.lr_init, t->tp.ema_init, 1,
+           t->tp.wd_init);
     t->step++;
     if (stats) *stats = st_;
     return CDRL_OK;
 }
 
 void cdrl_label_drop(int *label, const float *u, int B, float p) {
-    for (int n = 0; n < B; n++) label[n] = u[n] < p ? 0 : label[n] + 1;
+    for (int n = 0; n < B; n++)
+        label[n] = u[n] < p ? 0 : label[n] + 1;
 }
 
 cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,

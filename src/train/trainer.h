@@ -20,28 +20,29 @@ typedef struct cdrl_train_params {
     long warmup_ebm;         // 10000: lr_ebm * min(1, k / warmup_ebm)
     long warmup_init;        // 10000: lr_init * min(1, (k + offset) / warmup_init)
     long warmup_init_offset; // 500
-    long decay_iters;        // 0 (official: constant); else both rates follow a cosine to 0 at this step
+    long decay_iters; // 0 (official: constant); else both rates follow a cosine to 0 at this step
     float ema_ebm, ema_init; // 0.9999
     int ema_ramp;            // 1 (official): decay min(d, (1+n)/(10+n)); 0: d from the start
     float clip;              // 1.0: global-norm clipping of each network's gradient
     float beta1, beta2, eps; // Adam(W): 0.9, 0.999, 1e-8
     float wd_init;           // AdamW weight decay of the initializer: 0
-    float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's target (0)
+    float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's
+                             // target (0)
 } cdrl_train_params;
 
 // All random draws of one iteration.
 typedef struct cdrl_step_noise {
-    int *pair;         // (B) j in 1..T
-    float *eps;        // (B, dim) shared by x_j and x_{j-1}
-    float *xi_init;    // (B, dim) initializer noise
+    int *pair;          // (B) j in 1..T
+    float *eps;         // (B, dim) shared by x_j and x_{j-1}
+    float *xi_init;     // (B, dim) initializer noise
     float *xi_langevin; // (K, B, dim)
 } cdrl_step_noise;
 
 typedef struct cdrl_step_stats {
-    float loss_ebm;       // mean_n w_j (f- - f+)
-    float loss_init;      // mean_n sum_d (sqrt(kappa) x^ - y0)^2
-    float f_pos, f_neg;   // batch means of f+ and f-
-    float grad_norm_ebm;  // before clipping
+    float loss_ebm;      // mean_n w_j (f- - f+)
+    float loss_init;     // mean_n sum_d (sqrt(kappa) x^ - y0)^2
+    float f_pos, f_neg;  // batch means of f+ and f-
+    float grad_norm_ebm; // before clipping
     float grad_norm_init;
     float lr_ebm, lr_init; // learning rates used by this iteration's updates
 } cdrl_step_stats;
@@ -50,7 +51,7 @@ typedef struct cdrl_trainer {
     cdrl_train_params tp;
     cdrl_schedule sched;
     cdrl_net ebm, init;
-    long step;             // iterations completed
+    long step; // iterations completed
     cdrl_rng rng;
     float *ebm_m, *ebm_v, *ebm_ema, *init_m, *init_v, *init_ema;
     float tau[CDRL_MAX_LEVELS + 1];
@@ -66,15 +67,15 @@ typedef struct cdrl_trainer {
 
 // Takes the networks (borrowed; they must outlive the trainer). The EMA copies start equal to
 // the parameters and the moments at zero, as in PyTorch. The rng is seeded with seed.
-cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp,
-                              const cdrl_schedule *s, cdrl_net ebm, cdrl_net init, uint64_t seed);
+cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, const cdrl_schedule *s,
+                              cdrl_net ebm, cdrl_net init, uint64_t seed);
 void cdrl_trainer_deinit(cdrl_trainer *t);
 // Draws this iteration's noise from the trainer's rng into t->noise.
 void cdrl_trainer_draw_noise(cdrl_trainer *t);
 // One iteration on the batch x (B, dim) with the noise in nz; label (B) holds the class labels
-// fed to both networks of a conditional model (0 = null, already dropped), or is NULL. CDRL_STATUS_DIVERGED when a
-// loss, a gradient or a sample is not finite: then no weight, moment or EMA copy has changed
-// (the spectral-norm vectors have taken their power iteration).
+// fed to both networks of a conditional model (0 = null, already dropped), or is NULL.
+// CDRL_STATUS_DIVERGED when a loss, a gradient or a sample is not finite: then no weight, moment or
+// EMA copy has changed (the spectral-norm vectors have taken their power iteration).
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats);
 // The labels of a conditional training batch (method.md §7): class k becomes label k + 1, or

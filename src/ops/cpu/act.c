@@ -137,7 +137,7 @@ ACT_CLONES static void silu_forward_block(float *out, const float *inp, size_t n
 
 // d/dx x s(x) = s (1 + x (1 - s)), s = sigmoid(x).
 ACT_CLONES static void silu_backward_block(float *dinp, const float *dout, const float *inp,
-                                            size_t n) {
+                                           size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float s = 1.0f / (1.0f + exp_neg(x));

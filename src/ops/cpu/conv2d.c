@@ -243,10 +243,10 @@ static void band_weights(float *wr, const float *w, int C, int OC, int flip) {
         for (int c = 0; c < C; c++) {
             for (int kh = 0; kh < 3; kh++) {
                 for (int kw = 0; kw < 3; kw++) {
-                    float v = flip ? w[((size_t)c * (size_t)OC + (size_t)oc) * 9 +
-                                       (size_t)((2 - kh) * 3 + (2 - kw))]
-                                   : w[((size_t)oc * (size_t)C + (size_t)c) * 9 +
-                                       (size_t)(kh * 3 + kw)];
+                    float v =
+                        flip ? w[((size_t)c * (size_t)OC + (size_t)oc) * 9 +
+                                 (size_t)((2 - kh) * 3 + (2 - kw))]
+                             : w[((size_t)oc * (size_t)C + (size_t)c) * 9 + (size_t)(kh * 3 + kw)];
                     wr[((size_t)kh * (size_t)OC + (size_t)oc) * (size_t)(3 * C) +
                        (size_t)(kw * C + c)] = v;
                 }
@@ -257,8 +257,7 @@ static void band_weights(float *wr, const float *w, int C, int OC, int flip) {
 
 // One band chunk of out (=, or += when accumulate) through the panel: see band_panel.
 static void conv_band(float *out, const float *inp, const float *wr, const float *b, int C, int OC,
-                      const cdrl_conv2d_desc *d, const chunk *k, int ld, int accumulate,
-                      float *P) {
+                      const cdrl_conv2d_desc *d, const chunk *k, int ld, int accumulate, float *P) {
     size_t HW = (size_t)d->H * (size_t)d->W;
     band_panel(P, ld, inp, C, d, k);
     float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;

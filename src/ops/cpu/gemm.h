@@ -6,8 +6,8 @@
 #ifndef CDRL_OPS_CPU_GEMM_H
 #define CDRL_OPS_CPU_GEMM_H
 
-void cdrl_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void cdrl_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
 
 // A row stride (in floats) for a scratch matrix of `cols` columns that sgemm reads at full
 // speed. oneDNN's sgemm slows down when the rows of an operand lie a power-of-two multiple of

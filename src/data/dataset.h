@@ -1,6 +1,7 @@
-// What the public API's implementation files share: the dataset's layout.
-#ifndef CDRL_API_INTERNAL_H
-#define CDRL_API_INTERNAL_H
+// The public data set (cdrl_dataset_*, data/dataset.c) as the library's modules see it: a 2-D
+// source or an image set, and drawing batches with the trainer's random stream.
+#ifndef CDRL_DATA_DATASET_H
+#define CDRL_DATA_DATASET_H
 
 #include "cdrl.h"
 #include "core/rng.h"
@@ -19,4 +20,4 @@ struct cdrl_dataset {
 void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n, int flip,
                          cdrl_rng *rng);
 
-#endif // CDRL_API_INTERNAL_H
+#endif // CDRL_DATA_DATASET_H

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
 #include "core/core.h"
+#include "data/dataset.h"
 
 static int is_image_spec(const char *spec) {
     static const char *kinds[] = {"fashion-mnist:", "mnist:", "cifar10:", "folder:"};
@@ -22,10 +22,13 @@ static cdrl_status split_pad(const char *spec, char **base, int *pad) {
     const char *colon = strrchr(spec, ':');
     if (colon && strncmp(colon, ":pad", 4) == 0 && colon[4]) {
         const char *q = colon + 4;
-        while (*q && isdigit((unsigned char)*q)) q++;
+        while (*q && isdigit((unsigned char)*q))
+            q++;
         if (*q == '\0') {
             long v = strtol(colon + 4, NULL, 10);
-            if (v > 1024) return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': padding %ld out of range", spec, v);
+            if (v > 1024)
+                return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': padding %ld out of range",
+                                 spec, v);
             *pad = (int)v;
             n = (size_t)(colon - spec);
         }
@@ -63,14 +66,20 @@ cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec) {
 
 void cdrl_dataset_free(cdrl_dataset *d) {
     if (!d) return;
-    if (d->is_image) cdrl_images_deinit(&d->img);
-    else cdrl_toy2d_deinit(&d->toy);
+    if (d->is_image)
+        cdrl_images_deinit(&d->img);
+    else
+        cdrl_toy2d_deinit(&d->toy);
     cdrl_free(d);
 }
 
-int cdrl_dataset_dim(const cdrl_dataset *d) { return d->is_image ? (int)cdrl_images_dim(&d->img) : 2; }
+int cdrl_dataset_dim(const cdrl_dataset *d) {
+    return d->is_image ? (int)cdrl_images_dim(&d->img) : 2;
+}
 
-double cdrl_dataset_entropy(const cdrl_dataset *d) { return d->is_image ? (double)NAN : cdrl_toy2d_entropy(&d->toy); }
+double cdrl_dataset_entropy(const cdrl_dataset *d) {
+    return d->is_image ? (double)NAN : cdrl_toy2d_entropy(&d->toy);
+}
 
 void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]) {
     if (d->is_image) {
@@ -89,11 +98,13 @@ void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n
         return;
     }
     if (label)
-        for (size_t i = 0; i < n; i++) label[i] = -1;
+        for (size_t i = 0; i < n; i++)
+            label[i] = -1;
     cdrl_toy2d_sample(&d->toy, out, n, rng);
 }
 
-void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream) {
+void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed,
+                       uint64_t stream) {
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, stream);
     if (d->is_image) {

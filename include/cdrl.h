@@ -127,6 +127,8 @@ typedef struct cdrl_config {
     int n_classes;          // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
     float ebm_class_gain;   // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;               // 1: random horizontal flips of the training batches (images)
+    float label_drop;       // conditional models: share of training labels replaced by the null
+                            // label 0 (p_cond, 0.1)
     float init_data_weight; // diagnostic, not CDRL: the initializer regresses on (1 - a) refined
                             // samples + a x_{j-1} of the data pair; 0 (CDRL); 1 gives the ideal
                             // initializer, E[x_{j-1} | x_j], to bound what its proposals can reach
@@ -146,6 +148,9 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
 #define CDRL_PRESET_NAMES                                                                          \
     "official-toy, demo, quality (2-D); fmnist-cpu, fmnist-cpu-long, official-cifar10, "           \
     "tiny-image (images)"
+// CDRL_OK when every field is in range, else CDRL_STATUS_INVALID naming the field
+// (cdrl_model_create checks the same).
+cdrl_status cdrl_config_check(const cdrl_config *c);
 // The configuration as one JSON object (what checkpoints store). Returns the length written
 // (excluding the NUL), or -1 when n is too small.
 int cdrl_config_to_json(const cdrl_config *c, char *buf, size_t n);

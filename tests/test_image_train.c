@@ -13,6 +13,7 @@
 
 #include "cdrl.h"
 #include "io/png.h"
+#include "io/safetensors.h"
 #include "test_model_util.h"
 
 #define STEPS 4
@@ -234,6 +235,33 @@ int main(void) {
         CHECK(same, "losses of N steps and N/2 + resume + N/2 are identical");
         CHECK(same_models(a, r),
               "weights, EMA, Adam moments, SN vectors and streams identical after resume");
+    }
+
+    // A checkpoint tensor with the right number of values but another shape is refused: the
+    // reader checks shapes, not only sizes (the first matrix or kernel is written flat).
+    {
+        const char *bad_ckpt = "build/test_image_train_shape.safetensors";
+        cdrl_st_file *f = NULL;
+        cdrl_st_writer *w = cdrl_st_writer_create();
+        int ok = w && cdrl_st_load(&f, ckpt) == CDRL_OK, flattened = 0;
+        for (int i = 0; ok && i < cdrl_st_count(f); i++) {
+            const cdrl_st_tensor *x = cdrl_st_at(f, i);
+            const int64_t flat = (int64_t)x->numel;
+            const int now = !flattened && x->ndim > 1;
+            ok = cdrl_st_writer_add(w, x->name, x->dtype, now ? 1 : x->ndim, now ? &flat : x->shape,
+                                    x->data) == CDRL_OK;
+            flattened |= now;
+        }
+        static const char *keys[] = {"format", "version", "config", "step", "rng", "drop_rng"};
+        for (size_t k = 0; ok && k < sizeof keys / sizeof keys[0]; k++)
+            ok = cdrl_st_writer_meta(w, keys[k], cdrl_st_meta(f, keys[k])) == CDRL_OK;
+        ok = ok && flattened && cdrl_st_writer_save(w, bad_ckpt) == CDRL_OK;
+        cdrl_model *z2 = NULL;
+        CHECK(ok && cdrl_model_load(&z2, bad_ckpt) == CDRL_STATUS_MISMATCH && !z2,
+              "a flattened tensor of the right size is refused");
+        cdrl_st_writer_free(w);
+        cdrl_st_free(f);
+        remove(bad_ckpt);
     }
 
     // The same bytes at 1 thread.

@@ -1,5 +1,5 @@
 // Weights converted from an official CDRL checkpoint (tools/convert_official.py, fixture by
-// ref/fixtures_official.py) load by name into the C networks (src/models/load.c), which then
+// ref/fixtures_official.py) load by name into the C networks (nn/param_file.c), which then
 // compute what the official PyTorch modules compute from the original dict: EBM energies f
 // and df/dx at two levels with class labels, U-Net outputs mu, and both again with the EMA
 // weights. Also: the metadata (format, version, config JSON) builds the networks, and a
@@ -7,11 +7,25 @@
 // Leaves out real official files (none are committed) and training state.
 
 #include "core/rng.h"
-#include "models/load.h"
+#include "models/img_ebm.h"
+#include "models/unet.h"
+#include "nn/param_file.h"
 #include "official_config.h"
 #include "test_util.h"
 
 static cdrl_st_file *fx;
+
+// Loading by name through the checkpoint reader (nn/param_file.h): a table into dst, and an
+// EBM's parameters and spectral-norm buffers together.
+static cdrl_status load_table(const cdrl_param_table *t, float *dst, const cdrl_st_file *f,
+                              const char *prefix) {
+    const cdrl_param_group g = {prefix, t, dst};
+    return cdrl_param_groups_read(&g, 1, f);
+}
+static cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
+    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
+    return cdrl_param_groups_read(g, 2, f);
+}
 
 // Every tensor under prefix is a tensor of the table (no stray names), counted.
 static int count_prefix(const char *prefix) {
@@ -54,12 +68,10 @@ int main(void) {
           count_prefix("init."), unet->params.count);
     CHECK(count_prefix("init_ema.") == unet->params.count, "init_ema.*: %d tensors, want %d",
           count_prefix("init_ema."), unet->params.count);
-    CHECK(cdrl_img_ebm_load_named(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
-    CHECK(cdrl_param_table_load(&ebm->params, ebm_ema, fx, "ebm_ema.") == CDRL_OK,
-          "load ebm_ema.*");
-    CHECK(cdrl_unet_load_named(unet, fx, "init.") == CDRL_OK, "load init.*");
-    CHECK(cdrl_param_table_load(&unet->params, unet_ema, fx, "init_ema.") == CDRL_OK,
-          "load init_ema.*");
+    CHECK(load_ebm(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
+    CHECK(load_table(&ebm->params, ebm_ema, fx, "ebm_ema.") == CDRL_OK, "load ebm_ema.*");
+    CHECK(load_table(&unet->params, unet->p_own, fx, "init.") == CDRL_OK, "load init.*");
+    CHECK(load_table(&unet->params, unet_ema, fx, "init_ema.") == CDRL_OK, "load init_ema.*");
 
     const size_t De = (size_t)ce.in_ch * (size_t)ce.res * (size_t)ce.res;
     const size_t Du = (size_t)cu.in_ch * (size_t)cu.resolution * (size_t)cu.resolution;
@@ -104,12 +116,12 @@ int main(void) {
     {
         float *before = test_floats(ebm->params.total);
         memcpy(before, ebm->p_own, sizeof(float) * ebm->params.total);
-        CHECK(cdrl_img_ebm_load_named(ebm, fx, "absent.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_ebm(ebm, fx, "absent.") == CDRL_STATUS_MISMATCH,
               "missing tensors give CDRL_STATUS_MISMATCH");
-        CHECK(cdrl_unet_load_named(unet, fx, "absent.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_table(&unet->params, unet->p_own, fx, "absent.") == CDRL_STATUS_MISMATCH,
               "missing U-Net tensors give CDRL_STATUS_MISMATCH");
         // EMA copies hold no SN buffers: loading them as a whole EBM fails on weight_u.
-        CHECK(cdrl_img_ebm_load_named(ebm, fx, "ebm_ema.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_ebm(ebm, fx, "ebm_ema.") == CDRL_STATUS_MISMATCH,
               "ebm_ema.* lacks the SN buffers");
         CHECK(memcmp(before, ebm->p_own, sizeof(float) * ebm->params.total) == 0,
               "a failed load changed the parameters");
@@ -123,9 +135,9 @@ int main(void) {
         cu2.in_ch = cu.in_ch + 2;
         cdrl_unet *u2 = cdrl_unet_create(&cu2, B, L, &rng);
         CDRL_ASSERT(e2 && u2);
-        CHECK(cdrl_img_ebm_load_named(e2, fx, "ebm.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_ebm(e2, fx, "ebm.") == CDRL_STATUS_MISMATCH,
               "wrong EBM shapes give CDRL_STATUS_MISMATCH");
-        CHECK(cdrl_unet_load_named(u2, fx, "init.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_table(&u2->params, u2->p_own, fx, "init.") == CDRL_STATUS_MISMATCH,
               "wrong U-Net shapes give CDRL_STATUS_MISMATCH");
         // An int32 tensor where a float one is wanted; one element too many; right.
         cdrl_param_table t;
@@ -133,19 +145,18 @@ int main(void) {
         int shape[1] = {B};
         cdrl_param_add(&t, 1, shape, "level");
         float *dst = test_floats(t.total);
-        CHECK(cdrl_param_table_load(&t, dst, fx, "in.") == CDRL_STATUS_MISMATCH,
-              "an int32 tensor is refused");
+        CHECK(load_table(&t, dst, fx, "in.") == CDRL_STATUS_MISMATCH, "an int32 tensor is refused");
         cdrl_param_table_deinit(&t);
         cdrl_param_table_init(&t);
         shape[0] = B + 1;
         cdrl_param_add(&t, 1, shape, "f");
-        CHECK(cdrl_param_table_load(&t, dst, fx, "ref.") == CDRL_STATUS_MISMATCH,
+        CHECK(load_table(&t, dst, fx, "ref.") == CDRL_STATUS_MISMATCH,
               "a (B + 1) table entry against a (B) tensor is refused");
         cdrl_param_table_deinit(&t);
         cdrl_param_table_init(&t);
         shape[0] = B;
         cdrl_param_add(&t, 1, shape, "f");
-        CHECK(cdrl_param_table_load(&t, dst, fx, "ref.") == CDRL_OK &&
+        CHECK(load_table(&t, dst, fx, "ref.") == CDRL_OK &&
                   memcmp(dst, fixture_f32(fx, "ref.f", (size_t)B), sizeof(float) * (size_t)B) == 0,
               "a matching table loads the tensor bit for bit");
         cdrl_free(dst);

@@ -45,7 +45,9 @@
 
 #include "core/rng.h"
 #include "diffusion/schedule.h"
-#include "models/load.h"
+#include "models/img_ebm.h"
+#include "models/unet.h"
+#include "nn/param_file.h"
 #include "official_config.h"
 #include "sampler/chain.h"
 #include "test_util.h"
@@ -63,6 +65,18 @@
 #define LABEL_DROP     0.1f // p_cond of main_cond.py
 
 static cdrl_st_file *fx;
+
+// Loading by name through the checkpoint reader (nn/param_file.h): a table into dst, and an
+// EBM's parameters and spectral-norm buffers together.
+static cdrl_status load_table(const cdrl_param_table *t, float *dst, const cdrl_st_file *f,
+                              const char *prefix) {
+    const cdrl_param_group g = {prefix, t, dst};
+    return cdrl_param_groups_read(&g, 1, f);
+}
+static cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
+    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
+    return cdrl_param_groups_read(g, 2, f);
+}
 
 // The tensor `key` against got (numel values): whole, or as a probe (see the top) plus the
 // L2 norm, which must agree to the relative tolerance.
@@ -296,8 +310,8 @@ static void run_case(const char *name) {
     cdrl_img_ebm *ebm = cdrl_img_ebm_create(&ce, B, T + 1, &rng);
     cdrl_unet *unet = cdrl_unet_create(&cu, B, T + 1, &rng);
     CDRL_ASSERT(ebm && unet);
-    CHECK(cdrl_img_ebm_load_named(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
-    CHECK(cdrl_unet_load_named(unet, fx, "init.") == CDRL_OK, "load init.*");
+    CHECK(load_ebm(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
+    CHECK(load_table(&unet->params, unet->p_own, fx, "init.") == CDRL_OK, "load init.*");
 
     // The official hyper-parameters, with the learning rates and warm-up of the fixture (both
     // warm-up ramps in use: ref/official_image_iter.py).
@@ -317,7 +331,9 @@ static void run_case(const char *name) {
                             .beta1 = 0.9f,
                             .beta2 = 0.999f,
                             .eps = 1e-8f,
-                            .wd_init = 0.0f};
+                            .wd_init = 0.0f,
+                            .conditional = cond,
+                            .label_drop = LABEL_DROP};
     cdrl_trainer tr;
     CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_img_ebm_net(ebm), cdrl_unet_net(unet), 0) == CDRL_OK,
           "trainer");
@@ -328,28 +344,24 @@ static void run_case(const char *name) {
     lt.want = want;
     tr.langevin_trace = trace_fn;
     tr.langevin_trace_user = &lt;
-    int *pair = (int *)test_floats((size_t)B), *label = (int *)test_floats((size_t)B);
+    int *pair = (int *)test_floats((size_t)B);
     double lr_ebm = 0, lr_init = 0; // the largest learning rates used
     char key[300];
 #define KEY(...) (snprintf(key, sizeof key, __VA_ARGS__), key)
 
     for (int it = 0; it < n_iters; it++) {
         memcpy(pair, fixture_i32(fx, KEY("it%d.pair", it), (size_t)B), sizeof(int) * (size_t)B);
-        if (cond) { // the official label drop on the recorded uniforms: class k -> k + 1 or 0
-            memcpy(label, fixture_i32(fx, KEY("it%d.class", it), (size_t)B),
-                   sizeof(int) * (size_t)B);
-            cdrl_label_drop(label, fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B), B,
-                            LABEL_DROP);
-            const int *dropped = fixture_i32(fx, KEY("it%d.label", it), (size_t)B);
-            CHECK(memcmp(label, dropped, sizeof(int) * (size_t)B) == 0,
-                  "it%d: labels after the drop", it);
-        }
+        // The official label drop on its recorded uniforms happens inside the step.
+        const int *cls = cond ? fixture_i32(fx, KEY("it%d.class", it), (size_t)B) : NULL;
         cdrl_step_noise nz = {
             .pair = pair,
             .eps = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.eps", it), nd),
             .xi_init = (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_init", it), nd),
             .xi_langevin =
-                (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_langevin", it), nd * (size_t)K)};
+                (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.xi_langevin", it), nd * (size_t)K),
+            .label_u = cond
+                           ? (float *)(uintptr_t)fixture_f32(fx, KEY("it%d.label_u", it), (size_t)B)
+                           : NULL};
         const cdrl_st_tensor *masks = cdrl_st_find(fx, KEY("it%d.dropout", it));
         CDRL_ASSERT(masks && masks->dtype == CDRL_ST_F32);
         unet->replay_dropout = masks->data;
@@ -359,9 +371,13 @@ static void run_case(const char *name) {
         rebuild_yK(want + (size_t)K * nd, fixture_f32(fx, KEY("it%d.x_hat", it), nd), pair, B, D,
                    &s);
         cdrl_step_stats st;
-        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, KEY("it%d.x", it), nd),
-                                           cond ? label : NULL, &nz, &st) == CDRL_OK,
+        CHECK(cdrl_trainer_step_with_noise(&tr, fixture_f32(fx, KEY("it%d.x", it), nd), cls, &nz,
+                                           &st) == CDRL_OK,
               "iteration %d", it);
+        if (cond) // class k -> k + 1 or the null label 0, as the official code dropped them
+            CHECK(memcmp(tr.label, fixture_i32(fx, KEY("it%d.label", it), (size_t)B),
+                         sizeof(int) * (size_t)B) == 0,
+                  "it%d: labels after the drop", it);
         CHECK(unet->replay_dropout == (const float *)masks->data + masks->numel,
               "it%d: the U-Net used %td of the %zu official dropout multipliers", it,
               unet->replay_dropout - (const float *)masks->data, masks->numel);
@@ -459,7 +475,6 @@ static void run_case(const char *name) {
     cdrl_free(want);
     cdrl_free(lt.buf);
     cdrl_free(pair);
-    cdrl_free(label);
     cdrl_trainer_deinit(&tr);
     cdrl_unet_free(unet);
     cdrl_img_ebm_free(ebm);

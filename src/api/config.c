@@ -1,5 +1,6 @@
-// Model configurations: the official toy settings, the presets, and their JSON form (stored
-// in every checkpoint's metadata so that `cdrl info` and resume know what was trained).
+// Model configurations: the official toy settings, the presets, the range checks, and their
+// JSON form (stored in every checkpoint's metadata so that `cdrl info` and resume know what was
+// trained).
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <float.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "models/img_ebm.h"
+#include "models/unet.h"
 
 void cdrl_config_toy_official(cdrl_config *c) {
     memset(c, 0, sizeof *c);
@@ -35,6 +38,7 @@ void cdrl_config_toy_official(cdrl_config *c) {
     c->ema_ebm = c->ema_init = 0.9999f;
     c->ema_ramp = 1;
     c->ebm_class_gain = 1.0f;
+    c->label_drop = 0.1f;
     c->clip = 1.0f;
     c->seed = 1;
     c->iters = 100001;
@@ -167,6 +171,88 @@ cdrl_status cdrl_config_preset(cdrl_config *c, const char *name) {
     return cdrl_fail(CDRL_STATUS_INVALID, "unknown preset '%s' (%s)", name, CDRL_PRESET_NAMES);
 }
 
+static cdrl_status check_image_config(const cdrl_config *c) {
+    if (c->in_ch < 1 || c->in_ch > 4 || c->res < 2 || c->res > 1024 ||
+        c->dim != c->in_ch * c->res * c->res)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: image shape out of range (in_ch %d in 1..4, res %d, dim %d must "
+                         "be in_ch*res*res)",
+                         c->in_ch, c->res, c->dim);
+    if (c->n_classes < 0 || c->n_classes > 100000)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: n_classes %d out of range (0 unconditional, else 1..100000)",
+                         c->n_classes);
+    int ok = c->ebm_ch >= 2 && c->ebm_ch % 2 == 0 && c->ebm_blocks >= 1 && c->ebm_n_mult >= 1 &&
+             c->ebm_n_mult <= CDRL_CONFIG_MAX_MULT && (c->res >> c->ebm_n_mult) >= 1 &&
+             c->ebm_n_mult * c->ebm_blocks <= CDRL_IMG_EBM_MAX_BLOCKS;
+    for (int l = 0; ok && l < c->ebm_n_mult; l++)
+        ok = c->ebm_ch_mult[l] >= 1 && c->ebm_ch_mult[l] <= 64;
+    if (!ok)
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "config: image EBM out of range (ebm_ch %d even, ebm_blocks %d, ebm_n_mult %d with res "
+            ">= 2^ebm_n_mult and at most %d blocks, ebm_ch_mult entries in 1..64)",
+            c->ebm_ch, c->ebm_blocks, c->ebm_n_mult, CDRL_IMG_EBM_MAX_BLOCKS);
+    ok = c->unet_dim >= 32 && c->unet_dim % 32 == 0 && c->unet_levels >= 1 &&
+         c->unet_levels <= CDRL_UNET_MAX_LEVELS && c->unet_res_blocks >= 1 && c->unet_n_attn >= 0 &&
+         c->unet_n_attn <= CDRL_CONFIG_MAX_ATTN && c->unet_n_attn <= CDRL_UNET_MAX_ATTN &&
+         c->unet_dropout >= 0.0f && c->unet_dropout < 1.0f &&
+         c->res % (1 << (c->unet_levels - 1)) == 0;
+    for (int a = 0; ok && a < c->unet_n_attn; a++)
+        ok = c->unet_attn[a] >= 1;
+    if (!ok)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: U-Net out of range (unet_dim %d a multiple of 32, unet_levels %d "
+                         "in 1..%d with res divisible by 2^(levels-1), unet_res_blocks %d >= 1, "
+                         "unet_n_attn %d in 0..%d, unet_dropout in [0,1))",
+                         c->unet_dim, c->unet_levels, CDRL_UNET_MAX_LEVELS, c->unet_res_blocks,
+                         c->unet_n_attn, CDRL_UNET_MAX_ATTN);
+    return CDRL_OK;
+}
+
+cdrl_status cdrl_config_check(const cdrl_config *c) {
+    if (c->kind == CDRL_MODEL_IMAGE) {
+        cdrl_status st = check_image_config(c);
+        if (st != CDRL_OK) return st;
+    } else if (c->kind != CDRL_MODEL_TOY || c->dim != 2) {
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: kind %d with dim %d (toy: kind 0, dim 2; images: kind 1)",
+                         (int)c->kind, c->dim);
+    } else if (c->ebm_ch < 4 || c->ebm_blocks < 1 || c->ebm_blocks > 4 || c->init_t_dim < 4 ||
+               c->init_t_dim % 2 || c->init_h_dim < 32 || c->init_h_dim % 32 ||
+               c->init_blocks < 1 || c->init_blocks > 8) {
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: network sizes out of range (ebm_ch %d, ebm_blocks %d, init_t_dim "
+                         "%d, init_h_dim %d (a multiple of 32), init_blocks %d)",
+                         c->ebm_ch, c->ebm_blocks, c->init_t_dim, c->init_h_dim, c->init_blocks);
+    }
+    if (c->n_levels < 1 || c->n_levels > CDRL_MAX_LEVELS || !(c->logsnr_min < c->logsnr_max) ||
+        !(c->step_b > 0))
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: schedule out of range (n_levels %d in 1..%d, logsnr_min < "
+                         "logsnr_max, step_b > 0)",
+                         c->n_levels, CDRL_MAX_LEVELS);
+    if (c->batch < 1 || c->batch > 1000000 || c->n_langevin < 1 || c->n_langevin > 10000 ||
+        c->langevin_ref_steps < 0 || c->langevin_ref_steps > 10000)
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "config: batch %d, Langevin steps %d or langevin_ref_steps %d out of range", c->batch,
+            c->n_langevin, c->langevin_ref_steps);
+    if (!(c->lr_ebm >= 0) || !(c->lr_init >= 0) || c->warmup_ebm < 0 || c->warmup_init < 0 ||
+        c->lr_decay_iters < 0 || !(c->ema_ebm >= 0 && c->ema_ebm < 1) ||
+        !(c->ema_init >= 0 && c->ema_init < 1) || !(c->clip > 0))
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "config: learning rates, warm-ups, EMA decays (in [0,1)) or clip (> 0) out of range");
+    if (!(c->label_drop >= 0 && c->label_drop <= 1))
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: label_drop %g out of [0, 1]",
+                         (double)c->label_drop);
+    if (!(c->init_data_weight >= 0 && c->init_data_weight <= 1))
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: init_data_weight %g out of [0, 1]",
+                         (double)c->init_data_weight);
+    return CDRL_OK;
+}
+
 // One table drives both directions of the JSON form.
 // F_IARR is an int array whose length is the int field at count (at most cap entries).
 typedef enum { F_INT, F_LONG, F_FLOAT, F_DOUBLE, F_U64, F_STR, F_IARR } field_type;
@@ -222,6 +308,7 @@ static const field fields[] = {
     FIELD(n_classes, F_INT),
     FIELD(ebm_class_gain, F_FLOAT),
     FIELD(flip, F_INT),
+    FIELD(label_drop, F_FLOAT),
     FIELD(init_data_weight, F_FLOAT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])

@@ -28,7 +28,7 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
     const size_t ne = ebm.params->total, ni = init.params->total;
     size_t bytes = 3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
-                   6 * cdrl_arena_floats_size(B) +
+                   8 * cdrl_arena_floats_size(B) +
                    (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
                    cdrl_langevin_scratch_size(tp->batch, ebm.dim);
     if (cdrl_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
@@ -43,6 +43,8 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     memcpy(t->ebm_ema, ebm.p_own, sizeof(float) * ne);
     memcpy(t->init_ema, init.p_own, sizeof(float) * ni);
     t->noise.pair = (int *)cdrl_arena_floats(a, B);
+    t->noise.label_u = cdrl_arena_floats(a, B);
+    t->label = (int *)cdrl_arena_floats(a, B);
     t->level_ebm = (int *)cdrl_arena_floats(a, B);
     t->level_init = (int *)cdrl_arena_floats(a, B);
     t->f_pos = cdrl_arena_floats(a, B);
@@ -69,6 +71,8 @@ void cdrl_trainer_deinit(cdrl_trainer *t) {
 void cdrl_trainer_draw_noise(cdrl_trainer *t) {
     const int B = t->tp.batch, T = t->sched.T;
     const size_t nd = (size_t)B * (size_t)t->ebm.dim;
+    // The label drops first: the order of the draws is part of what resume reproduces.
+    if (t->tp.conditional) cdrl_rng_uniform(&t->rng, t->noise.label_u, (size_t)B);
     uint32_t *j = (uint32_t *)t->noise.pair;
     cdrl_rng_int(&t->rng, j, (size_t)B, (uint32_t)T);
     for (int n = 0; n < B; n++)
@@ -93,13 +97,23 @@ static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *
                     t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
 }
 
-cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *cls,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats) {
     const cdrl_schedule *s = &t->sched;
     const cdrl_net *ebm = &t->ebm, *init = &t->init;
     const int B = t->tp.batch, D = ebm->dim, T = s->T;
     const size_t nd = (size_t)B * (size_t)D;
     CDRL_ASSERT(*ebm->p == ebm->p_own && *init->p == init->p_own); // not while EMA is swapped in
+    CDRL_ASSERT(!cls == !t->tp.conditional);
+
+    // Labels of a conditional model (method.md §7): class k is label k + 1, a share label_drop
+    // of them becomes the null label 0, the same for both networks.
+    const int *label = NULL;
+    if (cls) {
+        for (int n = 0; n < B; n++)
+            t->label[n] = nz->label_u[n] < t->tp.label_drop ? 0 : cls[n] + 1;
+        label = t->label;
+    }
 
     // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps.
     for (int n = 0; n < B; n++) {
@@ -211,13 +225,8 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     return CDRL_OK;
 }
 
-void cdrl_label_drop(int *label, const float *u, int B, float p) {
-    for (int n = 0; n < B; n++)
-        label[n] = u[n] < p ? 0 : label[n] + 1;
-}
-
-cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *cls,
                               cdrl_step_stats *stats) {
     cdrl_trainer_draw_noise(t);
-    return cdrl_trainer_step_with_noise(t, x, label, &t->noise, stats);
+    return cdrl_trainer_step_with_noise(t, x, cls, &t->noise, stats);
 }

@@ -1,8 +1,9 @@
 // One CDRL training iteration (method.md §4.1) for any pair of networks behind cdrl_net: the
 // energy network f (Adam) and the initializer mu (AdamW), with warm-ups, global-norm clipping
-// and EMA copies of both. The randomness of an iteration (pairs, diffusion noise, initializer
-// noise, Langevin noise) can be supplied from outside, which is how the parity test replays
-// the PyTorch twin's draws.
+// and EMA copies of both. Conditional models get class labels, of which a share becomes the null
+// label (method.md §7). The randomness of an iteration (label drops, pairs, diffusion noise,
+// initializer noise, Langevin noise) can be supplied from outside, which is how the parity
+// tests replay the draws of the official code and of the PyTorch twin.
 #ifndef CDRL_TRAIN_TRAINER_H
 #define CDRL_TRAIN_TRAINER_H
 
@@ -28,6 +29,8 @@ typedef struct cdrl_train_params {
     float wd_init;           // AdamW weight decay of the initializer: 0
     float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's
                              // target (0)
+    int conditional;  // 1: batches come with classes, dropped to the null label at label_drop
+    float label_drop; // share of class labels replaced by the null label: 0.1 (p_cond)
 } cdrl_train_params;
 
 // All random draws of one iteration.
@@ -36,6 +39,7 @@ typedef struct cdrl_step_noise {
     float *eps;         // (B, dim) shared by x_j and x_{j-1}
     float *xi_init;     // (B, dim) initializer noise
     float *xi_langevin; // (K, B, dim)
+    float *label_u;     // (B) uniforms deciding the label drops (conditional models)
 } cdrl_step_noise;
 
 typedef struct cdrl_step_stats {
@@ -58,6 +62,7 @@ typedef struct cdrl_trainer {
     // per-iteration buffers (B rows)
     cdrl_step_noise noise;
     int *level_ebm, *level_init;
+    int *label; // (B) the labels fed to both networks: class + 1, or 0 where dropped
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
     cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
     // Test hook (NULL in normal use): handed to the Langevin run of each step (langevin.h).
@@ -72,17 +77,15 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
 void cdrl_trainer_deinit(cdrl_trainer *t);
 // Draws this iteration's noise from the trainer's rng into t->noise.
 void cdrl_trainer_draw_noise(cdrl_trainer *t);
-// One iteration on the batch x (B, dim) with the noise in nz; label (B) holds the class labels
-// fed to both networks of a conditional model (0 = null, already dropped), or is NULL.
+// One iteration on the batch x (B, dim) with the noise in nz; cls (B) holds the classes 0..K-1 of
+// a conditional model's batch (NULL otherwise): class k becomes label k + 1, or the null label 0
+// where nz->label_u < label_drop.
 // CDRL_STATUS_DIVERGED when a loss, a gradient or a sample is not finite: then no weight, moment or
 // EMA copy has changed (the spectral-norm vectors have taken their power iteration).
-cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *label,
+cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *cls,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats);
-// The labels of a conditional training batch (method.md §7): class k becomes label k + 1, or
-// the null label 0 where the uniform draw u[n] < p (p_cond = 0.1 officially).
-void cdrl_label_drop(int *label, const float *u, int B, float p);
 // Draws the noise, then cdrl_trainer_step_with_noise.
-cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *label,
+cdrl_status cdrl_trainer_step(cdrl_trainer *t, const float *x, const int *cls,
                               cdrl_step_stats *stats);
 
 #endif // CDRL_TRAIN_TRAINER_H

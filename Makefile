@@ -1,5 +1,6 @@
 # cdrl build: `make` builds build/libcdrl.a and ./cdrl, `make test` runs every test,
-# `make bench` the kernel benchmarks, `make sanitize` the tests under ASan and UBSan.
+# `make bench` the kernel benchmarks, `make sanitize` the tests under ASan and UBSan, `make lint`
+# the include rules and the format, `make check` all of these but the benchmarks.
 # Options: NATIVE=1 (-march=native), DEBUG=1 (-O0, DEBUG asserts), NO_OMP=1, CC=clang.
 
 CC      ?= cc
@@ -34,7 +35,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 HEADERS   := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/*.h)
 
 .SECONDARY:
-.PHONY: all check test bench demo sanitize fixtures format format-check clean
+.PHONY: all check lint test bench demo sanitize fixtures format format-check clean
 all: $(BUILD)/libcdrl.a cdrl
 
 # Objects and archives are written under a temporary name and renamed, so that two makes
@@ -69,8 +70,12 @@ test: $(TESTS) $(BUILD)/cdrl
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # What CI runs: the tests, then the tests again under the sanitizers.
-check: test
+check: lint test
 	$(MAKE) sanitize
+
+# The include rules of the layers (scripts/lint.sh) and the house format (.clang-format).
+lint: format-check
+	@mkdir -p build && sh scripts/lint.sh
 
 # Trains the checkerboard with the demo preset (about 3 minutes on 2 cores), writes
 # runs/demo/samples.png and prints the held-out NLL and MMD.
@@ -97,7 +102,7 @@ fixtures:
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)
+	@clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(HEADERS)
 
 clean:
 	rm -rf build cdrl

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "cdrl.h"
-#include "io/png.h"
 
 #define N_WARMUP 1
 #define N_TIMED  3

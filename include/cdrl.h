@@ -434,6 +434,15 @@ cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *r
 // Loads a classifier and its statistics (cdrl_yardstick_stats_path). CDRL_STATUS_MISMATCH
 // when the statistics were made with other weights; IO / FORMAT as the files' loaders.
 cdrl_status cdrl_yardstick_load(cdrl_yardstick **out, const char *classifier_path);
+// A calibration set (docs/yardstick.md) into x (n, dim) and its true classes into cls (n): n
+// images of data (a data-set spec; its test split unless what is "train") in an order drawn
+// from seed, cycled when n exceeds the split, transformed by what: "test" or "train" (as
+// they are), "noise:SIGMA" (Gaussian noise, clamped to [-1, 1]), "blur" (3x3 box blur),
+// "missing:CLASS" (that class left out) or "means" (every image its class's mean image).
+// channels and dim (channels x side x side) are the images' shape: CDRL_STATUS_MISMATCH when
+// the data differ, CDRL_STATUS_INVALID for an unknown what.
+cdrl_status cdrl_yardstick_calibration(float *x, int *cls, int n, int channels, int dim,
+                                       const char *what, const char *data, uint64_t seed);
 void cdrl_yardstick_free(cdrl_yardstick *y); // NULL is a no-op
 cdrl_classifier *cdrl_yardstick_classifier(cdrl_yardstick *y);
 const char *cdrl_yardstick_data(const cdrl_yardstick *y); // the reference set's spec
@@ -453,6 +462,155 @@ cdrl_status cdrl_yardstick_score(cdrl_yardstick *y, const float *x, const int *c
 cdrl_status cdrl_yardstick_score_features(cdrl_yardstick *y, const float *f, const int *pred,
                                           const int *cls, int n, const cdrl_yardstick_params *p,
                                           cdrl_yardstick_result *r);
+
+// ---------------------------------------------------------------------------------------
+// Files: safetensors (checkpoints, tensors in and out), PNG, figures. Buffers the library
+// hands over (cdrl_png_read's pixels) are freed with cdrl_free (NULL is a no-op).
+void cdrl_free(void *p);
+
+// safetensors files (https://github.com/huggingface/safetensors): an 8-byte little-endian
+// header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {..}},
+// then raw little-endian data. Used for checkpoints and test fixtures alike. The reader checks
+// every offset and shape against the file size before any data is touched; the writer puts
+// the data at a 64-byte boundary and saves to "<path>.tmp" before renaming it into place.
+
+#define CDRL_ST_MAX_DIMS 8
+
+typedef enum cdrl_st_dtype {
+    CDRL_ST_F32,
+    CDRL_ST_F64,
+    CDRL_ST_I64,
+    CDRL_ST_I32,
+    CDRL_ST_U8,
+} cdrl_st_dtype;
+
+typedef struct cdrl_st_tensor {
+    const char *name;
+    cdrl_st_dtype dtype;
+    int ndim;
+    int64_t shape[CDRL_ST_MAX_DIMS];
+    size_t numel;
+    const void *data; // aligned to the element size; owned by the file
+} cdrl_st_tensor;
+
+typedef struct cdrl_st_file cdrl_st_file;
+
+// Reads and validates a whole file. On failure *out is NULL and the log says what and where.
+cdrl_status cdrl_st_load(cdrl_st_file **out, const char *path);
+void cdrl_st_free(cdrl_st_file *f); // NULL is a no-op
+int cdrl_st_count(const cdrl_st_file *f);
+const cdrl_st_tensor *cdrl_st_at(const cdrl_st_file *f, int i);
+// NULL when the name is absent.
+const cdrl_st_tensor *cdrl_st_find(const cdrl_st_file *f, const char *name);
+// A metadata string, or NULL when absent.
+const char *cdrl_st_meta(const cdrl_st_file *f, const char *key);
+const char *cdrl_st_path(const cdrl_st_file *f);
+const char *cdrl_st_dtype_name(cdrl_st_dtype t);
+
+// The float32 tensor `name` with exactly `numel` elements, or NULL after logging what is
+// missing or different (file, tensor, expected vs found).
+const float *cdrl_st_f32(const cdrl_st_file *f, const char *name, size_t numel);
+
+// Writer. Tensors are borrowed: their data must stay valid until cdrl_st_writer_save.
+typedef struct cdrl_st_writer cdrl_st_writer;
+cdrl_st_writer *cdrl_st_writer_create(void); // NULL on out-of-memory
+void cdrl_st_writer_free(cdrl_st_writer *w); // NULL is a no-op
+cdrl_status cdrl_st_writer_add(cdrl_st_writer *w, const char *name, cdrl_st_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data);
+cdrl_status cdrl_st_writer_add_f32(cdrl_st_writer *w, const char *name, int ndim,
+                                   const int64_t *shape, const float *data);
+cdrl_status cdrl_st_writer_meta(cdrl_st_writer *w, const char *key, const char *value);
+cdrl_status cdrl_st_writer_save(const cdrl_st_writer *w, const char *path);
+
+// PNG files through libpng (http://www.libpng.org/pub/png/libpng-manual.txt): 8-bit grey or
+// RGB images with tEXt chunks that record how an image was made (seed, checkpoint, levels,
+// Langevin settings), so that it can be reproduced from the file alone. Writing goes to
+// "<path>.tmp" and is renamed into place; the bytes are a function of the inputs alone (no
+// tIME chunk, fixed zlib settings). Reading accepts any PNG colour type and bit depth and
+// hands back 8-bit grey or RGB. Left out: colour management (gAMA, iCCP, sRGB are ignored),
+// alpha compositing (alpha is dropped), 16-bit output, APNG.
+
+// Longest tEXt keyword the PNG specification allows (bytes, without the terminator).
+#define CDRL_PNG_KEY_MAX 79
+
+// Writes pixels (height, width, channels) row-major, interleaved, row 0 at the top, with
+// channels 1 (grey) or 3 (RGB), to `path` via "<path>.tmp" and rename(). Each of the n_text
+// pairs text_keys[i] / text_values[i] becomes one tEXt chunk, in the order given (the arrays
+// may be NULL when n_text is 0). Keys must be 1..79 printable Latin-1 characters without
+// leading, trailing or double spaces (the PNG rule); values are free text.
+// Returns CDRL_OK; CDRL_STATUS_INVALID for a bad key (nothing is written);
+// CDRL_STATUS_IO when the file cannot be created, written or renamed (the .tmp is removed);
+// CDRL_STATUS_NOMEM. libpng errors never abort the process: they come back as a status and
+// a logged message naming the file. NULL pixels/path, channels other than 1 or 3, or
+// non-positive sizes are programming errors (CDRL_ASSERT).
+// Thread-safe for distinct paths.
+cdrl_status cdrl_png_write(const char *path, const uint8_t *pixels, int width, int height,
+                           int channels, const char *const *text_keys,
+                           const char *const *text_values, int n_text);
+
+// Reads any PNG (grey, grey+alpha, RGB, RGBA, palette; 1..16 bits; interlaced or not) into
+// a new buffer of *h rows by *w columns by *channels bytes, row-major and interleaved, with
+// *channels 1 for grey sources and 3 for colour ones (palettes expand to RGB, alpha is
+// dropped, 16-bit samples are scaled to 8 bits with rounding, low bit depths are expanded to
+// 0..255). The caller owns *pixels and frees it with cdrl_free.
+// Returns CDRL_OK; CDRL_STATUS_IO when the file cannot be opened; CDRL_STATUS_FORMAT when
+// it is not a PNG, is corrupt or truncated (the message names the path); CDRL_STATUS_NOMEM.
+// On failure *pixels is NULL and the sizes are 0. Thread-safe.
+cdrl_status cdrl_png_read(const char *path, uint8_t **pixels, int *w, int *h, int *channels);
+
+// Raster figures for the CLI: an RGB canvas of equal tiles (a grid of panels) that each
+// hold a 2-D point cloud drawn as a density histogram, a heatmap of a gridded density, or
+// an image from the model, saved as PNG with tEXt settings (io/png.h). Panels are what the
+// official CDRL toy figures show (samples per noise level, learned densities). Left out on
+// purpose: text, axes, legends and anti-aliasing; one colormap (viridis-like, our own table).
+//
+// Layout: tiles are tile_w x tile_h pixels with `gap` white pixels between them and around
+// the border, so tile (row, col) starts at x = gap + col * (tile_w + gap),
+// y = gap + row * (tile_h + gap). Undrawn tiles stay white.
+
+typedef struct cdrl_figure {
+    int n_rows, n_cols;
+    int tile_w, tile_h, gap; // pixels
+    int width, height;       // pixels of the whole canvas
+    uint8_t *rgb;            // (height, width, 3), row 0 at the top
+} cdrl_figure;
+
+// A white canvas for n_rows x n_cols tiles. Returns NULL (and logs) when out of memory.
+// Sizes must be positive and gap >= 0 (CDRL_ASSERT). Free with cdrl_figure_free.
+cdrl_figure *cdrl_figure_create(int n_rows, int n_cols, int tile_w, int tile_h, int gap);
+void cdrl_figure_free(cdrl_figure *fig); // NULL is a no-op
+
+// Pointer to the RGB triple of pixel (x, y) inside tile (row, col), for tests and overlays.
+uint8_t *cdrl_figure_pixel(cdrl_figure *fig, int row, int col, int x, int y);
+
+// The colormap: t in [0, 1] (clamped; NaN reads as 0) to RGB, by linear interpolation
+// between anchor colours from dark purple (0) through teal to yellow (1).
+void cdrl_figure_colormap(uint8_t rgb[3], float t);
+
+// Draws pts (n, 2) = (x, y) pairs as a 2-D histogram over [xmin, xmax) x [ymin, ymax): one
+// bin per pixel, y growing upwards, colour = colormap(log(1 + count) / log(1 + max count)),
+// so that thin tails stay visible next to dense modes. Empty bins get colormap(0); points
+// outside the range or not finite are skipped. Needs xmax > xmin, ymax > ymin. Returns
+// CDRL_STATUS_NOMEM if the bin counts cannot be allocated (the tile is then unchanged).
+cdrl_status cdrl_figure_scatter(cdrl_figure *fig, int row, int col, const float *pts, int n,
+                                float xmin, float xmax, float ymin, float ymax);
+
+// Draws values (gh, gw), row-major with row 0 at the top, stretched over the tile by nearest
+// neighbour, as colormap(v / max v). Negative and non-finite values read as 0; an all-zero
+// grid is drawn as colormap(0).
+void cdrl_figure_heatmap(cdrl_figure *fig, int row, int col, const float *values, int gh, int gw);
+
+// A model value in [-1, 1] as a byte: clamp (NaN reads as -1), then round((v + 1) * 127.5).
+uint8_t cdrl_figure_to_byte(float v);
+
+// Draws img (C, H, W) with C 1 or 3 and values in [-1, 1] (the model's data range), stretched
+// over the tile by nearest neighbour: clamp to [-1, 1], then round((v + 1) * 127.5), so that
+// -1, 0, 1 give 0, 128, 255; NaN gives 0. Grey is replicated to RGB.
+void cdrl_figure_image(cdrl_figure *fig, int row, int col, const float *img, int C, int H, int W);
+
+// Writes the canvas as an RGB PNG with the given tEXt pairs (see cdrl_png_write).
+cdrl_status cdrl_figure_save(const cdrl_figure *fig, const char *path, const char *const *keys,
+                             const char *const *values, int n);
 
 #ifdef __cplusplus
 }

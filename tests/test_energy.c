@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cdrl.h"
-#include "io/png.h"
 #include "test_model_util.h"
 
 // f = logp * h_j and dfdx = dlogp * h_j hold up to the rounding of the two float products

@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 #include "cdrl.h"
-#include "io/png.h"
-#include "io/safetensors.h"
 #include "test_model_util.h"
 
 #define STEPS 4

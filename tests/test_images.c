@@ -13,8 +13,8 @@
 
 #include <jpeglib.h> // after stdio.h: it uses size_t and FILE without including them
 
+#include "cdrl.h"
 #include "data/images.h"
-#include "io/png.h"
 #include "test_util.h"
 
 static char root[128];

@@ -7,8 +7,7 @@
 #include <setjmp.h>
 #include <unistd.h>
 
-#include "io/figure.h"
-#include "io/png.h"
+#include "cdrl.h"
 #include "test_util.h"
 
 static char dir_prefix[64];

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "core/core.h"
-#include "io/safetensors.h"
 
 static int test_failures, test_checks;
 

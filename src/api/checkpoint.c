@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "api/model.h"
+#include "cdrl.h"
 #include "core/core.h"
-#include "io/safetensors.h"
 
 #define CKPT_FORMAT  "cdrl-checkpoint"
 #define CKPT_VERSION "1"

@@ -10,10 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "cli/cli.h"
-#include "core/core.h" // cdrl_free, for cdrl_png_read's pixels
-#include "io/png.h"
-#include "io/safetensors.h"
 
 typedef struct energy_opts {
     const char *model, *png, *tensor, *output;

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "cli/cli.h"
-#include "core/rng.h"
-#include "io/safetensors.h"
 
 // Streams of the held-out draws: far from the trainer's and the sampler's streams.
 #define STREAM_HELD_OUT 101
@@ -271,122 +270,6 @@ static int parse_box(const char *s, float box[4]) {
 // ---------------------------------------------------------------------------------------
 // Images: the yardstick
 
-// The first n of a seeded permutation of 0..N-1 into idx (n <= N).
-static void pick(int *idx, int n, int N, uint64_t seed) {
-    cdrl_rng r;
-    cdrl_rng_init(&r, seed, 7);
-    for (int i = 0; i < N; i++)
-        idx[i] = i;
-    for (int i = 0; i < n; i++) {
-        uint32_t u;
-        cdrl_rng_int(&r, &u, 1, (uint32_t)(N - i));
-        const int j = i + (int)u, t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-}
-
-// 3x3 box blur of one (C, S, S) image with replicated edges (the background of Fashion-MNIST
-// is -1: zero padding would brighten the border).
-static void box_blur(float *im, float *t, int C, int S) {
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < S; y++)
-            for (int q = 0; q < S; q++) {
-                float s = 0;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dq = -1; dq <= 1; dq++) {
-                        const int yy = y + dy < 0 ? 0 : y + dy >= S ? S - 1 : y + dy;
-                        const int qq = q + dq < 0 ? 0 : q + dq >= S ? S - 1 : q + dq;
-                        s += im[((size_t)c * S + yy) * S + qq];
-                    }
-                t[((size_t)c * S + y) * S + q] = s / 9.0f;
-            }
-    memcpy(im, t, sizeof(float) * (size_t)C * S * S);
-}
-
-// The calibration sets of docs/yardstick.md: n images of the classifier's data set (the test
-// split, or the train split for "train") drawn in a seeded order, transformed, with their true
-// classes in cls. x (n, dim) and cls (n) are allocated here.
-static int calibration_set(const char *what, const char *data, int n, int C, uint64_t seed,
-                           float **xo, int **clso, int *dim_out) {
-    char spec[700];
-    const int train = strcmp(what, "train") == 0, blur = strcmp(what, "blur") == 0,
-              means = strcmp(what, "means") == 0;
-    double sigma = 0;
-    int missing = -1;
-    char tail;
-    if (!train && !blur && !means && strcmp(what, "test") != 0 &&
-        sscanf(what, "noise:%lf%c", &sigma, &tail) != 1 &&
-        sscanf(what, "missing:%d%c", &missing, &tail) != 1)
-        return cli_die(CLI_USAGE,
-                       "--calibrate %s: expected test, train, noise:SIGMA, blur, "
-                       "missing:CLASS or means",
-                       what);
-    if (train || strstr(data, ":test"))
-        snprintf(spec, sizeof spec, "%s", data);
-    else
-        snprintf(spec, sizeof spec, "%s:test", data);
-    cdrl_dataset *d = NULL;
-    if (cdrl_dataset_open(&d, spec) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "--calibrate: cannot open '%s'", spec);
-    const int N = (int)cdrl_dataset_size(d), D = cdrl_dataset_dim(d), K = cdrl_dataset_classes(d);
-    const float *src = cdrl_dataset_points(d);
-    const int *lab = cdrl_dataset_labels(d);
-    float *x = malloc(sizeof(float) * (size_t)n * (size_t)D),
-          *t = malloc(sizeof(float) * (size_t)D);
-    int *cls = malloc(sizeof(int) * (size_t)n), *idx = malloc(sizeof(int) * (size_t)N);
-    double *mu = means ? calloc((size_t)K * (size_t)D, sizeof(double)) : NULL;
-    long *cnt = means ? calloc((size_t)K, sizeof(long)) : NULL;
-    int rc = CLI_OK;
-    if (!x || !t || !cls || !idx || (means && (!mu || !cnt)))
-        rc = cli_die(CLI_FAIL, "--calibrate: out of memory for %d images", n);
-    else if (K < 1 || missing >= K || (missing >= 0 && K < 2))
-        rc = cli_die(CLI_FAIL, "--calibrate %s: '%s' has %d classes", what, spec, K);
-    if (rc == CLI_OK) {
-        pick(idx, N, N, seed); // the whole split in a seeded order, cycled when n > N
-        for (int i = 0, m = 0; m < n; i++) {
-            const int j = idx[i % N];
-            if (lab[j] == missing) continue;
-            memcpy(x + (size_t)m * D, src + (size_t)j * D, sizeof(float) * (size_t)D);
-            cls[m++] = lab[j];
-        }
-        cdrl_rng r;
-        cdrl_rng_init(&r, seed, 8);
-        for (int i = 0; i < n && sigma > 0; i++) { // Gaussian noise, clamped to [-1, 1]
-            cdrl_rng_normal(&r, t, (size_t)D);
-            for (int k = 0; k < D; k++) {
-                const float v = x[(size_t)i * D + k] + (float)sigma * t[k];
-                x[(size_t)i * D + k] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
-            }
-        }
-        const int S = (int)(sqrt((double)D / C) + 0.5);
-        for (int i = 0; i < n && blur; i++)
-            box_blur(x + (size_t)i * D, t, C, S);
-        for (int j = 0; j < N && means; j++) {
-            cnt[lab[j]]++;
-            for (int k = 0; k < D; k++)
-                mu[(size_t)lab[j] * D + k] += (double)src[(size_t)j * D + k];
-        }
-        for (int i = 0; i < n && means; i++) // every image its class's mean image
-            for (int k = 0; k < D; k++)
-                x[(size_t)i * D + k] = (float)(mu[(size_t)cls[i] * D + k] / (double)cnt[cls[i]]);
-    }
-    free(t);
-    free(idx);
-    free(mu);
-    free(cnt);
-    cdrl_dataset_free(d);
-    if (rc != CLI_OK) {
-        free(x);
-        free(cls);
-        return rc;
-    }
-    *xo = x;
-    *clso = cls;
-    *dim_out = D;
-    return CLI_OK;
-}
-
 // The generated features and the reference statistics for ref/yardstick_twin.py --check.
 static int dump_features(const char *path, cdrl_yardstick *ys, const float *f, int n,
                          const cdrl_yardstick_result *r) {
@@ -444,7 +327,19 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
                      (unsigned long long)o->seed);
     } else if (o->calibrate) {
         *n = o->n;
-        rc = calibration_set(o->calibrate, cdrl_classifier_data(cl), *n, C, o->seed, x, cls, &D);
+        const int R = cdrl_classifier_res(cl);
+        D = C * R * R;
+        *x = malloc(sizeof(float) * (size_t)*n * (size_t)D);
+        *cls = malloc(sizeof(int) * (size_t)*n);
+        cdrl_status st = !*x || !*cls
+                             ? CDRL_STATUS_NOMEM
+                             : cdrl_yardstick_calibration(*x, *cls, *n, C, D, o->calibrate,
+                                                          cdrl_classifier_data(cl), o->seed);
+        if (st == CDRL_STATUS_NOMEM)
+            rc = cli_die(CLI_FAIL, "--calibrate: out of memory for %d images", *n);
+        else if (st != CDRL_OK)
+            rc = cli_fail(st == CDRL_STATUS_INVALID ? CLI_USAGE : CLI_FAIL, "--calibrate %s",
+                          o->calibrate);
         snprintf(source, ns, "calibration '%s' of %s: %d images", o->calibrate,
                  cdrl_classifier_data(cl), *n);
     } else {

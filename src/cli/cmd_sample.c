@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdrl.h"
 #include "cli/cli.h"
-#include "io/figure.h"
 
 typedef struct sample_opts {
     const char *model, *output, *png, *grid;

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cdrl.h"
 #include "cli/cli.h"
-#include "io/figure.h"
 
 #define FIG_GRID  200  // density grid per panel, as the official visualisation (method.md §5.6)
 #define EVAL_SEED 1234 // held-out points of the final evaluation: `cdrl eval`'s default seed

@@ -3,9 +3,8 @@
 // each with tEXt chunks saying how it was made.
 #include <stdlib.h>
 
+#include "cdrl.h"
 #include "cli/cli.h"
-#include "io/figure.h"
-#include "io/png.h"
 
 #define GRID_GAP 2 // white pixels between grid tiles
 

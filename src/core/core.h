@@ -44,7 +44,6 @@ cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) CDRL_PRINTF(2, 3);
 #define CDRL_PI    3.14159265358979323846
 void *cdrl_malloc(size_t bytes);
 void *cdrl_calloc(size_t bytes);
-void cdrl_free(void *p);
 long cdrl_alloc_live(void);
 
 // ---------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@
 #include <jpeglib.h>
 #include <zlib.h>
 
+#include "cdrl.h"
 #include "core/core.h"
-#include "io/png.h"
 
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
                                               "Coat",        "Sandal",    "Shirt",    "Sneaker",

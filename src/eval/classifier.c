@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "core/core.h"
 #include "data/dataset.h"
 #include "eval/classifier.h"
-#include "io/safetensors.h"
 #include "nn/param.h"
 #include "ops/ops.h"
 #include "train/optim.h"

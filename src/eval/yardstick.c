@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "core/core.h"
 #include "core/rng.h"
 #include "data/dataset.h"
-#include "io/safetensors.h"
 
 #define STATS_FORMAT  "cdrl-yardstick-stats"
 #define STATS_VERSION "1"

@@ -2,13 +2,12 @@
 // clouds, heatmaps and image tiles, saved through io/png. No text rendering, no anti-aliasing.
 // Colormap anchors: the viridis map (van der Walt and Smith, matplotlib 1.5) sampled at nine
 // evenly spaced points, interpolated linearly in RGB.
-#include "io/figure.h"
+#include "cdrl.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "core/core.h"
-#include "io/png.h"
 
 cdrl_figure *cdrl_figure_create(int n_rows, int n_cols, int tile_w, int tile_h, int gap) {
     CDRL_ASSERT(n_rows > 0 && n_cols > 0 && tile_w > 0 && tile_h > 0 && gap >= 0);

@@ -3,7 +3,7 @@
 // in the public function, which frees everything and returns a status. libpng's own
 // allocations go through cdrl_malloc, so the tests' live-allocation count covers them too.
 // Reference: libpng manual, sections III (reading) and IV (writing), "Setjmp/longjmp issues".
-#include "io/png.h"
+#include "cdrl.h"
 
 #include <errno.h>
 #include <png.h>

@@ -1,5 +1,5 @@
 // safetensors reader and writer (see safetensors.h). The JSON header goes through cJSON.
-#include "io/safetensors.h"
+#include "cdrl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
 #ifndef CDRL_NN_PARAM_FILE_H
 #define CDRL_NN_PARAM_FILE_H
 
-#include "io/safetensors.h"
+#include "cdrl.h"
 #include "nn/param.h"
 
 typedef struct cdrl_param_group {

@@ -1,6 +1,7 @@
 // The network configurations stored in an official-code fixture's "config" metadata,
 // {"ebm": {...}, "unet": {...}} (tools/convert_official.py and ref/official_image_iter.py
-// write the same form): shared by test_official.c and test_official_iter.c.
+// write the same form), and loading the converted weights by name: shared by test_official.c and
+// test_official_iter.c.
 #ifndef CDRL_TESTS_OFFICIAL_CONFIG_H
 #define CDRL_TESTS_OFFICIAL_CONFIG_H
 
@@ -9,6 +10,7 @@
 
 #include "models/img_ebm.h"
 #include "models/unet.h"
+#include "nn/param_file.h"
 #include "test_util.h"
 
 static inline int json_int(const cJSON *o, const char *key) {
@@ -53,6 +55,18 @@ static inline void official_configs(const cdrl_st_file *f, cdrl_img_ebm_config *
     u->dropout = (float)d->valuedouble;
     u->n_classes = json_int(ju, "n_classes");
     cJSON_Delete(root);
+}
+
+// Loading by name through the checkpoint reader (nn/param_file.h): a table into dst, and an
+// EBM's parameters and spectral-norm buffers together.
+static inline cdrl_status load_table(const cdrl_param_table *t, float *dst, const cdrl_st_file *f,
+                                     const char *prefix) {
+    const cdrl_param_group g = {prefix, t, dst};
+    return cdrl_param_groups_read(&g, 1, f);
+}
+static inline cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
+    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
+    return cdrl_param_groups_read(g, 2, f);
 }
 
 #endif // CDRL_TESTS_OFFICIAL_CONFIG_H

@@ -7,25 +7,10 @@
 // Leaves out real official files (none are committed) and training state.
 
 #include "core/rng.h"
-#include "models/img_ebm.h"
-#include "models/unet.h"
-#include "nn/param_file.h"
 #include "official_config.h"
 #include "test_util.h"
 
 static cdrl_st_file *fx;
-
-// Loading by name through the checkpoint reader (nn/param_file.h): a table into dst, and an
-// EBM's parameters and spectral-norm buffers together.
-static cdrl_status load_table(const cdrl_param_table *t, float *dst, const cdrl_st_file *f,
-                              const char *prefix) {
-    const cdrl_param_group g = {prefix, t, dst};
-    return cdrl_param_groups_read(&g, 1, f);
-}
-static cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
-    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
-    return cdrl_param_groups_read(g, 2, f);
-}
 
 // Every tensor under prefix is a tensor of the table (no stray names), counted.
 static int count_prefix(const char *prefix) {

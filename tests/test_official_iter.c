@@ -45,9 +45,6 @@
 
 #include "core/rng.h"
 #include "diffusion/schedule.h"
-#include "models/img_ebm.h"
-#include "models/unet.h"
-#include "nn/param_file.h"
 #include "official_config.h"
 #include "sampler/chain.h"
 #include "test_util.h"
@@ -65,18 +62,6 @@
 #define LABEL_DROP     0.1f // p_cond of main_cond.py
 
 static cdrl_st_file *fx;
-
-// Loading by name through the checkpoint reader (nn/param_file.h): a table into dst, and an
-// EBM's parameters and spectral-norm buffers together.
-static cdrl_status load_table(const cdrl_param_table *t, float *dst, const cdrl_st_file *f,
-                              const char *prefix) {
-    const cdrl_param_group g = {prefix, t, dst};
-    return cdrl_param_groups_read(&g, 1, f);
-}
-static cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
-    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
-    return cdrl_param_groups_read(g, 2, f);
-}
 
 // The tensor `key` against got (numel values): whole, or as a probe (see the top) plus the
 // L2 norm, which must agree to the relative tolerance.

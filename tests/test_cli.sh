@@ -145,9 +145,15 @@ run 1 "resume with a conflicting --set" "$CDRL" train --out $R --resume --set ba
 one_line "--config/--set: batch 32 conflicts with the checkpoint"
 [ "$(sum $R/model.safetensors)" = "$before" ]
 ok $? "checkpoint unchanged after the refused --set resume"
+# A record past the checkpoint (as a run that stopped after its last checkpoint leaves) is
+# dropped on resume; steps then rise and time_s, the training clock, goes on from the last kept.
+echo '{"step":29,"time_s":1e9}' >>$R/metrics.jsonl
 run 0 "resume to 30 steps" "$CDRL" train --out $R --resume --iters 30 --threads 1 --eval-n 200 --no-eval
 "$CDRL" info $R | grep -q '^step  *30$'
 ok $? "resumed checkpoint at step 30"
+sed -n 's/^{"step":\([0-9]*\),.*"time_s":\([0-9.e+-]*\).*/\1 \2/p' $R/metrics.jsonl |
+    awk 'NR > 1 && ($1 <= s || $2 < t || $2 >= 1e9) { bad = 1 } { s = $1; t = $2 } END { exit bad || NR < 3 }'
+ok $? "metrics.jsonl after the resume: rising steps, a continuing clock, the stray record gone"
 
 # ---------------------------------------------------------------------------------------
 # Divergence: the trainer's NaN/Inf check stops the run; nothing diverged is saved.

@@ -384,6 +384,46 @@ static void json_num(FILE *f, const char *key, double v, int last) {
         fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
 }
 
+// On resume, metrics.jsonl keeps the records of the steps the checkpoint holds (a run that
+// stopped after its last checkpoint has written some beyond it), rewritten through a temporary
+// file, and the training clock goes on from the last of them: *t_train is its time_s and
+// *t_eval_last the time_s of its last --eval-every record, so that time_s and the evaluation
+// schedule continue as if the run had not stopped. A missing file is an empty one.
+static int trim_metrics(const char *path, long start, double *t_train, double *t_eval_last) {
+    *t_train = *t_eval_last = 0;
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return errno == ENOENT ? CLI_OK
+                               : cli_die(CLI_FAIL, "%s: cannot open: %s", path, strerror(errno));
+    char tmp[4200], line[65536];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return cli_die(CLI_FAIL, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    int ok = 1;
+    while (ok && fgets(line, sizeof line, in)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "time_s");
+        if (cJSON_IsNumber(step) && step->valuedouble <= (double)start) {
+            ok = fputs(line, out) >= 0;
+            if (cJSON_IsNumber(t) && t->valuedouble > *t_train) *t_train = t->valuedouble;
+            if (cJSON_IsNumber(t) && cJSON_GetObjectItemCaseSensitive(j, "eval"))
+                *t_eval_last = t->valuedouble;
+        }
+        cJSON_Delete(j);
+    }
+    ok = ok && !ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || !ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cli_die(CLI_FAIL, "%s: cannot rewrite for the resume", path);
+    }
+    return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv) {
     train_opts o = {.data = NULL,
                     .out = "runs/demo",
@@ -510,6 +550,9 @@ int cmd_train(int argc, char **argv) {
                start, o.iters);
         goto done;
     }
+    double t_before = 0, t_eval_last = 0; // training time of the run's earlier legs
+    if (o.resume && (rc = trim_metrics(metrics, start, &t_before, &t_eval_last)) != CLI_OK)
+        goto done;
     FILE *mf = fopen(metrics, o.resume ? "a" : "w");
     if (!mf) {
         rc = cli_die(CLI_FAIL, "%s: cannot open: %s", metrics, strerror(errno));
@@ -527,9 +570,8 @@ int cmd_train(int argc, char **argv) {
 
     cli_progress pr;
     cli_progress_init(&pr, start, o.iters, o.log_every);
-    const double t0 = cli_now();
-    double t_log = t0, t_eval = 0,
-           t_eval_last = 0; // seconds spent evaluating; training time of the last
+    const double t0 = cli_now() - t_before; // training time, counted from the run's first step
+    double t_log = cli_now(), t_eval = 0;   // seconds spent evaluating in this leg
     long saved_step = o.resume ? start : -1, step_log = start;
     for (long step = start + 1; step <= o.iters; step++) {
         cdrl_train_stats st;

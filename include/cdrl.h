@@ -141,12 +141,11 @@ void cdrl_config_toy_official(cdrl_config *c);
 // warm-up 10000 with offset 500 for the initializer, EMA 0.9999, K 15, b 2e-4 with per-pair
 // C_j, 500001 iterations, seed 5, flips), "fmnist-cpu" (class-conditional Fashion-MNIST at
 // 28x28, 2700 iterations, about an hour on 2 cores: FD 44.7 and class accuracy 0.79 at
-// N = 1000, docs/tuning.md), "fmnist-cpu-long" (the same over 4000 iterations, about 85
-// minutes on 2 cores) and "tiny-image" (8x8 grey images, tiny widths, batch 8, K 3: for
+// N = 1000, docs/tuning.md) and "tiny-image" (8x8 grey images, tiny widths, batch 8, K 3: for
 // tests). CDRL_STATUS_INVALID for others.
 cdrl_status cdrl_config_preset(cdrl_config *c, const char *name);
 #define CDRL_PRESET_NAMES                                                                          \
-    "official-toy, demo, quality (2-D); fmnist-cpu, fmnist-cpu-long, official-cifar10, "           \
+    "official-toy, demo, quality (2-D); fmnist-cpu, official-cifar10, "                            \
     "tiny-image (images)"
 // CDRL_OK when every field is in range, else CDRL_STATUS_INVALID naming the field
 // (cdrl_model_create checks the same).

@@ -520,7 +520,7 @@ int cmd_train(int argc, char **argv) {
         else
             rc = cli_die(CLI_FAIL,
                          "--data %s: images need an image preset (fmnist-cpu, "
-                         "fmnist-cpu-long, official-cifar10, tiny-image)",
+                         "official-cifar10, tiny-image)",
                          cfg->data);
         goto done;
     }

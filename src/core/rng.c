@@ -90,3 +90,16 @@ void cdrl_rng_int(cdrl_rng *r, uint32_t *out, size_t n, uint32_t m) {
     }
     r->counter += n_blocks;
 }
+
+void cdrl_rng_shuffle_prefix(cdrl_rng *r, int *idx, int n, int N) {
+    CDRL_ASSERT(n >= 0 && n <= N);
+    for (int i = 0; i < N; i++)
+        idx[i] = i;
+    for (int i = 0; i < n; i++) {
+        uint32_t u;
+        cdrl_rng_int(r, &u, 1, (uint32_t)(N - i));
+        const int j = i + (int)u, t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}

@@ -23,5 +23,8 @@ void cdrl_rng_uniform(cdrl_rng *r, float *out, size_t n);
 void cdrl_rng_normal(cdrl_rng *r, float *out, size_t n);
 // out[i] uniform on {0, .., m-1} (m >= 1), from 32 bits by multiply-shift (bias < m/2^32).
 void cdrl_rng_int(cdrl_rng *r, uint32_t *out, size_t n, uint32_t m);
+// idx (N) = 0..N-1, its first n entries then a uniform random draw without replacement, in
+// random order (a partial Fisher-Yates shuffle, one cdrl_rng_int per entry). n <= N.
+void cdrl_rng_shuffle_prefix(cdrl_rng *r, int *idx, int n, int N);
 
 #endif // CDRL_CORE_RNG_H

@@ -12,15 +12,7 @@
 static void pick(int *idx, int n, int N, uint64_t seed) {
     cdrl_rng r;
     cdrl_rng_init(&r, seed, 7);
-    for (int i = 0; i < N; i++)
-        idx[i] = i;
-    for (int i = 0; i < n; i++) {
-        uint32_t u;
-        cdrl_rng_int(&r, &u, 1, (uint32_t)(N - i));
-        const int j = i + (int)u, t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
+    cdrl_rng_shuffle_prefix(&r, idx, n, N);
 }
 
 // 3x3 box blur of one (C, S, S) image with replicated edges (the background of Fashion-MNIST

@@ -81,16 +81,9 @@ cdrl_status cdrl_yardstick_write_stats(cdrl_classifier *c, const cdrl_dataset *r
         // a fixed random subset, kept in its random order so that any prefix is random too
         cdrl_rng rng;
         cdrl_rng_init(&rng, 20240601, 0);
-        for (int i = 0; i < n; i++)
-            perm[i] = i;
-        for (int i = 0; i < n_keep; i++) {
-            uint32_t r;
-            cdrl_rng_int(&rng, &r, 1, (uint32_t)(n - i));
-            const int j = i + (int)r, t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
+        cdrl_rng_shuffle_prefix(&rng, perm, n_keep, n);
+        for (int i = 0; i < n_keep; i++)
             memcpy(kept + (size_t)i * d, f + (size_t)perm[i] * d, sizeof(float) * (size_t)d);
-        }
         cdrl_st_writer *w = cdrl_st_writer_create();
         char num[3][32];
         snprintf(num[0], sizeof num[0], "%d", n);

@@ -142,12 +142,9 @@ static cdrl_status load_weights(cdrl_model **out, const cdrl_st_file *f, const c
     cdrl_status st = weights_config(&c, cdrl_st_meta(f, "config"), path);
     cdrl_model *m = NULL;
     if (st == CDRL_OK) st = cdrl_model_create(&m, &c);
-    if (st == CDRL_OK) { // the first groups of a checkpoint: no Adam moments
+    if (st == CDRL_OK) { // a checkpoint's groups without the four Adam moments, its last
         cdrl_param_group g[10];
-        int n = cdrl_model_groups(m, g);
-        while (n > 0 && strstr(g[n - 1].prefix, "_adam_"))
-            n--;
-        st = cdrl_param_groups_read(g, n, f);
+        st = cdrl_param_groups_read(g, cdrl_model_groups(m, g) - 4, f);
     }
     if (st != CDRL_OK) {
         cdrl_model_free(m);

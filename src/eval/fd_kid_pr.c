@@ -184,16 +184,8 @@ cdrl_status cdrl_eval_kid_subsets(double *mmd, const float *x, const int *idx_x,
 
 // m distinct indices of 0..n-1 (a partial Fisher-Yates shuffle); perm (n) is scratch.
 static void choose(int *out, int *perm, int n, int m, cdrl_rng *rng) {
-    for (int i = 0; i < n; i++)
-        perm[i] = i;
-    for (int i = 0; i < m; i++) {
-        uint32_t r;
-        cdrl_rng_int(rng, &r, 1, (uint32_t)(n - i));
-        const int j = i + (int)r, t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-        out[i] = perm[i];
-    }
+    cdrl_rng_shuffle_prefix(rng, perm, m, n);
+    memcpy(out, perm, sizeof(int) * (size_t)m);
 }
 
 cdrl_status cdrl_eval_kid(double *kid, double *kid_std, const float *x, int nx, const float *y,

@@ -132,6 +132,9 @@ typedef struct cdrl_config {
     float init_data_weight; // diagnostic, not CDRL: the initializer regresses on (1 - a) refined
                             // samples + a x_{j-1} of the data pair; 0 (CDRL); 1 gives the ideal
                             // initializer, E[x_{j-1} | x_j], to bound what its proposals can reach
+    int langevin_clip;      // images, not in the official training: 1 clamps the Langevin iterates
+                            // of the lowest pair (j = 1, whose target is the data) to the data's
+                            // range [-1, 1] after every step, in training and sampling; 0: off
 } cdrl_config;
 
 // The official toy configuration (toy_example.py of the official code).

@@ -6,8 +6,8 @@
 // CIFAR-10 preset; padded specs; corrupt checkpoints and mismatched data refused. Class-
 // conditional models on a folder with two class sub-folders: resume exact, labels change samples,
 // guidance equal to its definition (1 + w) grad f(c) - w grad f(0), bad labels and unlabelled data
-// refused. Leaves out sample quality (a few steps of a tiny model learn nothing; docs/tuning.md
-// has real runs).
+// refused. langevin_clip keeps the data-level chain in [-1, 1]. Leaves out sample quality (a few
+// steps of a tiny model learn nothing; docs/tuning.md has real runs).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -305,6 +305,34 @@ int main(void) {
     CHECK(cdrl_model_sample(a, s2, NULL, NS, 2, 1, 3) == CDRL_OK && memcmp(s1, s2, sizeof s1) == 0,
           "sampling at 1 thread gives the same bytes");
     cdrl_set_threads(saved);
+
+    // langevin_clip: the chain of pair 1 (target: the data, in [-1, 1]) stays in the data's
+    // range at every step, so its level x_0 does, where the same model without the clip leaves
+    // it; the levels above never see the clip. Toy models, whose data has no range, refuse it.
+    {
+        cdrl_config cc = c;
+        cc.langevin_clip = 1;
+        cdrl_model *clip = NULL;
+        CHECK(cdrl_model_create(&clip, &cc) == CDRL_OK && train_steps(clip, d, STEPS, st1),
+              "train with langevin_clip");
+        float lc[6 * NS * 64];
+        CHECK(clip && cdrl_model_sample(clip, s2, lc, NS, 2, 1, 3) == CDRL_OK, "sample");
+        const float *x0c = lc + 5 * NS * 64, *x0 = lv + 5 * NS * 64;
+        float top_clip = 0, top = 0;
+        for (int i = 0; i < NS * 64; i++) {
+            top_clip = fmaxf(top_clip, fabsf(x0c[i]));
+            top = fmaxf(top, fabsf(x0[i]));
+        }
+        CHECK(top_clip <= 1.0f + 1e-6f && top > 1.0f,
+              "x_0 within [-1, 1] with the clip (max %.4f), beyond without it (max %.4f)",
+              (double)top_clip, (double)top);
+        cdrl_model_free(clip);
+        cdrl_config tc;
+        cdrl_model *tm = NULL;
+        CHECK(cdrl_config_preset(&tc, "demo") == CDRL_OK && (tc.langevin_clip = 1) &&
+                  cdrl_model_create(&tm, &tc) == CDRL_STATUS_INVALID && !tm,
+              "langevin_clip refused for a 2-D model");
+    }
 
     // Data of the wrong dimension and corrupt checkpoints are refused with a status.
     CHECK(cdrl_dataset_open(&toy, "checkerboard") == CDRL_OK &&

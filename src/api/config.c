@@ -248,6 +248,11 @@ cdrl_status cdrl_config_check(const cdrl_config *c) {
     if (!(c->init_data_weight >= 0 && c->init_data_weight <= 1))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: init_data_weight %g out of [0, 1]",
                          (double)c->init_data_weight);
+    if (c->langevin_clip != 0 && (c->langevin_clip != 1 || c->kind != CDRL_MODEL_IMAGE))
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "config: langevin_clip %d: 0, or 1 for image models only (data in [-1, 1])",
+            c->langevin_clip);
     return CDRL_OK;
 }
 
@@ -308,6 +313,7 @@ static const field fields[] = {
     FIELD(flip, F_INT),
     FIELD(label_drop, F_FLOAT),
     FIELD(init_data_weight, F_FLOAT),
+    FIELD(langevin_clip, F_INT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

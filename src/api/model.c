@@ -105,7 +105,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .wd_init = 0.0f,
                             .init_data_weight = c->init_data_weight,
                             .conditional = c->n_classes > 0,
-                            .label_drop = c->label_drop};
+                            .label_drop = c->label_drop,
+                            .langevin_clip = c->langevin_clip};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
     if (st != CDRL_OK) {
         cdrl_model_free(m);

@@ -33,6 +33,7 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
         .step_mul = cp->n_langevin > 0 ? (float)cp->n_langevin_ref / (float)cp->n_langevin : 1.0f,
         .label = cp->label,
         .guidance = cp->guidance,
+        .clip_data = cp->clip_data,
         .trace = cp->trace,
         .trace_user = cp->trace_user};
     const int guided = cp->label && cp->guidance != 0.0f;

@@ -15,6 +15,7 @@ typedef struct cdrl_chain_params {
     int tweedie;        // 1 for images: the final denoising step
     const int *label;   // (B) class labels for conditional networks (0 = null), or NULL
     float guidance;     // w: both networks guided as in method.md §7; 0 for none
+    int clip_data;      // Langevin's clip_data (langevin.h): the config's langevin_clip
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees
     // each level's proposal and iterates, pair T first.
     void (*trace)(void *user, int k, float *y);

@@ -59,6 +59,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
     }
     cdrl_status st = CDRL_OK;
     if (lp->trace) lp->trace(lp->trace_user, 0, y);
+    const float data_bound = (float)sqrt(s->kappa[1]);
     for (int k = 0; k < lp->n_steps; k++) {
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
         cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
@@ -74,6 +75,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
             const float *zn = z + (size_t)n * (size_t)D;
             for (int d = 0; d < D; d++) {
                 yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
+                if (lp->clip_data && j == 1) yn[d] = fminf(fmaxf(yn[d], -data_bound), data_bound);
                 in_range &= fabsf(yn[d]) <= CDRL_CHAIN_BOUND; // false for NaN too
             }
         }

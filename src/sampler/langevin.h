@@ -2,7 +2,8 @@
 // the initializer's proposal y (the scaled variable sqrt(kappa_j) x_{j-1}), K steps of
 //   y <- y + m * (0.5 grad f(y, lambda_{j-1}) - b C_j (y - x_j) [j < T]) + sqrt(m h_j) xi,
 // with m = 1 normally and m = K_train / K when sampling with fewer steps (§2.3: step size
-// proportional to 1/sqrt(steps)). No Metropolis correction, no clipping, noise on every step.
+// proportional to 1/sqrt(steps)). No Metropolis correction, no clipping (unless clip_data),
+// noise on every step.
 // Each sample of the batch may belong to a different pair j.
 #ifndef CDRL_SAMPLER_LANGEVIN_H
 #define CDRL_SAMPLER_LANGEVIN_H
@@ -17,6 +18,8 @@ typedef struct cdrl_langevin_params {
     float step_mul;   // m = sz_mul^2 of the official code: 1, or K_train / K
     const int *label; // (B) class labels of a conditional EBM (0 = null), or NULL
     float guidance;   // w of classifier-free guidance (method.md §7); 0: plain f
+    int clip_data;    // 1: the iterates of pair j = 1, whose cleaner level is the data (images,
+                      // in [-1, 1]), are clamped to +-sqrt(kappa_1) after every step; 0: off
     // Test hook (NULL in normal use): called with k = 0 and the proposal y (B, dim) before the
     // first step, then after each step k = 1..K, so that a parity test can compare every
     // iterate with another implementation's. It may overwrite y: the parity test puts the

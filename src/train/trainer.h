@@ -29,8 +29,9 @@ typedef struct cdrl_train_params {
     float wd_init;           // AdamW weight decay of the initializer: 0
     float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's
                              // target (0)
-    int conditional;  // 1: batches come with classes, dropped to the null label at label_drop
-    float label_drop; // share of class labels replaced by the null label: 0.1 (p_cond)
+    int conditional;   // 1: batches come with classes, dropped to the null label at label_drop
+    float label_drop;  // share of class labels replaced by the null label: 0.1 (p_cond)
+    int langevin_clip; // Langevin's clip_data (langevin.h): 0 (official)
 } cdrl_train_params;
 
 // All random draws of one iteration.

@@ -49,10 +49,7 @@ static void add_sn_conv(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int o
 // PyTorch's default for nn.Linear and nn.Conv2d: weight and bias U(+-1/sqrt(fan_in)), with
 // fan_in = in * kh * kw = the IN of the (OC, IN) view.
 static void init_sn(cdrl_img_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
-    float bound = 1.0f / sqrtf((float)s->IN);
-    cdrl_param_init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
-    cdrl_param_init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
-    cdrl_sn_init_uv(s, m->buf, rng);
+    cdrl_sn_init_default(s, bias, m->p, m->buf, rng);
 }
 
 static cdrl_conv2d_desc conv_desc(int B, int IC, int OC, int H, int W) {
@@ -77,8 +74,7 @@ static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
     const int ch = cfg->ch, te = cfg->temb_dim, E = 4 * cfg->temb_dim;
     const int NC = cfg->n_classes + 1;
     // Parameter table, in the order of the official module.
-    add_sn_linear(m, &m->temb1, &m->temb1_b, te, E, "temb_map1");
-    add_sn_linear(m, &m->temb2, &m->temb2_b, E, E, "temb_map2");
+    cdrl_level_embed_register(&m->lemb, &m->params, &m->buffers, &m->derived, te);
     if (cfg->n_classes > 0) add_sn_linear(m, &m->ymap, &m->ymap_b, NC, E, "y_map");
     add_sn_conv(m, &m->in, &m->in_b, cfg->in_ch, ch, "module_list.0");
     int in = ch, H = cfg->res, W = cfg->res, idx = 1;
@@ -151,7 +147,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     const int H = m->H_out, W = m->W_out;
 
     // Sizes of the per-image activations and of the widest feature map (backward buffers).
-    const size_t B = (size_t)max_batch, L = (size_t)n_levels;
+    const size_t B = (size_t)max_batch;
     const size_t HW0 = (size_t)cfg->res * (size_t)cfg->res, HWo = (size_t)H * (size_t)W;
     const size_t max_f = m->max_f, max_out = m->max_out;
 
@@ -160,8 +156,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     size_t n = 0;
     n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
          cdrl_arena_floats_size(m->derived.total) * 2;
-    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)te) +
-         4 * cdrl_arena_floats_size(L * (size_t)E);
+    n += cdrl_level_embed_store_size(te, n_levels);
     for (int i = 0; i < m->n_blk; i++) {
         const img_ebm_block *b = &m->blk[i];
         size_t hw = (size_t)b->H * (size_t)b->W;
@@ -188,12 +183,13 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
         kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, b->out));
     }
     kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, in));
-    kern = max_sz(kern, cdrl_linear_scratch_size(n_levels, te, E));
-    kern = max_sz(kern, cdrl_linear_scratch_size(n_levels, E, E));
-    size_t small =
-        2 * cdrl_arena_floats_size(B * (size_t)E) + 2 * cdrl_arena_floats_size(B * (size_t)in) +
-        2 * cdrl_arena_floats_size(B * max_out) + 2 * cdrl_arena_floats_size(L * (size_t)E);
-    size_t scratch = 5 * cdrl_arena_floats_size(B * max_f) + small + kern + CDRL_ALIGN;
+    size_t small = 2 * cdrl_arena_floats_size(B * (size_t)E) +
+                   2 * cdrl_arena_floats_size(B * (size_t)in) +
+                   2 * cdrl_arena_floats_size(B * max_out);
+    // The level embedding uses the scratch alone (prepare, finish_grads).
+    size_t scratch = max_sz(5 * cdrl_arena_floats_size(B * max_f) + small + kern,
+                            cdrl_level_embed_scratch_size(te, n_levels)) +
+                     CDRL_ALIGN;
     if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
         cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_img_ebm_free(m);
@@ -207,12 +203,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     m->buf = cdrl_arena_floats(s, m->buffers.total);
     m->der = cdrl_arena_floats(s, m->derived.total);
     m->dder = cdrl_arena_floats(s, m->derived.total);
-    m->lvl_tau = cdrl_arena_floats(s, L);
-    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)te);
-    m->lvl_z1 = cdrl_arena_floats(s, L * (size_t)E);
-    m->lvl_a1 = cdrl_arena_floats(s, L * (size_t)E);
-    m->lvl_e = cdrl_arena_floats(s, L * (size_t)E);
-    m->lvl_de = cdrl_arena_floats(s, L * (size_t)E);
+    cdrl_level_embed_carve(&m->lemb, s, n_levels);
     for (int i = 0; i < m->n_blk; i++) {
         img_ebm_block *b = &m->blk[i];
         size_t hw = (size_t)b->H * (size_t)b->W;
@@ -233,8 +224,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     CDRL_ASSERT(s->used <= s->cap);
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
-    init_sn(m, &m->temb1, m->temb1_b, rng);
-    init_sn(m, &m->temb2, m->temb2_b, rng);
+    cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
     if (cfg->n_classes > 0) init_sn(m, &m->ymap, m->ymap_b, rng);
     init_sn(m, &m->in, m->in_b, rng);
     for (int i = 0; i < m->n_blk; i++) {
@@ -391,10 +381,8 @@ static void add_into(float *y, const float *x, size_t n) {
 // Per-level embedding path
 
 void cdrl_img_ebm_prepare(cdrl_img_ebm *m, const float *tau, int n_levels, int train) {
-    CDRL_ASSERT(n_levels >= 1);
-    const int te = m->cfg.temb_dim, E = 4 * te, L = n_levels;
-    cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
-    cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);
+    cdrl_level_embed_prepare(&m->lemb, tau, n_levels, m->der, m->buf, m->p, train, &m->scratch);
+    m->n_levels = n_levels;
     if (m->cfg.n_classes > 0) cdrl_sn_prepare(&m->ymap, m->der, m->buf, m->p, train);
     cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
     for (int i = 0; i < m->n_blk; i++) {
@@ -404,13 +392,6 @@ void cdrl_img_ebm_prepare(cdrl_img_ebm *m, const float *tau, int n_levels, int t
         cdrl_sn_prepare(&b->temb, m->der, m->buf, m->p, train);
         if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
     }
-    CDRL_ASSERT(L <= m->max_levels); // the per-level tables are sized at create
-    m->n_levels = L;
-    memcpy(m->lvl_tau, tau, sizeof(float) * (size_t)L);
-    cdrl_timestep_embedding_forward(m->lvl_e0, m->lvl_tau, L, te);
-    lin_fwd(m, m->lvl_z1, m->lvl_e0, &m->temb1, m->temb1_b, L);
-    cdrl_lrelu_forward(m->lvl_a1, m->lvl_z1, (size_t)L * (size_t)E, SLOPE);
-    lin_fwd(m, m->lvl_e, m->lvl_a1, &m->temb2, m->temb2_b, L);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -436,7 +417,7 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
     const float *wy = m->der + m->ymap.w_sn, *by = m->p + m->ymap_b, gain = cfg->class_gain;
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
     for (int n = 0; n < B; n++) {
-        const float *src = m->lvl_e + (size_t)m->level[n] * (size_t)E;
+        const float *src = m->lemb.e + (size_t)m->level[n] * (size_t)E;
         float *e = m->e + (size_t)n * (size_t)E;
         if (cfg->n_classes > 0) {
             const int c = m->label[n];
@@ -593,7 +574,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         conv_bwd(m, dy, cur, m->x, &m->in, m->in_b, B, cfg->res, cfg->res, param_grads);
 
     if (param_grads) {
-        // le = lrelu(e); e = lvl_e[level] + W_y[:, c] + b_y. Per feature j, images in order.
+        // le = lrelu(e); e = lemb.e[level] + W_y[:, c] + b_y. Per feature j, images in order.
         memset(de, 0, sizeof(float) * (size_t)B * (size_t)E);
         cdrl_lrelu_backward(de, dle, m->e, (size_t)B * (size_t)E, SLOPE);
         float *dwy = m->dder + m->ymap.w_sn, *dby = m->grad + m->ymap_b;
@@ -601,7 +582,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         for (int j = 0; j < E; j++) {
             for (int n = 0; n < B; n++) {
                 const float d = de[(size_t)n * (size_t)E + (size_t)j];
-                m->lvl_de[(size_t)m->level[n] * (size_t)E + (size_t)j] += d;
+                m->lemb.de[(size_t)m->level[n] * (size_t)E + (size_t)j] += d;
                 if (cfg->n_classes > 0) {
                     dwy[(size_t)j * (size_t)NC + (size_t)m->label[n]] += cfg->class_gain * d;
                     dby[j] += d;
@@ -615,26 +596,12 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
 void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m) {
     memset(m->grad, 0, sizeof(float) * m->params.total);
     memset(m->dder, 0, sizeof(float) * m->derived.total);
-    memset(m->lvl_de, 0, sizeof(float) * (size_t)m->max_levels * 4 * (size_t)m->cfg.temb_dim);
+    cdrl_level_embed_zero_grad(&m->lemb);
 }
 
 void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) {
-    const int L = m->n_levels, E = 4 * m->cfg.temb_dim;
-    const size_t nt = (size_t)L * (size_t)E;
-    const size_t mark = cdrl_arena_mark(&m->scratch);
-    float *da = cdrl_arena_floats(&m->scratch, nt);
-    float *dz = cdrl_arena_floats(&m->scratch, nt);
-    // e = temb_map2(lrelu(z1)), z1 = temb_map1(e0), once per level
-    memset(da, 0, sizeof(float) * nt);
-    lin_bwd(m, da, m->lvl_de, m->lvl_a1, &m->temb2, m->temb2_b, L, 1);
-    memset(dz, 0, sizeof(float) * nt);
-    cdrl_lrelu_backward(dz, da, m->lvl_z1, nt, SLOPE);
-    lin_bwd(m, NULL, dz, m->lvl_e0, &m->temb1, m->temb1_b, L, 1);
-    cdrl_arena_release(&m->scratch, mark);
-
+    cdrl_level_embed_finish(&m->lemb, m->grad, m->dder, m->der, m->p, m->buf, &m->scratch);
     // Normalised-weight gradients back to weight_orig.
-    cdrl_sn_finish(&m->temb1, m->grad, m->dder, m->p, m->buf);
-    cdrl_sn_finish(&m->temb2, m->grad, m->dder, m->p, m->buf);
     if (m->cfg.n_classes > 0) cdrl_sn_finish(&m->ymap, m->grad, m->dder, m->p, m->buf);
     cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
     for (int i = 0; i < m->n_blk; i++) {

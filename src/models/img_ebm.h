@@ -35,6 +35,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "models/net.h"
+#include "nn/level_embed.h"
 #include "nn/param.h"
 #include "nn/sn_layer.h"
 
@@ -73,24 +74,21 @@ typedef struct img_ebm_block {
 typedef struct cdrl_img_ebm {
     cdrl_img_ebm_config cfg;
     cdrl_param_table params, buffers, derived;
-    float *p;     // parameters (params.total); may be pointed at an EMA copy
-    float *p_own; // the network's own parameter buffer
-    float *grad;  // (params.total)
-    float *buf;   // SN u, v (buffers.total)
-    float *der;   // normalised weights (derived.total)
-    float *dder;  // their gradients
-    cdrl_sn temb1, temb2, ymap, in;
-    size_t temb1_b, temb2_b, ymap_b, in_b, final_w;
+    float *p;              // parameters (params.total); may be pointed at an EMA copy
+    float *p_own;          // the network's own parameter buffer
+    float *grad;           // (params.total)
+    float *buf;            // SN u, v (buffers.total)
+    float *der;            // normalised weights (derived.total)
+    float *dder;           // their gradients
+    cdrl_level_embed lemb; // temb_map1, temb_map2 and e per level (L levels, set by prepare)
+    cdrl_sn ymap, in;
+    size_t ymap_b, in_b, final_w;
     int n_blk;
     img_ebm_block blk[CDRL_IMG_EBM_MAX_BLOCKS];
     int width_out, H_out, W_out; // shape of the last block's output
     size_t max_f, max_out;       // widest feature map (C*H*W) and projection (C) per image
     int max_batch, max_levels;
-    // per-level embedding (L levels, set by prepare)
-    int n_levels;
-    float *lvl_tau;                          // (L)
-    float *lvl_e0;                           // (L, temb_dim) sinusoids
-    float *lvl_z1, *lvl_a1, *lvl_e, *lvl_de; // (L, E): temb_map1 out, its lrelu, e, de
+    int n_levels; // L of the last prepare
     // last forward
     int batch;
     int *level, *label; // (B) copies of the last forward's levels and labels

@@ -31,10 +31,7 @@ static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int
 }
 
 static void init_sn_linear(cdrl_toy_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
-    float bound = 1.0f / sqrtf((float)s->IN);
-    cdrl_param_init_uniform(m->p + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
-    cdrl_param_init_uniform(m->p + bias, (size_t)s->OC, bound, rng);
-    cdrl_sn_init_uv(s, m->buf, rng);
+    cdrl_sn_init_default(s, bias, m->p, m->buf, rng);
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -54,8 +51,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     CDRL_ASSERT(te >= 4 && te % 2 == 0);
 
     // Parameter table, in the order of the official module.
-    add_sn_linear(m, &m->temb1, &m->temb1_b, te, temb, "temb_map1");
-    add_sn_linear(m, &m->temb2, &m->temb2_b, temb, temb, "temb_map2");
+    cdrl_level_embed_register(&m->lemb, &m->params, &m->buffers, &m->derived, te);
     add_sn_linear(m, &m->in, &m->in_b, cfg->in_dim, ch, "module_list.0");
     int in = ch, max_w = ch;
     for (int l = 0; l < cfg->n_mult; l++) {
@@ -94,8 +90,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t n = 0;
     n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
          cdrl_arena_floats_size(m->derived.total) * 2;
-    n += cdrl_arena_floats_size(L) + cdrl_arena_floats_size(L * (size_t)te) +
-         5 * cdrl_arena_floats_size(L * (size_t)temb);
+    n += cdrl_level_embed_store_size(te, n_levels) + 2 * cdrl_arena_floats_size(L * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
         const toy_ebm_block *b = &m->blk[i];
         n += 3 * cdrl_arena_floats_size(L * (size_t)b->out);
@@ -108,9 +103,13 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t lin = 0;
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, cfg->in_dim, ch));
-    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, temb));
-    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, te, temb));
-    size_t scratch = 5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin + CDRL_ALIGN;
+    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, max_w));
+    // finish_grads: one (L, max_w) temporary, then the level embedding's own scratch.
+    size_t fin =
+        cdrl_arena_floats_size(L * (size_t)max_w) + cdrl_linear_scratch_size(n_levels, temb, max_w);
+    size_t scratch = max_sz(max_sz(5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin, fin),
+                            cdrl_level_embed_scratch_size(te, n_levels)) +
+                     CDRL_ALIGN;
     if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
         cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_ebm_free(m);
@@ -124,11 +123,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     m->buf = cdrl_arena_floats(s, m->buffers.total);
     m->der = cdrl_arena_floats(s, m->derived.total);
     m->dder = cdrl_arena_floats(s, m->derived.total);
-    m->lvl_tau = cdrl_arena_floats(s, L);
-    m->lvl_e0 = cdrl_arena_floats(s, L * (size_t)te);
-    m->lvl_z1 = cdrl_arena_floats(s, L * (size_t)temb);
-    m->lvl_a1 = cdrl_arena_floats(s, L * (size_t)temb);
-    m->lvl_e = cdrl_arena_floats(s, L * (size_t)temb);
+    cdrl_level_embed_carve(&m->lemb, s, n_levels);
     m->lvl_le = cdrl_arena_floats(s, L * (size_t)temb);
     m->lvl_dle = cdrl_arena_floats(s, L * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
@@ -147,8 +142,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     m->r = cdrl_arena_floats(s, B * (size_t)m->width_out);
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
-    init_sn_linear(m, &m->temb1, m->temb1_b, rng);
-    init_sn_linear(m, &m->temb2, m->temb2_b, rng);
+    cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
     init_sn_linear(m, &m->in, m->in_b, rng);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
@@ -191,9 +185,8 @@ static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const
 
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
     CDRL_ASSERT(n_levels >= 1 && n_levels <= (CDRL_MAX_LEVELS + 1));
-    const int te = m->cfg.temb_dim, temb = 4 * te, L = n_levels;
-    cdrl_sn_prepare(&m->temb1, m->der, m->buf, m->p, train);
-    cdrl_sn_prepare(&m->temb2, m->der, m->buf, m->p, train);
+    const int temb = 4 * m->cfg.temb_dim, L = n_levels;
+    cdrl_level_embed_prepare(&m->lemb, tau, L, m->der, m->buf, m->p, train, &m->scratch);
     cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
@@ -203,12 +196,7 @@ void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int t
         if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
     }
     m->n_levels = L;
-    memcpy(m->lvl_tau, tau, sizeof(float) * (size_t)L);
-    cdrl_timestep_embedding_forward(m->lvl_e0, tau, L, te);
-    sn_linear_fwd(m, m->lvl_z1, m->lvl_e0, &m->temb1, m->temb1_b, L);
-    cdrl_lrelu_forward(m->lvl_a1, m->lvl_z1, (size_t)L * (size_t)temb, SLOPE);
-    sn_linear_fwd(m, m->lvl_e, m->lvl_a1, &m->temb2, m->temb2_b, L);
-    cdrl_lrelu_forward(m->lvl_le, m->lvl_e, (size_t)L * (size_t)temb, SLOPE);
+    cdrl_lrelu_forward(m->lvl_le, m->lemb.e, (size_t)L * (size_t)temb, SLOPE);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
         sn_linear_fwd(m, b->lvl_z, m->lvl_le, &b->temb, b->bt, L);
@@ -354,6 +342,7 @@ void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
     memset(m->grad, 0, sizeof(float) * m->params.total);
     memset(m->dder, 0, sizeof(float) * m->derived.total);
     memset(m->lvl_dle, 0, sizeof(float) * (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
+    cdrl_level_embed_zero_grad(&m->lemb);
     for (int i = 0; i < m->n_blk; i++)
         memset(m->blk[i].lvl_dtp, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->blk[i].out);
 }
@@ -361,11 +350,10 @@ void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
 void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
     const int L = m->n_levels, temb = 4 * m->cfg.temb_dim;
     const size_t mark = cdrl_arena_mark(&m->scratch);
-    size_t max_out = (size_t)temb;
+    size_t max_out = 0;
     for (int i = 0; i < m->n_blk; i++)
         max_out = max_sz(max_out, (size_t)m->blk[i].out);
     float *dz = cdrl_arena_floats(&m->scratch, (size_t)L * max_out);
-    float *da = cdrl_arena_floats(&m->scratch, (size_t)L * (size_t)temb);
     // Per-block projections tp = lrelu(temb_map(le)) feed every sample of their level.
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
@@ -374,20 +362,11 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
         cdrl_lrelu_backward(dz, b->lvl_dtp, b->lvl_z, n, SLOPE);
         sn_linear_bwd(m, m->lvl_dle, dz, m->lvl_le, &b->temb, b->bt, L, 1);
     }
-    // le = lrelu(e), e = temb_map2(lrelu(z1)), z1 = temb_map1(e0)
-    size_t nt = (size_t)L * (size_t)temb;
-    memset(dz, 0, sizeof(float) * nt);
-    cdrl_lrelu_backward(dz, m->lvl_dle, m->lvl_e, nt, SLOPE);
-    memset(da, 0, sizeof(float) * nt);
-    sn_linear_bwd(m, da, dz, m->lvl_a1, &m->temb2, m->temb2_b, L, 1);
-    memset(dz, 0, sizeof(float) * nt);
-    cdrl_lrelu_backward(dz, da, m->lvl_z1, nt, SLOPE);
-    sn_linear_bwd(m, NULL, dz, m->lvl_e0, &m->temb1, m->temb1_b, L, 1);
     cdrl_arena_release(&m->scratch, mark);
-
+    // le = lrelu(e), then the level embedding itself.
+    cdrl_lrelu_backward(m->lemb.de, m->lvl_dle, m->lemb.e, (size_t)L * (size_t)temb, SLOPE);
+    cdrl_level_embed_finish(&m->lemb, m->grad, m->dder, m->der, m->p, m->buf, &m->scratch);
     // Normalised-weight gradients back to weight_orig.
-    cdrl_sn_finish(&m->temb1, m->grad, m->dder, m->p, m->buf);
-    cdrl_sn_finish(&m->temb2, m->grad, m->dder, m->p, m->buf);
     cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];

@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "models/net.h"
+#include "nn/level_embed.h"
 #include "nn/param.h"
 #include "nn/sn_layer.h"
 
@@ -42,21 +43,21 @@ typedef struct toy_ebm_block {
 typedef struct cdrl_toy_ebm {
     cdrl_toy_ebm_config cfg;
     cdrl_param_table params, buffers, derived;
-    float *p;     // parameters (params.total); may be pointed at an EMA copy
-    float *p_own; // the network's own parameter buffer
-    float *grad;  // (params.total)
-    float *buf;   // SN u, v (buffers.total)
-    float *der;   // normalised weights (derived.total)
-    float *dder;  // their gradients
-    cdrl_sn temb1, temb2, in;
-    size_t temb1_b, temb2_b, in_b, final_w;
+    float *p;              // parameters (params.total); may be pointed at an EMA copy
+    float *p_own;          // the network's own parameter buffer
+    float *grad;           // (params.total)
+    float *buf;            // SN u, v (buffers.total)
+    float *der;            // normalised weights (derived.total)
+    float *dder;           // their gradients
+    cdrl_level_embed lemb; // temb_map1, temb_map2 and e per level (L levels, set by prepare)
+    cdrl_sn in;
+    size_t in_b, final_w;
     int n_blk;
     toy_ebm_block blk[CDRL_TOY_EBM_MAX_BLOCKS];
     int width_out; // channels of the last block
     int max_batch;
-    // per-level embedding (L levels, set by prepare)
-    int n_levels;
-    float *lvl_tau, *lvl_e0, *lvl_z1, *lvl_a1, *lvl_e, *lvl_le, *lvl_dle; // (L, ...)
+    int n_levels;            // L of the last prepare
+    float *lvl_le, *lvl_dle; // (L, 4 temb_dim): lrelu(e) per level, which the blocks read
     // last forward
     int batch;
     const int *level;   // (B) borrowed until backward

@@ -34,6 +34,14 @@ void cdrl_sn_init_uv(const cdrl_sn *s, float *buffers, cdrl_rng *rng) {
     normalize(buffers + s->v, s->IN);
 }
 
+void cdrl_sn_init_default(const cdrl_sn *s, size_t bias, float *params, float *buffers,
+                          cdrl_rng *rng) {
+    const float bound = 1.0f / sqrtf((float)s->IN);
+    cdrl_param_init_uniform(params + s->w, (size_t)s->OC * (size_t)s->IN, bound, rng);
+    cdrl_param_init_uniform(params + bias, (size_t)s->OC, bound, rng);
+    cdrl_sn_init_uv(s, buffers, rng);
+}
+
 void cdrl_sn_prepare(cdrl_sn *s, float *derived, float *buffers, const float *params, int train) {
     cdrl_spectral_norm_forward(derived + s->w_sn, &s->sigma, buffers + s->u, buffers + s->v,
                                params + s->w, s->OC, s->IN, train);

@@ -24,6 +24,10 @@ void cdrl_sn_register(cdrl_sn *s, cdrl_param_table *params, cdrl_param_table *bu
                       cdrl_param_table *derived, const char *prefix, int ndim, const int *wshape);
 // u and v as torch initialises them: normalized standard normal draws.
 void cdrl_sn_init_uv(const cdrl_sn *s, float *buffers, cdrl_rng *rng);
+// PyTorch's default for nn.Linear and nn.Conv2d, weight then bias U(+-1/sqrt(fan_in)), then
+// u and v (cdrl_sn_init_uv): the draws in the order of the official modules' construction.
+void cdrl_sn_init_default(const cdrl_sn *s, size_t bias, float *params, float *buffers,
+                          cdrl_rng *rng);
 // derived[w_sn] = W / sigma, with one power iteration on u, v first when train is set.
 void cdrl_sn_prepare(cdrl_sn *s, float *derived, float *buffers, const float *params, int train);
 // dparams[w] += d(W/sigma)/dW applied to dderived[w_sn] (u, v constant).

@@ -3,8 +3,8 @@
 # sample, eval --json, resume; and every failure the CLI promises to report as one line with
 # the right exit code: usage errors (2), missing and corrupt data and checkpoints (1), a
 # resume whose flags contradict the checkpoint (1, checkpoint unchanged), divergence (1, last
-# good checkpoint unchanged), Ctrl-C (130, checkpoint readable). Not checked: the quality of
-# the trained model (the toy-training tests), the progress bar (needs a terminal).
+# good checkpoint unchanged), Ctrl-C and SIGTERM (130, checkpoint readable). Not checked: the
+# quality of the trained model (the toy-training tests), the progress bar (needs a terminal).
 # Run from the repository root after `make`; writes only under build/cli-test/ (or
 # $CLI_TEST_DIR, which `make test` sets per build folder). CDRL=path
 # tests another build of the program.
@@ -172,22 +172,24 @@ one_line "diverged at step"
 ok $? "the last good checkpoint of the --lr-ebm run loads"
 
 # ---------------------------------------------------------------------------------------
-# Ctrl-C: SIGINT ends the current step, saves, exits 130.
-C=$T/int
-"$CDRL" train --out $C $TINY --iters 100000000 --ckpt-every 0 --log-every 1 >"$T/int.out" 2>"$T/err" &
-pid=$!
-i=0 # wait until training runs (the handler is installed before the first step)
-while [ $i -lt 300 ] && ! grep -q '"step":' $C/metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-kill -INT $pid
-i=0
-while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-kill -0 $pid 2>/dev/null && kill -KILL $pid
-wait $pid
-rc=$?
-[ $rc -eq 130 ]
-ok $? "SIGINT: exit $rc, want 130"
-one_line "interrupted at step"
-run 0 "info reads the checkpoint written on SIGINT" "$CDRL" info $C
+# Ctrl-C: SIGINT ends the current step, saves, exits 130; SIGTERM (kill) likewise.
+for sig in INT TERM; do
+    C=$T/int_$sig
+    "$CDRL" train --out $C $TINY --iters 100000000 --ckpt-every 0 --log-every 1 >"$T/int.out" 2>"$T/err" &
+    pid=$!
+    i=0 # wait until training runs (the handler is installed before the first step)
+    while [ $i -lt 300 ] && ! grep -q '"step":' $C/metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    kill -$sig $pid
+    i=0
+    while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    kill -0 $pid 2>/dev/null && kill -KILL $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq 130 ]
+    ok $? "SIG$sig: exit $rc, want 130"
+    one_line "interrupted at step"
+    run 0 "info reads the checkpoint written on SIG$sig" "$CDRL" info $C
+done
 
 echo "test_cli: $checks checks, $failed failed"
 [ $failed -eq 0 ]

@@ -10,7 +10,7 @@
 //                             <out>/grids/step_NNNNNNN.png every --fig-every steps
 // --resume continues a run to --iters with the checkpoint's configuration; flags that
 // contradict it are refused. A divergence stops the run without saving the diverged state.
-// Ctrl-C finishes the current step, saves and exits 130. Left out: multi-process training.
+// Ctrl-C (or SIGTERM) finishes the current step, saves and exits 130. Left out: multi-process training.
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -114,8 +114,8 @@ static const cli_cmd train_cmd = {
     "[options]",
     "Trains a CDRL model on 2-D data or images, keeping a run folder with the checkpoint,\n"
     "metrics.jsonl and samples.png (images: sample grids, also under grids/), and prints the\n"
-    "held-out NLL and MMD of 2-D models at the end. Ctrl-C stops after the current step, saves\n"
-    "the checkpoint and exits with status 130; --resume continues.",
+    "held-out NLL and MMD of 2-D models at the end. Ctrl-C (or SIGTERM) stops after the current\n"
+    "step, saves the checkpoint and exits with status 130; --resume continues.",
     "cdrl train --data checkerboard --out runs/demo --preset demo --iters 1000\n"
     "  cdrl train --preset fmnist-cpu --out runs/fmnist",
     train_table,
@@ -142,7 +142,7 @@ static const struct {
 };
 
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
+static void on_interrupt(int sig) {
     (void)sig;
     interrupted = 1;
 }
@@ -563,10 +563,11 @@ int cmd_train(int argc, char **argv) {
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_interrupt;
     sa.sa_flags = SA_RESETHAND; // a second Ctrl-C kills at once
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL); // kill, or a batch system's time limit: saved the same way
 
     cli_progress pr;
     cli_progress_init(&pr, start, o.iters, o.log_every);
@@ -662,6 +663,7 @@ int cmd_train(int argc, char **argv) {
     cli_progress_end(&pr);
     const double t_train = cli_now() - t0 - t_eval; // the final record's time_s
     signal(SIGINT, SIG_DFL); // the run is saved: Ctrl-C may now end the figures and evaluation
+    signal(SIGTERM, SIG_DFL);
     printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
            cli_now() - t0, ckpt);
     fflush(stdout);

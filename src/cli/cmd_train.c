@@ -10,7 +10,8 @@
 //                             <out>/grids/step_NNNNNNN.png every --fig-every steps
 // --resume continues a run to --iters with the checkpoint's configuration; flags that
 // contradict it are refused. A divergence stops the run without saving the diverged state.
-// Ctrl-C (or SIGTERM) finishes the current step, saves and exits 130. Left out: multi-process training.
+// Ctrl-C (or SIGTERM) finishes the current step, saves and exits 130. Left out: multi-process
+// training.
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>

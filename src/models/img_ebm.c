@@ -34,9 +34,7 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 static void add_sn_linear(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
                           const char *prefix) {
-    int wshape[2] = {out, in};
-    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 2, wshape);
-    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
+    cdrl_sn_register_linear(s, bias, &m->params, &m->buffers, &m->derived, in, out, prefix);
 }
 
 static void add_sn_conv(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
@@ -44,12 +42,6 @@ static void add_sn_conv(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int o
     int wshape[4] = {out, in, 3, 3};
     cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 4, wshape);
     *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
-}
-
-// PyTorch's default for nn.Linear and nn.Conv2d: weight and bias U(+-1/sqrt(fan_in)), with
-// fan_in = in * kh * kw = the IN of the (OC, IN) view.
-static void init_sn(cdrl_img_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
-    cdrl_sn_init_default(s, bias, m->p, m->buf, rng);
 }
 
 static cdrl_conv2d_desc conv_desc(int B, int IC, int OC, int H, int W) {
@@ -225,16 +217,16 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
     cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
-    if (cfg->n_classes > 0) init_sn(m, &m->ymap, m->ymap_b, rng);
-    init_sn(m, &m->in, m->in_b, rng);
+    if (cfg->n_classes > 0) cdrl_sn_init_default(&m->ymap, m->ymap_b, m->p, m->buf, rng);
+    cdrl_sn_init_default(&m->in, m->in_b, m->p, m->buf, rng);
     for (int i = 0; i < m->n_blk; i++) {
         img_ebm_block *b = &m->blk[i];
-        init_sn(m, &b->conv1, b->b1, rng);
-        init_sn(m, &b->conv2, b->b2, rng);
-        init_sn(m, &b->temb, b->bt, rng);
+        cdrl_sn_init_default(&b->conv1, b->b1, m->p, m->buf, rng);
+        cdrl_sn_init_default(&b->conv2, b->b2, m->p, m->buf, rng);
+        cdrl_sn_init_default(&b->temb, b->bt, m->p, m->buf, rng);
         for (int c = 0; c < b->out; c++)
             m->p[b->g + (size_t)c] = 1.0f;
-        if (b->in != b->out) init_sn(m, &b->shortcut, b->bs, rng);
+        if (b->in != b->out) cdrl_sn_init_default(&b->shortcut, b->bs, m->p, m->buf, rng);
     }
     cdrl_param_init_uniform(m->p + m->final_w, (size_t)in * (size_t)E, 1.0f / sqrtf((float)E), rng);
     return m;

@@ -25,13 +25,7 @@ void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
 
 static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
                           const char *prefix) {
-    int wshape[2] = {out, in};
-    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 2, wshape);
-    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
-}
-
-static void init_sn_linear(cdrl_toy_ebm *m, const cdrl_sn *s, size_t bias, cdrl_rng *rng) {
-    cdrl_sn_init_default(s, bias, m->p, m->buf, rng);
+    cdrl_sn_register_linear(s, bias, &m->params, &m->buffers, &m->derived, in, out, prefix);
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -143,15 +137,15 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
     cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
-    init_sn_linear(m, &m->in, m->in_b, rng);
+    cdrl_sn_init_default(&m->in, m->in_b, m->p, m->buf, rng);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
-        init_sn_linear(m, &b->conv1, b->b1, rng);
-        init_sn_linear(m, &b->conv2, b->b2, rng);
-        init_sn_linear(m, &b->temb, b->bt, rng);
+        cdrl_sn_init_default(&b->conv1, b->b1, m->p, m->buf, rng);
+        cdrl_sn_init_default(&b->conv2, b->b2, m->p, m->buf, rng);
+        cdrl_sn_init_default(&b->temb, b->bt, m->p, m->buf, rng);
         for (int c = 0; c < b->out; c++)
             m->p[b->g + (size_t)c] = 1.0f;
-        if (b->in != b->out) init_sn_linear(m, &b->shortcut, b->bs, rng);
+        if (b->in != b->out) cdrl_sn_init_default(&b->shortcut, b->bs, m->p, m->buf, rng);
     }
     cdrl_param_init_uniform(m->p + m->final_w, (size_t)m->width_out,
                             1.0f / sqrtf((float)m->width_out), rng);

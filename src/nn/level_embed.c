@@ -7,22 +7,16 @@
 
 #define SLOPE 0.2f // LeakyReLU slope of the official EBMs
 
-static void add_sn_linear(cdrl_sn *s, size_t *bias, cdrl_param_table *params,
-                          cdrl_param_table *buffers, cdrl_param_table *derived, int in, int out,
-                          const char *prefix) {
-    int wshape[2] = {out, in};
-    cdrl_sn_register(s, params, buffers, derived, prefix, 2, wshape);
-    *bias = cdrl_param_add(params, 1, &out, "%s.bias", prefix);
-}
-
 void cdrl_level_embed_register(cdrl_level_embed *le, cdrl_param_table *params,
                                cdrl_param_table *buffers, cdrl_param_table *derived, int temb_dim) {
     CDRL_ASSERT(temb_dim >= 4 && temb_dim % 2 == 0);
     memset(le, 0, sizeof *le);
     le->te = temb_dim;
     le->E = 4 * temb_dim;
-    add_sn_linear(&le->map1, &le->map1_b, params, buffers, derived, le->te, le->E, "temb_map1");
-    add_sn_linear(&le->map2, &le->map2_b, params, buffers, derived, le->E, le->E, "temb_map2");
+    cdrl_sn_register_linear(&le->map1, &le->map1_b, params, buffers, derived, le->te, le->E,
+                            "temb_map1");
+    cdrl_sn_register_linear(&le->map2, &le->map2_b, params, buffers, derived, le->E, le->E,
+                            "temb_map2");
 }
 
 size_t cdrl_level_embed_store_size(int temb_dim, int max_levels) {

@@ -18,6 +18,14 @@ void cdrl_sn_register(cdrl_sn *s, cdrl_param_table *params, cdrl_param_table *bu
     s->sigma = 1.0f;
 }
 
+void cdrl_sn_register_linear(cdrl_sn *s, size_t *bias, cdrl_param_table *params,
+                             cdrl_param_table *buffers, cdrl_param_table *derived, int in, int out,
+                             const char *prefix) {
+    int wshape[2] = {out, in};
+    cdrl_sn_register(s, params, buffers, derived, prefix, 2, wshape);
+    *bias = cdrl_param_add(params, 1, &out, "%s.bias", prefix);
+}
+
 static void normalize(float *x, int n) {
     double s = 0;
     for (int i = 0; i < n; i++)

@@ -22,6 +22,11 @@ typedef struct cdrl_sn {
 // "<prefix>.weight_u" / "<prefix>.weight_v" in buffers and the normalised weight in derived.
 void cdrl_sn_register(cdrl_sn *s, cdrl_param_table *params, cdrl_param_table *buffers,
                       cdrl_param_table *derived, const char *prefix, int ndim, const int *wshape);
+// A spectrally normalised linear layer in -> out: cdrl_sn_register of "<prefix>.weight_orig"
+// (out, in), then "<prefix>.bias" (out) in params.
+void cdrl_sn_register_linear(cdrl_sn *s, size_t *bias, cdrl_param_table *params,
+                             cdrl_param_table *buffers, cdrl_param_table *derived, int in, int out,
+                             const char *prefix);
 // u and v as torch initialises them: normalized standard normal draws.
 void cdrl_sn_init_uv(const cdrl_sn *s, float *buffers, cdrl_rng *rng);
 // PyTorch's default for nn.Linear and nn.Conv2d, weight then bias U(+-1/sqrt(fan_in)), then

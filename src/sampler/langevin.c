@@ -73,9 +73,10 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
             float *yn = y + (size_t)n * (size_t)D;
             const float *gn = grad + (size_t)n * (size_t)D, *an = anchor + (size_t)n * (size_t)D;
             const float *zn = z + (size_t)n * (size_t)D;
+            const int clamp = lp->clip_data && j == 1;
             for (int d = 0; d < D; d++) {
                 yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
-                if (lp->clip_data && j == 1) yn[d] = fminf(fmaxf(yn[d], -data_bound), data_bound);
+                if (clamp) yn[d] = fminf(fmaxf(yn[d], -data_bound), data_bound);
                 in_range &= fabsf(yn[d]) <= CDRL_CHAIN_BOUND; // false for NaN too
             }
         }

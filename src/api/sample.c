@@ -2,10 +2,10 @@
 // EMA weights (or the trained ones), class labels and guidance; each pair's energy and
 // log-density with their gradients.
 #include <math.h>
-#include <string.h>
 
 #include "api/model.h"
 #include "core/core.h"
+#include "ops/ops.h"
 #include "sampler/chain.h"
 
 cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
@@ -51,9 +51,8 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
                             &m->scratch);
         if (levels && st == CDRL_OK)
             for (int t = 0; t < T; t++)
-                memcpy(levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,
-                       lv + (size_t)t * (size_t)b * (size_t)D,
-                       sizeof(float) * (size_t)b * (size_t)D);
+                cdrl_copy(levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,
+                          lv + (size_t)t * (size_t)b * (size_t)D, (size_t)b * (size_t)D);
     }
     cdrl_arena_release(&m->scratch, mark);
     cdrl_model_use_ema(m, 0);
@@ -84,16 +83,13 @@ static cdrl_status ebm_eval(cdrl_model *m, float *out, float *dout, const float 
     for (int s0 = 0; s0 < n; s0 += CH) {
         const int b = n - s0 < CH ? n - s0 : CH;
         const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
-        for (size_t k = 0; k < nd; k++)
-            y[k] = sk * x[off + k];
+        cdrl_scale(y, x + off, sk, nd);
         m->ebm_net.forward(m->ebm_net.impl, out + s0, y, level, NULL, b);
-        for (int i = 0; i < b; i++)
-            out[s0 + i] *= scale;
+        cdrl_scale(out + s0, out + s0, scale, (size_t)b);
         if (dout) {
-            memset(dout + off, 0, sizeof(float) * nd);
+            cdrl_zero(dout + off, nd);
             m->ebm_net.backward(m->ebm_net.impl, dout + off, df, 0);
-            for (size_t k = 0; k < nd; k++)
-                dout[off + k] *= sk;
+            cdrl_scale(dout + off, dout + off, sk, nd);
         }
     }
     cdrl_arena_release(&m->scratch, mark);

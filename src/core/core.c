@@ -105,7 +105,10 @@ cdrl_status cdrl_arena_init(cdrl_arena *a, size_t bytes) {
 }
 
 void cdrl_arena_deinit(cdrl_arena *a) {
-    cdrl_free(a->base);
+    if (a->release)
+        a->release(a->base);
+    else
+        cdrl_free(a->base);
     memset(a, 0, sizeof *a);
 }
 

@@ -52,9 +52,10 @@ long cdrl_alloc_live(void);
 // Running out is a sizing bug, hence an assertion, not a status.
 typedef struct cdrl_arena {
     char *base;
-    size_t cap;  // bytes
-    size_t used; // bytes
-    size_t peak; // high-water mark of used
+    size_t cap;                  // bytes
+    size_t used;                 // bytes
+    size_t peak;                 // high-water mark of used
+    void (*release)(void *base); // what frees base: cdrl_free when NULL (a backend's free)
 } cdrl_arena;
 
 cdrl_status cdrl_arena_init(cdrl_arena *a, size_t bytes);

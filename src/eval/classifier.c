@@ -212,19 +212,19 @@ static void backward(const cdrl_classifier *c, float *g, acts *da, const acts *a
                          ws);
     // da->a3 first receives d(GN out) through the ReLU, then dgn into da->p2's neighbour
     cdrl_relu_backward(da->a3, da->r3, a->r3, (size_t)B * C3 * H4 * H4);
-    memset(da->r3, 0, sizeof(float) * (size_t)B * C3 * H4 * H4);
+    cdrl_zero(da->r3, (size_t)B * C3 * H4 * H4);
     cdrl_groupnorm_backward(da->r3, g + c->g3, g + c->b3, da->a3, a->a3, a->m3, a->s3, p + c->g3, B,
                             C3, H4 * H4, GROUPS);
     cdrl_conv2d_backward(da->p2, g + c->w3, NULL, da->r3, a->p2, p + c->w3, &d3, ws);
     cdrl_avgpool2_backward(da->r2, da->p2, B * C2, H2, H2);
     cdrl_relu_backward(da->a2, da->r2, a->r2, (size_t)B * C2 * H2 * H2);
-    memset(da->r2, 0, sizeof(float) * (size_t)B * C2 * H2 * H2);
+    cdrl_zero(da->r2, (size_t)B * C2 * H2 * H2);
     cdrl_groupnorm_backward(da->r2, g + c->g2, g + c->b2, da->a2, a->a2, a->m2, a->s2, p + c->g2, B,
                             C2, H2 * H2, GROUPS);
     cdrl_conv2d_backward(da->p1, g + c->w2, NULL, da->r2, a->p1, p + c->w2, &d2, ws);
     cdrl_avgpool2_backward(da->r1, da->p1, B * C1, R, R);
     cdrl_relu_backward(da->a1, da->r1, a->r1, (size_t)B * C1 * R * R);
-    memset(da->r1, 0, sizeof(float) * (size_t)B * C1 * R * R);
+    cdrl_zero(da->r1, (size_t)B * C1 * R * R);
     cdrl_groupnorm_backward(da->r1, g + c->g1, g + c->b1, da->a1, a->a1, a->m1, a->s1, p + c->g1, B,
                             C1, R * R, GROUPS);
     cdrl_conv2d_backward(NULL, g + c->w1, NULL, da->r1, x, p + c->w1, &d1, ws);
@@ -356,14 +356,14 @@ cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *dat
     for (long step = 1; step <= total && st == CDRL_OK; step++) {
         cdrl_images_batch(im, x, label, B, &rng, p->flip);
         forward(c, &a, x, B, &ws);
-        memset(dbuf, 0, sizeof(float) * acts_floats(c, B, 0));
+        cdrl_zero(dbuf, acts_floats(c, B, 0));
         const double loss = softmax_xent(da.logit, a.logit, label, B, K);
         if (!isfinite(loss)) {
             st =
                 cdrl_fail(CDRL_STATUS_DIVERGED, "classifier: loss is not finite at step %ld", step);
             break;
         }
-        memset(g, 0, sizeof(float) * P);
+        cdrl_zero(g, P);
         backward(c, g, &da, &a, x, B, &ws);
         cdrl_adam_params ap = cdrl_adam_params_default(p->lr * cdrl_cosine_decay(step - 1, total));
         cdrl_adam_step(c->p, m, v, g, P, step, &ap);

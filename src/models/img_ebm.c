@@ -6,12 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #define SLOPE 0.2f // LeakyReLU slope of the official EBMs
-// Values per loop above which the per-row loops below run in parallel. Each row (an image
-// plane, a channel, a feature) is one thread's alone, so results do not depend on threads.
-#define PAR_MIN 32768
 
 void cdrl_img_ebm_config_default(cdrl_img_ebm_config *c) {
     memset(c, 0, sizeof *c);
@@ -182,12 +179,12 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     size_t scratch = max_sz(5 * cdrl_arena_floats_size(B * max_f) + small + kern,
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
-    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
-        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    if (cdrl_device_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_device_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_img_ebm_free(m);
         return NULL;
     }
-    memset(m->store.base, 0, n);
+    cdrl_zero((float *)m->store.base, n / sizeof(float));
     cdrl_arena *s = &m->store;
     m->p_own = cdrl_arena_floats(s, m->params.total);
     m->p = m->p_own;
@@ -272,103 +269,6 @@ static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const floa
                          &m->scratch);
 }
 
-// nn.AvgPool2d(2, 2) in floor mode: an odd last row or column is dropped (7 -> 3). Even sizes
-// use the shared kernel; odd ones sum in the same order (window row by row).
-static void pool_fwd(float *out, const float *inp, int BC, int H, int W) {
-    if (H % 2 == 0 && W % 2 == 0) {
-        cdrl_avgpool2_forward(out, inp, BC, H, W);
-        return;
-    }
-    const int Ho = H / 2, Wo = W / 2;
-#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)H * (size_t)W >= PAR_MIN)
-    for (int p = 0; p < BC; p++) {
-        const float *x = inp + (size_t)p * (size_t)H * (size_t)W; // (H, W)
-        float *y = out + (size_t)p * (size_t)Ho * (size_t)Wo;     // (H/2, W/2)
-        for (int i = 0; i < Ho; i++) {
-            const float *r0 = x + (size_t)(2 * i) * (size_t)W, *r1 = r0 + W;
-            for (int j = 0; j < Wo; j++) {
-                float s = r0[2 * j] + r0[2 * j + 1];
-                s += r1[2 * j];
-                s += r1[2 * j + 1];
-                y[(size_t)i * (size_t)Wo + (size_t)j] = s / 4.0f;
-            }
-        }
-    }
-}
-
-static void pool_bwd(float *dinp, const float *dout, int BC, int H, int W) {
-    if (H % 2 == 0 && W % 2 == 0) {
-        cdrl_avgpool2_backward(dinp, dout, BC, H, W);
-        return;
-    }
-    const int Ho = H / 2, Wo = W / 2;
-#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)H * (size_t)W >= PAR_MIN)
-    for (int p = 0; p < BC; p++) {
-        float *dx = dinp + (size_t)p * (size_t)H * (size_t)W;         // (H, W)
-        const float *dy = dout + (size_t)p * (size_t)Ho * (size_t)Wo; // (H/2, W/2)
-        for (int i = 0; i < Ho; i++) {
-            float *r0 = dx + (size_t)(2 * i) * (size_t)W, *r1 = r0 + W;
-            for (int j = 0; j < Wo; j++) {
-                float g = dy[(size_t)i * (size_t)Wo + (size_t)j] / 4.0f;
-                r0[2 * j] += g;
-                r0[2 * j + 1] += g;
-                r1[2 * j] += g;
-                r1[2 * j + 1] += g;
-            }
-        }
-    }
-}
-
-// Row loops in vector code: GCC's -O2 cost model declines them, hence O3 for these helpers
-// (no reassociation, no contraction: the values are those of the plain loops).
-#pragma GCC push_options
-#pragma GCC optimize("O3")
-
-// y (n) = base (n) + x (n) * gc when base is given, else y op= x * gc: accumulate adds, else
-// assigns. base + x gc is what y = base; y += x gc gives, in one pass instead of two.
-static void scale_row(float *y, const float *base, const float *x, int n, float gc,
-                      int accumulate) {
-    if (base)
-        for (int i = 0; i < n; i++)
-            y[i] = base[i] + x[i] * gc;
-    else if (accumulate)
-        for (int i = 0; i < n; i++)
-            y[i] += x[i] * gc;
-    else
-        for (int i = 0; i < n; i++)
-            y[i] = x[i] * gc;
-}
-
-// y (n) += x (n)
-static void add_row(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        y[i] += x[i];
-}
-
-#pragma GCC pop_options
-
-// out (B, C, HW) = base + inp * g[c] when base is given (the gained residual branch on the
-// identity shortcut), else out op= inp * g[c]: accumulate adds, else assigns.
-static void channel_scale(float *out, const float *base, const float *inp, const float *g, int B,
-                          int C, int HW, int accumulate) {
-    const int BC = B * C;
-#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= PAR_MIN)
-    for (int r = 0; r < BC; r++) {
-        const size_t o = (size_t)r * (size_t)HW;
-        scale_row(out + o, base ? base + o : NULL, inp + o, HW, g[r % C], accumulate);
-    }
-}
-
-// y (n) += x (n), in blocks of 4096 values.
-static void add_into(float *y, const float *x, size_t n) {
-    const size_t nb = (n + 4095) / 4096;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t b = 0; b < nb; b++) {
-        size_t i0 = b * 4096;
-        add_row(y + i0, x + i0, n - i0 < 4096 ? n - i0 : 4096);
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Per-level embedding path
 
@@ -402,22 +302,16 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         m->label[n] = cfg->n_classes > 0 && label ? label[n] : 0;
         CDRL_ASSERT(m->label[n] >= 0 && m->label[n] < NC);
     }
-    memcpy(m->x, y, sizeof(float) * (size_t)B * (size_t)cfg->in_ch * HW0);
+    cdrl_copy(m->x, y, (size_t)B * (size_t)cfg->in_ch * HW0);
 
     // Embedding of each image: its level's e, plus y_map(gain onehot(c)) = (gain W[:, c] + b),
     // the sum torch forms before adding it to e.
-    const float *wy = m->der + m->ymap.w_sn, *by = m->p + m->ymap_b, gain = cfg->class_gain;
-#pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
-    for (int n = 0; n < B; n++) {
-        const float *src = m->lemb.e + (size_t)m->level[n] * (size_t)E;
-        float *e = m->e + (size_t)n * (size_t)E;
-        if (cfg->n_classes > 0) {
-            const int c = m->label[n];
-            for (int j = 0; j < E; j++)
-                e[j] = src[j] + (gain * wy[(size_t)j * (size_t)NC + (size_t)c] + by[j]);
-        } else {
-            memcpy(e, src, sizeof(float) * (size_t)E);
-        }
+    if (cfg->n_classes > 0) {
+        cdrl_class_columns_forward(m->e, m->der + m->ymap.w_sn, m->p + m->ymap_b, m->label,
+                                   cfg->class_gain, B, E, NC);
+        cdrl_gather_rows(m->e, m->lemb.e, m->level, B, E, 1);
+    } else {
+        cdrl_gather_rows(m->e, m->lemb.e, m->level, B, E, 0);
     }
     cdrl_lrelu_forward(m->le, m->e, (size_t)B * (size_t)E, SLOPE);
     for (int i = 0; i < m->n_blk; i++)
@@ -445,24 +339,18 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
         if (b->in != b->out) {
             conv_fwd(m, dst, b->h, &b->shortcut, b->bs, B, b->H, b->W);
-            channel_scale(dst, NULL, b->c2, m->p + b->g, B, b->out, HW, 1);
+            cdrl_channel_scale(dst, NULL, b->c2, m->p + b->g, B, b->out, HW, 1);
         } else {
-            channel_scale(dst, b->h, b->c2, m->p + b->g, B, b->out, HW, 1);
+            cdrl_channel_scale(dst, b->h, b->c2, m->p + b->g, B, b->out, HW, 1);
         }
-        if (b->pool) pool_fwd(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
+        if (b->pool) cdrl_avgpool2_forward(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
     }
 
     // f = sum_c (sum_HW relu(h)) * q
     const int HWo = m->H_out * m->W_out;
     cdrl_relu_forward(a, m->h_final, (size_t)B * (size_t)Wd * (size_t)HWo);
     cdrl_spatial_sum_forward(m->v, a, B, Wd, HWo);
-    for (int n = 0; n < B; n++) {
-        const float *v = m->v + (size_t)n * (size_t)Wd, *q = m->q + (size_t)n * (size_t)Wd;
-        float acc = 0.0f;
-        for (int c = 0; c < Wd; c++)
-            acc += v[c] * q[c];
-        f[n] = acc;
-    }
+    cdrl_row_dot_forward(f, m->v, m->q, B, Wd);
     cdrl_arena_release(&m->scratch, mark);
 }
 
@@ -488,21 +376,16 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
     float *dz = cdrl_arena_floats(&m->scratch, (size_t)B * max_out);
 
     // f = v . q, v = sum_HW relu(h_final), q = temb_final(le)
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < Wd; c++) {
-            size_t k = (size_t)n * (size_t)Wd + (size_t)c;
-            dv[k] = df[n] * m->q[k];
-            dq[k] = df[n] * m->v[k];
-        }
+    cdrl_row_dot_backward(dv, dq, df, m->v, m->q, B, Wd);
     if (param_grads) {
-        memset(dle, 0, sizeof(float) * (size_t)B * (size_t)E);
+        cdrl_zero(dle, (size_t)B * (size_t)E);
         cdrl_linear_backward(dle, m->grad + m->final_w, NULL, dq, m->le, m->p + m->final_w, B, E,
                              Wd, &m->scratch);
     }
     const size_t n_fin = (size_t)B * (size_t)Wd * (size_t)HWo;
-    memset(t1, 0, sizeof(float) * n_fin);
+    cdrl_zero(t1, n_fin);
     cdrl_spatial_sum_backward(t1, dv, B, Wd, HWo);
-    memset(cur, 0, sizeof(float) * n_fin);
+    cdrl_zero(cur, n_fin);
     cdrl_relu_backward(cur, t1, m->h_final, n_fin);
 
     for (int i = m->n_blk - 1; i >= 0; i--) {
@@ -512,50 +395,37 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
         const float *g = m->p + b->g;
         // out = c2 * g + S(h)
-        channel_scale(t1, NULL, cur, g, B, b->out, HW, 0); // dc2
-        if (param_grads) {
-            float *dg = m->grad + b->g;
-#pragma omp parallel for schedule(static) if (n_out >= PAR_MIN)
-            for (int c = 0; c < b->out; c++) {
-                double acc = 0.0;
-                for (int n = 0; n < B; n++) {
-                    size_t o = ((size_t)n * (size_t)b->out + (size_t)c) * (size_t)HW;
-                    for (int k = 0; k < HW; k++)
-                        acc += (double)cur[o + (size_t)k] * (double)b->c2[o + (size_t)k];
-                }
-                dg[c] += (float)acc;
-            }
-        }
+        cdrl_channel_scale(t1, NULL, cur, g, B, b->out, HW, 0); // dc2
+        if (param_grads) cdrl_channel_dot(m->grad + b->g, cur, b->c2, B, b->out, HW);
         // c2 = conv2(lrelu(s)); conv2's input is needed for its weight gradient only (the
         // Langevin backward, without parameter gradients, skips it).
         if (param_grads) cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
-        memset(t3, 0, sizeof(float) * n_out);
+        cdrl_zero(t3, n_out);
         conv_bwd(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
-        memset(t1, 0, sizeof(float) * n_out);
+        cdrl_zero(t1, n_out);
         cdrl_lrelu_backward(t1, t3, b->s, n_out, SLOPE); // ds
         // s = conv1(lrelu(h)) + lrelu(z), z = temb_map(le)
         if (param_grads) {
             const size_t nz = (size_t)B * (size_t)b->out;
-            memset(dtp, 0, sizeof(float) * nz);
+            cdrl_zero(dtp, nz);
             cdrl_add_channel_backward(dtp, t1, B, b->out, HW);
-            memset(dz, 0, sizeof(float) * nz);
+            cdrl_zero(dz, nz);
             cdrl_lrelu_backward(dz, dtp, b->z, nz, SLOPE);
             lin_bwd(m, dle, dz, m->le, &b->temb, b->bt, B, 1);
         }
         if (param_grads) cdrl_lrelu_forward(t2, b->h, n_in, SLOPE); // conv1's input, as above
-        memset(t3, 0, sizeof(float) * n_in);
+        cdrl_zero(t3, n_in);
         conv_bwd(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
-        memset(dhi, 0, sizeof(float) * n_in);
+        cdrl_zero(dhi, n_in);
         cdrl_lrelu_backward(dhi, t3, b->h, n_in, SLOPE);
         if (b->in != b->out)
             conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
         else
-            add_into(dhi, cur, n_in);
+            cdrl_add_into(dhi, cur, n_in);
         if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block
             const img_ebm_block *p = &m->blk[i - 1];
-            memset(cur, 0,
-                   sizeof(float) * (size_t)B * (size_t)p->out * (size_t)p->H * (size_t)p->W);
-            pool_bwd(cur, dhi, B * p->out, p->H, p->W);
+            cdrl_zero(cur, (size_t)B * (size_t)p->out * (size_t)p->H * (size_t)p->W);
+            cdrl_avgpool2_backward(cur, dhi, B * p->out, p->H, p->W);
         } else {
             float *t = cur;
             cur = dhi;
@@ -567,27 +437,19 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
 
     if (param_grads) {
         // le = lrelu(e); e = lemb.e[level] + W_y[:, c] + b_y. Per feature j, images in order.
-        memset(de, 0, sizeof(float) * (size_t)B * (size_t)E);
+        cdrl_zero(de, (size_t)B * (size_t)E);
         cdrl_lrelu_backward(de, dle, m->e, (size_t)B * (size_t)E, SLOPE);
-        float *dwy = m->dder + m->ymap.w_sn, *dby = m->grad + m->ymap_b;
-#pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= PAR_MIN)
-        for (int j = 0; j < E; j++) {
-            for (int n = 0; n < B; n++) {
-                const float d = de[(size_t)n * (size_t)E + (size_t)j];
-                m->lemb.de[(size_t)m->level[n] * (size_t)E + (size_t)j] += d;
-                if (cfg->n_classes > 0) {
-                    dwy[(size_t)j * (size_t)NC + (size_t)m->label[n]] += cfg->class_gain * d;
-                    dby[j] += d;
-                }
-            }
-        }
+        cdrl_scatter_rows(m->lemb.de, de, m->level, B, E);
+        if (cfg->n_classes > 0)
+            cdrl_class_columns_backward(m->dder + m->ymap.w_sn, m->grad + m->ymap_b, de, m->label,
+                                        cfg->class_gain, B, E, NC);
     }
     cdrl_arena_release(&m->scratch, mark);
 }
 
 void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m) {
-    memset(m->grad, 0, sizeof(float) * m->params.total);
-    memset(m->dder, 0, sizeof(float) * m->derived.total);
+    cdrl_zero(m->grad, m->params.total);
+    cdrl_zero(m->dder, m->derived.total);
     cdrl_level_embed_zero_grad(&m->lemb);
 }
 

@@ -5,12 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #define SLOPE 0.2f // LeakyReLU slope of the official EBMs
-// Rows per batch above which the per-row loops below run in parallel. Each row, or each
-// column for the sums over rows, is one thread's alone, so results do not depend on threads.
-#define PAR_ROWS 64
 
 void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
     memset(c, 0, sizeof *c);
@@ -97,6 +94,7 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t lin = 0;
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, cfg->in_dim, ch));
+    lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, m->width_out, 1));
     lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, max_w));
     // finish_grads: one (L, max_w) temporary, then the level embedding's own scratch.
     size_t fin =
@@ -104,12 +102,12 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t scratch = max_sz(max_sz(5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin, fin),
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
-    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
-        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    if (cdrl_device_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_device_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_ebm_free(m);
         return NULL;
     }
-    memset(m->store.base, 0, n);
+    cdrl_zero((float *)m->store.base, n / sizeof(float));
     cdrl_arena *s = &m->store;
     m->p_own = cdrl_arena_floats(s, m->params.total);
     m->p = m->p_own;
@@ -206,7 +204,7 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
     const int D = m->cfg.in_dim;
     m->batch = B;
     m->level = level;
-    memcpy(m->x, y, sizeof(float) * (size_t)B * (size_t)D);
+    cdrl_copy(m->x, y, (size_t)B * (size_t)D);
     sn_linear_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
@@ -214,39 +212,18 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
         float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_final;
         cdrl_lrelu_forward(b->a1, b->h, n_in, SLOPE);
         sn_linear_fwd(m, b->s, b->a1, &b->conv1, b->b1, B);
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-        for (int n = 0; n < B; n++) {
-            CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
-            const float *tp = b->lvl_tp + (size_t)level[n] * (size_t)b->out;
-            float *s = b->s + (size_t)n * (size_t)b->out;
-            for (int c = 0; c < b->out; c++)
-                s[c] += tp[c];
-        }
+        cdrl_gather_rows(b->s, b->lvl_tp, level, B, b->out, 1); // + tp[level]
         cdrl_lrelu_forward(b->a2, b->s, n_out, SLOPE);
         sn_linear_fwd(m, b->c2, b->a2, &b->conv2, b->b2, B);
         if (b->in != b->out)
             sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
         else
-            memcpy(next, b->h, sizeof(float) * n_in);
-        const float *g = m->p + b->g;
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-        for (int n = 0; n < B; n++)
-            for (int c = 0; c < b->out; c++) {
-                size_t k = (size_t)n * (size_t)b->out + (size_t)c;
-                next[k] += b->c2[k] * g[c];
-            }
+            cdrl_copy(next, b->h, n_in);
+        cdrl_channel_scale(next, NULL, b->c2, m->p + b->g, B, b->out, 1, 1);
     }
     const int W = m->width_out;
     cdrl_relu_forward(m->r, m->h_final, (size_t)B * (size_t)W);
-    const float *wf = m->p + m->final_w;
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-    for (int n = 0; n < B; n++) {
-        float acc = 0.0f;
-        const float *r = m->r + (size_t)n * (size_t)W;
-        for (int c = 0; c < W; c++)
-            acc += r[c] * wf[c];
-        f[n] = acc;
-    }
+    cdrl_linear_forward(f, m->r, m->p + m->final_w, NULL, B, W, 1, &m->scratch);
 }
 
 void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int param_grads) {
@@ -263,23 +240,10 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
     float *ds = cdrl_arena_floats(&m->scratch, max_rows);
 
     // f = relu(h_final) . w_final
-    const float *wf = m->p + m->final_w;
-    float *dwf = m->grad + m->final_w;
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-    for (int n = 0; n < B; n++) {
-        float *d = da + (size_t)n * (size_t)W;
-        for (int c = 0; c < W; c++)
-            d[c] = df[n] * wf[c];
-    }
-    if (param_grads)
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-        for (int c = 0; c < W; c++) {
-            float acc = 0.0f;
-            for (int n = 0; n < B; n++)
-                acc += df[n] * m->r[(size_t)n * (size_t)W + (size_t)c];
-            dwf[c] += acc;
-        }
-    memset(dh, 0, sizeof(float) * (size_t)B * (size_t)W);
+    cdrl_zero(da, (size_t)B * (size_t)W);
+    cdrl_linear_backward(da, param_grads ? m->grad + m->final_w : NULL, NULL, df, m->r,
+                         m->p + m->final_w, B, W, 1, &m->scratch);
+    cdrl_zero(dh, (size_t)B * (size_t)W);
     cdrl_relu_backward(dh, da, m->h_final, (size_t)B * (size_t)W);
 
     for (int i = m->n_blk - 1; i >= 0; i--) {
@@ -287,41 +251,20 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         const size_t n_in = (size_t)B * (size_t)b->in, n_out = (size_t)B * (size_t)b->out;
         const float *g = m->p + b->g;
         // out = c2 * g + shortcut(h)
-        memset(dhi, 0, sizeof(float) * n_in);
+        cdrl_zero(dhi, n_in);
         if (b->in != b->out)
             sn_linear_bwd(m, dhi, dh, b->h, &b->shortcut, b->bs, B, param_grads);
         else
-            memcpy(dhi, dh, sizeof(float) * n_in);
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-        for (int n = 0; n < B; n++)
-            for (int c = 0; c < b->out; c++) {
-                size_t k = (size_t)n * (size_t)b->out + (size_t)c;
-                dc2[k] = dh[k] * g[c];
-            }
-        if (param_grads) {
-            float *dg = m->grad + b->g;
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-            for (int c = 0; c < b->out; c++) {
-                float acc = 0.0f;
-                for (int n = 0; n < B; n++) {
-                    size_t k = (size_t)n * (size_t)b->out + (size_t)c;
-                    acc += dh[k] * b->c2[k];
-                }
-                dg[c] += acc;
-            }
-        }
+            cdrl_copy(dhi, dh, n_in);
+        cdrl_channel_scale(dc2, NULL, dh, g, B, b->out, 1, 0);
+        if (param_grads) cdrl_channel_dot(m->grad + b->g, dh, b->c2, B, b->out, 1);
         // c2 = conv2(lrelu(s)), s = conv1(lrelu(h)) + tp[level]
-        memset(da, 0, sizeof(float) * n_out);
+        cdrl_zero(da, n_out);
         sn_linear_bwd(m, da, dc2, b->a2, &b->conv2, b->b2, B, param_grads);
-        memset(ds, 0, sizeof(float) * n_out);
+        cdrl_zero(ds, n_out);
         cdrl_lrelu_backward(ds, da, b->s, n_out, SLOPE);
-        if (param_grads) // by column: rows of one level add into the same dtp row
-#pragma omp parallel for schedule(static) if (B >= PAR_ROWS)
-            for (int c = 0; c < b->out; c++)
-                for (int n = 0; n < B; n++)
-                    b->lvl_dtp[(size_t)m->level[n] * (size_t)b->out + (size_t)c] +=
-                        ds[(size_t)n * (size_t)b->out + (size_t)c];
-        memset(da, 0, sizeof(float) * n_in);
+        if (param_grads) cdrl_scatter_rows(b->lvl_dtp, ds, m->level, B, b->out);
+        cdrl_zero(da, n_in);
         sn_linear_bwd(m, da, ds, b->a1, &b->conv1, b->b1, B, param_grads);
         cdrl_lrelu_backward(dhi, da, b->h, n_in, SLOPE);
         float *t = dh;
@@ -333,12 +276,12 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
 }
 
 void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
-    memset(m->grad, 0, sizeof(float) * m->params.total);
-    memset(m->dder, 0, sizeof(float) * m->derived.total);
-    memset(m->lvl_dle, 0, sizeof(float) * (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
+    cdrl_zero(m->grad, m->params.total);
+    cdrl_zero(m->dder, m->derived.total);
+    cdrl_zero(m->lvl_dle, (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
     cdrl_level_embed_zero_grad(&m->lemb);
     for (int i = 0; i < m->n_blk; i++)
-        memset(m->blk[i].lvl_dtp, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->blk[i].out);
+        cdrl_zero(m->blk[i].lvl_dtp, (size_t)m->n_levels * (size_t)m->blk[i].out);
 }
 
 void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
@@ -352,7 +295,7 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
         size_t n = (size_t)L * (size_t)b->out;
-        memset(dz, 0, sizeof(float) * n);
+        cdrl_zero(dz, n);
         cdrl_lrelu_backward(dz, b->lvl_dtp, b->lvl_z, n, SLOPE);
         sn_linear_bwd(m, m->lvl_dle, dz, m->lvl_le, &b->temb, b->bt, L, 1);
     }

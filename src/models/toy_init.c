@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #define GN_EPS 1e-6f
 
@@ -68,13 +68,13 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
     if (lin3 > lin) lin = lin3;
     if (lin4 > lin) lin = lin4;
     size_t scratch =
-        4 * cdrl_arena_floats_size(B * (size_t)(H > T ? 2 * H : 2 * T)) + lin + CDRL_ALIGN;
-    if (cdrl_arena_init(&m->store, n) != CDRL_OK ||
-        cdrl_arena_init(&m->scratch, scratch) != CDRL_OK) {
+        6 * cdrl_arena_floats_size(B * (size_t)(H > T ? 2 * H : 2 * T)) + lin + CDRL_ALIGN;
+    if (cdrl_device_arena_init(&m->store, n) != CDRL_OK ||
+        cdrl_device_arena_init(&m->scratch, scratch) != CDRL_OK) {
         cdrl_toy_init_free(m);
         return NULL;
     }
-    memset(m->store.base, 0, n);
+    cdrl_zero((float *)m->store.base, n / sizeof(float));
     cdrl_arena *s = &m->store;
     m->p_own = m->p = cdrl_arena_floats(s, m->params.total);
     m->grad = cdrl_arena_floats(s, m->params.total);
@@ -111,7 +111,7 @@ cdrl_toy_init *cdrl_toy_init_create(const cdrl_toy_init_config *cfg, int max_bat
             m->p[b->n1_w + (size_t)c] = m->p[b->n2_w + (size_t)c] = 1.0f;
         init_linear(m, b->c1_w, b->c1_b, H, H, rng);
         init_linear(m, b->c2_w, b->c2_b, H, H, rng);
-        memset(m->p + b->c2_w, 0, sizeof(float) * (size_t)H * (size_t)H);
+        cdrl_zero(m->p + b->c2_w, (size_t)H * (size_t)H);
         init_linear(m, b->mlp_w, b->mlp_b, T, 2 * H, rng);
     }
     return m;
@@ -158,7 +158,9 @@ void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const in
     const size_t nh = (size_t)B * (size_t)H;
     m->batch = B;
     m->level = level;
-    memcpy(m->x, x, sizeof(float) * (size_t)B * (size_t)D);
+    cdrl_copy(m->x, x, (size_t)B * (size_t)D);
+    const size_t mark = cdrl_arena_mark(&m->scratch);
+    float *ss = cdrl_arena_floats(&m->scratch, 2 * nh); // (B, 2H) each row's level's FiLM
     lin_fwd(m, m->blk[0].h, m->x, m->h1_w, &m->h1_b, B, D, H);
     for (int i = 0; i < m->n_blk; i++) {
         toy_init_block *b = &m->blk[i];
@@ -170,23 +172,17 @@ void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const in
         lin_fwd(m, b->c1, b->a1, b->c1_w, &b->c1_b, B, H, H);
         cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B,
                                H, 1, m->cfg.groups, GN_EPS);
-        for (int n = 0; n < B; n++) {
-            CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
-            const float *scale = b->lvl_ss + (size_t)level[n] * 2 * (size_t)H, *shift = scale + H;
-            const float *n2 = b->n2 + (size_t)n * (size_t)H;
-            float *mm = b->m + (size_t)n * (size_t)H;
-            for (int c = 0; c < H; c++)
-                mm[c] = n2[c] * (1.0f + scale[c]) + shift[c];
-        }
+        // m = n2 * (1 + scale[level]) + shift[level]
+        cdrl_gather_rows(ss, b->lvl_ss, level, B, 2 * H, 0);
+        cdrl_film_forward(b->m, b->n2, ss, B, H, 1);
         cdrl_silu_forward(b->a2, b->m, nh);
         lin_fwd(m, next, b->a2, b->c2_w, &b->c2_b, B, H, H);
-        for (size_t k = 0; k < nh; k++)
-            next[k] += b->h[k];
+        cdrl_add_into(next, b->h, nh);
     }
     cdrl_silu_forward(m->o, m->h_last, nh);
     lin_fwd(m, mu, m->o, m->final_w, NULL, B, H, D);
-    for (size_t k = 0; k < (size_t)B * (size_t)D; k++)
-        mu[k] += m->x[k];
+    cdrl_add_into(mu, m->x, (size_t)B * (size_t)D);
+    cdrl_arena_release(&m->scratch, mark);
 }
 
 void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
@@ -197,36 +193,30 @@ void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
     float *da = cdrl_arena_floats(&m->scratch, nh);
     float *dm = cdrl_arena_floats(&m->scratch, nh);
     float *dn = cdrl_arena_floats(&m->scratch, nh);
+    float *ss = cdrl_arena_floats(&m->scratch, 2 * nh);  // (B, 2H) each row's level's FiLM
+    float *dss = cdrl_arena_floats(&m->scratch, 2 * nh); // (B, 2H) its gradient
     // mu = final_dense(silu(h_last)) + x
-    memset(da, 0, sizeof(float) * nh);
+    cdrl_zero(da, nh);
     lin_bwd(m, da, dmu, m->o, m->final_w, NULL, B, H, D);
-    memset(dh, 0, sizeof(float) * nh);
+    cdrl_zero(dh, nh);
     cdrl_silu_backward(dh, da, m->h_last, nh);
     for (int i = m->n_blk - 1; i >= 0; i--) {
         toy_init_block *b = &m->blk[i];
         // next = conv2(silu(m)) + h, so dh flows on unchanged and into conv2.
-        memset(da, 0, sizeof(float) * nh);
+        cdrl_zero(da, nh);
         lin_bwd(m, da, dh, b->a2, b->c2_w, &b->c2_b, B, H, H);
-        memset(dm, 0, sizeof(float) * nh);
+        cdrl_zero(dm, nh);
         cdrl_silu_backward(dm, da, b->m, nh);
         // m = n2 * (1 + scale[level]) + shift[level]
-        for (int n = 0; n < B; n++) {
-            const float *scale = b->lvl_ss + (size_t)m->level[n] * 2 * (size_t)H;
-            float *dscale = b->lvl_dss + (size_t)m->level[n] * 2 * (size_t)H, *dshift = dscale + H;
-            const float *g = dm + (size_t)n * (size_t)H, *n2 = b->n2 + (size_t)n * (size_t)H;
-            float *d = dn + (size_t)n * (size_t)H;
-            for (int c = 0; c < H; c++) {
-                dscale[c] += g[c] * n2[c];
-                dshift[c] += g[c];
-                d[c] = g[c] * (1.0f + scale[c]);
-            }
-        }
-        memset(da, 0, sizeof(float) * nh);
-        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dn, b->c1, b->mean2,
+        cdrl_gather_rows(ss, b->lvl_ss, m->level, B, 2 * H, 0);
+        cdrl_film_backward(dm, dss, b->n2, ss, B, H, 1); // dm becomes d n2
+        cdrl_scatter_rows(b->lvl_dss, dss, m->level, B, 2 * H);
+        cdrl_zero(da, nh);
+        cdrl_groupnorm_backward(da, m->grad + b->n2_w, m->grad + b->n2_b, dm, b->c1, b->mean2,
                                 b->rstd2, m->p + b->n2_w, B, H, 1, m->cfg.groups);
-        memset(dm, 0, sizeof(float) * nh);
+        cdrl_zero(dm, nh);
         lin_bwd(m, dm, da, b->a1, b->c1_w, &b->c1_b, B, H, H);
-        memset(dn, 0, sizeof(float) * nh);
+        cdrl_zero(dn, nh);
         cdrl_silu_backward(dn, dm, b->n1, nh);
         cdrl_groupnorm_backward(dh, m->grad + b->n1_w, m->grad + b->n1_b, dn, b->h, b->mean1,
                                 b->rstd1, m->p + b->n1_w, B, H, 1, m->cfg.groups);
@@ -236,11 +226,10 @@ void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu) {
 }
 
 void cdrl_toy_init_zero_grad(cdrl_toy_init *m) {
-    memset(m->grad, 0, sizeof(float) * m->params.total);
-    memset(m->lvl_dt, 0, sizeof(float) * (size_t)m->n_levels * (size_t)m->cfg.t_dim);
+    cdrl_zero(m->grad, m->params.total);
+    cdrl_zero(m->lvl_dt, (size_t)m->n_levels * (size_t)m->cfg.t_dim);
     for (int i = 0; i < m->n_blk; i++)
-        memset(m->blk[i].lvl_dss, 0,
-               sizeof(float) * (size_t)m->n_levels * 2 * (size_t)m->cfg.h_dim);
+        cdrl_zero(m->blk[i].lvl_dss, (size_t)m->n_levels * 2 * (size_t)m->cfg.h_dim);
 }
 
 void cdrl_toy_init_finish_grads(cdrl_toy_init *m) {
@@ -251,13 +240,13 @@ void cdrl_toy_init_finish_grads(cdrl_toy_init *m) {
     float *d2 = cdrl_arena_floats(&m->scratch, nt);
     for (int i = 0; i < m->n_blk; i++) {
         toy_init_block *b = &m->blk[i];
-        memset(d1, 0, sizeof(float) * nt);
+        cdrl_zero(d1, nt);
         lin_bwd(m, d1, b->lvl_dss, b->lvl_st, b->mlp_w, &b->mlp_b, L, T, 2 * H);
         cdrl_silu_backward(m->lvl_dt, d1, m->lvl_t, nt);
     }
-    memset(d1, 0, sizeof(float) * nt);
+    cdrl_zero(d1, nt);
     lin_bwd(m, d1, m->lvl_dt, m->lvl_a, m->t2_w, &m->t2_b, L, T, T);
-    memset(d2, 0, sizeof(float) * nt);
+    cdrl_zero(d2, nt);
     cdrl_silu_backward(d2, d1, m->lvl_z, nt);
     lin_bwd(m, NULL, d2, m->lvl_e0, m->t0_w, &m->t0_b, L, T, T);
     cdrl_arena_release(&m->scratch, mark);

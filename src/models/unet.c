@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #define GN_EPS 1e-6f
 #define GN_G   CDRL_UNET_GROUPS
@@ -382,7 +382,7 @@ static void init_params(cdrl_unet *m, cdrl_rng *rng) {
             fan_in = p->numel / (size_t)p->shape[0];
             if (ends_with(p->name, "conv2.weight") || ends_with(p->name, "to_out.weight") ||
                 ends_with(p->name, "final_conv.weight")) {
-                memset(x, 0, p->numel * sizeof(float));
+                cdrl_zero(x, p->numel);
                 continue;
             }
         }
@@ -449,12 +449,12 @@ cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_
 
     carver cv = {NULL, 0};
     carve(m, &cv);
-    if (cdrl_arena_init(&m->store, cv.need) != CDRL_OK ||
-        cdrl_arena_init(&m->scratch, scratch_bytes(m)) != CDRL_OK) {
+    if (cdrl_device_arena_init(&m->store, cv.need) != CDRL_OK ||
+        cdrl_device_arena_init(&m->scratch, scratch_bytes(m)) != CDRL_OK) {
         cdrl_unet_free(m);
         return NULL;
     }
-    memset(m->store.base, 0, cv.need);
+    cdrl_zero((float *)m->store.base, cv.need / sizeof(float));
     cv.a = &m->store;
     carve(m, &cv);
     CDRL_ASSERT(m->store.used == cv.need);
@@ -519,21 +519,6 @@ static void resample_backward(float *dinp, const float *dout, int resample, int 
         cdrl_upsample2_backward(dinp, dout, BC, H, W);
 }
 
-// out (B, C, HW) = n2 * (1 + scale) + shift with (scale | shift) = ss (B, 2C), in the
-// official order: (1 + scale) first.
-static void film(float *out, const float *n2, const float *ss, int B, int C, size_t HW) {
-#pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < B * C; nc++) {
-        const int n = nc / C, c = nc % C;
-        const float s = 1.0f + ss[(size_t)n * 2 * C + (size_t)c],
-                    sh = ss[(size_t)n * 2 * C + (size_t)(C + c)];
-        const float *x = n2 + (size_t)nc * HW;
-        float *y = out + (size_t)nc * HW;
-        for (size_t i = 0; i < HW; i++)
-            y[i] = x[i] * s + sh;
-    }
-}
-
 static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float *inp, int B) {
     const float *p = m->p;
     const int E = 4 * m->cfg.dim;
@@ -562,13 +547,12 @@ static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float 
     cdrl_groupnorm_forward(r->n2, r->mean2, r->rstd2, r->c1, p + r->n2_w, p + r->n2_b, B, r->cout,
                            (int)HWo, GN_G, GN_EPS);
     float *h = cdrl_arena_floats(s, no); // (B, cout, HWo) conv2's input
-    film(h, r->n2, r->ss, B, r->cout, HWo);
+    cdrl_film_forward(h, r->n2, r->ss, B, r->cout, (int)HWo);
     cdrl_silu_forward(h, h, no);
     if (m->fwd_dropout && m->replay_dropout) {
-        memcpy(r->mask, m->replay_dropout, no * sizeof(float));
+        cdrl_copy(r->mask, m->replay_dropout, no);
         m->replay_dropout += no;
-        for (size_t i = 0; i < no; i++)
-            h[i] *= r->mask[i];
+        cdrl_mul_into(h, r->mask, no);
     } else if (m->fwd_dropout) {
         cdrl_dropout_forward(h, r->mask, h, no, m->cfg.dropout, &m->drop_rng);
     }
@@ -578,15 +562,13 @@ static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float 
         cdrl_conv2d_forward(sc, xs, p + r->sc_w, p + r->sc_b, &ds, s);
         xs = sc;
     }
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < no; i++)
-        out[i] += xs[i];
+    cdrl_add_into(out, xs, no);
     cdrl_arena_release(s, mark);
 }
 
 static float *zeros(cdrl_arena *s, size_t n) {
     float *x = cdrl_arena_floats(s, n);
-    memset(x, 0, n * sizeof(float));
+    cdrl_zero(x, n);
     return x;
 }
 
@@ -612,57 +594,37 @@ static void res_backward(cdrl_unet *m, const cdrl_unet_res *r, float *gin, const
     if (r->has_sc) {
         cdrl_conv2d_backward(gxs, g + r->sc_w, g + r->sc_b, gout, xs, p + r->sc_w, &ds, s);
     } else {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < no; i++)
-            gxs[i] += gout[i];
+        cdrl_add_into(gxs, gout, no);
     }
     if (r->resample) resample_backward(gin, gxs, r->resample, B * r->cin, r->hi, r->wi);
 
     // conv2's input, recomputed: dropout(silu(film(n2))).
     float *mm = cdrl_arena_floats(s, no); // (B, Co, HWo) film output
     float *h = cdrl_arena_floats(s, no);  // (B, Co, HWo)
-    film(mm, r->n2, r->ss, B, Co, HWo);
+    cdrl_film_forward(mm, r->n2, r->ss, B, Co, (int)HWo);
     cdrl_silu_forward(h, mm, no);
-    if (m->fwd_dropout) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < no; i++)
-            h[i] *= r->mask[i];
-    }
+    if (m->fwd_dropout) cdrl_mul_into(h, r->mask, no);
     float *dh = zeros(s, no);
     cdrl_conv2d_backward(dh, g + r->c2_w, g + r->c2_b, gout, h, p + r->c2_w, &d2, s);
     float *dm; // (B, Co, HWo) gradient wrt the film output
     if (m->fwd_dropout) {
-        memset(h, 0, no * sizeof(float));
+        cdrl_zero(h, no);
         cdrl_dropout_backward(h, dh, r->mask, no);
-        memset(dh, 0, no * sizeof(float));
+        cdrl_zero(dh, no);
         cdrl_silu_backward(dh, h, mm, no);
         dm = dh;
     } else {
-        memset(h, 0, no * sizeof(float));
+        cdrl_zero(h, no);
         cdrl_silu_backward(h, dh, mm, no);
         dm = h;
     }
 
     // FiLM: d scale = sum_hw dm n2, d shift = sum_hw dm, d n2 = dm (1 + scale), in place.
     float *dss = cdrl_arena_floats(s, (size_t)B * 2 * Co); // (B, 2 Co)
-#pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < B * Co; nc++) {
-        const int n = nc / Co, c = nc % Co;
-        const float sc = 1.0f + r->ss[(size_t)n * 2 * Co + (size_t)c];
-        const float *x = r->n2 + (size_t)nc * HWo;
-        float *d = dm + (size_t)nc * HWo;
-        double s_scale = 0.0, s_shift = 0.0;
-        for (size_t i = 0; i < HWo; i++) {
-            s_scale += (double)d[i] * (double)x[i];
-            s_shift += (double)d[i];
-            d[i] *= sc;
-        }
-        dss[(size_t)n * 2 * Co + (size_t)c] = (float)s_scale;
-        dss[(size_t)n * 2 * Co + (size_t)(Co + c)] = (float)s_shift;
-    }
+    cdrl_film_backward(dm, dss, r->n2, r->ss, B, Co, (int)HWo);
     cdrl_linear_backward(dst, g + r->mlp_w, g + r->mlp_b, dss, m->st, p + r->mlp_w, B, E, 2 * Co,
                          s);
-    memset(mm, 0, no * sizeof(float));
+    cdrl_zero(mm, no);
     float *dc1 = mm;
     cdrl_groupnorm_backward(dc1, g + r->n2_w, g + r->n2_b, dm, r->c1, r->mean2, r->rstd2,
                             p + r->n2_w, B, Co, (int)HWo, GN_G);
@@ -702,7 +664,7 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
     const float *p = m->p;
     m->batch = B;
     m->fwd_dropout = m->train && c->dropout > 0.0f;
-    memcpy(m->x, x, nx * sizeof(float));
+    cdrl_copy(m->x, x, nx);
 
     // Time vector per sample: the level's time_mlp output plus, conditional, y_mlp(onehot(c))
     // = column c of its weight + its bias (summed first, as the Linear's output is).
@@ -711,14 +673,12 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
         m->level[n] = level[n];
         CDRL_ASSERT(!c->n_classes || !label || (label[n] >= 0 && label[n] <= c->n_classes));
         m->fwd_labels[n] = c->n_classes && label ? label[n] : 0;
-        const float *lt = m->lvl_t + (size_t)level[n] * E;
-        float *t = m->t + (size_t)n * E;
-        for (int e = 0; e < E; e++) {
-            float v = lt[e];
-            if (c->n_classes)
-                v += p[m->y_w + (size_t)e * K1 + (size_t)m->fwd_labels[n]] + p[m->y_b + (size_t)e];
-            t[e] = v;
-        }
+    }
+    if (c->n_classes) {
+        cdrl_class_columns_forward(m->t, p + m->y_w, p + m->y_b, m->fwd_labels, 1.0f, B, E, K1);
+        cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 1);
+    } else {
+        cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 0);
     }
     cdrl_silu_forward(m->st, m->t, (size_t)B * E);
 
@@ -754,8 +714,7 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
     cdrl_silu_forward(a, m->fn, nh);
     cdrl_conv2d_desc df = cd(B, C, c->in_ch, S, S, 3);
     cdrl_conv2d_forward(mu, a, p + m->final_w, p + m->final_b, &df, &m->scratch);
-    for (size_t i = 0; i < nx; i++)
-        mu[i] = m->x[i] + mu[i];
+    cdrl_add_into(mu, m->x, nx);
     cdrl_arena_release(&m->scratch, mark);
 }
 
@@ -787,7 +746,7 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
         cdrl_conv2d_backward(da, g + m->final_w, g + m->final_b, dmu, a, p + m->final_w, &df, s);
         float *dfn = zeros(s, nh);
         cdrl_silu_backward(dfn, da, m->fn, nh);
-        memset(pass[0], 0, nh * sizeof(float));
+        cdrl_zero(pass[0], nh);
         cdrl_groupnorm_backward(pass[0], g + m->norm_w, g + m->norm_b, dfn,
                                 m->tensors[m->t_last].data, m->mean_f, m->rstd_f, p + m->norm_w, B,
                                 C, (int)HW, GN_G);
@@ -804,7 +763,7 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
         float *gin = in->grad;
         if (!in->is_skip) {
             gin = gout == pass[0] ? pass[1] : pass[0];
-            memset(gin, 0, n_in * sizeof(float));
+            cdrl_zero(gin, n_in);
             in->grad = gin;
         }
         if (op->kind == OP_ATTN) {
@@ -822,7 +781,7 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
         } else {
             const cdrl_unet_res *r = &m->res[op->idx];
             cdrl_unet_tensor *sk = &m->tensors[op->skip];
-            memset(gcat, 0, (size_t)B * r->cin * (size_t)(r->hi * r->wi) * sizeof(float));
+            cdrl_zero(gcat, (size_t)B * r->cin * (size_t)(r->hi * r->wi));
             res_backward(m, r, gcat, gout, r->cat, dst, B);
             cdrl_concat_backward(gin, sk->grad, gcat, B, in->c, sk->c, in->h * in->w);
         }
@@ -835,26 +794,17 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
     // one-hot Linear, whose weight gradient is the column of each sample's label.
     float *dt = zeros(s, (size_t)B * E);
     cdrl_silu_backward(dt, dst, m->t, (size_t)B * E);
-    for (int n = 0; n < B; n++) {
-        const float *d = dt + (size_t)n * E;
-        float *ld = m->lvl_dt + (size_t)m->level[n] * E;
-        for (int e = 0; e < E; e++)
-            ld[e] += d[e];
-        if (c->n_classes) {
-            for (int e = 0; e < E; e++) {
-                g[m->y_w + (size_t)e * K1 + (size_t)m->fwd_labels[n]] += d[e];
-                g[m->y_b + (size_t)e] += d[e];
-            }
-        }
-    }
+    cdrl_scatter_rows(m->lvl_dt, dt, m->level, B, E);
+    if (c->n_classes)
+        cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, E, K1);
     for (int i = 0; i < m->n_tensors; i++)
         m->tensors[i].grad = NULL;
     cdrl_arena_release(s, mark);
 }
 
 void cdrl_unet_zero_grad(cdrl_unet *m) {
-    memset(m->grad, 0, m->params.total * sizeof(float));
-    memset(m->lvl_dt, 0, (size_t)m->max_levels * 4 * (size_t)m->cfg.dim * sizeof(float));
+    cdrl_zero(m->grad, m->params.total);
+    cdrl_zero(m->lvl_dt, (size_t)m->max_levels * 4 * (size_t)m->cfg.dim);
 }
 
 void cdrl_unet_finish_grads(cdrl_unet *m) {

@@ -59,9 +59,7 @@ void cdrl_attn_block_forward(float *out, cdrl_attn_block_acts *acts, const float
     cdrl_conv2d_forward(acts->qkv, acts->norm, p->qkv_w, p->qkv_b, &dq, scratch);
     cdrl_attention_forward(acts->o, acts->probs, acts->qkv, B, C, N, scratch);
     cdrl_conv2d_forward(out, acts->o, p->out_w, p->out_b, &dout, scratch);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        out[i] += inp[i];
+    cdrl_add_into(out, inp, n);
 }
 
 void cdrl_attn_block_backward(float *dinp, const cdrl_attn_block_grads *grads, const float *dout,
@@ -77,20 +75,16 @@ void cdrl_attn_block_backward(float *dinp, const cdrl_attn_block_grads *grads, c
     cdrl_conv2d_desc dq = conv1x1(B, C, 3 * C, H, W), dproj = conv1x1(B, C, C, H, W);
 
     // The residual path: d x gets dout unchanged.
-    if (dinp) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            dinp[i] += dout[i];
-    }
+    if (dinp) cdrl_add_into(dinp, dout, n);
 
     size_t mark = cdrl_arena_mark(scratch);
     float *d_o = cdrl_arena_floats(scratch, n);       // (B, C, N)
     float *d_qkv = cdrl_arena_floats(scratch, 3 * n); // (B, 3C, N)
     float *d_norm = cdrl_arena_floats(scratch, n);    // (B, C, N)
     // Backward kernels accumulate, so the intermediate gradients start at zero.
-    memset(d_o, 0, n * sizeof(float));
-    memset(d_qkv, 0, 3 * n * sizeof(float));
-    memset(d_norm, 0, n * sizeof(float));
+    cdrl_zero(d_o, n);
+    cdrl_zero(d_qkv, 3 * n);
+    cdrl_zero(d_norm, n);
 
     // d norm is needed for d x and for GroupNorm's own parameters only.
     int want_norm = dinp || g->norm_w || g->norm_b;

@@ -55,7 +55,7 @@ void cdrl_level_embed_prepare(cdrl_level_embed *le, const float *tau, int L, flo
     cdrl_sn_prepare(&le->map1, derived, buffers, params, train);
     cdrl_sn_prepare(&le->map2, derived, buffers, params, train);
     le->n_levels = L;
-    memcpy(le->tau, tau, sizeof(float) * (size_t)L);
+    cdrl_copy(le->tau, tau, (size_t)L);
     cdrl_timestep_embedding_forward(le->e0, le->tau, L, le->te);
     cdrl_linear_forward(le->z1, le->e0, derived + le->map1.w_sn, params + le->map1_b, L, le->te,
                         le->E, scratch);
@@ -65,7 +65,7 @@ void cdrl_level_embed_prepare(cdrl_level_embed *le, const float *tau, int L, flo
 }
 
 void cdrl_level_embed_zero_grad(cdrl_level_embed *le) {
-    memset(le->de, 0, sizeof(float) * (size_t)le->max_levels * (size_t)le->E);
+    cdrl_zero(le->de, (size_t)le->max_levels * (size_t)le->E);
 }
 
 void cdrl_level_embed_finish(const cdrl_level_embed *le, float *dparams, float *dderived,
@@ -76,10 +76,10 @@ void cdrl_level_embed_finish(const cdrl_level_embed *le, float *dparams, float *
     const size_t mark = cdrl_arena_mark(scratch);
     float *da = cdrl_arena_floats(scratch, nt);
     float *dz = cdrl_arena_floats(scratch, nt);
-    memset(da, 0, sizeof(float) * nt);
+    cdrl_zero(da, nt);
     cdrl_linear_backward(da, dderived + le->map2.w_sn, dparams + le->map2_b, le->de, le->a1,
                          derived + le->map2.w_sn, L, E, E, scratch);
-    memset(dz, 0, sizeof(float) * nt);
+    cdrl_zero(dz, nt);
     cdrl_lrelu_backward(dz, da, le->z1, nt, SLOPE);
     cdrl_linear_backward(NULL, dderived + le->map1.w_sn, dparams + le->map1_b, dz, le->e0,
                          derived + le->map1.w_sn, L, le->te, E, scratch);

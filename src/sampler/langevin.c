@@ -4,28 +4,11 @@
 #include <math.h>
 #include <string.h>
 
-int cdrl_all_finite(const float *x, size_t n) {
-    int ok = 1;
-    for (size_t i = 0; i < n; i++)
-        ok &= isfinite(x[i]) != 0;
-    return ok;
-}
-
-float cdrl_max_abs(const float *x, size_t n) {
-    float m = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        const float a = fabsf(x[i]);
-        if (!(a <= m)) m = a; // NaN wins and stays
-        if (isnan(m)) break;
-    }
-    return m;
-}
-
 void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
                       const int *level, const int *label, float w, float scale, int B) {
     const int guided = label && w != 0.0f;
-    memset(grad, 0, sizeof(float) * (size_t)B * (size_t)ebm->dim);
-    for (int n = 0; n < B; n++)
+    cdrl_zero(grad, (size_t)B * (size_t)ebm->dim);
+    for (int n = 0; n < B; n++) // per-sample scalars: host memory
         df[n] = guided ? scale * (1.0f + w) : scale;
     ebm->forward(ebm->impl, f, y, level, label, B);
     ebm->backward(ebm->impl, grad, df, 0);
@@ -38,7 +21,7 @@ void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, con
 
 size_t cdrl_langevin_scratch_size(int B, int dim) {
     size_t nb = (size_t)B, nd = nb * (size_t)dim;
-    return 3 * cdrl_arena_floats_size(nb) + 2 * cdrl_arena_floats_size(nd);
+    return 6 * cdrl_arena_floats_size(nb) + 2 * cdrl_arena_floats_size(nd);
 }
 
 cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor, const int *pair,
@@ -48,14 +31,21 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
     const size_t nd = (size_t)B * (size_t)D;
     const size_t mark = cdrl_arena_mark(scratch);
     int *level = (int *)cdrl_arena_floats(scratch, (size_t)B); // the EBM sees lambda_{j-1}
+    int *clamp = (int *)cdrl_arena_floats(scratch, (size_t)B);
+    float *tether = cdrl_arena_floats(scratch, (size_t)B);
+    float *noise_std = cdrl_arena_floats(scratch, (size_t)B);
     float *f = cdrl_arena_floats(scratch, (size_t)B);
     float *df = cdrl_arena_floats(scratch, (size_t)B);
     float *grad = cdrl_arena_floats(scratch, nd);
     float *xi = cdrl_arena_floats(scratch, nd);
     const float m = lp->step_mul;
     for (int n = 0; n < B; n++) {
-        CDRL_ASSERT(pair[n] >= 1 && pair[n] <= s->T);
-        level[n] = pair[n] - 1;
+        const int j = pair[n];
+        CDRL_ASSERT(j >= 1 && j <= s->T);
+        level[n] = j - 1;
+        tether[n] = (float)(s->tether[j] * (double)m);
+        noise_std[n] = (float)sqrt(s->h[j] * (double)m);
+        clamp[n] = lp->clip_data && j == 1;
     }
     cdrl_status st = CDRL_OK;
     if (lp->trace) lp->trace(lp->trace_user, 0, y);
@@ -64,22 +54,9 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
         cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
         const float *z = noise ? noise + (size_t)k * nd : xi;
-        int in_range = 1;
         if (!noise) cdrl_rng_normal(rng, xi, nd);
-        for (int n = 0; n < B; n++) {
-            const int j = pair[n];
-            const float tether = (float)(s->tether[j] * (double)m);
-            const float noise_std = (float)sqrt(s->h[j] * (double)m);
-            float *yn = y + (size_t)n * (size_t)D;
-            const float *gn = grad + (size_t)n * (size_t)D, *an = anchor + (size_t)n * (size_t)D;
-            const float *zn = z + (size_t)n * (size_t)D;
-            const int clamp = lp->clip_data && j == 1;
-            for (int d = 0; d < D; d++) {
-                yn[d] += gn[d] - tether * (yn[d] - an[d]) + noise_std * zn[d];
-                if (clamp) yn[d] = fminf(fmaxf(yn[d], -data_bound), data_bound);
-                in_range &= fabsf(yn[d]) <= CDRL_CHAIN_BOUND; // false for NaN too
-            }
-        }
+        const int in_range = cdrl_langevin_update(y, grad, anchor, z, tether, noise_std, clamp,
+                                                  data_bound, CDRL_CHAIN_BOUND, B, D);
         if (!in_range) {
             const float big = cdrl_max_abs(y, nd);
             st = isfinite(big)

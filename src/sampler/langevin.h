@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "diffusion/schedule.h"
 #include "models/net.h"
+#include "ops/ops.h"
 
 typedef struct cdrl_langevin_params {
     int n_steps;      // K
@@ -43,16 +44,10 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
                               int B, const cdrl_schedule *s, const cdrl_langevin_params *lp,
                               const float *noise, cdrl_rng *rng, cdrl_arena *scratch);
 
-// 1 when every value is finite.
-int cdrl_all_finite(const float *x, size_t n);
-
 // A chain is a runaway once a value leaves [-CDRL_CHAIN_BOUND, CDRL_CHAIN_BOUND]: far outside
 // every data the models see (images in [-1, 1], 2-D data within +-8, noise of unit scale).
 // An EBM that has become too steep for its step size sends its chains there long before they
 // overflow to Inf, and training on such negatives only makes it steeper.
 #define CDRL_CHAIN_BOUND 1e4f
-
-// The largest |x| (Inf or NaN when one is there): the message of a runaway chain.
-float cdrl_max_abs(const float *x, size_t n);
 
 #endif // CDRL_SAMPLER_LANGEVIN_H

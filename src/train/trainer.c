@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/backend.h"
 #include "sampler/langevin.h"
 #include "train/optim.h"
 
@@ -28,11 +29,11 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
     const size_t ne = ebm.params->total, ni = init.params->total;
     size_t bytes = 3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
-                   8 * cdrl_arena_floats_size(B) +
+                   14 * cdrl_arena_floats_size(B) +
                    (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
                    cdrl_langevin_scratch_size(tp->batch, ebm.dim);
-    if (cdrl_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
-    memset(t->mem.base, 0, bytes);
+    if (cdrl_device_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
+    cdrl_zero((float *)t->mem.base, bytes / sizeof(float));
     cdrl_arena *a = &t->mem;
     t->ebm_m = cdrl_arena_floats(a, ne);
     t->ebm_v = cdrl_arena_floats(a, ne);
@@ -40,8 +41,8 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     t->init_m = cdrl_arena_floats(a, ni);
     t->init_v = cdrl_arena_floats(a, ni);
     t->init_ema = cdrl_arena_floats(a, ni);
-    memcpy(t->ebm_ema, ebm.p_own, sizeof(float) * ne);
-    memcpy(t->init_ema, init.p_own, sizeof(float) * ni);
+    cdrl_copy(t->ebm_ema, ebm.p_own, ne);
+    cdrl_copy(t->init_ema, init.p_own, ni);
     t->noise.pair = (int *)cdrl_arena_floats(a, B);
     t->noise.label_u = cdrl_arena_floats(a, B);
     t->label = (int *)cdrl_arena_floats(a, B);
@@ -50,6 +51,8 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     t->f_pos = cdrl_arena_floats(a, B);
     t->f_neg = cdrl_arena_floats(a, B);
     t->df = cdrl_arena_floats(a, B);
+    for (int k = 0; k < 6; k++)
+        t->row[k] = cdrl_arena_floats(a, B);
     t->noise.eps = cdrl_arena_floats(a, nd);
     t->noise.xi_init = cdrl_arena_floats(a, nd);
     t->noise.xi_langevin = cdrl_arena_floats(a, nd * (size_t)tp->n_langevin);
@@ -115,21 +118,25 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
         label = t->label;
     }
 
-    // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps.
+    // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps. Per sample:
+    // x_j = a x + b eps, y+ = sqrt(kappa_j) (a' x + b' eps) with the constants of j and j - 1.
+    float *a = t->row[0], *b = t->row[1], *a1 = t->row[2], *b1 = t->row[3], *sk = t->row[4],
+          *sd = t->row[5];
     for (int n = 0; n < B; n++) {
         const int j = nz->pair[n];
         CDRL_ASSERT(j >= 1 && j <= T);
         t->level_ebm[n] = j - 1;
         t->level_init[n] = j;
-        const float a = (float)s->sqrt_g[j], b = (float)s->sqrt_1mg[j];
-        const float a1 = (float)s->sqrt_g[j - 1], b1 = (float)s->sqrt_1mg[j - 1];
-        const float sk = (float)sqrt(s->kappa[j]);
-        for (int d = 0; d < D; d++) {
-            size_t k = (size_t)n * (size_t)D + (size_t)d;
-            t->x_j[k] = a * x[k] + b * nz->eps[k];
-            t->y_pos[k] = sk * (a1 * x[k] + b1 * nz->eps[k]);
-        }
+        a[n] = (float)s->sqrt_g[j];
+        b[n] = (float)s->sqrt_1mg[j];
+        a1[n] = (float)s->sqrt_g[j - 1];
+        b1[n] = (float)s->sqrt_1mg[j - 1];
+        sk[n] = (float)sqrt(s->kappa[j]);
+        sd[n] = (float)s->init_std[j];
     }
+    cdrl_rows_axpby(t->x_j, a, x, b, nz->eps, B, D);
+    cdrl_rows_axpby(t->y_pos, a1, x, b1, nz->eps, B, D);
+    cdrl_rows_scale(t->y_pos, sk, t->y_pos, B, D);
     ebm->zero_grad(ebm->impl);
     init->zero_grad(init->impl);
 
@@ -143,17 +150,11 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
     init->prepare(init->impl, t->tau, T + 1, 1);
     init->forward(init->impl, t->mu, t->x_j, t->level_init, label, B);
-    for (int n = 0; n < B; n++) {
-        const float sd = (float)s->init_std[nz->pair[n]];
-        for (int d = 0; d < D; d++) {
-            size_t k = (size_t)n * (size_t)D + (size_t)d;
-            t->y0[k] = t->mu[k] + sd * nz->xi_init[k];
-        }
-    }
+    cdrl_rows_add_scaled(t->y0, t->mu, sd, nz->xi_init, B, D);
 
     // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
     // normalised weights prepared there are already the eval-mode ones.
-    memcpy(t->y, t->y0, sizeof(float) * nd);
+    cdrl_copy(t->y, t->y0, nd);
     cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin,
                                .step_mul = t->tp.step_mul,
                                .clip_data = t->tp.langevin_clip,
@@ -165,13 +166,11 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
     // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
-    for (int n = 0; n < B; n++) {
-        const float sk = (float)sqrt(s->kappa[nz->pair[n]]);
-        for (int d = 0; d < D; d++) {
-            size_t k = (size_t)n * (size_t)D + (size_t)d;
-            t->y_neg[k] = sk * (t->y[k] / (sk + 1e-8f));
-        }
-    }
+    float *sk_eps = a; // the noising constants are spent
+    for (int n = 0; n < B; n++)
+        sk_eps[n] = sk[n] + 1e-8f;
+    cdrl_rows_divide(t->y_neg, t->y, sk_eps, B, D);
+    cdrl_rows_scale(t->y_neg, sk, t->y_neg, B, D);
     ebm->forward(ebm->impl, t->f_neg, t->y_neg, t->level_ebm, label, B);
     double loss_ebm = 0, f_pos = 0, f_neg = 0;
     for (int n = 0; n < B; n++) {
@@ -186,18 +185,12 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
 
     // (6, computed before any update) Initializer loss on the refined samples (with the
     // diagnostic init_data_weight a, on (1 - a) refined + a data: a = 0 is CDRL).
-    double loss_init = 0;
-    const float a = t->tp.init_data_weight;
-    for (size_t k = 0; k < nd; k++) {
-        const float r =
-            (1.0f - a) * t->y_neg[k] + a * t->y_pos[k] - t->y0[k]; // a = 0, 1: exactly one
-        loss_init += (double)r * (double)r;
-        t->dmu[k] = -2.0f * r / (float)B;
-    }
+    const double loss_init_sum =
+        cdrl_init_loss(t->dmu, t->y_neg, t->y_pos, t->y0, t->tp.init_data_weight, B, nd);
     init->backward(init->impl, NULL, t->dmu, 1);
     init->finish_grads(init->impl);
     loss_ebm /= B;
-    loss_init /= B;
+    const double loss_init = loss_init_sum / B;
     if (!isfinite(loss_ebm) || !isfinite(loss_init))
         return cdrl_fail(CDRL_STATUS_DIVERGED,
                          "training step %ld: loss is not finite (EBM %g, initializer %g)",

@@ -65,6 +65,7 @@ typedef struct cdrl_trainer {
     int *level_ebm, *level_init;
     int *label; // (B) the labels fed to both networks: class + 1, or 0 where dropped
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
+    float *row[6];  // (B) each: per-sample constants of the noise levels, filled each step
     cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
     // Test hook (NULL in normal use): handed to the Langevin run of each step (langevin.h).
     void (*langevin_trace)(void *user, int k, float *y);

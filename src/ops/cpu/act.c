@@ -6,7 +6,7 @@
 // backward kernels give. Elements are independent, so nothing depends on the thread count.
 #include <stdint.h>
 
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 // Values per parallel loop only above this: below it the fork costs more than the loop.
 #define ACT_PAR_MIN 65536
@@ -49,7 +49,7 @@ ACT_CLONES static void lrelu_backward_block(float *dinp, const float *dout, cons
 
 #pragma GCC pop_options
 
-void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
+void cdrl_cpu_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
     CDRL_ASSERT(slope >= 0.0f && slope <= 1.0f);
     const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
@@ -59,7 +59,8 @@ void cdrl_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
     }
 }
 
-void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope) {
+void cdrl_cpu_lrelu_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                             float slope) {
     const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
@@ -69,13 +70,13 @@ void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_
 }
 
 // ---------------------------------------------------------------------------------------
-void cdrl_relu_forward(float *out, const float *inp, size_t n) {
+void cdrl_cpu_relu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void cdrl_relu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+void cdrl_cpu_relu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
@@ -147,7 +148,7 @@ ACT_CLONES static void silu_backward_block(float *dinp, const float *dout, const
 
 #pragma GCC pop_options
 
-void cdrl_silu_forward(float *out, const float *inp, size_t n) {
+void cdrl_cpu_silu_forward(float *out, const float *inp, size_t n) {
     const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
@@ -156,7 +157,7 @@ void cdrl_silu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void cdrl_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+void cdrl_cpu_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
     const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {

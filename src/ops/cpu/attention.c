@@ -7,12 +7,12 @@
 // Reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.softmax.html
 #include <math.h>
 
+#include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
-#include "ops/ops.h"
 
 // Forward needs no temporaries (the scores are written into probs); backward needs dA, one
 // (N, N) block per batch element so that every element can run in parallel.
-size_t cdrl_attention_scratch_size(int B, int C, int N) {
+size_t cdrl_cpu_attention_scratch_size(int B, int C, int N) {
     (void)C;
     return cdrl_arena_floats_size((size_t)B * N * N);
 }
@@ -36,8 +36,8 @@ static void softmax_rows(float *s, int N) {
     }
 }
 
-void cdrl_attention_forward(float *out, float *probs, const float *qkv, int B, int C, int N,
-                            cdrl_arena *scratch) {
+void cdrl_cpu_attention_forward(float *out, float *probs, const float *qkv, int B, int C, int N,
+                                cdrl_arena *scratch) {
     (void)scratch;
     CDRL_ASSERT(out && probs && qkv && B > 0 && C > 0 && N > 0);
     float scale = 1.0f / sqrtf((float)C);
@@ -56,8 +56,8 @@ void cdrl_attention_forward(float *out, float *probs, const float *qkv, int B, i
     }
 }
 
-void cdrl_attention_backward(float *dqkv, const float *dout, const float *probs, const float *qkv,
-                             int B, int C, int N, cdrl_arena *scratch) {
+void cdrl_cpu_attention_backward(float *dqkv, const float *dout, const float *probs,
+                                 const float *qkv, int B, int C, int N, cdrl_arena *scratch) {
     CDRL_ASSERT(dqkv && dout && probs && qkv && scratch && B > 0 && C > 0 && N > 0);
     float scale = 1.0f / sqrtf((float)C);
     size_t mark = cdrl_arena_mark(scratch);

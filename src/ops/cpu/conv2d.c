@@ -13,8 +13,8 @@
 #include <omp.h>
 #endif
 
+#include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
-#include "ops/ops.h"
 
 // Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call, panel stride
 // padded by cdrl_sgemm_ld): 256 and 512 run alike, 128 and 768+ lose 5-20 %; 256 keeps the
@@ -128,7 +128,7 @@ static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const
     int n = cdrl_threads();
     if (n > n_tasks) n = n_tasks;
     if (per > 0 && (size_t)n > left / per) n = (int)(left / per);
-    CDRL_ASSERT(n >= 1); // arena smaller than cdrl_conv2d_scratch_size()
+    CDRL_ASSERT(n >= 1); // arena smaller than cdrl_cpu_conv2d_scratch_size()
     return n;
 }
 
@@ -147,7 +147,7 @@ static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chu
     return w;
 }
 
-size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
+size_t cdrl_cpu_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
     if (d->B == 0) return 0;
     chunking g = chunking_of(d);
     int n = cdrl_threads();
@@ -316,8 +316,8 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
 }
 
 // ---------------------------------------------------------------------------------------
-void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                         const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                             const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
     chunking g = chunking_of(d);
@@ -487,8 +487,9 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     }
 }
 
-void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                          const float *w, const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, const cdrl_conv2d_desc *d,
+                              cdrl_arena *scratch) {
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
     chunking g = chunking_of(d);

@@ -3,7 +3,7 @@
 // Reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.dropout.html
 // The mask comes from the caller's counter-based rng, so it is the same for any thread count
 // and on any device; torch's own masks cannot be reproduced (different generator).
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 #define DROPOUT_PAR_MIN 65536
 
@@ -11,8 +11,8 @@
 // probability 1 - p (up to the 2^-24 resolution of the draw). The uniforms are drawn into
 // mask itself and replaced by the multiplier, so no scratch is needed. p = 0 copies inp, sets
 // the mask to 1 and draws nothing: the rng is left untouched, as if the layer were absent.
-void cdrl_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
-                          cdrl_rng *rng) {
+void cdrl_cpu_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
+                              cdrl_rng *rng) {
     CDRL_ASSERT(p >= 0.0f && p < 1.0f);
     if (p == 0.0f) {
         for (size_t i = 0; i < n; i++) {
@@ -32,7 +32,7 @@ void cdrl_dropout_forward(float *out, float *mask, const float *inp, size_t n, f
     }
 }
 
-void cdrl_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n) {
+void cdrl_cpu_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * mask[i];

@@ -5,7 +5,7 @@
 // has it verbatim); tau(lambda) from method.md §5.4.
 #include <math.h>
 
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 // Double, then one rounding: tau is an input the networks see, so it gets the best value.
 float cdrl_logsnr_to_tau(float logsnr) {
@@ -33,7 +33,7 @@ static inline float freq(int k, int half) {
     return (float)exp((double)((float)k * step));
 }
 
-void cdrl_timestep_embedding_forward(float *out, const float *tau, int B, int D) {
+void cdrl_cpu_timestep_embedding_forward(float *out, const float *tau, int B, int D) {
     CDRL_ASSERT(D >= 4 && D % 2 == 0 && B >= 0);
     const int half = D / 2;
     for (int b = 0; b < B; b++) {
@@ -47,8 +47,8 @@ void cdrl_timestep_embedding_forward(float *out, const float *tau, int B, int D)
 }
 
 // d/dtau sin(tau w) = w cos(tau w), d/dtau cos(tau w) = -w sin(tau w); summed in double.
-void cdrl_timestep_embedding_backward(float *dtau, const float *dout, const float *tau, int B,
-                                      int D) {
+void cdrl_cpu_timestep_embedding_backward(float *dtau, const float *dout, const float *tau, int B,
+                                          int D) {
     CDRL_ASSERT(D >= 4 && D % 2 == 0 && B >= 0);
     const int half = D / 2;
     for (int b = 0; b < B; b++) {

@@ -9,7 +9,7 @@
 // thread count.
 #include <math.h>
 
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 // Groups per parallel loop only above this many values: below it the fork costs more.
 #define GN_PAR_MIN 16384
@@ -131,9 +131,9 @@ static void group_moments(const float *x, size_t n, float eps, double *mean, dou
 }
 
 // ---------------------------------------------------------------------------------------
-void cdrl_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                            const float *gamma, const float *beta, int B, int C, int HW, int G,
-                            float eps) {
+void cdrl_cpu_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                                const float *gamma, const float *beta, int B, int C, int HW, int G,
+                                float eps) {
     CDRL_ASSERT(G > 0 && C % G == 0 && B >= 0 && HW > 0 && gamma && beta);
     const int CG = C / G;                     // channels per group
     const size_t n = (size_t)CG * (size_t)HW; // values per group, contiguous in (B, C, HW)
@@ -168,9 +168,9 @@ void cdrl_groupnorm_forward(float *out, float *mean, float *rstd, const float *i
 // around every GN.
 static double group_mean(const float *x, size_t n) { return sum_x(x, n) / (double)n; }
 
-void cdrl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                             const float *inp, const float *mean, const float *rstd,
-                             const float *gamma, int B, int C, int HW, int G) {
+void cdrl_cpu_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 const float *gamma, int B, int C, int HW, int G) {
     CDRL_ASSERT(G > 0 && C % G == 0 && B >= 0 && HW > 0 && gamma);
     (void)mean; // recomputed, see above
     const int CG = C / G;

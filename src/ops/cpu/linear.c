@@ -7,8 +7,8 @@
 // copies of operands whose row stride sgemm handles badly (512 features and the like).
 #include <string.h>
 
+#include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
-#include "ops/ops.h"
 
 // Tile sizes (rows x cols of the output). Measured on Zen4, one core per call: 128-256 rows by
 // 256 cols keep sgemm near its peak for 128-512 features, and give 2500 rows 20+ tiles.
@@ -48,14 +48,14 @@ static size_t padded_size(int rows, int cols) {
     return cols >= 256 ? cdrl_arena_floats_size((size_t)rows * (size_t)cdrl_sgemm_ld(cols)) : 0;
 }
 
-size_t cdrl_linear_scratch_size(int N, int IC, int OC) {
+size_t cdrl_cpu_linear_scratch_size(int N, int IC, int OC) {
     size_t data = padded_size(OC, IC);                       // w for dinp
     size_t weight = padded_size(N, OC) + padded_size(N, IC); // dout and inp for dw
     return data > weight ? data : weight;
 }
 
-void cdrl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N,
-                         int IC, int OC, cdrl_arena *scratch) {
+void cdrl_cpu_linear_forward(float *out, const float *inp, const float *w, const float *b, int N,
+                             int IC, int OC, cdrl_arena *scratch) {
     (void)scratch; // w is read transposed, which sgemm handles well at any stride
     int n_rt = tiles_of(N, LIN_ROWS), n_ct = tiles_of(OC, LIN_COLS);
     int par = (double)N * IC * OC >= LIN_PAR_MIN;
@@ -76,8 +76,9 @@ void cdrl_linear_forward(float *out, const float *inp, const float *w, const flo
     }
 }
 
-void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                          const float *w, int N, int IC, int OC, cdrl_arena *scratch) {
+void cdrl_cpu_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                              const float *inp, const float *w, int N, int IC, int OC,
+                              cdrl_arena *scratch) {
     int par = (double)N * IC * OC >= LIN_PAR_MIN;
     (void)par; // unused without OpenMP
     size_t mark = cdrl_arena_mark(scratch);

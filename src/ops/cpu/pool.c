@@ -1,19 +1,19 @@
 // 2x2 average pooling (stride 2) and nearest-neighbour x2 upsampling, forward and backward
 // (the resampling of the EBM's levels and of the U-Net's down/up ResBlocks, method.md §5).
-// Leaves out other window sizes, strides, padding and odd H, W: CDRL uses none of them.
+// Leaves out other window sizes, strides and padding: CDRL uses none of them.
 // Reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.avg_pool2d.html,
 // https://pytorch.org/docs/stable/generated/torch.nn.functional.interpolate.html
 // Sums run in the order PyTorch's CPU kernels use (window row by row), so results match
 // bit for bit; every plane is independent, hence no thread-count dependence.
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 // Planes per parallel loop only above this many values: below it the fork costs more than
 // the loop.
 #define POOL_PAR_MIN 32768
 
 // ---------------------------------------------------------------------------------------
-void cdrl_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
-    CDRL_ASSERT(H % 2 == 0 && W % 2 == 0 && BC >= 0);
+void cdrl_cpu_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
+    CDRL_ASSERT(H >= 2 && W >= 2 && BC >= 0); // floor mode: an odd last row or column is dropped
     const int Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
     for (int p = 0; p < BC; p++) {
@@ -31,8 +31,8 @@ void cdrl_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
     }
 }
 
-void cdrl_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
-    CDRL_ASSERT(H % 2 == 0 && W % 2 == 0 && BC >= 0);
+void cdrl_cpu_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+    CDRL_ASSERT(H >= 2 && W >= 2 && BC >= 0); // floor mode: an odd last row or column is dropped
     const int Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
     for (int p = 0; p < BC; p++) {
@@ -52,7 +52,7 @@ void cdrl_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W
 }
 
 // ---------------------------------------------------------------------------------------
-void cdrl_upsample2_forward(float *out, const float *inp, int BC, int H, int W) {
+void cdrl_cpu_upsample2_forward(float *out, const float *inp, int BC, int H, int W) {
     CDRL_ASSERT(BC >= 0 && H >= 0 && W >= 0);
     const int Wo = 2 * W;
 #pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN / 4)
@@ -70,7 +70,7 @@ void cdrl_upsample2_forward(float *out, const float *inp, int BC, int H, int W) 
     }
 }
 
-void cdrl_upsample2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+void cdrl_cpu_upsample2_backward(float *dinp, const float *dout, int BC, int H, int W) {
     CDRL_ASSERT(BC >= 0 && H >= 0 && W >= 0);
     const int Wo = 2 * W;
 #pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN / 4)

@@ -6,7 +6,7 @@
 // Reference: https://pytorch.org/docs/stable/generated/torch.nn.utils.spectral_norm.html
 #include <math.h>
 
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 #define SN_EPS 1e-12f
 // Fixed chunk count for the parallel sum in backward: partial sums are per chunk, never per
@@ -56,8 +56,8 @@ static void matvec_t(float *out, const float *w, const float *u, int OC, int IN)
     }
 }
 
-void cdrl_spectral_norm_forward(float *w_sn, float *sigma, float *u, float *v, const float *w,
-                                int OC, int IN, int power_iterate) {
+void cdrl_cpu_spectral_norm_forward(float *w_sn, float *sigma, float *u, float *v, const float *w,
+                                    int OC, int IN, int power_iterate) {
     CDRL_ASSERT(w_sn && sigma && u && v && w && OC > 0 && IN > 0);
     double s = 0;
     if (power_iterate) {
@@ -92,8 +92,8 @@ void cdrl_spectral_norm_forward(float *w_sn, float *sigma, float *u, float *v, c
         w_sn[i] = w[i] / sg;
 }
 
-void cdrl_spectral_norm_backward(float *dw, const float *dw_sn, const float *w, const float *u,
-                                 const float *v, float sigma, int OC, int IN) {
+void cdrl_cpu_spectral_norm_backward(float *dw, const float *dw_sn, const float *w, const float *u,
+                                     const float *v, float sigma, int OC, int IN) {
     CDRL_ASSERT(dw && dw_sn && w && u && v && OC > 0 && IN > 0);
     size_t n = (size_t)OC * IN;
     // d sigma-term: sum(dw_sn * w), in fixed chunks reduced in order.

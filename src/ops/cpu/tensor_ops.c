@@ -7,13 +7,13 @@
 // Sums over HW run serially in double per (b, c) row, so no result depends on thread count.
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/cpu/cpu.h"
 
 #define TOPS_PAR_MIN 65536
 
 // ---------------------------------------------------------------------------------------
-void cdrl_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb,
-                         int HW) {
+void cdrl_cpu_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb,
+                             int HW) {
     CDRL_ASSERT(B >= 0 && Ca >= 0 && Cb >= 0 && HW >= 0);
     const size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW; // floats per sample of a, b
     for (int s = 0; s < B; s++) {
@@ -23,7 +23,8 @@ void cdrl_concat_forward(float *out, const float *a, const float *b, int B, int 
     }
 }
 
-void cdrl_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb, int HW) {
+void cdrl_cpu_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb,
+                              int HW) {
     CDRL_ASSERT(B >= 0 && Ca >= 0 && Cb >= 0 && HW >= 0);
     const size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW;
 #pragma omp parallel for schedule(static) if ((size_t)B * (na + nb) >= TOPS_PAR_MIN)
@@ -51,7 +52,7 @@ static inline float row_sum(const float *x, int HW) {
     return (float)s;
 }
 
-void cdrl_spatial_sum_forward(float *out, const float *inp, int B, int C, int HW) {
+void cdrl_cpu_spatial_sum_forward(float *out, const float *inp, int B, int C, int HW) {
     CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0);
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * HW >= TOPS_PAR_MIN)
@@ -59,7 +60,7 @@ void cdrl_spatial_sum_forward(float *out, const float *inp, int B, int C, int HW
         out[r] = row_sum(inp + (size_t)r * HW, HW);
 }
 
-void cdrl_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int HW) {
+void cdrl_cpu_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int HW) {
     CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0);
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * HW >= TOPS_PAR_MIN)
@@ -71,8 +72,8 @@ void cdrl_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int
 }
 
 // ---------------------------------------------------------------------------------------
-void cdrl_add_channel_forward(float *out, const float *inp, const float *add, int B, int C,
-                              int HW) {
+void cdrl_cpu_add_channel_forward(float *out, const float *inp, const float *add, int B, int C,
+                                  int HW) {
     CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0);
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * HW >= TOPS_PAR_MIN)
@@ -84,7 +85,7 @@ void cdrl_add_channel_forward(float *out, const float *inp, const float *add, in
     }
 }
 
-void cdrl_add_channel_backward(float *dadd, const float *dout, int B, int C, int HW) {
+void cdrl_cpu_add_channel_backward(float *dadd, const float *dout, int B, int C, int HW) {
     CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0);
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * HW >= TOPS_PAR_MIN)

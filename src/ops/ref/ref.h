@@ -1,0 +1,71 @@
+// The reference backend's ops (ops/ops.h has what each does): plain scalar loops in the order
+// the definitions read, one thread, no libraries. Slow and obvious on purpose: the cpu
+// backend's kernels are tested against it op by op (tests/test_backends.c).
+#ifndef CDRL_OPS_REF_REF_H
+#define CDRL_OPS_REF_REF_H
+
+#include "ops/ops.h"
+
+cdrl_linear_scratch_size_fn cdrl_ref_linear_scratch_size;
+cdrl_linear_forward_fn cdrl_ref_linear_forward;
+cdrl_linear_backward_fn cdrl_ref_linear_backward;
+cdrl_conv2d_scratch_size_fn cdrl_ref_conv2d_scratch_size;
+cdrl_conv2d_forward_fn cdrl_ref_conv2d_forward;
+cdrl_conv2d_backward_fn cdrl_ref_conv2d_backward;
+cdrl_avgpool2_forward_fn cdrl_ref_avgpool2_forward;
+cdrl_avgpool2_backward_fn cdrl_ref_avgpool2_backward;
+cdrl_upsample2_forward_fn cdrl_ref_upsample2_forward;
+cdrl_upsample2_backward_fn cdrl_ref_upsample2_backward;
+cdrl_lrelu_forward_fn cdrl_ref_lrelu_forward;
+cdrl_lrelu_backward_fn cdrl_ref_lrelu_backward;
+cdrl_relu_forward_fn cdrl_ref_relu_forward;
+cdrl_relu_backward_fn cdrl_ref_relu_backward;
+cdrl_silu_forward_fn cdrl_ref_silu_forward;
+cdrl_silu_backward_fn cdrl_ref_silu_backward;
+cdrl_groupnorm_forward_fn cdrl_ref_groupnorm_forward;
+cdrl_groupnorm_backward_fn cdrl_ref_groupnorm_backward;
+cdrl_dropout_forward_fn cdrl_ref_dropout_forward;
+cdrl_dropout_backward_fn cdrl_ref_dropout_backward;
+cdrl_spectral_norm_forward_fn cdrl_ref_spectral_norm_forward;
+cdrl_spectral_norm_backward_fn cdrl_ref_spectral_norm_backward;
+cdrl_timestep_embedding_forward_fn cdrl_ref_timestep_embedding_forward;
+cdrl_timestep_embedding_backward_fn cdrl_ref_timestep_embedding_backward;
+cdrl_attention_scratch_size_fn cdrl_ref_attention_scratch_size;
+cdrl_attention_forward_fn cdrl_ref_attention_forward;
+cdrl_attention_backward_fn cdrl_ref_attention_backward;
+cdrl_concat_forward_fn cdrl_ref_concat_forward;
+cdrl_concat_backward_fn cdrl_ref_concat_backward;
+cdrl_spatial_sum_forward_fn cdrl_ref_spatial_sum_forward;
+cdrl_spatial_sum_backward_fn cdrl_ref_spatial_sum_backward;
+cdrl_add_channel_forward_fn cdrl_ref_add_channel_forward;
+cdrl_add_channel_backward_fn cdrl_ref_add_channel_backward;
+cdrl_zero_fn cdrl_ref_zero;
+cdrl_copy_fn cdrl_ref_copy;
+cdrl_add_into_fn cdrl_ref_add_into;
+cdrl_mul_into_fn cdrl_ref_mul_into;
+cdrl_scale_fn cdrl_ref_scale;
+cdrl_rows_axpby_fn cdrl_ref_rows_axpby;
+cdrl_rows_scale_fn cdrl_ref_rows_scale;
+cdrl_rows_add_scaled_fn cdrl_ref_rows_add_scaled;
+cdrl_rows_divide_fn cdrl_ref_rows_divide;
+cdrl_guidance_mix_fn cdrl_ref_guidance_mix;
+cdrl_tweedie_step_fn cdrl_ref_tweedie_step;
+cdrl_langevin_update_fn cdrl_ref_langevin_update;
+cdrl_init_loss_fn cdrl_ref_init_loss;
+cdrl_all_finite_fn cdrl_ref_all_finite;
+cdrl_max_abs_fn cdrl_ref_max_abs;
+cdrl_channel_scale_fn cdrl_ref_channel_scale;
+cdrl_channel_dot_fn cdrl_ref_channel_dot;
+cdrl_gather_rows_fn cdrl_ref_gather_rows;
+cdrl_scatter_rows_fn cdrl_ref_scatter_rows;
+cdrl_class_columns_forward_fn cdrl_ref_class_columns_forward;
+cdrl_class_columns_backward_fn cdrl_ref_class_columns_backward;
+cdrl_row_dot_forward_fn cdrl_ref_row_dot_forward;
+cdrl_row_dot_backward_fn cdrl_ref_row_dot_backward;
+cdrl_film_forward_fn cdrl_ref_film_forward;
+cdrl_film_backward_fn cdrl_ref_film_backward;
+cdrl_adam_step_fn cdrl_ref_adam_step;
+cdrl_clip_grad_norm_fn cdrl_ref_clip_grad_norm;
+cdrl_ema_update_fn cdrl_ref_ema_update;
+
+#endif // CDRL_OPS_REF_REF_H

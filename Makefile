@@ -60,12 +60,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libcdrl.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcdrl.a
 	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
-# Runs every test program, then every tests/test_*.sh (each exits non-zero on any failure),
-# and prints one summary line.
+# Runs every test program on each backend of BACKENDS (cpu, then the plain reference backend:
+# the layer, network and official-iteration parity tests hold on both), then every
+# tests/test_*.sh (each exits non-zero on any failure), and prints one summary line.
+BACKENDS ?= cpu ref
 test: $(TESTS) $(BUILD)/cdrl
-	@pass=0; fail=0; for t in $(TESTS); do \
-	  if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
-	done; for t in $(TEST_SH); do \
+	@pass=0; fail=0; for be in $(BACKENDS); do for t in $(TESTS); do \
+	  if CDRL_BACKEND=$$be $$t > $$t.$$be.log 2>&1; then pass=$$((pass+1)); \
+	  else fail=$$((fail+1)); cat $$t.$$be.log; echo "FAILED: $$t (backend $$be)"; fi; \
+	done; echo "backend $$be: tests run"; done; for t in $(TEST_SH); do \
 	  if CDRL=$(BUILD)/cdrl CLI_TEST_DIR=$(BUILD)/cli-test sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
@@ -86,7 +89,7 @@ bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
 sanitize:
-	$(MAKE) BUILD=build/san SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+	$(MAKE) BUILD=build/san BACKENDS=cpu SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
 # Regenerates tests/fixtures/*.safetensors with the PyTorch twin (needs python3-torch) and the
 # yardstick's SciPy twin. With OFFICIAL=/path/to/CDRL (a checkout of the official repository)

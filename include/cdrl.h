@@ -57,6 +57,13 @@ void cdrl_set_log_callback(cdrl_log_fn fn, void *user);
 void cdrl_set_threads(int n);
 int cdrl_threads(void);
 
+// Compute backend of every op: "cpu" (the default: oneDNN, OpenMP) or "ref" (plain scalar
+// loops, one thread: slow, for checking results). The environment variable CDRL_BACKEND sets
+// it too. Choose before making models: their buffers come from the backend active then.
+// CDRL_STATUS_INVALID for an unknown name.
+cdrl_status cdrl_set_backend(const char *name);
+const char *cdrl_backend_name(void);
+
 // ---------------------------------------------------------------------------------------
 // Models: a CDRL model is the pair of networks (energy network and initializer) of every noise
 // level, their EMA copies, the optimiser state and the random stream: everything a checkpoint

@@ -114,6 +114,23 @@ grep -q '^  n_levels  *3$' $T/info && grep -q '^  ema_ebm  *0.99' $T/info &&
     grep -q '^  langevin_ref_steps  *30$' $T/info && grep -q '^  step_b  *0.002$' $T/info &&
     grep -q '^  lr_ebm  *0.003' $T/info
 ok $? "the checkpoint holds the file's, the --set and the flag's values, the later winning"
+# --backend: the reference backend trains and samples the same model as the cpu one, to float
+# rounding; an unknown name is a usage error.
+run 2 "--backend of an unknown name" "$CDRL" train --out $T/x $TINY --backend gpu
+one_line "backend 'gpu' unknown (cpu, ref)"
+for be in cpu ref; do
+    run 0 "train 3 steps on the $be backend" "$CDRL" train --out $T/be_$be $TINY --iters 3 \
+        --no-eval --backend $be
+    run 0 "sample on the $be backend" "$CDRL" sample --model $T/be_cpu -n 50 -k 5 \
+        -o $T/be_$be.csv --backend $be
+done
+paste -d, $T/be_cpu.csv $T/be_ref.csv | awk -F, 'NR > 1 { d = $1 - $3; if (d < 0) d = -d;
+    e = $2 - $4; if (e < 0) e = -e; if (d > m) m = d; if (e > m) m = e } END { exit !(m < 1e-3) }'
+ok $? "samples of one model on the cpu and ref backends agree to 1e-3"
+"$CDRL" info $T/be_ref | tail -n +2 >$T/info_ref && "$CDRL" info $T/be_cpu | tail -n +2 >$T/info_cpu
+cmp -s $T/info_ref $T/info_cpu
+ok $? "both backends train the same configuration"
+
 run 2 "--set of an unknown field" "$CDRL" train --out $T/x $TINY --set ebm_width=3
 one_line "no field 'ebm_width'"
 run 2 "--set of a wrong type" "$CDRL" train --out $T/x $TINY --set n_levels=2.5

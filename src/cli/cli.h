@@ -75,8 +75,9 @@ int cli_given(const cli_cmd *c, const cli_args *a, const char *name);
 
 // Starts a subcommand: error lines name it, the library's log goes through the program's
 // callback (errors collected for one line, warnings printed, info and debug only when
-// verbose), and the thread count is applied when > 0.
-void cli_begin(const char *cmd, int verbose, int threads);
+// verbose), the thread count is applied when > 0 and the compute backend when named.
+// Returns non-zero (the error printed) for an unknown backend.
+int cli_begin(const char *cmd, int verbose, int threads, const char *backend);
 // Prints `cdrl <cmd>: ` and then the library's collected error messages (joined by "; ")
 // when there are any, else the formatted text; returns code.
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

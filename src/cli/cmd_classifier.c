@@ -13,6 +13,7 @@
 typedef struct classifier_opts {
     const char *data, *test, *out;
     int epochs, batch, threads, verbose, stats_only, keep;
+    const char *backend;
     float lr;
     uint64_t seed;
 } classifier_opts;
@@ -35,6 +36,9 @@ static const cli_opt classifier_table[] = {
      "do not train: remake the statistics of the classifier at --out", NULL, 0, 0},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
+    {"backend", 0, CLI_STR, O(backend), "NAME",
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
+     0, 0},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -101,14 +105,14 @@ int cmd_classifier(int argc, char **argv) {
     o.seed = cp.seed;
     def = o;
     cli_args a;
-    cli_begin("classifier", 0, 0);
+    cli_begin("classifier", 0, 0, NULL);
     int rc = cli_parse(&classifier_cmd, argc, argv, &o, &a);
     if (rc != CLI_OK) return rc;
     if (a.help) {
         cli_help(&classifier_cmd, &def, stdout);
         return CLI_OK;
     }
-    cli_begin("classifier", o.verbose, o.threads);
+    if (cli_begin("classifier", o.verbose, o.threads, o.backend)) return CLI_USAGE;
     if (!o.data && !o.test)
         return cli_die(CLI_USAGE, "--data is required (see cdrl classifier --help)");
     char tspec[600], spath[4200];

@@ -16,6 +16,7 @@
 typedef struct energy_opts {
     const char *model, *png, *tensor, *output;
     int level, grad, ema, no_ema, json, threads, verbose;
+    const char *backend;
 } energy_opts;
 
 #define O(f) offsetof(energy_opts, f)
@@ -39,6 +40,9 @@ static const cli_opt energy_table[] = {
      0},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
+    {"backend", 0, CLI_STR, O(backend), "NAME",
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
+     0, 0},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -264,7 +268,7 @@ static int take_pngs(int *argc, char **argv, const char **files) {
 int cmd_energy(int argc, char **argv) {
     energy_opts o = {.level = 1}, def = o;
     cli_args a;
-    cli_begin("energy", 0, 0);
+    cli_begin("energy", 0, 0, NULL);
     const char **files = malloc(sizeof(char *) * ((size_t)argc + 1));
     char **args = malloc(sizeof(char *) * ((size_t)argc + 1));
     if (!files || !args) {
@@ -295,7 +299,7 @@ int cmd_energy(int argc, char **argv) {
         free(files);
         return rc;
     }
-    cli_begin("energy", o.verbose, o.threads);
+    if (cli_begin("energy", o.verbose, o.threads, o.backend)) return CLI_USAGE;
     char path[4096];
     if (cli_model_path(o.model, path, sizeof path) != 0) {
         free(files);

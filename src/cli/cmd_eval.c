@@ -154,6 +154,7 @@ static void add_num(cJSON *o, const char *key, double v) {
 typedef struct eval_opts {
     const char *model, *data, *grid_range, *k_list;
     int json, grid_res, grid_max, n, no_mmd, threads, verbose;
+    const char *backend;
     float grid_tol;
     uint64_t seed;
     // images
@@ -207,6 +208,9 @@ static const cli_opt eval_table[] = {
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
+    {"backend", 0, CLI_STR, O(backend), "NAME",
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
+     0, 0},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -460,14 +464,14 @@ int cmd_eval(int argc, char **argv) {
     eval_defaults(&o);
     def = o;
     cli_args a;
-    cli_begin("eval", 0, 0);
+    cli_begin("eval", 0, 0, NULL);
     int rc = cli_parse(&eval_cmd, argc, argv, &o, &a);
     if (rc != CLI_OK) return rc;
     if (a.help) {
         cli_help(&eval_cmd, &def, stdout);
         return CLI_OK;
     }
-    cli_begin("eval", o.verbose, o.threads);
+    if (cli_begin("eval", o.verbose, o.threads, o.backend)) return CLI_USAGE;
     cli_eval_opts eo;
     memset(&eo, 0, sizeof eo);
     cdrl_nll_params_init(&eo.nll);

@@ -47,14 +47,14 @@ static const cli_cmd info_cmd = {
 int cmd_info(int argc, char **argv) {
     info_opts o = {0}, def = {0};
     cli_args a;
-    cli_begin("info", 0, 0);
+    cli_begin("info", 0, 0, NULL);
     int rc = cli_parse(&info_cmd, argc, argv, &o, &a);
     if (rc != CLI_OK) return rc;
     if (a.help) {
         cli_help(&info_cmd, &def, stdout);
         return CLI_OK;
     }
-    cli_begin("info", o.verbose, 0);
+    cli_begin("info", o.verbose, 0, NULL);
     char path[4096];
     if (cli_model_path(a.pos[0], path, sizeof path) != 0)
         return cli_die(CLI_USAGE, "path too long");

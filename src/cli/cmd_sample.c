@@ -17,6 +17,7 @@
 typedef struct sample_opts {
     const char *model, *output, *png, *grid;
     int n, k, threads, verbose, cols, cls;
+    const char *backend;
     float guidance;
     uint64_t seed;
 } sample_opts;
@@ -49,6 +50,9 @@ static const cli_opt sample_table[] = {
      1000},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
+    {"backend", 0, CLI_STR, O(backend), "NAME",
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
+     0, 0},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -212,14 +216,14 @@ int cmd_sample(int argc, char **argv) {
                      .guidance = 1.0f},
                 def = o;
     cli_args a;
-    cli_begin("sample", 0, 0);
+    cli_begin("sample", 0, 0, NULL);
     int rc = cli_parse(&sample_cmd, argc, argv, &o, &a);
     if (rc != CLI_OK) return rc;
     if (a.help) {
         cli_help(&sample_cmd, &def, stdout);
         return CLI_OK;
     }
-    cli_begin("sample", o.verbose, o.threads);
+    if (cli_begin("sample", o.verbose, o.threads, o.backend)) return CLI_USAGE;
     char path[4096];
     if (cli_model_path(o.model, path, sizeof path) != 0)
         return cli_die(CLI_USAGE, "--model: path too long");

@@ -30,6 +30,7 @@ typedef struct train_opts {
     const char *data, *out, *preset, *config, *set, *classifier;
     long iters, ckpt_every, fig_every, log_every;
     int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
+    const char *backend;
     int ebm_ch, init_t, init_h, levels, classes;
     float lr_ebm, lr_init, guidance, eval_every;
     uint64_t seed;
@@ -106,6 +107,9 @@ static const cli_opt train_table[] = {
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
+    {"backend", 0, CLI_STR, O(backend), "NAME",
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
+     0, 0},
     {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
 };
 #undef O
@@ -437,14 +441,14 @@ int cmd_train(int argc, char **argv) {
                     .guidance = 1.0f};
     const train_opts def = o;
     cli_args a;
-    cli_begin("train", 0, 0);
+    cli_begin("train", 0, 0, NULL);
     int rc = cli_parse(&train_cmd, argc, argv, &o, &a);
     if (rc != CLI_OK) return rc;
     if (a.help) {
         cli_help(&train_cmd, &def, stdout);
         return CLI_OK;
     }
-    cli_begin("train", o.verbose, o.threads);
+    if (cli_begin("train", o.verbose, o.threads, o.backend)) return CLI_USAGE;
     if (o.resume && o.force)
         return cli_die(CLI_USAGE,
                        "--resume and --force exclude each other (see cdrl train --help)");

@@ -29,12 +29,15 @@ static void log_cb(cdrl_log_level level, const char *msg, void *user) {
         fprintf(stderr, "cdrl %s: %s\n", cmd_name, msg);
 }
 
-void cli_begin(const char *cmd, int verbose, int threads) {
+int cli_begin(const char *cmd, int verbose, int threads, const char *backend) {
     cmd_name = cmd;
     verbose_log = verbose;
     errors[0] = '\0';
     cdrl_set_log_callback(log_cb, NULL);
     if (threads > 0) cdrl_set_threads(threads);
+    if (backend && cdrl_set_backend(backend) != CDRL_OK)
+        return cli_fail(CLI_USAGE, "--backend %s: unknown (cpu, ref)", backend);
+    return 0;
 }
 
 const char *cli_take_errors(void) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdrl.h"
 #include "ops/backend.h"
 
 static const cdrl_backend *active_backend;
@@ -34,6 +35,9 @@ cdrl_status cdrl_backend_select(const char *name) {
     active_backend = be;
     return CDRL_OK;
 }
+
+cdrl_status cdrl_set_backend(const char *name) { return cdrl_backend_select(name); }
+const char *cdrl_backend_name(void) { return active()->name; }
 
 cdrl_status cdrl_device_arena_init(cdrl_arena *a, size_t bytes) {
     const cdrl_backend *be = active();

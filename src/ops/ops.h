@@ -58,7 +58,7 @@ cdrl_conv2d_backward_fn cdrl_conv2d_backward;
 
 // ---------------------------------------------------------------------------------------
 // 2x2 average pooling, stride 2, floor mode (F.avg_pool2d(x, 2)): an odd last row or column
-// is dropped (7 -> 3). out (BC, H/2, W/2); inp (BC, H, W), BC = B*C.
+// is dropped (7 -> 3). out (BC, H/2, W/2); inp (BC, H, W), BC = B*C; H, W >= 2.
 typedef void cdrl_avgpool2_forward_fn(float *out, const float *inp, int BC, int H, int W);
 cdrl_avgpool2_forward_fn cdrl_avgpool2_forward;
 typedef void cdrl_avgpool2_backward_fn(float *dinp, const float *dout, int BC, int H, int W);
@@ -90,7 +90,8 @@ cdrl_silu_backward_fn cdrl_silu_backward;
 
 // ---------------------------------------------------------------------------------------
 // Group normalisation with affine parameters (torch.nn.GroupNorm(G, C, eps)); C % G == 0.
-// out, inp (B, C, HW); gamma, beta (C); mean, rstd (B, G) saved for backward.
+// out, inp (B, C, HW); gamma, beta (C); mean, rstd (B, G) saved (backward uses rstd and
+// forms the mean again in double from inp, which keeps it within the fixtures' tolerance).
 typedef void cdrl_groupnorm_forward_fn(float *out, float *mean, float *rstd, const float *inp,
                                        const float *gamma, const float *beta, int B, int C, int HW,
                                        int G, float eps);
@@ -221,7 +222,7 @@ cdrl_tweedie_step_fn cdrl_tweedie_step;
 // One Langevin update of y (B, D) (method.md §2.1, drift already scaled into grad):
 // y += grad - tether[n] (y - anchor) + noise_std[n] z, then rows with clamp[n] != 0 clamped
 // to [-bound, bound]. clamp may be NULL. Returns 1 when every value is within
-// [-chain_bound, chain_bound] (0 for NaN).
+// [-chain_bound, chain_bound] after the update and before the clamp (0 for NaN, clamped or not).
 typedef int cdrl_langevin_update_fn(float *y, const float *grad, const float *anchor,
                                     const float *z, const float *tether, const float *noise_std,
                                     const int *clamp, float bound, float chain_bound, int B, int D);
@@ -259,14 +260,15 @@ cdrl_scatter_rows_fn cdrl_scatter_rows;
 typedef void cdrl_class_columns_forward_fn(float *out, const float *w, const float *b,
                                            const int *label, float gain, int B, int E, int NC);
 cdrl_class_columns_forward_fn cdrl_class_columns_forward;
-// dw[:, label[n]] += gain * dout[n]; db += dout[n]; images in order for each element.
+// dw[:, label[n]] += gain * dout[n]; db += dout[n]; images in order for each element. dw and
+// db are both required.
 typedef void cdrl_class_columns_backward_fn(float *dw, float *db, const float *dout,
                                             const int *label, float gain, int B, int E, int NC);
 cdrl_class_columns_backward_fn cdrl_class_columns_backward;
 // f (B) = sum_c v[n, c] q[n, c] (float, in order); v, q (B, C).
 typedef void cdrl_row_dot_forward_fn(float *f, const float *v, const float *q, int B, int C);
 cdrl_row_dot_forward_fn cdrl_row_dot_forward;
-// dv = df[n] q, dq = df[n] v (assigned, not accumulated).
+// dv = df[n] q, dq = df[n] v (assigned, not accumulated; both required).
 typedef void cdrl_row_dot_backward_fn(float *dv, float *dq, const float *df, const float *v,
                                       const float *q, int B, int C);
 cdrl_row_dot_backward_fn cdrl_row_dot_backward;

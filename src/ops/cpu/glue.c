@@ -159,8 +159,8 @@ int cdrl_cpu_langevin_update(float *y, const float *grad, const float *anchor, c
         int ok = 1;
         for (int d = 0; d < D; d++) {
             yn[d] += gn[d] - t * (yn[d] - an[d]) + s * zn[d];
+            ok &= fabsf(yn[d]) <= chain_bound; // before the clamp, which would hide a NaN
             if (c) yn[d] = fminf(fmaxf(yn[d], -bound), bound);
-            ok &= fabsf(yn[d]) <= chain_bound; // false for NaN too
         }
         in_range &= ok;
     }

@@ -105,9 +105,6 @@ float cdrl_cpu_clip_grad_norm(float *grad, size_t n, float max_norm) {
 }
 
 // ---------------------------------------------------------------------------------------
-// EMA (torch_ema 0.3, use_num_updates=True)
-
-// ---------------------------------------------------------------------------------------
 // EMA (torch_ema 0.3)
 
 void cdrl_cpu_ema_update(float *shadow, const float *param, size_t n, float d) {

@@ -81,9 +81,8 @@ void cdrl_ref_tweedie_step(float *x, const float *grad, float c, float inv_sg, s
         x[i] = (x[i] + c * grad[i]) * inv_sg;
 }
 
-// y += grad - tether (y - anchor) + noise_std z, row by row; clamped rows through fmaxf then
-// fminf, so a NaN there becomes -bound (fmaxf returns the number) as the sampler always did.
-// The range test is written so that NaN fails it.
+// y += grad - tether (y - anchor) + noise_std z, row by row; the range test (written so that
+// NaN fails it) comes before the clamp of clamped rows, which would turn a NaN into -bound.
 int cdrl_ref_langevin_update(float *y, const float *grad, const float *anchor, const float *z,
                              const float *tether, const float *noise_std, const int *clamp,
                              float bound, float chain_bound, int B, int D) {
@@ -92,8 +91,8 @@ int cdrl_ref_langevin_update(float *y, const float *grad, const float *anchor, c
         for (int d = 0; d < D; d++) {
             const size_t k = (size_t)n * (size_t)D + (size_t)d;
             y[k] += grad[k] - tether[n] * (y[k] - anchor[k]) + noise_std[n] * z[k];
-            if (clamp && clamp[n]) y[k] = fminf(fmaxf(y[k], -bound), bound);
             if (!(fabsf(y[k]) <= chain_bound)) in_range = 0;
+            if (clamp && clamp[n]) y[k] = fminf(fmaxf(y[k], -bound), bound);
         }
     return in_range;
 }

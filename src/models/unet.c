@@ -74,9 +74,9 @@ static mod_ref add_res(cdrl_unet *m, const char *prefix, int cin, int cout, int 
     r->cin = cin;
     r->cout = cout;
     r->hi = r->wi = size;
-    r->ho = r->wo = resample == CDRL_UNET_DOWN ? size / 2
-                    : resample == CDRL_UNET_UP ? 2 * size
-                                               : size;
+    r->ho = r->wo = resample == CDRL_RESAMPLE_DOWN ? size / 2
+                    : resample == CDRL_RESAMPLE_UP ? 2 * size
+                                                   : size;
     r->resample = resample;
     r->has_sc = cin != cout;
     // nn.Module registration order of the official ResnetBlock: norm1, norm2, conv1, conv2,
@@ -142,7 +142,7 @@ static void build(cdrl_unet *m, mod_ref *mods, int *stack) {
         int k = 0;
         for (int r = 0; r < R; r++) {
             snprintf(prefix, sizeof prefix, "downs.%d.%d", l, k++);
-            mods[n_down++] = add_res(m, prefix, C, C, size, CDRL_UNET_SAME);
+            mods[n_down++] = add_res(m, prefix, C, C, size, CDRL_RESAMPLE_NONE);
             if (has_attn(c, size)) {
                 snprintf(prefix, sizeof prefix, "downs.%d.%d", l, k++);
                 mods[n_down++] = add_attn(m, prefix, C, size);
@@ -150,7 +150,7 @@ static void build(cdrl_unet *m, mod_ref *mods, int *stack) {
         }
         if (l < n - 1) {
             snprintf(prefix, sizeof prefix, "downs.%d.%d", l, k++);
-            mods[n_down++] = add_res(m, prefix, C, C, size, CDRL_UNET_DOWN);
+            mods[n_down++] = add_res(m, prefix, C, C, size, CDRL_RESAMPLE_DOWN);
             size /= 2;
         }
     }
@@ -159,7 +159,7 @@ static void build(cdrl_unet *m, mod_ref *mods, int *stack) {
         int k = 0;
         for (int r = 0; r < R + 1; r++) {
             snprintf(prefix, sizeof prefix, "ups.%d.%d", l, k++);
-            mods[n_up++] = add_res(m, prefix, 2 * C, C, size, CDRL_UNET_SAME);
+            mods[n_up++] = add_res(m, prefix, 2 * C, C, size, CDRL_RESAMPLE_NONE);
             if (has_attn(c, size)) {
                 snprintf(prefix, sizeof prefix, "ups.%d.%d", l, k++);
                 mods[n_up++] = add_attn(m, prefix, C, size);
@@ -167,15 +167,15 @@ static void build(cdrl_unet *m, mod_ref *mods, int *stack) {
         }
         if (l < n - 1) {
             snprintf(prefix, sizeof prefix, "ups.%d.%d", l, k++);
-            mods[n_up++] = add_res(m, prefix, C, C, size, CDRL_UNET_UP);
+            mods[n_up++] = add_res(m, prefix, C, C, size, CDRL_RESAMPLE_UP);
             size *= 2;
         }
     }
     const int low = c->resolution >> (n - 1); // the middle's resolution
     n_all = n_up;
-    mods[n_all++] = add_res(m, "mid_block1", C, C, low, CDRL_UNET_SAME);
+    mods[n_all++] = add_res(m, "mid_block1", C, C, low, CDRL_RESAMPLE_NONE);
     mods[n_all++] = add_attn(m, "mid_attn", C, low); // whatever attn_resolutions says
-    mods[n_all++] = add_res(m, "mid_block2", C, C, low, CDRL_UNET_SAME);
+    mods[n_all++] = add_res(m, "mid_block2", C, C, low, CDRL_RESAMPLE_NONE);
 
     // Wiring: every tensor pushed on the stack is a skip tensor.
     int sp = 0, i = 0;
@@ -264,6 +264,53 @@ static cdrl_attn_block attn_shape(const cdrl_unet_attn *a) {
     return (cdrl_attn_block){.C = a->C, .G = GN_G, .eps = GN_EPS};
 }
 
+// Likewise for a ResBlock.
+static cdrl_res_block res_shape(const cdrl_unet *m, const cdrl_unet_res *r) {
+    return (cdrl_res_block){.cin = r->cin,
+                            .cout = r->cout,
+                            .H = r->hi,
+                            .W = r->wi,
+                            .resample = r->resample,
+                            .E = 4 * m->cfg.dim,
+                            .G = GN_G,
+                            .eps = GN_EPS,
+                            .dropout = m->cfg.dropout};
+}
+
+static cdrl_res_block res_params(const cdrl_unet *m, const cdrl_unet_res *r) {
+    const float *p = m->p;
+    cdrl_res_block b = res_shape(m, r);
+    b.n1_w = p + r->n1_w;
+    b.n1_b = p + r->n1_b;
+    b.n2_w = p + r->n2_w;
+    b.n2_b = p + r->n2_b;
+    b.c1_w = p + r->c1_w;
+    b.c1_b = p + r->c1_b;
+    b.c2_w = p + r->c2_w;
+    b.c2_b = p + r->c2_b;
+    b.mlp_w = p + r->mlp_w;
+    b.mlp_b = p + r->mlp_b;
+    b.sc_w = r->has_sc ? p + r->sc_w : NULL;
+    b.sc_b = r->has_sc ? p + r->sc_b : NULL;
+    return b;
+}
+
+static cdrl_res_block_grads res_grads(const cdrl_unet *m, const cdrl_unet_res *r) {
+    float *g = m->grad;
+    return (cdrl_res_block_grads){.n1_w = g + r->n1_w,
+                                  .n1_b = g + r->n1_b,
+                                  .n2_w = g + r->n2_w,
+                                  .n2_b = g + r->n2_b,
+                                  .c1_w = g + r->c1_w,
+                                  .c1_b = g + r->c1_b,
+                                  .c2_w = g + r->c2_w,
+                                  .c2_b = g + r->c2_b,
+                                  .mlp_w = g + r->mlp_w,
+                                  .mlp_b = g + r->mlp_b,
+                                  .sc_w = r->has_sc ? g + r->sc_w : NULL,
+                                  .sc_b = r->has_sc ? g + r->sc_b : NULL};
+}
+
 static void carve(cdrl_unet *m, carver *cv) {
     const cdrl_unet_config *c = &m->cfg;
     const size_t B = (size_t)m->max_batch, L = (size_t)m->max_levels, C = (size_t)c->dim;
@@ -288,18 +335,12 @@ static void carve(cdrl_unet *m, carver *cv) {
     for (int i = 0; i < m->n_res; i++) {
         cdrl_unet_res *r = &m->res[i];
         const size_t ni = B * (size_t)r->cin * (size_t)(r->hi * r->wi);
-        const size_t no = B * (size_t)r->cout * (size_t)(r->ho * r->wo);
         r->cat = r->cin != r->cout ? take(cv, ni) : NULL; // only the up path concatenates
-        r->n1 = take(cv, ni);
-        r->mean1 = take(cv, B * GN_G);
-        r->rstd1 = take(cv, B * GN_G);
-        r->xr = r->resample ? take(cv, B * (size_t)r->cin * (size_t)(r->ho * r->wo)) : NULL;
-        r->c1 = take(cv, no);
-        r->n2 = take(cv, no);
-        r->mean2 = take(cv, B * GN_G);
-        r->rstd2 = take(cv, B * GN_G);
-        r->mask = c->dropout > 0.0f ? take(cv, no) : NULL;
-        r->ss = take(cv, B * 2 * (size_t)r->cout);
+        const cdrl_res_block p = res_shape(m, r);
+        if (cv->a)
+            cdrl_res_block_acts_alloc(&r->acts, cv->a, &p, m->max_batch);
+        else
+            cv->need += cdrl_res_block_acts_size(&p, m->max_batch);
     }
     for (int i = 0; i < m->n_attn; i++) {
         cdrl_unet_attn *a = &m->attn[i];
@@ -325,17 +366,8 @@ static size_t scratch_bytes(const cdrl_unet *m) {
     kern = max_size(kern, cdrl_linear_scratch_size(L, C, E));
     kern = max_size(kern, cdrl_linear_scratch_size(L, E, E));
     for (int i = 0; i < m->n_res; i++) {
-        const cdrl_unet_res *r = &m->res[i];
-        const size_t HWi = (size_t)(r->hi * r->wi), HWo = (size_t)(r->ho * r->wo);
-        ts = max_size(ts, (size_t)B * r->cin * max_size(HWi, HWo));
-        ts = max_size(ts, (size_t)B * r->cout * HWo);
-        cdrl_conv2d_desc a = cd(B, r->cin, r->cout, r->ho, r->wo, 3);
-        cdrl_conv2d_desc b = cd(B, r->cout, r->cout, r->ho, r->wo, 3);
-        cdrl_conv2d_desc s = cd(B, r->cin, r->cout, r->ho, r->wo, 1);
-        kern = max_size(kern, cdrl_conv2d_scratch_size(&a));
-        kern = max_size(kern, cdrl_conv2d_scratch_size(&b));
-        if (r->has_sc) kern = max_size(kern, cdrl_conv2d_scratch_size(&s));
-        kern = max_size(kern, cdrl_linear_scratch_size(B, E, 2 * r->cout));
+        const cdrl_res_block p = res_shape(m, &m->res[i]);
+        kern = max_size(kern, cdrl_res_block_scratch_size(&p, B));
     }
     for (int i = 0; i < m->n_attn; i++) {
         const cdrl_unet_attn *a = &m->attn[i];
@@ -502,154 +534,10 @@ void cdrl_unet_prepare(cdrl_unet *m, const float *tau, int n_levels, int train) 
     cdrl_linear_forward(m->lvl_t, m->lvl_a, m->p + m->t3_w, m->p + m->t3_b, L, E, E, &m->scratch);
 }
 
-// ---------------------------------------------------------------------------------------
-// ResBlock
-
-static void resample_forward(float *out, const float *inp, int resample, int BC, int H, int W) {
-    if (resample == CDRL_UNET_DOWN)
-        cdrl_avgpool2_forward(out, inp, BC, H, W);
-    else
-        cdrl_upsample2_forward(out, inp, BC, H, W);
-}
-
-static void resample_backward(float *dinp, const float *dout, int resample, int BC, int H, int W) {
-    if (resample == CDRL_UNET_DOWN)
-        cdrl_avgpool2_backward(dinp, dout, BC, H, W);
-    else
-        cdrl_upsample2_backward(dinp, dout, BC, H, W);
-}
-
-static void res_forward(cdrl_unet *m, cdrl_unet_res *r, float *out, const float *inp, int B) {
-    const float *p = m->p;
-    const int E = 4 * m->cfg.dim;
-    const size_t HWi = (size_t)(r->hi * r->wi), HWo = (size_t)(r->ho * r->wo);
-    const size_t ni = (size_t)B * r->cin * HWi, no = (size_t)B * r->cout * HWo;
-    cdrl_arena *s = &m->scratch;
-    const size_t mark = cdrl_arena_mark(s);
-    cdrl_conv2d_desc d1 = cd(B, r->cin, r->cout, r->ho, r->wo, 3);
-    cdrl_conv2d_desc d2 = cd(B, r->cout, r->cout, r->ho, r->wo, 3);
-    cdrl_conv2d_desc ds = cd(B, r->cin, r->cout, r->ho, r->wo, 1);
-
-    float *a1 = cdrl_arena_floats(s, ni); // (B, cin, HWi) silu(norm1(x))
-    cdrl_groupnorm_forward(r->n1, r->mean1, r->rstd1, inp, p + r->n1_w, p + r->n1_b, B, r->cin,
-                           (int)HWi, GN_G, GN_EPS);
-    cdrl_silu_forward(a1, r->n1, ni);
-    const float *a = a1, *xs = inp;
-    if (r->resample) {
-        float *ar = cdrl_arena_floats(s, (size_t)B * r->cin * HWo); // (B, cin, HWo)
-        resample_forward(ar, a1, r->resample, B * r->cin, r->hi, r->wi);
-        resample_forward(r->xr, inp, r->resample, B * r->cin, r->hi, r->wi);
-        a = ar;
-        xs = r->xr;
-    }
-    cdrl_conv2d_forward(r->c1, a, p + r->c1_w, p + r->c1_b, &d1, s);
-    cdrl_linear_forward(r->ss, m->st, p + r->mlp_w, p + r->mlp_b, B, E, 2 * r->cout, s);
-    cdrl_groupnorm_forward(r->n2, r->mean2, r->rstd2, r->c1, p + r->n2_w, p + r->n2_b, B, r->cout,
-                           (int)HWo, GN_G, GN_EPS);
-    float *h = cdrl_arena_floats(s, no); // (B, cout, HWo) conv2's input
-    cdrl_film_forward(h, r->n2, r->ss, B, r->cout, (int)HWo);
-    cdrl_silu_forward(h, h, no);
-    if (m->fwd_dropout && m->replay_dropout) {
-        cdrl_copy(r->mask, m->replay_dropout, no);
-        m->replay_dropout += no;
-        cdrl_mul_into(h, r->mask, no);
-    } else if (m->fwd_dropout) {
-        cdrl_dropout_forward(h, r->mask, h, no, m->cfg.dropout, &m->drop_rng);
-    }
-    cdrl_conv2d_forward(out, h, p + r->c2_w, p + r->c2_b, &d2, s);
-    if (r->has_sc) {
-        float *sc = cdrl_arena_floats(s, no);
-        cdrl_conv2d_forward(sc, xs, p + r->sc_w, p + r->sc_b, &ds, s);
-        xs = sc;
-    }
-    cdrl_add_into(out, xs, no);
-    cdrl_arena_release(s, mark);
-}
-
 static float *zeros(cdrl_arena *s, size_t n) {
     float *x = cdrl_arena_floats(s, n);
     cdrl_zero(x, n);
     return x;
-}
-
-// gin (B, cin, HWi) += d/d inp of sum(gout * out); parameter gradients into m->grad, the
-// gradient wrt the per-sample time vector's SiLU into m_dst (B, E).
-static void res_backward(cdrl_unet *m, const cdrl_unet_res *r, float *gin, const float *gout,
-                         const float *inp, float *dst, int B) {
-    const float *p = m->p;
-    float *g = m->grad;
-    const int E = 4 * m->cfg.dim, Co = r->cout;
-    const size_t HWi = (size_t)(r->hi * r->wi), HWo = (size_t)(r->ho * r->wo);
-    const size_t ni = (size_t)B * r->cin * HWi, nio = (size_t)B * r->cin * HWo,
-                 no = (size_t)B * Co * HWo;
-    cdrl_arena *s = &m->scratch;
-    const size_t mark = cdrl_arena_mark(s);
-    cdrl_conv2d_desc d1 = cd(B, r->cin, Co, r->ho, r->wo, 3);
-    cdrl_conv2d_desc d2 = cd(B, Co, Co, r->ho, r->wo, 3);
-    cdrl_conv2d_desc ds = cd(B, r->cin, Co, r->ho, r->wo, 1);
-
-    // Skip path: out = conv2(...) + res_conv(R(x)) (or + R(x)).
-    const float *xs = r->resample ? r->xr : inp;
-    float *gxs = r->resample ? zeros(s, nio) : gin; // (B, cin, HWo)
-    if (r->has_sc) {
-        cdrl_conv2d_backward(gxs, g + r->sc_w, g + r->sc_b, gout, xs, p + r->sc_w, &ds, s);
-    } else {
-        cdrl_add_into(gxs, gout, no);
-    }
-    if (r->resample) resample_backward(gin, gxs, r->resample, B * r->cin, r->hi, r->wi);
-
-    // conv2's input, recomputed: dropout(silu(film(n2))).
-    float *mm = cdrl_arena_floats(s, no); // (B, Co, HWo) film output
-    float *h = cdrl_arena_floats(s, no);  // (B, Co, HWo)
-    cdrl_film_forward(mm, r->n2, r->ss, B, Co, (int)HWo);
-    cdrl_silu_forward(h, mm, no);
-    if (m->fwd_dropout) cdrl_mul_into(h, r->mask, no);
-    float *dh = zeros(s, no);
-    cdrl_conv2d_backward(dh, g + r->c2_w, g + r->c2_b, gout, h, p + r->c2_w, &d2, s);
-    float *dm; // (B, Co, HWo) gradient wrt the film output
-    if (m->fwd_dropout) {
-        cdrl_zero(h, no);
-        cdrl_dropout_backward(h, dh, r->mask, no);
-        cdrl_zero(dh, no);
-        cdrl_silu_backward(dh, h, mm, no);
-        dm = dh;
-    } else {
-        cdrl_zero(h, no);
-        cdrl_silu_backward(h, dh, mm, no);
-        dm = h;
-    }
-
-    // FiLM: d scale = sum_hw dm n2, d shift = sum_hw dm, d n2 = dm (1 + scale), in place.
-    float *dss = cdrl_arena_floats(s, (size_t)B * 2 * Co); // (B, 2 Co)
-    cdrl_film_backward(dm, dss, r->n2, r->ss, B, Co, (int)HWo);
-    cdrl_linear_backward(dst, g + r->mlp_w, g + r->mlp_b, dss, m->st, p + r->mlp_w, B, E, 2 * Co,
-                         s);
-    cdrl_zero(mm, no);
-    float *dc1 = mm;
-    cdrl_groupnorm_backward(dc1, g + r->n2_w, g + r->n2_b, dm, r->c1, r->mean2, r->rstd2,
-                            p + r->n2_w, B, Co, (int)HWo, GN_G);
-
-    // conv1 on R(silu(n1)), recomputed.
-    float *a1 = cdrl_arena_floats(s, ni); // (B, cin, HWi)
-    cdrl_silu_forward(a1, r->n1, ni);
-    const float *a = a1;
-    if (r->resample) {
-        float *ar = cdrl_arena_floats(s, nio);
-        resample_forward(ar, a1, r->resample, B * r->cin, r->hi, r->wi);
-        a = ar;
-    }
-    float *da = zeros(s, nio);
-    cdrl_conv2d_backward(da, g + r->c1_w, g + r->c1_b, dc1, a, p + r->c1_w, &d1, s);
-    float *da1 = da;
-    if (r->resample) {
-        da1 = zeros(s, ni);
-        resample_backward(da1, da, r->resample, B * r->cin, r->hi, r->wi);
-    }
-    float *dn1 = zeros(s, ni);
-    cdrl_silu_backward(dn1, da1, r->n1, ni);
-    cdrl_groupnorm_backward(gin, g + r->n1_w, g + r->n1_b, dn1, inp, r->mean1, r->rstd1,
-                            p + r->n1_w, B, r->cin, (int)HWi, GN_G);
-    cdrl_arena_release(s, mark);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -702,7 +590,11 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
             cdrl_concat_forward(r->cat, in->data, sk->data, B, in->c, sk->c, in->h * in->w);
             inp = r->cat;
         }
-        res_forward(m, r, out, inp, B);
+        const cdrl_res_block rb = res_params(m, r);
+        const float *replay = m->fwd_dropout ? m->replay_dropout : NULL;
+        cdrl_res_block_forward(out, &r->acts, inp, m->st, &rb, B, m->train, &m->drop_rng, replay,
+                               &m->scratch);
+        if (replay) m->replay_dropout += (size_t)B * r->cout * (size_t)(r->ho * r->wo);
     }
 
     // mu = x + final_conv(silu(norm(h)))
@@ -776,14 +668,20 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
                                         .out_w = g + a->out_w,
                                         .out_b = g + a->out_b};
             cdrl_attn_block_backward(gin, &bg, gout, &a->acts, in->data, &bp, B, a->H, a->W, s);
-        } else if (op->skip < 0) {
-            res_backward(m, &m->res[op->idx], gin, gout, in->data, dst, B);
         } else {
             const cdrl_unet_res *r = &m->res[op->idx];
-            cdrl_unet_tensor *sk = &m->tensors[op->skip];
-            cdrl_zero(gcat, (size_t)B * r->cin * (size_t)(r->hi * r->wi));
-            res_backward(m, r, gcat, gout, r->cat, dst, B);
-            cdrl_concat_backward(gin, sk->grad, gcat, B, in->c, sk->c, in->h * in->w);
+            const cdrl_res_block rb = res_params(m, r);
+            const cdrl_res_block_grads rg = res_grads(m, r);
+            if (op->skip < 0) {
+                cdrl_res_block_backward(gin, dst, &rg, gout, &r->acts, in->data, m->st, &rb, B,
+                                        m->train, s);
+            } else {
+                cdrl_unet_tensor *sk = &m->tensors[op->skip];
+                cdrl_zero(gcat, (size_t)B * r->cin * (size_t)(r->hi * r->wi));
+                cdrl_res_block_backward(gcat, dst, &rg, gout, &r->acts, r->cat, m->st, &rb, B,
+                                        m->train, s);
+                cdrl_concat_backward(gin, sk->grad, gcat, B, in->c, sk->c, in->h * in->w);
+            }
         }
     }
     cdrl_conv2d_desc d0 = cd(B, c->in_ch, C, S, S, 3);

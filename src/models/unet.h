@@ -16,6 +16,7 @@
 #include "models/net.h"
 #include "nn/attn_block.h"
 #include "nn/param.h"
+#include "nn/res_block.h"
 
 #define CDRL_UNET_MAX_LEVELS 6
 #define CDRL_UNET_MAX_ATTN   6
@@ -39,23 +40,14 @@ typedef struct cdrl_unet_config {
 void cdrl_unet_config_cifar10(cdrl_unet_config *c);
 void cdrl_unet_config_imagenet32(cdrl_unet_config *c);
 
-enum { CDRL_UNET_SAME = 0, CDRL_UNET_DOWN = 1, CDRL_UNET_UP = 2 };
-
-// One ResBlock: parameter offsets and what forward keeps for backward. Sizes per sample:
-// input (cin, hi, wi), output (cout, ho, wo); HWi = hi wi, HWo = ho wo.
+// One ResBlock (nn/res_block.h): parameter offsets, sizes and what forward keeps for
+// backward. Sizes per sample: input (cin, hi, wi), output (cout, ho, wo); HWi = hi wi.
 typedef struct cdrl_unet_res {
-    int cin, cout, hi, wi, ho, wo, resample;
+    int cin, cout, hi, wi, ho, wo, resample; // resample: CDRL_RESAMPLE_*
     int has_sc; // a 1x1 res_conv on the skip path (cin != cout: the up path's 2C -> C)
     size_t n1_w, n1_b, n2_w, n2_b, c1_w, c1_b, c2_w, c2_b, mlp_w, mlp_b, sc_w, sc_b;
-    float *cat;           // (B, cin, HWi) concat(h, skip) on the up path, else NULL
-    float *n1;            // (B, cin, HWi) norm1 output
-    float *mean1, *rstd1; // (B, 32)
-    float *xr;            // (B, cin, HWo) the resampled input, NULL without resampling
-    float *c1;            // (B, cout, HWo) conv1 output
-    float *n2;            // (B, cout, HWo) norm2 output
-    float *mean2, *rstd2; // (B, 32)
-    float *mask;          // (B, cout, HWo) dropout multipliers, NULL when dropout is 0
-    float *ss;            // (B, 2 cout) mlp.1 output: scale | shift per sample
+    float *cat; // (B, cin, HWi) concat(h, skip) on the up path, else NULL
+    cdrl_res_block_acts acts;
 } cdrl_unet_res;
 
 typedef struct cdrl_unet_attn {

@@ -360,8 +360,8 @@ static void test_dropout(void) {
         size_t n = (size_t)B * (size_t)r->cout * (size_t)(r->ho * r->wo);
         want += (n + 3) / 4;
         for (size_t k = 0; k < n; k++) {
-            n_zero += r->mask[k] == 0.0f;
-            n_other += r->mask[k] != 0.0f && r->mask[k] != keep;
+            n_zero += r->acts.mask[k] == 0.0f;
+            n_other += r->acts.mask[k] != 0.0f && r->acts.mask[k] != keep;
         }
         n_all += n;
     }

@@ -65,7 +65,8 @@ static inline cdrl_status load_table(const cdrl_param_table *t, float *dst, cons
     return cdrl_param_groups_read(&g, 1, f);
 }
 static inline cdrl_status load_ebm(cdrl_img_ebm *m, const cdrl_st_file *f, const char *prefix) {
-    const cdrl_param_group g[2] = {{prefix, &m->params, m->p_own}, {prefix, &m->buffers, m->buf}};
+    const cdrl_param_group g[2] = {{prefix, &m->base.params, m->base.p_own},
+                                   {prefix, &m->base.buffers, m->base.buf}};
     return cdrl_param_groups_read(g, 2, f);
 }
 

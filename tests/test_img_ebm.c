@@ -89,20 +89,20 @@ static void twin_case(const char *cs) {
 
     // Every fixture tensor loads by its official name, and there are no others.
     snprintf(key, sizeof key, "%s.param.", cs);
-    CHECK(count_prefix(key) == m->params.count, "%s: %d fixture parameters, the table has %d", cs,
-          count_prefix(key), m->params.count);
+    CHECK(count_prefix(key) == m->base.params.count, "%s: %d fixture parameters, the table has %d",
+          cs, count_prefix(key), m->base.params.count);
     snprintf(key, sizeof key, "%s.buf.", cs);
-    CHECK(count_prefix(key) == m->buffers.count, "%s: %d fixture buffers, the table has %d", cs,
-          count_prefix(key), m->buffers.count);
-    for (int i = 0; i < m->params.count; i++) {
-        const cdrl_param *p = &m->params.items[i];
+    CHECK(count_prefix(key) == m->base.buffers.count, "%s: %d fixture buffers, the table has %d",
+          cs, count_prefix(key), m->base.buffers.count);
+    for (int i = 0; i < m->base.params.count; i++) {
+        const cdrl_param *p = &m->base.params.items[i];
         snprintf(key, sizeof key, "%s.param.%s", cs, p->name);
-        memcpy(m->p_own + p->offset, fixture_f32(fx, key, p->numel), sizeof(float) * p->numel);
+        memcpy(m->base.p_own + p->offset, fixture_f32(fx, key, p->numel), sizeof(float) * p->numel);
     }
-    for (int i = 0; i < m->buffers.count; i++) {
-        const cdrl_param *p = &m->buffers.items[i];
+    for (int i = 0; i < m->base.buffers.count; i++) {
+        const cdrl_param *p = &m->base.buffers.items[i];
         snprintf(key, sizeof key, "%s.buf.%s", cs, p->name);
-        memcpy(m->buf + p->offset, fixture_f32(fx, key, p->numel), sizeof(float) * p->numel);
+        memcpy(m->base.buf + p->offset, fixture_f32(fx, key, p->numel), sizeof(float) * p->numel);
     }
     const size_t D = (size_t)cfg.in_ch * (size_t)cfg.res * (size_t)cfg.res;
     snprintf(key, sizeof key, "%s.in.x", cs);
@@ -124,12 +124,12 @@ static void twin_case(const char *cs) {
     // u, v: unit vectors from one normalised mat-vec each, summed in double here and in
     // float32 by torch: 1e-6 is ~20 float32 ulps of a unit vector's entries.
     double uv_worst = 0;
-    for (int i = 0; i < m->buffers.count; i++) {
-        const cdrl_param *p = &m->buffers.items[i];
+    for (int i = 0; i < m->base.buffers.count; i++) {
+        const cdrl_param *p = &m->base.buffers.items[i];
         snprintf(key, sizeof key, "%s.out.%s", cs, p->name);
         const float *want = fixture_f32(fx, key, p->numel);
         for (size_t k = 0; k < p->numel; k++) {
-            double d = fabs((double)m->buf[p->offset + k] - (double)want[k]);
+            double d = fabs((double)m->base.buf[p->offset + k] - (double)want[k]);
             if (d > uv_worst) uv_worst = d;
         }
     }
@@ -144,10 +144,10 @@ static void twin_case(const char *cs) {
     worst_ratio = 0;
     check_vs_twin(cs, "out.f", f, (size_t)B);
     check_vs_twin(cs, "grad.x", dx, (size_t)B * D);
-    for (int i = 0; i < m->params.count; i++) {
-        const cdrl_param *p = &m->params.items[i];
+    for (int i = 0; i < m->base.params.count; i++) {
+        const cdrl_param *p = &m->base.params.items[i];
         snprintf(key, sizeof key, "grad.%s", p->name);
-        check_vs_twin(cs, key, m->grad + p->offset, p->numel);
+        check_vs_twin(cs, key, m->base.grad + p->offset, p->numel);
     }
     printf("  %s: worst error %.2f of its limit\n", cs, worst_ratio);
 
@@ -159,8 +159,8 @@ static void twin_case(const char *cs) {
     CHECK(memcmp(dx, dx2, sizeof(float) * (size_t)B * D) == 0,
           "%s: dx without parameter gradients differs", cs);
     int clean = 1;
-    for (size_t k = 0; k < m->params.total; k++)
-        clean &= m->grad[k] == 0.0f;
+    for (size_t k = 0; k < m->base.params.total; k++)
+        clean &= m->base.grad[k] == 0.0f;
     CHECK(clean, "%s: backward without parameter gradients touched them", cs);
 
     cdrl_free(dx2);
@@ -201,7 +201,8 @@ static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int 
     for (int i = 0; i < 30; i++)
         cdrl_img_ebm_prepare(m, tau, L, 1);
     for (int i = 0; i < m->n_blk; i++)
-        test_fill(m->p_own + m->blk[i].g, (size_t)m->blk[i].out, 40u + (unsigned)i, 0.5f, 1.5f);
+        test_fill(m->base.p_own + m->blk[i].g, (size_t)m->blk[i].out, 40u + (unsigned)i, 0.5f,
+                  1.5f);
     const size_t D = (size_t)cfg->in_ch * (size_t)cfg->res * (size_t)cfg->res;
     float *x = test_floats((size_t)B * D), *f = test_floats((size_t)B),
           *dx = test_floats((size_t)B * D);
@@ -223,11 +224,11 @@ static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int 
     const float eps = 1e-4f;
     snprintf(lab, sizeof lab, "%s dy", name);
     gradcheck(lab, loss, &c, x, dx, (size_t)B * D, 24, eps, 3e-3, 3e-2);
-    for (int i = 0; i < m->params.count; i++) {
-        const cdrl_param *p = &m->params.items[i];
+    for (int i = 0; i < m->base.params.count; i++) {
+        const cdrl_param *p = &m->base.params.items[i];
         snprintf(lab, sizeof lab, "%s %s", name, p->name);
-        gradcheck(lab, loss, &c, m->p_own + p->offset, m->grad + p->offset, p->numel, 5, eps, 3e-3,
-                  3e-2);
+        gradcheck(lab, loss, &c, m->base.p_own + p->offset, m->base.grad + p->offset, p->numel, 5,
+                  eps, 3e-3, 3e-2);
     }
     cdrl_free(dx);
     cdrl_free(f);
@@ -256,7 +257,7 @@ static void misc_checks(void) {
     cdrl_img_ebm_prepare(m, tau, L, 1);
     const size_t D = 3 * 16 * 16;
     float *x = test_floats(B * D), *dx[2] = {test_floats(B * D), test_floats(B * D)};
-    float *grad[2] = {test_floats(m->params.total), test_floats(m->params.total)};
+    float *grad[2] = {test_floats(m->base.params.total), test_floats(m->base.params.total)};
     float f[2][B], r[B], fn[B], fz[B];
     int level[B] = {0, 1, 2, 3, 4, 5, 6, 3}, label[B] = {1, 2, 3, 4, 5, 0, 2, 1}, zeros[B] = {0};
     test_fill(x, B * D, 3, -1.0f, 1.0f);
@@ -269,14 +270,14 @@ static void misc_checks(void) {
         cdrl_img_ebm_forward(m, f[t], x, level, label, B);
         cdrl_img_ebm_backward(m, dx[t], r, 1);
         cdrl_img_ebm_finish_grads(m);
-        memcpy(grad[t], m->grad, sizeof(float) * m->params.total);
+        memcpy(grad[t], m->base.grad, sizeof(float) * m->base.params.total);
     }
     CHECK(memcmp(f[0], f[1], sizeof f[0]) == 0, "f depends on the thread count");
     CHECK(memcmp(dx[0], dx[1], sizeof(float) * B * D) == 0, "dy depends on the thread count");
-    CHECK(memcmp(grad[0], grad[1], sizeof(float) * m->params.total) == 0,
+    CHECK(memcmp(grad[0], grad[1], sizeof(float) * m->base.params.total) == 0,
           "parameter gradients depend on the thread count");
     printf("  ok   1 and 2 threads: f, dy and %zu gradient values compared byte for byte\n",
-           m->params.total);
+           m->base.params.total);
 
     // Null label: NULL and all-zero labels are the same network; a real label changes f.
     cdrl_img_ebm_forward(m, fn, x, level, NULL, B);
@@ -286,7 +287,7 @@ static void misc_checks(void) {
 
     // The cdrl_net view passes the labels on.
     cdrl_net net = cdrl_img_ebm_net(m);
-    CHECK(net.dim == (int)D && net.params == &m->params && net.buffers == &m->buffers,
+    CHECK(net.dim == (int)D && net.params == &m->base.params && net.buffers == &m->base.buffers,
           "cdrl_net view fields");
     float fv[B];
     net.forward(net.impl, fv, x, level, label, B);
@@ -357,26 +358,27 @@ static void official_sizes(void) {
         // 3 SN layers before the blocks (4 with y_map), 32 blocks of 3 SN layers and a gain,
         // one shortcut, temb_final: 2 tensors per SN layer in the parameters and the buffers.
         int n_sn = 3 + cond + 32 * 3 + 1;
-        CHECK(m->params.count == 2 * n_sn + 32 + 1 && m->buffers.count == 2 * n_sn,
-              "official layout: %d tensors, %d buffers", m->params.count, m->buffers.count);
+        CHECK(m->base.params.count == 2 * n_sn + 32 + 1 && m->base.buffers.count == 2 * n_sn,
+              "official layout: %d tensors, %d buffers", m->base.params.count,
+              m->base.buffers.count);
         // Pools hold module_list.9, .18 and .27, so level 1 starts at module_list.10.
-        CHECK(cdrl_param_find(&m->params, "module_list.10.short_cut.weight_orig") != NULL,
+        CHECK(cdrl_param_find(&m->base.params, "module_list.10.short_cut.weight_orig") != NULL,
               "module_list.10 is the first block of level 1");
-        CHECK(cdrl_param_find(&m->params, "module_list.9.conv1.weight_orig") == NULL,
+        CHECK(cdrl_param_find(&m->base.params, "module_list.9.conv1.weight_orig") == NULL,
               "module_list.9 is a pool");
-        CHECK(cdrl_param_find(&m->params, "module_list.35.g") != NULL &&
-                  cdrl_param_find(&m->params, "module_list.36.g") == NULL,
+        CHECK(cdrl_param_find(&m->base.params, "module_list.35.g") != NULL &&
+                  cdrl_param_find(&m->base.params, "module_list.36.g") == NULL,
               "last block is module_list.35");
-        const cdrl_param *g = cdrl_param_find(&m->params, "module_list.35.g");
+        const cdrl_param *g = cdrl_param_find(&m->base.params, "module_list.35.g");
         CHECK(g && g->ndim == 4 && g->shape[1] == 8, "g is (1, C, 1, 1)");
-        const cdrl_param *v = cdrl_param_find(&m->buffers, "module_list.0.weight_v");
+        const cdrl_param *v = cdrl_param_find(&m->base.buffers, "module_list.0.weight_v");
         CHECK(v && v->numel == 27, "module_list.0.weight_v has in_ch*3*3 entries");
-        const cdrl_param *y = cdrl_param_find(&m->params, "y_map.weight_orig");
+        const cdrl_param *y = cdrl_param_find(&m->base.params, "y_map.weight_orig");
         CHECK(cond ? y && y->shape[0] == 16 && y->shape[1] == 1001 : y == NULL,
               "y_map (4 temb_dim, n_classes + 1) only in the conditional network");
-        const cdrl_param *t = cdrl_param_find(&m->params, "temb_final.weight");
+        const cdrl_param *t = cdrl_param_find(&m->base.params, "temb_final.weight");
         CHECK(t && t->shape[0] == 8 && t->shape[1] == 16 &&
-                  !cdrl_param_find(&m->params, "temb_final.bias"),
+                  !cdrl_param_find(&m->base.params, "temb_final.bias"),
               "temb_final (C_last, 4 temb_dim), no bias");
         CHECK(m->H_out == 4 && m->W_out == 4, "last level 4x4");
         cdrl_img_ebm_free(m);

@@ -40,21 +40,21 @@ int main(void) {
     cdrl_img_ebm *ebm = cdrl_img_ebm_create(&ce, B, L, &rng);
     cdrl_unet *unet = cdrl_unet_create(&cu, B, L, &rng);
     CDRL_ASSERT(ebm && unet);
-    float *ebm_ema = test_floats(ebm->params.total);   // (params.total)
-    float *unet_ema = test_floats(unet->params.total); // (params.total)
+    float *ebm_ema = test_floats(ebm->base.params.total); // (params.total)
+    float *unet_ema = test_floats(unet->params.total);    // (params.total)
 
     // Every converted tensor is one the C tables name, and all of them load.
-    CHECK(count_prefix("ebm.") == ebm->params.count + ebm->buffers.count,
+    CHECK(count_prefix("ebm.") == ebm->base.params.count + ebm->base.buffers.count,
           "ebm.*: %d tensors, the C EBM has %d", count_prefix("ebm."),
-          ebm->params.count + ebm->buffers.count);
-    CHECK(count_prefix("ebm_ema.") == ebm->params.count, "ebm_ema.*: %d tensors, want %d",
-          count_prefix("ebm_ema."), ebm->params.count);
+          ebm->base.params.count + ebm->base.buffers.count);
+    CHECK(count_prefix("ebm_ema.") == ebm->base.params.count, "ebm_ema.*: %d tensors, want %d",
+          count_prefix("ebm_ema."), ebm->base.params.count);
     CHECK(count_prefix("init.") == unet->params.count, "init.*: %d tensors, want %d",
           count_prefix("init."), unet->params.count);
     CHECK(count_prefix("init_ema.") == unet->params.count, "init_ema.*: %d tensors, want %d",
           count_prefix("init_ema."), unet->params.count);
     CHECK(load_ebm(ebm, fx, "ebm.") == CDRL_OK, "load ebm.*");
-    CHECK(load_table(&ebm->params, ebm_ema, fx, "ebm_ema.") == CDRL_OK, "load ebm_ema.*");
+    CHECK(load_table(&ebm->base.params, ebm_ema, fx, "ebm_ema.") == CDRL_OK, "load ebm_ema.*");
     CHECK(load_table(&unet->params, unet->p_own, fx, "init.") == CDRL_OK, "load init.*");
     CHECK(load_table(&unet->params, unet_ema, fx, "init_ema.") == CDRL_OK, "load init_ema.*");
 
@@ -78,7 +78,7 @@ int main(void) {
     for (int use_ema = 0; use_ema < 2; use_ema++) {
         const char *sfx = use_ema ? "_ema" : "";
         char name[64];
-        ebm->p = use_ema ? ebm_ema : ebm->p_own;
+        ebm->base.p = use_ema ? ebm_ema : ebm->base.p_own;
         unet->p = use_ema ? unet_ema : unet->p_own;
         cdrl_img_ebm_prepare(ebm, tau, L, 0); // eval: the stored u, v, no power iteration
         cdrl_img_ebm_forward(ebm, f, xe, level, label, B);
@@ -94,13 +94,13 @@ int main(void) {
         snprintf(name, sizeof name, "ref.mu%s", sfx);
         check_close(name, mu, fixture_f32(fx, name, (size_t)B * Du), (size_t)B * Du, 1e-5, 1e-4);
     }
-    ebm->p = ebm->p_own;
+    ebm->base.p = ebm->base.p_own;
     unet->p = unet->p_own;
 
     // Failures: a status and an untouched destination, never a crash.
     {
-        float *before = test_floats(ebm->params.total);
-        memcpy(before, ebm->p_own, sizeof(float) * ebm->params.total);
+        float *before = test_floats(ebm->base.params.total);
+        memcpy(before, ebm->base.p_own, sizeof(float) * ebm->base.params.total);
         CHECK(load_ebm(ebm, fx, "absent.") == CDRL_STATUS_MISMATCH,
               "missing tensors give CDRL_STATUS_MISMATCH");
         CHECK(load_table(&unet->params, unet->p_own, fx, "absent.") == CDRL_STATUS_MISMATCH,
@@ -108,7 +108,7 @@ int main(void) {
         // EMA copies hold no SN buffers: loading them as a whole EBM fails on weight_u.
         CHECK(load_ebm(ebm, fx, "ebm_ema.") == CDRL_STATUS_MISMATCH,
               "ebm_ema.* lacks the SN buffers");
-        CHECK(memcmp(before, ebm->p_own, sizeof(float) * ebm->params.total) == 0,
+        CHECK(memcmp(before, ebm->base.p_own, sizeof(float) * ebm->base.params.total) == 0,
               "a failed load changed the parameters");
         cdrl_free(before);
 

@@ -383,18 +383,18 @@ static void run_case(const char *name) {
         cmp(KEY("it%d.stats", it), stats, 6, TOL_NET_ABS, TOL_NET_REL);
         lr_ebm = fmax(lr_ebm, (double)st.lr_ebm);
         lr_init = fmax(lr_init, (double)st.lr_init);
-        cmp_scaled(KEY("it%d.grad.ebm.", it), &ebm->params, ebm->grad, TOL_GRAD_SCALE,
+        cmp_scaled(KEY("it%d.grad.ebm.", it), &ebm->base.params, ebm->base.grad, TOL_GRAD_SCALE,
                    TOL_GRAD_REL);
         char prefix[64];
         snprintf(prefix, sizeof prefix, "it%d.grad.init.", it);
         cmp_scaled(prefix, &unet->params, unet->grad, TOL_GRAD_SCALE, TOL_GRAD_REL);
     }
 
-    cmp_weights("final.ebm.", &ebm->params, ebm->p_own, "ebm", n_iters, lr_ebm);
-    cmp_table("final.ebm.", &ebm->buffers, ebm->buf, TOL_W_ABS, TOL_W_REL); // SN u, v
-    cmp_weights("ema.ebm.", &ebm->params, tr.ebm_ema, "ebm", n_iters, lr_ebm);
-    cmp_scaled("adam_m.ebm.", &ebm->params, tr.ebm_m, TOL_GRAD_SCALE, TOL_GRAD_REL);
-    cmp_scaled("adam_v.ebm.", &ebm->params, tr.ebm_v, 2 * TOL_GRAD_SCALE, 2 * TOL_GRAD_REL);
+    cmp_weights("final.ebm.", &ebm->base.params, ebm->base.p_own, "ebm", n_iters, lr_ebm);
+    cmp_table("final.ebm.", &ebm->base.buffers, ebm->base.buf, TOL_W_ABS, TOL_W_REL); // SN u, v
+    cmp_weights("ema.ebm.", &ebm->base.params, tr.ebm_ema, "ebm", n_iters, lr_ebm);
+    cmp_scaled("adam_m.ebm.", &ebm->base.params, tr.ebm_m, TOL_GRAD_SCALE, TOL_GRAD_REL);
+    cmp_scaled("adam_v.ebm.", &ebm->base.params, tr.ebm_v, 2 * TOL_GRAD_SCALE, 2 * TOL_GRAD_REL);
     cmp_weights("final.init.", &unet->params, unet->p_own, "init", n_iters, lr_init);
     cmp_weights("ema.init.", &unet->params, tr.init_ema, "init", n_iters, lr_init);
     cmp_scaled("adam_m.init.", &unet->params, tr.init_m, TOL_GRAD_SCALE, TOL_GRAD_REL);
@@ -418,7 +418,7 @@ static void run_case(const char *name) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         if (cases[c].cond != cond) continue;
         const char *tag = cases[c].tag;
-        ebm->p = cases[c].ema ? tr.ebm_ema : ebm->p_own;
+        ebm->base.p = cases[c].ema ? tr.ebm_ema : ebm->base.p_own;
         unet->p = cases[c].ema ? tr.init_ema : unet->p_own;
         memcpy(x, fixture_f32(fx, KEY("%s.x_top", tag), nd), sizeof(float) * nd);
         cdrl_chain_noise noise = {.xi_init =
@@ -452,7 +452,7 @@ static void run_case(const char *name) {
         cmp(KEY("%s.levels", tag), levels, (size_t)T * nd, TOL_NET_ABS, TOL_NET_REL);
         cmp(KEY("%s.out", tag), x, nd, TOL_OUT_ABS, TOL_NET_REL);
     }
-    ebm->p = ebm->p_own;
+    ebm->base.p = ebm->base.p_own;
     unet->p = unet->p_own;
     cdrl_arena_deinit(&scratch);
     cdrl_free(x);

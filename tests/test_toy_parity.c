@@ -99,8 +99,8 @@ int main(void) {
                                .groups = 32};
     cdrl_toy_ebm *ebm = cdrl_toy_ebm_create(&ec, B, T + 1, &rng);
     cdrl_toy_init *gen = cdrl_toy_init_create(&ic, B, T + 1, &rng);
-    load_params("init.ebm.", &ebm->params, ebm->p_own);
-    load_params("init.ebm.", &ebm->buffers, ebm->buf);
+    load_params("init.ebm.", &ebm->base.params, ebm->base.p_own);
+    load_params("init.ebm.", &ebm->base.buffers, ebm->base.buf);
     load_params("init.gen.", &gen->params, gen->p_own);
 
     // The EBM at the initial weights after one power iteration (probe.*): values and input
@@ -108,10 +108,10 @@ int main(void) {
     {
         const int n = fixture_int(fx, "n_probe");
         cdrl_toy_ebm *pe = cdrl_toy_ebm_create(&ec, n, T + 1, &rng);
-        load_params("init.ebm.", &pe->params, pe->p_own);
-        load_params("init.ebm.", &pe->buffers, pe->buf);
+        load_params("init.ebm.", &pe->base.params, pe->base.p_own);
+        load_params("init.ebm.", &pe->base.buffers, pe->base.buf);
         cdrl_toy_ebm_prepare(pe, tau, T + 1, 1);
-        check_params("probe.sn.", &pe->buffers, pe->buf, 1e-6);
+        check_params("probe.sn.", &pe->base.buffers, pe->base.buf, 1e-6);
         const float *y = fixture_f32(fx, "probe.y", (size_t)n * 2);
         float *f = test_floats((size_t)T * (size_t)n), *g = test_floats((size_t)T * (size_t)n * 2);
         int level[64];
@@ -186,11 +186,11 @@ int main(void) {
     }
     // Weights after 10 updates: parameters move by lr ~ 1e-3 per step, so 1e-6 of slack is
     // 0.1 % of one step.
-    check_params("final.ebm.", &ebm->params, ebm->p_own, 1e-6);
-    check_params("final.ebm.", &ebm->buffers, ebm->buf, 1e-6);
-    check_params("final.ebm_ema.", &ebm->params, tr.ebm_ema, 1e-6);
-    check_params("final.ebm_adam_m.", &ebm->params, tr.ebm_m, 1e-7);
-    check_params("final.ebm_adam_v.", &ebm->params, tr.ebm_v, 1e-9);
+    check_params("final.ebm.", &ebm->base.params, ebm->base.p_own, 1e-6);
+    check_params("final.ebm.", &ebm->base.buffers, ebm->base.buf, 1e-6);
+    check_params("final.ebm_ema.", &ebm->base.params, tr.ebm_ema, 1e-6);
+    check_params("final.ebm_adam_m.", &ebm->base.params, tr.ebm_m, 1e-7);
+    check_params("final.ebm_adam_v.", &ebm->base.params, tr.ebm_v, 1e-9);
     check_params("final.gen.", &gen->params, gen->p_own, 1e-6);
     check_params("final.gen_ema.", &gen->params, tr.init_ema, 1e-6);
     check_params("final.gen_adam_m.", &gen->params, tr.init_m, 1e-6);
@@ -201,7 +201,7 @@ int main(void) {
     const int n_chain = fixture_int(fx, "n_chain"), k_fast = fixture_int(fx, "K_fast");
     cdrl_arena scratch;
     CHECK(cdrl_arena_init(&scratch, cdrl_chain_scratch_size(n_chain, 2)) == CDRL_OK, "arena");
-    ebm->p = tr.ebm_ema;
+    ebm->base.p = tr.ebm_ema;
     gen->p = tr.init_ema;
     const char *chains[2] = {"chain", "chain_fast"};
     for (int c = 0; c < 2; c++) {

@@ -29,18 +29,6 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 // ---------------------------------------------------------------------------------------
 // Parameter table and initialisation
 
-static void add_sn_linear(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
-                          const char *prefix) {
-    cdrl_sn_register_linear(s, bias, &m->params, &m->buffers, &m->derived, in, out, prefix);
-}
-
-static void add_sn_conv(cdrl_img_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
-                        const char *prefix) {
-    int wshape[4] = {out, in, 3, 3};
-    cdrl_sn_register(s, &m->params, &m->buffers, &m->derived, prefix, 4, wshape);
-    *bias = cdrl_param_add(&m->params, 1, &out, "%s.bias", prefix);
-}
-
 static cdrl_conv2d_desc conv_desc(int B, int IC, int OC, int H, int W) {
     return (cdrl_conv2d_desc){.B = B, .IC = IC, .OC = OC, .H = H, .W = W, .K = 3};
 }
@@ -57,15 +45,13 @@ static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
     cdrl_img_ebm *m = cdrl_calloc(sizeof *m);
     if (!m) return NULL;
     m->cfg = *cfg;
-    cdrl_param_table_init(&m->params);
-    cdrl_param_table_init(&m->buffers);
-    cdrl_param_table_init(&m->derived);
     const int ch = cfg->ch, te = cfg->temb_dim, E = 4 * cfg->temb_dim;
     const int NC = cfg->n_classes + 1;
     // Parameter table, in the order of the official module.
-    cdrl_level_embed_register(&m->lemb, &m->params, &m->buffers, &m->derived, te);
-    if (cfg->n_classes > 0) add_sn_linear(m, &m->ymap, &m->ymap_b, NC, E, "y_map");
-    add_sn_conv(m, &m->in, &m->in_b, cfg->in_ch, ch, "module_list.0");
+    cdrl_ebm_base_init(&m->base, te);
+    if (cfg->n_classes > 0)
+        cdrl_ebm_base_add_linear(&m->base, &m->ymap, &m->ymap_b, NC, E, "y_map");
+    cdrl_ebm_base_add_conv3(&m->base, &m->in, &m->in_b, cfg->in_ch, ch, "module_list.0");
     int in = ch, H = cfg->res, W = cfg->res, idx = 1;
     for (int l = 0; l < cfg->n_mult; l++) {
         for (int k = 0; k < cfg->n_blocks; k++) {
@@ -78,16 +64,16 @@ static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
             b->W = W;
             b->pool = k == cfg->n_blocks - 1 && l < cfg->n_mult - 1;
             snprintf(sub, sizeof sub, "module_list.%d.conv1", idx);
-            add_sn_conv(m, &b->conv1, &b->b1, in, out, sub);
+            cdrl_ebm_base_add_conv3(&m->base, &b->conv1, &b->b1, in, out, sub);
             snprintf(sub, sizeof sub, "module_list.%d.conv2", idx);
-            add_sn_conv(m, &b->conv2, &b->b2, out, out, sub);
+            cdrl_ebm_base_add_conv3(&m->base, &b->conv2, &b->b2, out, out, sub);
             snprintf(sub, sizeof sub, "module_list.%d.temb_map", idx);
-            add_sn_linear(m, &b->temb, &b->bt, E, out, sub);
+            cdrl_ebm_base_add_linear(&m->base, &b->temb, &b->bt, E, out, sub);
             int gshape[4] = {1, out, 1, 1};
-            b->g = cdrl_param_add(&m->params, 4, gshape, "module_list.%d.g", idx);
+            b->g = cdrl_param_add(&m->base.params, 4, gshape, "module_list.%d.g", idx);
             if (in != out) {
                 snprintf(sub, sizeof sub, "module_list.%d.short_cut", idx);
-                add_sn_conv(m, &b->shortcut, &b->bs, in, out, sub);
+                cdrl_ebm_base_add_conv3(&m->base, &b->shortcut, &b->bs, in, out, sub);
             }
             in = out;
             idx++;
@@ -102,7 +88,7 @@ static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
     m->H_out = H;
     m->W_out = W;
     int fshape[2] = {in, E};
-    m->final_w = cdrl_param_add(&m->params, 2, fshape, "temb_final.weight");
+    m->final_w = cdrl_param_add(&m->base.params, 2, fshape, "temb_final.weight");
 
     // The widest feature map and projection (per image): sizes of the backward buffers.
     m->max_f = (size_t)ch * (size_t)cfg->res * (size_t)cfg->res;
@@ -119,8 +105,8 @@ size_t cdrl_img_ebm_param_count(const cdrl_img_ebm_config *cfg) {
     cdrl_img_ebm *m = new_with_tables(cfg);
     CDRL_ASSERT(m); // the tables of even the largest network are a few kB
     size_t n = 0;
-    for (int i = 0; i < m->params.count; i++)
-        n += m->params.items[i].numel;
+    for (int i = 0; i < m->base.params.count; i++)
+        n += m->base.params.items[i].numel;
     cdrl_img_ebm_free(m);
     return n;
 }
@@ -142,10 +128,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
 
     // Persistent storage: parameters, gradients, buffers, derived weights, per-level and
     // per-image activations.
-    size_t n = 0;
-    n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
-         cdrl_arena_floats_size(m->derived.total) * 2;
-    n += cdrl_level_embed_store_size(te, n_levels);
+    size_t n = cdrl_ebm_base_store_size(&m->base, n_levels);
     for (int i = 0; i < m->n_blk; i++) {
         const img_ebm_block *b = &m->blk[i];
         size_t hw = (size_t)b->H * (size_t)b->W;
@@ -179,20 +162,11 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     size_t scratch = max_sz(5 * cdrl_arena_floats_size(B * max_f) + small + kern,
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
-    if (cdrl_device_arena_init(&m->store, n) != CDRL_OK ||
-        cdrl_device_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    if (cdrl_ebm_base_alloc(&m->base, n, scratch, n_levels) != CDRL_OK) {
         cdrl_img_ebm_free(m);
         return NULL;
     }
-    cdrl_zero((float *)m->store.base, n / sizeof(float));
-    cdrl_arena *s = &m->store;
-    m->p_own = cdrl_arena_floats(s, m->params.total);
-    m->p = m->p_own;
-    m->grad = cdrl_arena_floats(s, m->params.total);
-    m->buf = cdrl_arena_floats(s, m->buffers.total);
-    m->der = cdrl_arena_floats(s, m->derived.total);
-    m->dder = cdrl_arena_floats(s, m->derived.total);
-    cdrl_level_embed_carve(&m->lemb, s, n_levels);
+    cdrl_arena *s = &m->base.store;
     for (int i = 0; i < m->n_blk; i++) {
         img_ebm_block *b = &m->blk[i];
         size_t hw = (size_t)b->H * (size_t)b->W;
@@ -213,29 +187,18 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     CDRL_ASSERT(s->used <= s->cap);
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
-    cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
-    if (cfg->n_classes > 0) cdrl_sn_init_default(&m->ymap, m->ymap_b, m->p, m->buf, rng);
-    cdrl_sn_init_default(&m->in, m->in_b, m->p, m->buf, rng);
-    for (int i = 0; i < m->n_blk; i++) {
-        img_ebm_block *b = &m->blk[i];
-        cdrl_sn_init_default(&b->conv1, b->b1, m->p, m->buf, rng);
-        cdrl_sn_init_default(&b->conv2, b->b2, m->p, m->buf, rng);
-        cdrl_sn_init_default(&b->temb, b->bt, m->p, m->buf, rng);
-        for (int c = 0; c < b->out; c++)
-            m->p[b->g + (size_t)c] = 1.0f;
-        if (b->in != b->out) cdrl_sn_init_default(&b->shortcut, b->bs, m->p, m->buf, rng);
-    }
-    cdrl_param_init_uniform(m->p + m->final_w, (size_t)in * (size_t)E, 1.0f / sqrtf((float)E), rng);
+    cdrl_ebm_base_init_weights(&m->base, rng);
+    for (int i = 0; i < m->n_blk; i++)
+        for (int c = 0; c < m->blk[i].out; c++)
+            m->base.p[m->blk[i].g + (size_t)c] = 1.0f;
+    cdrl_param_init_uniform(m->base.p + m->final_w, (size_t)in * (size_t)E, 1.0f / sqrtf((float)E),
+                            rng);
     return m;
 }
 
 void cdrl_img_ebm_free(cdrl_img_ebm *m) {
     if (!m) return;
-    cdrl_arena_deinit(&m->store);
-    cdrl_arena_deinit(&m->scratch);
-    cdrl_param_table_deinit(&m->params);
-    cdrl_param_table_deinit(&m->buffers);
-    cdrl_param_table_deinit(&m->derived);
+    cdrl_ebm_base_deinit(&m->base);
     cdrl_free(m);
 }
 
@@ -245,45 +208,37 @@ void cdrl_img_ebm_free(cdrl_img_ebm *m) {
 
 static void lin_fwd(cdrl_img_ebm *m, float *out, const float *inp, const cdrl_sn *s, size_t bias,
                     int N) {
-    cdrl_linear_forward(out, inp, m->der + s->w_sn, m->p + bias, N, s->IN, s->OC, &m->scratch);
+    cdrl_linear_forward(out, inp, m->base.der + s->w_sn, m->base.p + bias, N, s->IN, s->OC,
+                        &m->base.scratch);
 }
 
 static void lin_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
                     const cdrl_sn *s, size_t bias, int N, int param_grads) {
-    cdrl_linear_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
-                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N, s->IN,
-                         s->OC, &m->scratch);
+    cdrl_linear_backward(dinp, param_grads ? m->base.dder + s->w_sn : NULL,
+                         param_grads ? m->base.grad + bias : NULL, dout, inp, m->base.der + s->w_sn,
+                         N, s->IN, s->OC, &m->base.scratch);
 }
 
 static void conv_fwd(cdrl_img_ebm *m, float *out, const float *inp, const cdrl_sn *s, size_t bias,
                      int B, int H, int W) {
     cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
-    cdrl_conv2d_forward(out, inp, m->der + s->w_sn, m->p + bias, &d, &m->scratch);
+    cdrl_conv2d_forward(out, inp, m->base.der + s->w_sn, m->base.p + bias, &d, &m->base.scratch);
 }
 
 static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
                      const cdrl_sn *s, size_t bias, int B, int H, int W, int param_grads) {
     cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
-    cdrl_conv2d_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
-                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, &d,
-                         &m->scratch);
+    cdrl_conv2d_backward(dinp, param_grads ? m->base.dder + s->w_sn : NULL,
+                         param_grads ? m->base.grad + bias : NULL, dout, inp, m->base.der + s->w_sn,
+                         &d, &m->base.scratch);
 }
 
 // ---------------------------------------------------------------------------------------
 // Per-level embedding path
 
 void cdrl_img_ebm_prepare(cdrl_img_ebm *m, const float *tau, int n_levels, int train) {
-    cdrl_level_embed_prepare(&m->lemb, tau, n_levels, m->der, m->buf, m->p, train, &m->scratch);
+    cdrl_ebm_base_prepare(&m->base, tau, n_levels, train);
     m->n_levels = n_levels;
-    if (m->cfg.n_classes > 0) cdrl_sn_prepare(&m->ymap, m->der, m->buf, m->p, train);
-    cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
-    for (int i = 0; i < m->n_blk; i++) {
-        img_ebm_block *b = &m->blk[i];
-        cdrl_sn_prepare(&b->conv1, m->der, m->buf, m->p, train);
-        cdrl_sn_prepare(&b->conv2, m->der, m->buf, m->p, train);
-        cdrl_sn_prepare(&b->temb, m->der, m->buf, m->p, train);
-        if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,22 +262,23 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
     // Embedding of each image: its level's e, plus y_map(gain onehot(c)) = (gain W[:, c] + b),
     // the sum torch forms before adding it to e.
     if (cfg->n_classes > 0) {
-        cdrl_class_columns_forward(m->e, m->der + m->ymap.w_sn, m->p + m->ymap_b, m->label,
-                                   cfg->class_gain, B, E, NC);
-        cdrl_gather_rows(m->e, m->lemb.e, m->level, B, E, 1);
+        cdrl_class_columns_forward(m->e, m->base.der + m->ymap.w_sn, m->base.p + m->ymap_b,
+                                   m->label, cfg->class_gain, B, E, NC);
+        cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 1);
     } else {
-        cdrl_gather_rows(m->e, m->lemb.e, m->level, B, E, 0);
+        cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 0);
     }
     cdrl_lrelu_forward(m->le, m->e, (size_t)B * (size_t)E, SLOPE);
     for (int i = 0; i < m->n_blk; i++)
         lin_fwd(m, m->blk[i].z, m->le, &m->blk[i].temb, m->blk[i].bt, B);
-    cdrl_linear_forward(m->q, m->le, m->p + m->final_w, NULL, B, E, Wd, &m->scratch);
+    cdrl_linear_forward(m->q, m->le, m->base.p + m->final_w, NULL, B, E, Wd, &m->base.scratch);
 
-    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t mark = cdrl_arena_mark(&m->base.scratch);
     const size_t max_f = m->max_f, max_out = m->max_out;
-    float *a = cdrl_arena_floats(&m->scratch, (size_t)B * max_f);   // LeakyReLU outputs
-    float *pre = cdrl_arena_floats(&m->scratch, (size_t)B * max_f); // a block output before pooling
-    float *tp = cdrl_arena_floats(&m->scratch, (size_t)B * max_out); // lrelu(z)
+    float *a = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f); // LeakyReLU outputs
+    float *pre =
+        cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f); // a block output before pooling
+    float *tp = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_out); // lrelu(z)
 
     conv_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B, cfg->res, cfg->res);
     for (int i = 0; i < m->n_blk; i++) {
@@ -339,9 +295,9 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
         if (b->in != b->out) {
             conv_fwd(m, dst, b->h, &b->shortcut, b->bs, B, b->H, b->W);
-            cdrl_channel_scale(dst, NULL, b->c2, m->p + b->g, B, b->out, HW, 1);
+            cdrl_channel_scale(dst, NULL, b->c2, m->base.p + b->g, B, b->out, HW, 1);
         } else {
-            cdrl_channel_scale(dst, b->h, b->c2, m->p + b->g, B, b->out, HW, 1);
+            cdrl_channel_scale(dst, b->h, b->c2, m->base.p + b->g, B, b->out, HW, 1);
         }
         if (b->pool) cdrl_avgpool2_forward(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
     }
@@ -351,7 +307,7 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
     cdrl_relu_forward(a, m->h_final, (size_t)B * (size_t)Wd * (size_t)HWo);
     cdrl_spatial_sum_forward(m->v, a, B, Wd, HWo);
     cdrl_row_dot_forward(f, m->v, m->q, B, Wd);
-    cdrl_arena_release(&m->scratch, mark);
+    cdrl_arena_release(&m->base.scratch, mark);
 }
 
 void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int param_grads) {
@@ -360,27 +316,27 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
     const int HWo = m->H_out * m->W_out;
     CDRL_ASSERT(B >= 1);
     if (!dy && !param_grads) return;
-    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t mark = cdrl_arena_mark(&m->base.scratch);
     const size_t max_f = m->max_f, max_out = m->max_out;
     const size_t nb = (size_t)B * max_f;
-    float *cur = cdrl_arena_floats(&m->scratch, nb); // gradient at a block's output
-    float *dhi = cdrl_arena_floats(&m->scratch, nb); // ... and at its input
-    float *t1 = cdrl_arena_floats(&m->scratch, nb);
-    float *t2 = cdrl_arena_floats(&m->scratch, nb);
-    float *t3 = cdrl_arena_floats(&m->scratch, nb);
-    float *dv = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)Wd);
-    float *dq = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)Wd);
-    float *dle = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)E); // d/d lrelu(e)
-    float *de = cdrl_arena_floats(&m->scratch, (size_t)B * (size_t)E);
-    float *dtp = cdrl_arena_floats(&m->scratch, (size_t)B * max_out);
-    float *dz = cdrl_arena_floats(&m->scratch, (size_t)B * max_out);
+    float *cur = cdrl_arena_floats(&m->base.scratch, nb); // gradient at a block's output
+    float *dhi = cdrl_arena_floats(&m->base.scratch, nb); // ... and at its input
+    float *t1 = cdrl_arena_floats(&m->base.scratch, nb);
+    float *t2 = cdrl_arena_floats(&m->base.scratch, nb);
+    float *t3 = cdrl_arena_floats(&m->base.scratch, nb);
+    float *dv = cdrl_arena_floats(&m->base.scratch, (size_t)B * (size_t)Wd);
+    float *dq = cdrl_arena_floats(&m->base.scratch, (size_t)B * (size_t)Wd);
+    float *dle = cdrl_arena_floats(&m->base.scratch, (size_t)B * (size_t)E); // d/d lrelu(e)
+    float *de = cdrl_arena_floats(&m->base.scratch, (size_t)B * (size_t)E);
+    float *dtp = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_out);
+    float *dz = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_out);
 
     // f = v . q, v = sum_HW relu(h_final), q = temb_final(le)
     cdrl_row_dot_backward(dv, dq, df, m->v, m->q, B, Wd);
     if (param_grads) {
         cdrl_zero(dle, (size_t)B * (size_t)E);
-        cdrl_linear_backward(dle, m->grad + m->final_w, NULL, dq, m->le, m->p + m->final_w, B, E,
-                             Wd, &m->scratch);
+        cdrl_linear_backward(dle, m->base.grad + m->final_w, NULL, dq, m->le,
+                             m->base.p + m->final_w, B, E, Wd, &m->base.scratch);
     }
     const size_t n_fin = (size_t)B * (size_t)Wd * (size_t)HWo;
     cdrl_zero(t1, n_fin);
@@ -393,10 +349,10 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         const int HW = b->H * b->W;
         const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
         const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
-        const float *g = m->p + b->g;
+        const float *g = m->base.p + b->g;
         // out = c2 * g + S(h)
         cdrl_channel_scale(t1, NULL, cur, g, B, b->out, HW, 0); // dc2
-        if (param_grads) cdrl_channel_dot(m->grad + b->g, cur, b->c2, B, b->out, HW);
+        if (param_grads) cdrl_channel_dot(m->base.grad + b->g, cur, b->c2, B, b->out, HW);
         // c2 = conv2(lrelu(s)); conv2's input is needed for its weight gradient only (the
         // Langevin backward, without parameter gradients, skips it).
         if (param_grads) cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
@@ -439,33 +395,17 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         // le = lrelu(e); e = lemb.e[level] + W_y[:, c] + b_y. Per feature j, images in order.
         cdrl_zero(de, (size_t)B * (size_t)E);
         cdrl_lrelu_backward(de, dle, m->e, (size_t)B * (size_t)E, SLOPE);
-        cdrl_scatter_rows(m->lemb.de, de, m->level, B, E);
+        cdrl_scatter_rows(m->base.lemb.de, de, m->level, B, E);
         if (cfg->n_classes > 0)
-            cdrl_class_columns_backward(m->dder + m->ymap.w_sn, m->grad + m->ymap_b, de, m->label,
-                                        cfg->class_gain, B, E, NC);
+            cdrl_class_columns_backward(m->base.dder + m->ymap.w_sn, m->base.grad + m->ymap_b, de,
+                                        m->label, cfg->class_gain, B, E, NC);
     }
-    cdrl_arena_release(&m->scratch, mark);
+    cdrl_arena_release(&m->base.scratch, mark);
 }
 
-void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m) {
-    cdrl_zero(m->grad, m->params.total);
-    cdrl_zero(m->dder, m->derived.total);
-    cdrl_level_embed_zero_grad(&m->lemb);
-}
+void cdrl_img_ebm_zero_grad(cdrl_img_ebm *m) { cdrl_ebm_base_zero_grad(&m->base); }
 
-void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) {
-    cdrl_level_embed_finish(&m->lemb, m->grad, m->dder, m->der, m->p, m->buf, &m->scratch);
-    // Normalised-weight gradients back to weight_orig.
-    if (m->cfg.n_classes > 0) cdrl_sn_finish(&m->ymap, m->grad, m->dder, m->p, m->buf);
-    cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
-    for (int i = 0; i < m->n_blk; i++) {
-        img_ebm_block *b = &m->blk[i];
-        cdrl_sn_finish(&b->conv1, m->grad, m->dder, m->p, m->buf);
-        cdrl_sn_finish(&b->conv2, m->grad, m->dder, m->p, m->buf);
-        cdrl_sn_finish(&b->temb, m->grad, m->dder, m->p, m->buf);
-        if (b->in != b->out) cdrl_sn_finish(&b->shortcut, m->grad, m->dder, m->p, m->buf);
-    }
-}
+void cdrl_img_ebm_finish_grads(cdrl_img_ebm *m) { cdrl_ebm_base_finish(&m->base); }
 
 // ---------------------------------------------------------------------------------------
 // cdrl_net view
@@ -486,12 +426,12 @@ static void net_finish_grads(void *impl) { cdrl_img_ebm_finish_grads(impl); }
 cdrl_net cdrl_img_ebm_net(cdrl_img_ebm *m) {
     return (cdrl_net){.impl = m,
                       .dim = m->cfg.in_ch * m->cfg.res * m->cfg.res,
-                      .params = &m->params,
-                      .buffers = &m->buffers,
-                      .p = &m->p,
-                      .p_own = m->p_own,
-                      .grad = m->grad,
-                      .buf = m->buf,
+                      .params = &m->base.params,
+                      .buffers = &m->base.buffers,
+                      .p = &m->base.p,
+                      .p_own = m->base.p_own,
+                      .grad = m->base.grad,
+                      .buf = m->base.buf,
                       .prepare = net_prepare,
                       .forward = net_forward,
                       .backward = net_backward,

@@ -35,7 +35,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "models/net.h"
-#include "nn/level_embed.h"
+#include "nn/ebm_base.h"
 #include "nn/param.h"
 #include "nn/sn_layer.h"
 
@@ -73,14 +73,7 @@ typedef struct img_ebm_block {
 
 typedef struct cdrl_img_ebm {
     cdrl_img_ebm_config cfg;
-    cdrl_param_table params, buffers, derived;
-    float *p;              // parameters (params.total); may be pointed at an EMA copy
-    float *p_own;          // the network's own parameter buffer
-    float *grad;           // (params.total)
-    float *buf;            // SN u, v (buffers.total)
-    float *der;            // normalised weights (derived.total)
-    float *dder;           // their gradients
-    cdrl_level_embed lemb; // temb_map1, temb_map2 and e per level (L levels, set by prepare)
+    cdrl_ebm_base base; // tables, parameters, SN layers, level embedding, arenas
     cdrl_sn ymap, in;
     size_t ymap_b, in_b, final_w;
     int n_blk;
@@ -96,8 +89,6 @@ typedef struct cdrl_img_ebm {
     float *h_final;     // (B, width_out, H_out, W_out) last block output
     float *e, *le;      // (B, E) per-sample embedding and its lrelu
     float *q, *v;       // (B, width_out) temb_final(le) and sum_HW relu(h_final)
-    cdrl_arena store;   // everything above that is per level or per image, allocated once
-    cdrl_arena scratch; // kernel and backward temporaries, released after each call
 } cdrl_img_ebm;
 
 // Builds the network for batches of at most max_batch images and up to n_levels noise levels,

@@ -20,11 +20,6 @@ void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c) {
     c->n_blocks = 1;
 }
 
-static void add_sn_linear(cdrl_toy_ebm *m, cdrl_sn *s, size_t *bias, int in, int out,
-                          const char *prefix) {
-    cdrl_sn_register_linear(s, bias, &m->params, &m->buffers, &m->derived, in, out, prefix);
-}
-
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch, int n_levels,
@@ -35,15 +30,12 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     if (!m) return NULL;
     m->cfg = *cfg;
     m->max_batch = max_batch;
-    cdrl_param_table_init(&m->params);
-    cdrl_param_table_init(&m->buffers);
-    cdrl_param_table_init(&m->derived);
     const int ch = cfg->ch, te = cfg->temb_dim, temb = 4 * cfg->temb_dim;
     CDRL_ASSERT(te >= 4 && te % 2 == 0);
 
     // Parameter table, in the order of the official module.
-    cdrl_level_embed_register(&m->lemb, &m->params, &m->buffers, &m->derived, te);
-    add_sn_linear(m, &m->in, &m->in_b, cfg->in_dim, ch, "module_list.0");
+    cdrl_ebm_base_init(&m->base, te);
+    cdrl_ebm_base_add_linear(&m->base, &m->in, &m->in_b, cfg->in_dim, ch, "module_list.0");
     int in = ch, max_w = ch;
     for (int l = 0; l < cfg->n_mult; l++) {
         for (int k = 0; k < cfg->n_blocks; k++) {
@@ -55,16 +47,16 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
             b->in = in;
             b->out = out;
             snprintf(sub, sizeof sub, "%s.conv1", name);
-            add_sn_linear(m, &b->conv1, &b->b1, in, out, sub);
+            cdrl_ebm_base_add_linear(&m->base, &b->conv1, &b->b1, in, out, sub);
             snprintf(sub, sizeof sub, "%s.conv2", name);
-            add_sn_linear(m, &b->conv2, &b->b2, out, out, sub);
+            cdrl_ebm_base_add_linear(&m->base, &b->conv2, &b->b2, out, out, sub);
             snprintf(sub, sizeof sub, "%s.temb_map", name);
-            add_sn_linear(m, &b->temb, &b->bt, temb, out, sub);
+            cdrl_ebm_base_add_linear(&m->base, &b->temb, &b->bt, temb, out, sub);
             int gshape[2] = {1, out};
-            b->g = cdrl_param_add(&m->params, 2, gshape, "%s.g", name);
+            b->g = cdrl_param_add(&m->base.params, 2, gshape, "%s.g", name);
             if (in != out) {
                 snprintf(sub, sizeof sub, "%s.short_cut", name);
-                add_sn_linear(m, &b->shortcut, &b->bs, in, out, sub);
+                cdrl_ebm_base_add_linear(&m->base, &b->shortcut, &b->bs, in, out, sub);
             }
             in = out;
             if (out > max_w) max_w = out;
@@ -73,15 +65,13 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     }
     m->width_out = in;
     int fshape[2] = {1, in};
-    m->final_w = cdrl_param_add(&m->params, 2, fshape, "final_dense.weight");
+    m->final_w = cdrl_param_add(&m->base.params, 2, fshape, "final_dense.weight");
 
     // Persistent storage: parameters, gradients, buffers, derived weights, per-level and
     // per-row activations.
     const size_t B = (size_t)max_batch, L = (size_t)n_levels;
-    size_t n = 0;
-    n += cdrl_arena_floats_size(m->params.total) * 2 + cdrl_arena_floats_size(m->buffers.total) +
-         cdrl_arena_floats_size(m->derived.total) * 2;
-    n += cdrl_level_embed_store_size(te, n_levels) + 2 * cdrl_arena_floats_size(L * (size_t)temb);
+    size_t n = cdrl_ebm_base_store_size(&m->base, n_levels);
+    n += 2 * cdrl_arena_floats_size(L * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
         const toy_ebm_block *b = &m->blk[i];
         n += 3 * cdrl_arena_floats_size(L * (size_t)b->out);
@@ -102,20 +92,11 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     size_t scratch = max_sz(max_sz(5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin, fin),
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
-    if (cdrl_device_arena_init(&m->store, n) != CDRL_OK ||
-        cdrl_device_arena_init(&m->scratch, scratch) != CDRL_OK) {
+    if (cdrl_ebm_base_alloc(&m->base, n, scratch, n_levels) != CDRL_OK) {
         cdrl_toy_ebm_free(m);
         return NULL;
     }
-    cdrl_zero((float *)m->store.base, n / sizeof(float));
-    cdrl_arena *s = &m->store;
-    m->p_own = cdrl_arena_floats(s, m->params.total);
-    m->p = m->p_own;
-    m->grad = cdrl_arena_floats(s, m->params.total);
-    m->buf = cdrl_arena_floats(s, m->buffers.total);
-    m->der = cdrl_arena_floats(s, m->derived.total);
-    m->dder = cdrl_arena_floats(s, m->derived.total);
-    cdrl_level_embed_carve(&m->lemb, s, n_levels);
+    cdrl_arena *s = &m->base.store;
     m->lvl_le = cdrl_arena_floats(s, L * (size_t)temb);
     m->lvl_dle = cdrl_arena_floats(s, L * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
@@ -134,29 +115,18 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     m->r = cdrl_arena_floats(s, B * (size_t)m->width_out);
 
     // Initialisation in registration order (PyTorch defaults; gains 1).
-    cdrl_level_embed_init(&m->lemb, m->p, m->buf, rng);
-    cdrl_sn_init_default(&m->in, m->in_b, m->p, m->buf, rng);
-    for (int i = 0; i < m->n_blk; i++) {
-        toy_ebm_block *b = &m->blk[i];
-        cdrl_sn_init_default(&b->conv1, b->b1, m->p, m->buf, rng);
-        cdrl_sn_init_default(&b->conv2, b->b2, m->p, m->buf, rng);
-        cdrl_sn_init_default(&b->temb, b->bt, m->p, m->buf, rng);
-        for (int c = 0; c < b->out; c++)
-            m->p[b->g + (size_t)c] = 1.0f;
-        if (b->in != b->out) cdrl_sn_init_default(&b->shortcut, b->bs, m->p, m->buf, rng);
-    }
-    cdrl_param_init_uniform(m->p + m->final_w, (size_t)m->width_out,
+    cdrl_ebm_base_init_weights(&m->base, rng);
+    for (int i = 0; i < m->n_blk; i++)
+        for (int c = 0; c < m->blk[i].out; c++)
+            m->base.p[m->blk[i].g + (size_t)c] = 1.0f;
+    cdrl_param_init_uniform(m->base.p + m->final_w, (size_t)m->width_out,
                             1.0f / sqrtf((float)m->width_out), rng);
     return m;
 }
 
 void cdrl_toy_ebm_free(cdrl_toy_ebm *m) {
     if (!m) return;
-    cdrl_arena_deinit(&m->store);
-    cdrl_arena_deinit(&m->scratch);
-    cdrl_param_table_deinit(&m->params);
-    cdrl_param_table_deinit(&m->buffers);
-    cdrl_param_table_deinit(&m->derived);
+    cdrl_ebm_base_deinit(&m->base);
     cdrl_free(m);
 }
 
@@ -165,30 +135,23 @@ void cdrl_toy_ebm_free(cdrl_toy_ebm *m) {
 
 static void sn_linear_fwd(cdrl_toy_ebm *m, float *out, const float *inp, const cdrl_sn *s,
                           size_t bias, int N) {
-    cdrl_linear_forward(out, inp, m->der + s->w_sn, m->p + bias, N, s->IN, s->OC, &m->scratch);
+    cdrl_linear_forward(out, inp, m->base.der + s->w_sn, m->base.p + bias, N, s->IN, s->OC,
+                        &m->base.scratch);
 }
 
 static void sn_linear_bwd(cdrl_toy_ebm *m, float *dinp, const float *dout, const float *inp,
                           const cdrl_sn *s, size_t bias, int N, int param_grads) {
-    cdrl_linear_backward(dinp, param_grads ? m->dder + s->w_sn : NULL,
-                         param_grads ? m->grad + bias : NULL, dout, inp, m->der + s->w_sn, N, s->IN,
-                         s->OC, &m->scratch);
+    cdrl_linear_backward(dinp, param_grads ? m->base.dder + s->w_sn : NULL,
+                         param_grads ? m->base.grad + bias : NULL, dout, inp, m->base.der + s->w_sn,
+                         N, s->IN, s->OC, &m->base.scratch);
 }
 
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train) {
     CDRL_ASSERT(n_levels >= 1 && n_levels <= (CDRL_MAX_LEVELS + 1));
     const int temb = 4 * m->cfg.temb_dim, L = n_levels;
-    cdrl_level_embed_prepare(&m->lemb, tau, L, m->der, m->buf, m->p, train, &m->scratch);
-    cdrl_sn_prepare(&m->in, m->der, m->buf, m->p, train);
-    for (int i = 0; i < m->n_blk; i++) {
-        toy_ebm_block *b = &m->blk[i];
-        cdrl_sn_prepare(&b->conv1, m->der, m->buf, m->p, train);
-        cdrl_sn_prepare(&b->conv2, m->der, m->buf, m->p, train);
-        cdrl_sn_prepare(&b->temb, m->der, m->buf, m->p, train);
-        if (b->in != b->out) cdrl_sn_prepare(&b->shortcut, m->der, m->buf, m->p, train);
-    }
+    cdrl_ebm_base_prepare(&m->base, tau, L, train);
     m->n_levels = L;
-    cdrl_lrelu_forward(m->lvl_le, m->lemb.e, (size_t)L * (size_t)temb, SLOPE);
+    cdrl_lrelu_forward(m->lvl_le, m->base.lemb.e, (size_t)L * (size_t)temb, SLOPE);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
         sn_linear_fwd(m, b->lvl_z, m->lvl_le, &b->temb, b->bt, L);
@@ -219,37 +182,37 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
             sn_linear_fwd(m, next, b->h, &b->shortcut, b->bs, B);
         else
             cdrl_copy(next, b->h, n_in);
-        cdrl_channel_scale(next, NULL, b->c2, m->p + b->g, B, b->out, 1, 1);
+        cdrl_channel_scale(next, NULL, b->c2, m->base.p + b->g, B, b->out, 1, 1);
     }
     const int W = m->width_out;
     cdrl_relu_forward(m->r, m->h_final, (size_t)B * (size_t)W);
-    cdrl_linear_forward(f, m->r, m->p + m->final_w, NULL, B, W, 1, &m->scratch);
+    cdrl_linear_forward(f, m->r, m->base.p + m->final_w, NULL, B, W, 1, &m->base.scratch);
 }
 
 void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int param_grads) {
     const int B = m->batch, W = m->width_out;
-    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t mark = cdrl_arena_mark(&m->base.scratch);
     size_t max_rows = (size_t)B * (size_t)W;
     for (int i = 0; i < m->n_blk; i++)
         if ((size_t)B * (size_t)m->blk[i].out > max_rows)
             max_rows = (size_t)B * (size_t)m->blk[i].out;
-    float *dh = cdrl_arena_floats(&m->scratch, max_rows);  // gradient at a block's output
-    float *dhi = cdrl_arena_floats(&m->scratch, max_rows); // ... and at its input
-    float *dc2 = cdrl_arena_floats(&m->scratch, max_rows);
-    float *da = cdrl_arena_floats(&m->scratch, max_rows);
-    float *ds = cdrl_arena_floats(&m->scratch, max_rows);
+    float *dh = cdrl_arena_floats(&m->base.scratch, max_rows);  // gradient at a block's output
+    float *dhi = cdrl_arena_floats(&m->base.scratch, max_rows); // ... and at its input
+    float *dc2 = cdrl_arena_floats(&m->base.scratch, max_rows);
+    float *da = cdrl_arena_floats(&m->base.scratch, max_rows);
+    float *ds = cdrl_arena_floats(&m->base.scratch, max_rows);
 
     // f = relu(h_final) . w_final
     cdrl_zero(da, (size_t)B * (size_t)W);
-    cdrl_linear_backward(da, param_grads ? m->grad + m->final_w : NULL, NULL, df, m->r,
-                         m->p + m->final_w, B, W, 1, &m->scratch);
+    cdrl_linear_backward(da, param_grads ? m->base.grad + m->final_w : NULL, NULL, df, m->r,
+                         m->base.p + m->final_w, B, W, 1, &m->base.scratch);
     cdrl_zero(dh, (size_t)B * (size_t)W);
     cdrl_relu_backward(dh, da, m->h_final, (size_t)B * (size_t)W);
 
     for (int i = m->n_blk - 1; i >= 0; i--) {
         toy_ebm_block *b = &m->blk[i];
         const size_t n_in = (size_t)B * (size_t)b->in, n_out = (size_t)B * (size_t)b->out;
-        const float *g = m->p + b->g;
+        const float *g = m->base.p + b->g;
         // out = c2 * g + shortcut(h)
         cdrl_zero(dhi, n_in);
         if (b->in != b->out)
@@ -257,7 +220,7 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         else
             cdrl_copy(dhi, dh, n_in);
         cdrl_channel_scale(dc2, NULL, dh, g, B, b->out, 1, 0);
-        if (param_grads) cdrl_channel_dot(m->grad + b->g, dh, b->c2, B, b->out, 1);
+        if (param_grads) cdrl_channel_dot(m->base.grad + b->g, dh, b->c2, B, b->out, 1);
         // c2 = conv2(lrelu(s)), s = conv1(lrelu(h)) + tp[level]
         cdrl_zero(da, n_out);
         sn_linear_bwd(m, da, dc2, b->a2, &b->conv2, b->b2, B, param_grads);
@@ -272,25 +235,23 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         dhi = t;
     }
     sn_linear_bwd(m, dy, dh, m->x, &m->in, m->in_b, B, param_grads);
-    cdrl_arena_release(&m->scratch, mark);
+    cdrl_arena_release(&m->base.scratch, mark);
 }
 
 void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
-    cdrl_zero(m->grad, m->params.total);
-    cdrl_zero(m->dder, m->derived.total);
+    cdrl_ebm_base_zero_grad(&m->base);
     cdrl_zero(m->lvl_dle, (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
-    cdrl_level_embed_zero_grad(&m->lemb);
     for (int i = 0; i < m->n_blk; i++)
         cdrl_zero(m->blk[i].lvl_dtp, (size_t)m->n_levels * (size_t)m->blk[i].out);
 }
 
 void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
     const int L = m->n_levels, temb = 4 * m->cfg.temb_dim;
-    const size_t mark = cdrl_arena_mark(&m->scratch);
+    const size_t mark = cdrl_arena_mark(&m->base.scratch);
     size_t max_out = 0;
     for (int i = 0; i < m->n_blk; i++)
         max_out = max_sz(max_out, (size_t)m->blk[i].out);
-    float *dz = cdrl_arena_floats(&m->scratch, (size_t)L * max_out);
+    float *dz = cdrl_arena_floats(&m->base.scratch, (size_t)L * max_out);
     // Per-block projections tp = lrelu(temb_map(le)) feed every sample of their level.
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
@@ -299,19 +260,11 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
         cdrl_lrelu_backward(dz, b->lvl_dtp, b->lvl_z, n, SLOPE);
         sn_linear_bwd(m, m->lvl_dle, dz, m->lvl_le, &b->temb, b->bt, L, 1);
     }
-    cdrl_arena_release(&m->scratch, mark);
-    // le = lrelu(e), then the level embedding itself.
-    cdrl_lrelu_backward(m->lemb.de, m->lvl_dle, m->lemb.e, (size_t)L * (size_t)temb, SLOPE);
-    cdrl_level_embed_finish(&m->lemb, m->grad, m->dder, m->der, m->p, m->buf, &m->scratch);
-    // Normalised-weight gradients back to weight_orig.
-    cdrl_sn_finish(&m->in, m->grad, m->dder, m->p, m->buf);
-    for (int i = 0; i < m->n_blk; i++) {
-        toy_ebm_block *b = &m->blk[i];
-        cdrl_sn_finish(&b->conv1, m->grad, m->dder, m->p, m->buf);
-        cdrl_sn_finish(&b->conv2, m->grad, m->dder, m->p, m->buf);
-        cdrl_sn_finish(&b->temb, m->grad, m->dder, m->p, m->buf);
-        if (b->in != b->out) cdrl_sn_finish(&b->shortcut, m->grad, m->dder, m->p, m->buf);
-    }
+    cdrl_arena_release(&m->base.scratch, mark);
+    // le = lrelu(e)
+    cdrl_lrelu_backward(m->base.lemb.de, m->lvl_dle, m->base.lemb.e, (size_t)L * (size_t)temb,
+                        SLOPE);
+    cdrl_ebm_base_finish(&m->base); // then the level embedding and every layer's weight_orig
 }
 
 // ---------------------------------------------------------------------------------------
@@ -334,12 +287,12 @@ static void net_finish_grads(void *impl) { cdrl_toy_ebm_finish_grads(impl); }
 cdrl_net cdrl_toy_ebm_net(cdrl_toy_ebm *m) {
     return (cdrl_net){.impl = m,
                       .dim = m->cfg.in_dim,
-                      .params = &m->params,
-                      .buffers = &m->buffers,
-                      .p = &m->p,
-                      .p_own = m->p_own,
-                      .grad = m->grad,
-                      .buf = m->buf,
+                      .params = &m->base.params,
+                      .buffers = &m->base.buffers,
+                      .p = &m->base.p,
+                      .p_own = m->base.p_own,
+                      .grad = m->base.grad,
+                      .buf = m->base.buf,
                       .prepare = net_prepare,
                       .forward = net_forward,
                       .backward = net_backward,

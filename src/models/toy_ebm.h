@@ -13,7 +13,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "models/net.h"
-#include "nn/level_embed.h"
+#include "nn/ebm_base.h"
 #include "nn/param.h"
 #include "nn/sn_layer.h"
 
@@ -42,14 +42,7 @@ typedef struct toy_ebm_block {
 
 typedef struct cdrl_toy_ebm {
     cdrl_toy_ebm_config cfg;
-    cdrl_param_table params, buffers, derived;
-    float *p;              // parameters (params.total); may be pointed at an EMA copy
-    float *p_own;          // the network's own parameter buffer
-    float *grad;           // (params.total)
-    float *buf;            // SN u, v (buffers.total)
-    float *der;            // normalised weights (derived.total)
-    float *dder;           // their gradients
-    cdrl_level_embed lemb; // temb_map1, temb_map2 and e per level (L levels, set by prepare)
+    cdrl_ebm_base base; // tables, parameters, SN layers, level embedding, arenas
     cdrl_sn in;
     size_t in_b, final_w;
     int n_blk;
@@ -60,11 +53,9 @@ typedef struct cdrl_toy_ebm {
     float *lvl_le, *lvl_dle; // (L, 4 temb_dim): lrelu(e) per level, which the blocks read
     // last forward
     int batch;
-    const int *level;   // (B) borrowed until backward
-    float *x, *r;       // input copy (B, in_dim); relu of the final features (B, width_out)
-    float *h_final;     // (B, width_out)
-    cdrl_arena store;   // everything above that is per level or per row, allocated once
-    cdrl_arena scratch; // kernel and backward temporaries, released after each call
+    const int *level; // (B) borrowed until backward
+    float *x, *r;     // input copy (B, in_dim); relu of the final features (B, width_out)
+    float *h_final;   // (B, width_out)
 } cdrl_toy_ebm;
 
 // Builds the network for batches of at most max_batch rows and up to n_levels noise levels,

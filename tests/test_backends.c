@@ -63,7 +63,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 61, "cdrl_backend holds %zu ops, this test knows 61", n_ops);
+    CHECK(n_ops == 63, "cdrl_backend holds %zu ops, this test knows 63", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -690,6 +690,27 @@ static void test_optim(size_t n) {
 }
 
 // ---------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------
+// Sample statistics: pairwise squared distances (the same floats: each is one double sum
+// rounded) and the RBF kernel sums (blocked on cpu, in order on ref: equal to 1e-12).
+static void test_stats(int na, int nb, int dim) {
+    printf("pair_dist2 / rbf_sum na %d nb %d dim %d\n", na, nb, dim);
+    float *a = rnd((size_t)na * dim, -3, 3), *b = rnd((size_t)nb * dim, -3, 3);
+    const size_t np = (size_t)na * (size_t)(na - 1) / 2;
+    float *dc = rnd(np, 0, 1), *dr = rnd(np, 0, 1);
+    CPU->pair_dist2(dc, a, na, dim);
+    REF->pair_dist2(dr, a, na, dim);
+    cmp("pair_dist2", "d2", dr, dc, np, 0.0, 0.0);
+    for (int upper = 0; upper < 2; upper++) {
+        const double sc = CPU->rbf_sum(a, na, upper ? a : b, upper ? na : nb, dim, 0.3, upper);
+        const double sr = REF->rbf_sum(a, na, upper ? a : b, upper ? na : nb, dim, 0.3, upper);
+        CHECK(fabs(sc - sr) <= 1e-12 * fabs(sr) && sr > 0, "rbf_sum upper %d: cpu %.17g ref %.17g",
+              upper, sc, sr);
+    }
+    float *f[4] = {a, b, dc, dr};
+    free_all(f, 4);
+}
+
 int main(void) {
     test_tables();
     test_linear_case(5, 7, 6, 1);
@@ -720,5 +741,7 @@ int main(void) {
     test_loss_checks(3, 40);
     test_network_glue(3, 4, 5);
     test_optim(1000);
+    test_stats(70, 45, 2);
+    test_stats(5, 3, 3);
     return test_report("backends");
 }

@@ -77,6 +77,8 @@ typedef struct cdrl_backend {
     cdrl_adam_step_fn *adam_step;
     cdrl_clip_grad_norm_fn *clip_grad_norm;
     cdrl_ema_update_fn *ema_update;
+    cdrl_pair_dist2_fn *pair_dist2;
+    cdrl_rbf_sum_fn *rbf_sum;
 } cdrl_backend;
 
 extern const cdrl_backend cdrl_backend_cpu;

@@ -248,3 +248,10 @@ float cdrl_clip_grad_norm(float *grad, size_t n, float max_norm) {
 void cdrl_ema_update(float *shadow, const float *param, size_t n, float d) {
     active()->ema_update(shadow, param, n, d);
 }
+void cdrl_pair_dist2(float *d2, const float *x, int n, int dim) {
+    active()->pair_dist2(d2, x, n, dim);
+}
+double cdrl_rbf_sum(const float *a, int na, const float *b, int nb, int dim, double inv_2h2,
+                    int upper) {
+    return active()->rbf_sum(a, na, b, nb, dim, inv_2h2, upper);
+}

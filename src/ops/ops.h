@@ -306,4 +306,17 @@ cdrl_clip_grad_norm_fn cdrl_clip_grad_norm;
 typedef void cdrl_ema_update_fn(float *shadow, const float *param, size_t n, float d);
 cdrl_ema_update_fn cdrl_ema_update;
 
+// ---------------------------------------------------------------------------------------
+// Sample statistics (eval/mmd.c): squared distances and RBF kernel sums over point sets.
+// d2 (n (n - 1) / 2) = |x_i - x_j|^2 (summed in double, rounded to float) for the pairs i < j
+// in order (i, then j); x (n, dim).
+typedef void cdrl_pair_dist2_fn(float *d2, const float *x, int n, int dim);
+cdrl_pair_dist2_fn cdrl_pair_dist2;
+// sum over i < na, j < nb of exp(-|a_i - b_j|^2 inv_2h2), or over the pairs i < j when upper
+// (a == b): in double, in fixed blocks of rows whose partial sums are added in block order
+// (the same for any thread count). NaN when out of memory.
+typedef double cdrl_rbf_sum_fn(const float *a, int na, const float *b, int nb, int dim,
+                               double inv_2h2, int upper);
+cdrl_rbf_sum_fn cdrl_rbf_sum;
+
 #endif // CDRL_OPS_OPS_H

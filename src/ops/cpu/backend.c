@@ -67,4 +67,6 @@ const cdrl_backend cdrl_backend_cpu = {
     .adam_step = cdrl_cpu_adam_step,
     .clip_grad_norm = cdrl_cpu_clip_grad_norm,
     .ema_update = cdrl_cpu_ema_update,
+    .pair_dist2 = cdrl_cpu_pair_dist2,
+    .rbf_sum = cdrl_cpu_rbf_sum,
 };

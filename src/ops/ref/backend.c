@@ -67,4 +67,6 @@ const cdrl_backend cdrl_backend_ref = {
     .adam_step = cdrl_ref_adam_step,
     .clip_grad_norm = cdrl_ref_clip_grad_norm,
     .ema_update = cdrl_ref_ema_update,
+    .pair_dist2 = cdrl_ref_pair_dist2,
+    .rbf_sum = cdrl_ref_rbf_sum,
 };

@@ -246,3 +246,34 @@ void cdrl_ref_film_backward(float *d, float *dss, const float *x, const float *s
                 d[row + (size_t)i] *= s;
         }
 }
+
+// ---------------------------------------------------------------------------------------
+// Sample statistics
+
+void cdrl_ref_pair_dist2(float *d2, const float *x, int n, int dim) {
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double s = 0.0;
+            for (int d = 0; d < dim; d++) {
+                const double t = (double)x[(size_t)i * dim + d] - (double)x[(size_t)j * dim + d];
+                s += t * t;
+            }
+            d2[k++] = (float)s;
+        }
+}
+
+double cdrl_ref_rbf_sum(const float *a, int na, const float *b, int nb, int dim, double inv_2h2,
+                        int upper) {
+    double sum = 0.0;
+    for (int i = 0; i < na; i++)
+        for (int j = upper ? i + 1 : 0; j < nb; j++) {
+            double s = 0.0;
+            for (int d = 0; d < dim; d++) {
+                const double t = (double)a[(size_t)i * dim + d] - (double)b[(size_t)j * dim + d];
+                s += t * t;
+            }
+            sum += exp(-s * inv_2h2);
+        }
+    return sum;
+}

@@ -67,5 +67,7 @@ cdrl_film_backward_fn cdrl_ref_film_backward;
 cdrl_adam_step_fn cdrl_ref_adam_step;
 cdrl_clip_grad_norm_fn cdrl_ref_clip_grad_norm;
 cdrl_ema_update_fn cdrl_ref_ema_update;
+cdrl_pair_dist2_fn cdrl_ref_pair_dist2;
+cdrl_rbf_sum_fn cdrl_ref_rbf_sum;
 
 #endif // CDRL_OPS_REF_REF_H

@@ -34,6 +34,21 @@ static void scale_row(float *y, const float *base, const float *x, int n, float 
             y[i] = x[i] * gc;
 }
 
+// y (C) = base (C) + x (C) * g (C) when base is given, else y op= x * g: a row of a per-channel
+// scale over maps of one value (HW = 1, the 2-D networks), one channel per element.
+static void scale_vec(float *y, const float *base, const float *x, const float *g, int n,
+                      int accumulate) {
+    if (base)
+        for (int i = 0; i < n; i++)
+            y[i] = base[i] + x[i] * g[i];
+    else if (accumulate)
+        for (int i = 0; i < n; i++)
+            y[i] += x[i] * g[i];
+    else
+        for (int i = 0; i < n; i++)
+            y[i] = x[i] * g[i];
+}
+
 static void add_row(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
@@ -200,6 +215,14 @@ float cdrl_cpu_max_abs(const float *x, size_t n) {
 
 void cdrl_cpu_channel_scale(float *out, const float *base, const float *inp, const float *g, int B,
                             int C, int HW, int accumulate) {
+    if (HW == 1) { // one value per channel: a whole row of channels at once
+#pragma omp parallel for schedule(static) if ((size_t)B * (size_t)C >= GLUE_PAR_MIN)
+        for (int n = 0; n < B; n++) {
+            const size_t o = (size_t)n * (size_t)C;
+            scale_vec(out + o, base ? base + o : NULL, inp + o, g, C, accumulate);
+        }
+        return;
+    }
     const int BC = B * C;
 #pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= GLUE_PAR_MIN)
     for (int r = 0; r < BC; r++) {
@@ -287,32 +310,34 @@ void cdrl_cpu_row_dot_backward(float *dv, float *dq, const float *df, const floa
 
 void cdrl_cpu_film_forward(float *out, const float *x, const float *ss, int B, int C, int HW) {
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)C * (size_t)HW >= GLUE_PAR_MIN)
-    for (int nc = 0; nc < B * C; nc++) {
-        const int n = nc / C, c = nc % C;
-        const float s = 1.0f + ss[(size_t)n * 2 * (size_t)C + (size_t)c],
-                    sh = ss[(size_t)n * 2 * (size_t)C + (size_t)(C + c)];
-        const float *xr = x + (size_t)nc * (size_t)HW;
-        float *y = out + (size_t)nc * (size_t)HW;
-        for (int i = 0; i < HW; i++)
-            y[i] = xr[i] * s + sh;
+    for (int n = 0; n < B; n++) {
+        const float *scale = ss + (size_t)n * 2 * (size_t)C, *shift = scale + C;
+        for (int c = 0; c < C; c++) {
+            const float s = 1.0f + scale[c], sh = shift[c];
+            const size_t o = ((size_t)n * (size_t)C + (size_t)c) * (size_t)HW;
+            for (int i = 0; i < HW; i++)
+                out[o + (size_t)i] = x[o + (size_t)i] * s + sh;
+        }
     }
 }
 
 void cdrl_cpu_film_backward(float *d, float *dss, const float *x, const float *ss, int B, int C,
                             int HW) {
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)C * (size_t)HW >= GLUE_PAR_MIN)
-    for (int nc = 0; nc < B * C; nc++) {
-        const int n = nc / C, c = nc % C;
-        const float sc = 1.0f + ss[(size_t)n * 2 * (size_t)C + (size_t)c];
-        const float *xr = x + (size_t)nc * (size_t)HW;
-        float *dr = d + (size_t)nc * (size_t)HW;
-        double s_scale = 0.0, s_shift = 0.0;
-        for (int i = 0; i < HW; i++) {
-            s_scale += (double)dr[i] * (double)xr[i];
-            s_shift += (double)dr[i];
-            dr[i] *= sc;
+    for (int n = 0; n < B; n++) {
+        const float *scale = ss + (size_t)n * 2 * (size_t)C;
+        float *dscale = dss + (size_t)n * 2 * (size_t)C, *dshift = dscale + C;
+        for (int c = 0; c < C; c++) {
+            const float sc = 1.0f + scale[c];
+            const size_t o = ((size_t)n * (size_t)C + (size_t)c) * (size_t)HW;
+            double s_scale = 0.0, s_shift = 0.0;
+            for (int i = 0; i < HW; i++) {
+                s_scale += (double)d[o + (size_t)i] * (double)x[o + (size_t)i];
+                s_shift += (double)d[o + (size_t)i];
+                d[o + (size_t)i] *= sc;
+            }
+            dscale[c] = (float)s_scale;
+            dshift[c] = (float)s_shift;
         }
-        dss[(size_t)n * 2 * (size_t)C + (size_t)c] = (float)s_scale;
-        dss[(size_t)n * 2 * (size_t)C + (size_t)(C + c)] = (float)s_shift;
     }
 }

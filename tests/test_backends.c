@@ -63,7 +63,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 63, "cdrl_backend holds %zu ops, this test knows 63", n_ops);
+    CHECK(n_ops == 64, "cdrl_backend holds %zu ops, this test knows 64", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -711,6 +711,24 @@ static void test_stats(int na, int nb, int dim) {
     free_all(f, 4);
 }
 
+// Softmax cross-entropy: loss and gradient, with one large logit (the max is subtracted).
+static void test_softmax_xent(int B, int K) {
+    printf("softmax_xent B %d K %d\n", B, K);
+    float *z = rnd((size_t)B * K, -4, 4), *gc = rnd((size_t)B * K, -1, 1),
+          *gr = dup(gc, (size_t)B * K);
+    z[1] = 80.0f;
+    int *label = cdrl_calloc(sizeof(int) * (size_t)B);
+    for (int b = 0; b < B; b++)
+        label[b] = (3 * b + 1) % K;
+    const double lc = CPU->softmax_xent(gc, z, label, B, K);
+    const double lr = REF->softmax_xent(gr, z, label, B, K);
+    CHECK(fabs(lc - lr) <= 1e-12 * fabs(lr) && lr > 0, "softmax_xent: cpu %.17g ref %.17g", lc, lr);
+    cmp("softmax_xent", "dlogit", gr, gc, (size_t)B * K, 1e-7, 1e-6);
+    float *f[3] = {z, gc, gr};
+    free_all(f, 3);
+    cdrl_free(label);
+}
+
 int main(void) {
     test_tables();
     test_linear_case(5, 7, 6, 1);
@@ -743,5 +761,6 @@ int main(void) {
     test_optim(1000);
     test_stats(70, 45, 2);
     test_stats(5, 3, 3);
+    test_softmax_xent(6, 10);
     return test_report("backends");
 }

@@ -230,23 +230,6 @@ static void backward(const cdrl_classifier *c, float *g, acts *da, const acts *a
     cdrl_conv2d_backward(NULL, g + c->w1, NULL, da->r1, x, p + c->w1, &d1, ws);
 }
 
-// Mean softmax cross-entropy of logit (B, K) against labels, and its gradient into dlogit.
-static double softmax_xent(float *dlogit, const float *logit, const int *label, int B, int K) {
-    double loss = 0;
-    for (int b = 0; b < B; b++) {
-        const float *z = logit + (size_t)b * K;
-        double mx = (double)z[0], s = 0;
-        for (int k = 1; k < K; k++)
-            mx = (double)z[k] > mx ? (double)z[k] : mx;
-        for (int k = 0; k < K; k++)
-            s += exp((double)z[k] - mx);
-        loss += log(s) + mx - (double)z[label[b]];
-        for (int k = 0; k < K; k++)
-            dlogit[(size_t)b * K + k] = (float)((exp((double)z[k] - mx) / s - (k == label[b])) / B);
-    }
-    return loss / B;
-}
-
 // He-uniform convolutions (a ReLU follows each norm), PyTorch's default for the head, GN 1/0.
 static void init_weights(cdrl_classifier *c, cdrl_rng *rng) {
     const int K = c->n_classes;
@@ -291,7 +274,7 @@ double cdrl_classifier_loss_grad(cdrl_classifier *c, float *grad, const float *x
     acts_carve(&a, abuf, c, B, 1);
     acts_carve(&da, dbuf, c, B, 0);
     forward(c, &a, x, B, &ws);
-    const double loss = softmax_xent(da.logit, a.logit, label, B, c->n_classes);
+    const double loss = cdrl_softmax_xent(da.logit, a.logit, label, B, c->n_classes);
     if (grad) backward(c, grad, &da, &a, x, B, &ws);
     cdrl_arena_deinit(&ws);
     cdrl_free(abuf);
@@ -357,7 +340,7 @@ cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *dat
         cdrl_images_batch(im, x, label, B, &rng, p->flip);
         forward(c, &a, x, B, &ws);
         cdrl_zero(dbuf, acts_floats(c, B, 0));
-        const double loss = softmax_xent(da.logit, a.logit, label, B, K);
+        const double loss = cdrl_softmax_xent(da.logit, a.logit, label, B, K);
         if (!isfinite(loss)) {
             st =
                 cdrl_fail(CDRL_STATUS_DIVERGED, "classifier: loss is not finite at step %ld", step);
@@ -391,12 +374,6 @@ cdrl_status cdrl_classifier_train(cdrl_classifier **out, const cdrl_dataset *dat
 // ---------------------------------------------------------------------------------------
 // Running
 
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 cdrl_status cdrl_classifier_run(cdrl_classifier *c, float *features, int *pred, float *logits,
                                 const float *x, int n, int in_ch, int side) {
     if (in_ch != c->in_ch || side < c->res || (side - c->res) % 2)
@@ -426,7 +403,7 @@ cdrl_status cdrl_classifier_run(cdrl_classifier *c, float *features, int *pred, 
                              (size_t)off),
                         sizeof(float) * (size_t)R);
         forward(c, &a, xin, b, &ws);
-        if (!all_finite(a.logit, (size_t)b * K)) {
+        if (!cdrl_all_finite(a.logit, (size_t)b * K)) {
             st = cdrl_fail(CDRL_STATUS_DIVERGED,
                            "classifier: not finite on image %d..%d (NaN or Inf pixels?)", s0,
                            s0 + b - 1);

@@ -79,6 +79,7 @@ typedef struct cdrl_backend {
     cdrl_ema_update_fn *ema_update;
     cdrl_pair_dist2_fn *pair_dist2;
     cdrl_rbf_sum_fn *rbf_sum;
+    cdrl_softmax_xent_fn *softmax_xent;
 } cdrl_backend;
 
 extern const cdrl_backend cdrl_backend_cpu;

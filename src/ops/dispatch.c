@@ -255,3 +255,6 @@ double cdrl_rbf_sum(const float *a, int na, const float *b, int nb, int dim, dou
                     int upper) {
     return active()->rbf_sum(a, na, b, nb, dim, inv_2h2, upper);
 }
+double cdrl_softmax_xent(float *dlogit, const float *logit, const int *label, int B, int K) {
+    return active()->softmax_xent(dlogit, logit, label, B, K);
+}

@@ -319,4 +319,10 @@ typedef double cdrl_rbf_sum_fn(const float *a, int na, const float *b, int nb, i
                                double inv_2h2, int upper);
 cdrl_rbf_sum_fn cdrl_rbf_sum;
 
+// Mean softmax cross-entropy of logit (B, K) against label (B) (F.cross_entropy), in double;
+// dlogit (B, K) is assigned its gradient (softmax - onehot) / B. Returns the mean loss.
+typedef double cdrl_softmax_xent_fn(float *dlogit, const float *logit, const int *label, int B,
+                                    int K);
+cdrl_softmax_xent_fn cdrl_softmax_xent;
+
 #endif // CDRL_OPS_OPS_H

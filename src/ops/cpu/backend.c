@@ -69,4 +69,5 @@ const cdrl_backend cdrl_backend_cpu = {
     .ema_update = cdrl_cpu_ema_update,
     .pair_dist2 = cdrl_cpu_pair_dist2,
     .rbf_sum = cdrl_cpu_rbf_sum,
+    .softmax_xent = cdrl_cpu_softmax_xent,
 };

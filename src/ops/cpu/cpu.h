@@ -68,5 +68,6 @@ cdrl_clip_grad_norm_fn cdrl_cpu_clip_grad_norm;
 cdrl_ema_update_fn cdrl_cpu_ema_update;
 cdrl_pair_dist2_fn cdrl_cpu_pair_dist2;
 cdrl_rbf_sum_fn cdrl_cpu_rbf_sum;
+cdrl_softmax_xent_fn cdrl_cpu_softmax_xent;
 
 #endif // CDRL_OPS_CPU_CPU_H

@@ -1,7 +1,7 @@
-// The cpu backend's sample statistics (ops/ops.h): pairwise squared distances and RBF kernel
-// sums for the MMD of 2-D models. Every sum runs in double; the kernel sum is split into fixed
-// blocks of rows whose partial sums are added in block order, so no value depends on the
-// thread count.
+// The cpu backend's statistics (ops/ops.h): pairwise squared distances and RBF kernel sums for
+// the MMD of 2-D models, the yardstick classifier's softmax cross-entropy. Every sum runs in
+// double; the kernel sum is split into fixed blocks of rows whose partial sums are added in block
+// order, so no value depends on the thread count.
 #include <math.h>
 
 #include "ops/cpu/cpu.h"
@@ -50,4 +50,20 @@ double cdrl_cpu_rbf_sum(const float *a, int na, const float *b, int nb, int dim,
         s += partial[blk];
     cdrl_free(partial);
     return s;
+}
+
+double cdrl_cpu_softmax_xent(float *dlogit, const float *logit, const int *label, int B, int K) {
+    double loss = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logit + (size_t)b * K;
+        double mx = (double)z[0], s = 0;
+        for (int k = 1; k < K; k++)
+            mx = (double)z[k] > mx ? (double)z[k] : mx;
+        for (int k = 0; k < K; k++)
+            s += exp((double)z[k] - mx);
+        loss += log(s) + mx - (double)z[label[b]];
+        for (int k = 0; k < K; k++)
+            dlogit[(size_t)b * K + k] = (float)((exp((double)z[k] - mx) / s - (k == label[b])) / B);
+    }
+    return loss / B;
 }

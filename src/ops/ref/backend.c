@@ -69,4 +69,5 @@ const cdrl_backend cdrl_backend_ref = {
     .ema_update = cdrl_ref_ema_update,
     .pair_dist2 = cdrl_ref_pair_dist2,
     .rbf_sum = cdrl_ref_rbf_sum,
+    .softmax_xent = cdrl_ref_softmax_xent,
 };

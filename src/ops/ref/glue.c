@@ -277,3 +277,24 @@ double cdrl_ref_rbf_sum(const float *a, int na, const float *b, int nb, int dim,
         }
     return sum;
 }
+
+// log sum_k exp z_k - z_label per row, the max subtracted first; the gradient from the same
+// exponentials.
+double cdrl_ref_softmax_xent(float *dlogit, const float *logit, const int *label, int B, int K) {
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logit + (size_t)b * K;
+        double mx = (double)z[0];
+        for (int k = 1; k < K; k++)
+            if ((double)z[k] > mx) mx = (double)z[k];
+        double sum = 0.0;
+        for (int k = 0; k < K; k++)
+            sum += exp((double)z[k] - mx);
+        total += mx + log(sum) - (double)z[label[b]];
+        for (int k = 0; k < K; k++) {
+            const double prob = exp((double)z[k] - mx) / sum;
+            dlogit[(size_t)b * K + k] = (float)((prob - (k == label[b] ? 1.0 : 0.0)) / B);
+        }
+    }
+    return total / B;
+}

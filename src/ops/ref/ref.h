@@ -69,5 +69,6 @@ cdrl_clip_grad_norm_fn cdrl_ref_clip_grad_norm;
 cdrl_ema_update_fn cdrl_ref_ema_update;
 cdrl_pair_dist2_fn cdrl_ref_pair_dist2;
 cdrl_rbf_sum_fn cdrl_ref_rbf_sum;
+cdrl_softmax_xent_fn cdrl_ref_softmax_xent;
 
 #endif // CDRL_OPS_REF_REF_H

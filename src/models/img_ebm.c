@@ -424,17 +424,13 @@ static void net_zero_grad(void *impl) { cdrl_img_ebm_zero_grad(impl); }
 static void net_finish_grads(void *impl) { cdrl_img_ebm_finish_grads(impl); }
 
 cdrl_net cdrl_img_ebm_net(cdrl_img_ebm *m) {
-    return (cdrl_net){.impl = m,
-                      .dim = m->cfg.in_ch * m->cfg.res * m->cfg.res,
-                      .params = &m->base.params,
-                      .buffers = &m->base.buffers,
-                      .p = &m->base.p,
-                      .p_own = m->base.p_own,
-                      .grad = m->base.grad,
-                      .buf = m->base.buf,
-                      .prepare = net_prepare,
-                      .forward = net_forward,
-                      .backward = net_backward,
-                      .zero_grad = net_zero_grad,
-                      .finish_grads = net_finish_grads};
+    cdrl_net v = {.impl = m,
+                  .dim = m->cfg.in_ch * m->cfg.res * m->cfg.res,
+                  .prepare = net_prepare,
+                  .forward = net_forward,
+                  .backward = net_backward,
+                  .zero_grad = net_zero_grad,
+                  .finish_grads = net_finish_grads};
+    cdrl_net_set_storage(&v, &m->base);
+    return v;
 }

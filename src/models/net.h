@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "nn/ebm_base.h"
 #include "nn/param.h"
 
 typedef struct cdrl_net {
@@ -29,5 +30,15 @@ typedef struct cdrl_net {
     void (*zero_grad)(void *impl);
     void (*finish_grads)(void *impl);
 } cdrl_net;
+
+// The storage fields of an energy network's view, from its scaffold.
+static inline void cdrl_net_set_storage(cdrl_net *v, cdrl_ebm_base *b) {
+    v->params = &b->params;
+    v->buffers = &b->buffers;
+    v->p = &b->p;
+    v->p_own = b->p_own;
+    v->grad = b->grad;
+    v->buf = b->buf;
+}
 
 #endif // CDRL_MODELS_NET_H

@@ -285,17 +285,13 @@ static void net_zero_grad(void *impl) { cdrl_toy_ebm_zero_grad(impl); }
 static void net_finish_grads(void *impl) { cdrl_toy_ebm_finish_grads(impl); }
 
 cdrl_net cdrl_toy_ebm_net(cdrl_toy_ebm *m) {
-    return (cdrl_net){.impl = m,
-                      .dim = m->cfg.in_dim,
-                      .params = &m->base.params,
-                      .buffers = &m->base.buffers,
-                      .p = &m->base.p,
-                      .p_own = m->base.p_own,
-                      .grad = m->base.grad,
-                      .buf = m->base.buf,
-                      .prepare = net_prepare,
-                      .forward = net_forward,
-                      .backward = net_backward,
-                      .zero_grad = net_zero_grad,
-                      .finish_grads = net_finish_grads};
+    cdrl_net v = {.impl = m,
+                  .dim = m->cfg.in_dim,
+                  .prepare = net_prepare,
+                  .forward = net_forward,
+                  .backward = net_backward,
+                  .zero_grad = net_zero_grad,
+                  .finish_grads = net_finish_grads};
+    cdrl_net_set_storage(&v, &m->base);
+    return v;
 }

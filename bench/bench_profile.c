@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "cdrl.h"
+#include "ops/ops.h"
 #include "ops/profile.h"
 
 static double now_s(void) { return cdrl_profile_now(); }
@@ -32,6 +33,8 @@ static double sgemm_peak(void) {
     free(a), free(b), free(c);
     return 2.0 * n * (double)n * n / best * 1e-9;
 }
+
+static int bf16_here(void) { return cdrl_bf16_available(); }
 
 static void log_fn(cdrl_log_level level, const char *msg, void *user) {
     (void)user;
@@ -56,7 +59,7 @@ static double profile_step(const char *name, const cdrl_config *c, cdrl_dataset 
            100 * flops / t * 1e-9 / peak);
     cdrl_profile_print(stdout, 1, peak, 0.005);
 
-    if (c->in_ch == 1 && c->res == 32) { // the reduced configuration: the sampling chain too
+    if (c->res == 32) { // the reduced configuration: the sampling chain too
         const int n = c->batch;
         float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
         if (!x) exit(1);
@@ -101,9 +104,19 @@ int main(int argc, char **argv) {
     c.unet_dim = 32;
     c.batch = 64;
     profile_step("reduced configuration (bench_image)", &c, d32, peak_start);
+    if (bf16_here()) {
+        c.langevin_bf16 = 1;
+        profile_step("reduced configuration, langevin_bf16", &c, d32, peak_start);
+    } else {
+        printf("\n(no AVX512_BF16 on this CPU: the langevin_bf16 rows are left out)\n");
+    }
 
     cdrl_config_preset(&c, "fmnist-cpu");
     profile_step("fmnist-cpu preset", &c, d28, peak_start);
+    if (bf16_here()) {
+        c.langevin_bf16 = 1;
+        profile_step("fmnist-cpu preset, langevin_bf16", &c, d28, peak_start);
+    }
 
     const double peak_end = sgemm_peak();
     printf("\nsgemm peak at the end %.1f GFLOP/s (%.1f at the start)%s\n", peak_end, peak_start,

@@ -63,7 +63,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 64, "cdrl_backend holds %zu ops, this test knows 64", n_ops);
+    CHECK(n_ops == 66, "cdrl_backend holds %zu ops, this test knows 66", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -729,6 +729,56 @@ static void test_softmax_xent(int B, int K) {
     cdrl_free(label);
 }
 
+// Convolutions in bfloat16 precision (forward and input gradient; the weight gradient stays
+// float): cpu's bf16 products against ref's exact products of the same rounded factors, and
+// the difference from float, which proves the bf16 path ran. Skipped where the CPU has none.
+static void test_conv_bf16(int B, int IC, int OC, int H, int W, int K) {
+    printf("conv2d bf16 B %d IC %d OC %d H %d W %d K %d\n", B, IC, OC, H, W, K);
+    if (!CPU->bf16_available()) {
+        printf("  skip: this CPU has no AVX512_BF16 (the cpu backend keeps float)\n");
+        return;
+    }
+    const cdrl_conv2d_desc d = {B, IC, OC, H, W, K};
+    const size_t HW = (size_t)H * W, nx = (size_t)B * IC * HW, ny = (size_t)B * OC * HW;
+    const size_t nw = (size_t)OC * IC * K * K;
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *b = rnd((size_t)OC, -1, 1);
+    float *r = rnd(ny, -1, 1), *dx0 = rnd(nx, -1, 1);
+    cdrl_arena a = arena_of(CPU->conv2d_scratch_size(&d));
+    float *yf = rnd(ny, 0, 1), *yc = rnd(ny, 0, 1), *yr = rnd(ny, 0, 1);
+    float *dxf = dup(dx0, nx), *dxc = dup(dx0, nx), *dxr = dup(dx0, nx);
+    CPU->conv2d_forward(yf, x, w, b, &d, &a);
+    CPU->conv2d_backward(dxf, NULL, NULL, r, x, w, &d, &a);
+    CHECK(CPU->set_precision(CDRL_PRECISION_BF16) == CDRL_PRECISION_F32, "cpu precision not f32");
+    CHECK(REF->set_precision(CDRL_PRECISION_BF16) == CDRL_PRECISION_F32, "ref precision not f32");
+    CPU->conv2d_forward(yc, x, w, b, &d, &a);
+    REF->conv2d_forward(yr, x, w, b, &d, &a);
+    CPU->conv2d_backward(dxc, NULL, NULL, r, x, w, &d, &a);
+    REF->conv2d_backward(dxr, NULL, NULL, r, x, w, &d, &a);
+    CHECK(CPU->set_precision(CDRL_PRECISION_F32) == CDRL_PRECISION_BF16, "cpu precision lost");
+    CHECK(REF->set_precision(CDRL_PRECISION_F32) == CDRL_PRECISION_BF16, "ref precision lost");
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < ny; i++) {
+        const double e = (double)yc[i] - (double)yf[i];
+        diff += e * e;
+        norm += (double)yf[i] * (double)yf[i];
+    }
+    const double rel = sqrt(diff / norm);
+    if (IC >= 64) {
+        // float sums of K IC exact bf16 products: relative rounding about 1e-6 of the terms
+        cmp("conv2d bf16", "out", yr, yc, ny, 1e-5, 1e-5);
+        cmp("conv2d bf16", "dinp", dxr, dxc, nx, 1e-5, 1e-5);
+        CHECK(rel > 1e-4 && rel < 2e-2, "bf16 forward differs from float by %.2g (want 1e-4..2e-2)",
+              rel);
+        printf("  ok   bf16 forward vs float: relative difference %.2g\n", rel);
+    } else {
+        cmp("conv2d bf16", "out = float below 64 channels", yf, yc, ny, 0.0, 0.0);
+        cmp("conv2d bf16", "dinp = float below 64 channels", dxf, dxc, nx, 0.0, 0.0);
+    }
+    cdrl_arena_deinit(&a);
+    float *f[11] = {x, w, b, r, dx0, yf, yc, yr, dxf, dxc, dxr};
+    free_all(f, 11);
+}
+
 int main(void) {
     test_tables();
     test_linear_case(5, 7, 6, 1);
@@ -762,5 +812,9 @@ int main(void) {
     test_stats(70, 45, 2);
     test_stats(5, 3, 3);
     test_softmax_xent(6, 10);
+    test_conv_bf16(2, 64, 64, 16, 16, 3);
+    test_conv_bf16(3, 64, 64, 4, 4, 3);
+    test_conv_bf16(2, 64, 64, 8, 8, 1);
+    test_conv_bf16(2, 32, 32, 16, 16, 3); // below 64 channels the cpu backend keeps float
     return test_report("backends");
 }

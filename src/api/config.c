@@ -256,6 +256,10 @@ cdrl_status cdrl_config_check(const cdrl_config *c) {
             CDRL_STATUS_INVALID,
             "config: langevin_clip %d: 0, or 1 for image models only (data in [-1, 1])",
             c->langevin_clip);
+    if (c->langevin_bf16 != 0 && (c->langevin_bf16 != 1 || c->kind != CDRL_MODEL_IMAGE))
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: langevin_bf16 %d: 0, or 1 for image models only",
+                         c->langevin_bf16);
     return CDRL_OK;
 }
 
@@ -317,6 +321,7 @@ static const field fields[] = {
     FIELD(label_drop, F_FLOAT),
     FIELD(init_data_weight, F_FLOAT),
     FIELD(langevin_clip, F_INT),
+    FIELD(langevin_bf16, F_INT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

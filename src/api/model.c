@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 #include "data/dataset.h"
+#include "ops/ops.h"
 #include "sampler/chain.h"
 
 // Rows per network call when sampling or evaluating densities (toy; images use the batch).
@@ -19,6 +20,11 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     cdrl_model *m = cdrl_calloc(sizeof *m);
     if (!m) return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
     m->cfg = *c;
+    if (c->langevin_bf16 && !cdrl_bf16_available())
+        cdrl_log(CDRL_LOG_WARN,
+                 "langevin_bf16: this CPU has no AVX512_BF16 (or the %s backend no "
+                 "bf16 products): the Langevin passes run in float",
+                 cdrl_backend_name());
     const int image = c->kind == CDRL_MODEL_IMAGE;
     cdrl_schedule_init(&m->sched, c->n_levels, c->logsnr_min, c->logsnr_max, c->step_b,
                        image ? CDRL_STEP_SCALE_IMAGE : CDRL_STEP_SCALE_TOY);
@@ -106,7 +112,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .init_data_weight = c->init_data_weight,
                             .conditional = c->n_classes > 0,
                             .label_drop = c->label_drop,
-                            .langevin_clip = c->langevin_clip};
+                            .langevin_clip = c->langevin_clip,
+                            .langevin_bf16 = c->langevin_bf16};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
     if (st != CDRL_OK) {
         cdrl_model_free(m);
@@ -211,4 +218,17 @@ int cdrl_model_tensor_shape(const cdrl_model *m, int i, int64_t shape[4]) {
         i -= g[k].table->count;
     }
     return 0;
+}
+
+cdrl_status cdrl_model_set_langevin_bf16(cdrl_model *m, int bf16) {
+    if (bf16 && m->cfg.kind != CDRL_MODEL_IMAGE)
+        return cdrl_fail(CDRL_STATUS_INVALID, "langevin_bf16: for image models only");
+    if (bf16 && !cdrl_bf16_available())
+        cdrl_log(CDRL_LOG_WARN,
+                 "langevin_bf16: this CPU has no AVX512_BF16 (or the %s backend no "
+                 "bf16 products): the Langevin passes run in float",
+                 cdrl_backend_name());
+    m->cfg.langevin_bf16 = bf16 != 0;
+    m->tr.tp.langevin_bf16 = bf16 != 0;
+    return CDRL_OK;
 }

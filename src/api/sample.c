@@ -36,7 +36,8 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
                             .n_langevin_ref = cdrl_model_ref_steps(&m->cfg),
                             .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE && n_langevin > 0,
                             .guidance = guidance,
-                            .clip_data = m->cfg.langevin_clip};
+                            .clip_data = m->cfg.langevin_clip,
+                            .bf16 = m->cfg.langevin_bf16};
     const int CH = m->chunk;
     cdrl_model_use_ema(m, use_ema);
     cdrl_status st = CDRL_OK;

@@ -78,6 +78,8 @@ int cli_given(const cli_cmd *c, const cli_args *a, const char *name);
 // verbose), the thread count is applied when > 0 and the compute backend when named.
 // Returns non-zero (the error printed) for an unknown backend.
 int cli_begin(const char *cmd, int verbose, int threads, const char *backend);
+// --precision: 0 for "fp32", 1 for "bf16" (the config's langevin_bf16), -1 for anything else.
+int cli_precision(const char *name);
 // Prints `cdrl <cmd>: ` and then the library's collected error messages (joined by "; ")
 // when there are any, else the formatted text; returns code.
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -190,6 +192,11 @@ void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FIL
 // The figures as members of a cJSON object (NaN as null).
 struct cJSON;
 void cli_yardstick_json(struct cJSON *o, const cdrl_yardstick_result *r);
+// key: v as a JSON number, or null for NaN and infinities (which JSON lacks).
+void cli_json_num(struct cJSON *o, const char *key, double v);
+// o as one line of compact JSON on f, then freed (o may be NULL: out of memory); 0, or -1
+// when it could not be written.
+int cli_json_line(FILE *f, struct cJSON *o);
 
 // Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
 void cli_print_config(const cdrl_config *c, FILE *f);

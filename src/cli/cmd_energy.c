@@ -6,6 +6,7 @@
 // PNG files (mapped to [-1, 1] as v / 127.5 - 1) or a float32 safetensors tensor. --model
 // also takes the weights-only files of official checkpoints (tools/convert_official.py).
 // Left out: class labels (unconditional models only).
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,54 +169,39 @@ static int read_tensor(energy_input *in, const cdrl_config *c, const char *spec)
 // ---------------------------------------------------------------------------------------
 // Outputs
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void print_json(const char *model, const energy_opts *o, double h, const energy_input *in,
-                       const char **files, int n_files, const float *fx, const float *g, int dim) {
-    printf("{\"model\": ");
-    json_string(stdout, model);
-    printf(", \"level\": %d, \"ema\": %s, \"h\": %.9g, \"n\": %d, \"shape\": [", o->level,
-           o->no_ema ? "false" : "true", h, in->n);
+// One JSON object on stdout: model, level, ema, h, n, shape, inputs, f, log_density and, with
+// --grad, dfdx (n rows of dim).
+static int print_json(const char *model, const energy_opts *o, double h, const energy_input *in,
+                      const char **files, int n_files, const float *fx, const float *g, int dim) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddNumberToObject(j, "level", o->level);
+    cJSON_AddBoolToObject(j, "ema", !o->no_ema);
+    cli_json_num(j, "h", h);
+    cJSON_AddNumberToObject(j, "n", in->n);
+    cJSON *shape = cJSON_AddArrayToObject(j, "shape"),
+          *inputs = cJSON_AddArrayToObject(j, "inputs");
     for (int d = 0; d < in->ndim; d++)
-        printf("%s%lld", d ? ", " : "", (long long)in->shape[d]);
-    printf("], \"inputs\": [");
-    if (files)
-        for (int i = 0; i < n_files; i++) {
-            if (i) printf(", ");
-            json_string(stdout, files[i]);
-        }
-    else
-        json_string(stdout, o->tensor);
-    printf("],\n \"f\": [");
-    for (int i = 0; i < in->n; i++)
-        printf("%s%.9g", i ? ", " : "", (double)fx[i]);
-    printf("],\n \"log_density\": [");
-    for (int i = 0; i < in->n; i++)
-        printf("%s%.9g", i ? ", " : "", (double)fx[i] / h);
-    printf("]");
-    if (g) {
-        printf(",\n \"dfdx\": [");
-        for (int i = 0; i < in->n; i++) {
-            printf("%s[", i ? ",\n  " : "");
-            for (int k = 0; k < dim; k++)
-                printf("%s%.9g", k ? ", " : "", (double)g[(size_t)i * (size_t)dim + (size_t)k]);
-            printf("]");
-        }
-        printf("]");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)in->shape[d]));
+    for (int i = 0; files && i < n_files; i++)
+        cJSON_AddItemToArray(inputs, cJSON_CreateString(files[i]));
+    if (!files) cJSON_AddItemToArray(inputs, cJSON_CreateString(o->tensor));
+    cJSON *f = cJSON_AddArrayToObject(j, "f"), *lp = cJSON_AddArrayToObject(j, "log_density");
+    for (int i = 0; i < in->n; i++) {
+        cJSON_AddItemToArray(f, cJSON_CreateNumber((double)fx[i]));
+        cJSON_AddItemToArray(lp, cJSON_CreateNumber((double)fx[i] / h));
     }
-    printf("}\n");
+    if (g) {
+        cJSON *dx = cJSON_AddArrayToObject(j, "dfdx");
+        for (int i = 0; i < in->n; i++) {
+            cJSON *row = cJSON_CreateArray();
+            for (int k = 0; k < dim; k++)
+                cJSON_AddItemToArray(
+                    row, cJSON_CreateNumber((double)g[(size_t)i * (size_t)dim + (size_t)k]));
+            cJSON_AddItemToArray(dx, row);
+        }
+    }
+    return cli_json_line(stdout, j);
 }
 
 static int write_st(const char *path, const char *model, const energy_opts *o, double h,
@@ -328,9 +314,10 @@ int cmd_energy(int argc, char **argv) {
         rc = cli_fail(CLI_FAIL, "%s: energies failed", path);
     const double h = cdrl_model_langevin_h(m, o.level);
     if (rc == CLI_OK && o.output) rc = write_st(o.output, path, &o, h, &in, fx, g);
-    if (rc == CLI_OK && (o.json || !o.output))
-        print_json(path, &o, h, &in, n_files > 0 ? files : NULL, n_files, fx, g, c->dim);
-    else if (rc == CLI_OK)
+    if (rc == CLI_OK && (o.json || !o.output)) {
+        if (print_json(path, &o, h, &in, n_files > 0 ? files : NULL, n_files, fx, g, c->dim) != 0)
+            rc = cli_die(CLI_FAIL, "cannot write the JSON output");
+    } else if (rc == CLI_OK)
         printf("%d energies (level %d, %s weights%s) -> %s\n", in.n, o.level,
                o.no_ema ? "trained" : "EMA", g ? ", with df/dx" : "", o.output);
     free(fx);

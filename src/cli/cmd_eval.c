@@ -140,14 +140,6 @@ static double short_double(float v) {
     return (double)v;
 }
 
-// NaN and infinities are not JSON: they become null.
-static void add_num(cJSON *o, const char *key, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 // ---------------------------------------------------------------------------------------
 // The subcommand
 
@@ -280,10 +272,14 @@ static int dump_features(const char *path, cdrl_yardstick *ys, const float *f, i
     const int F = cdrl_classifier_feature_dim(cdrl_yardstick_classifier(ys));
     int n_ref = 0;
     const float *ref = cdrl_yardstick_ref_features(ys, &n_ref);
-    char res[512];
-    snprintf(res, sizeof res, "{\"fd\":%.17g,\"kid\":%.17g,\"precision\":%.17g,\"recall\":%.17g}",
-             r->fd, r->kid, r->precision, r->recall);
-    cdrl_st_writer *w = cdrl_st_writer_create();
+    cJSON *rj = cJSON_CreateObject();
+    cli_json_num(rj, "fd", r->fd);
+    cli_json_num(rj, "kid", r->kid);
+    cli_json_num(rj, "precision", r->precision);
+    cli_json_num(rj, "recall", r->recall);
+    char *res = cJSON_PrintUnformatted(rj);
+    cJSON_Delete(rj);
+    cdrl_st_writer *w = res ? cdrl_st_writer_create() : NULL;
     cdrl_status st = w ? CDRL_OK : CDRL_STATUS_NOMEM;
     if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "fake", 2, (int64_t[]){n, F}, f);
     if (st == CDRL_OK) st = cdrl_st_writer_add_f32(w, "real", 2, (int64_t[]){n_ref, F}, ref);
@@ -297,6 +293,7 @@ static int dump_features(const char *path, cdrl_yardstick *ys, const float *f, i
     if (st == CDRL_OK) st = cdrl_st_writer_meta(w, "k", "3");
     if (st == CDRL_OK) st = cdrl_st_writer_save(w, path);
     cdrl_st_writer_free(w);
+    cJSON_free(res);
     return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the features", path);
 }
 
@@ -569,39 +566,39 @@ int cmd_eval(int argc, char **argv) {
         cJSON_AddStringToObject(j, "data", spec);
         cJSON_AddBoolToObject(j, "held_out", r.held_out);
         cJSON_AddNumberToObject(j, "n_points", r.n_nll);
-        add_num(j, "nll", r.nll.nll);
+        cli_json_num(j, "nll", r.nll.nll);
         if (!isnan(r.entropy)) {
-            add_num(j, "entropy", r.entropy);
-            add_num(j, "nll_minus_entropy", r.nll.nll - r.entropy);
+            cli_json_num(j, "entropy", r.entropy);
+            cli_json_num(j, "nll_minus_entropy", r.nll.nll - r.entropy);
         }
-        add_num(j, "log_z", r.nll.log_z);
+        cli_json_num(j, "log_z", r.nll.log_z);
         cJSON *box = cJSON_CreateArray();
         for (int i = 0; i < 4; i++)
             cJSON_AddItemToArray(box, cJSON_CreateNumber(short_double(eo.nll.box[i])));
         cJSON_AddItemToObject(grid, "box", box);
         cJSON_AddNumberToObject(grid, "res", r.nll.res);
-        add_num(grid, "change", r.nll.change);
+        cli_json_num(grid, "change", r.nll.change);
         cJSON_AddNumberToObject(grid, "tol", short_double(o.grid_tol));
         cJSON_AddBoolToObject(grid, "converged", r.nll.converged);
-        add_num(grid, "edge_mass", r.nll.edge_mass);
+        cli_json_num(grid, "edge_mass", r.nll.edge_mass);
         for (int k = 0; k < r.nll.n_grids; k++) {
             cJSON *h = cJSON_CreateObject();
             cJSON_AddNumberToObject(h, "res", r.nll.grid_res[k]);
-            add_num(h, "nll", r.nll.grid_nll[k]);
+            cli_json_num(h, "nll", r.nll.grid_nll[k]);
             cJSON_AddItemToArray(hist, h);
         }
         cJSON_AddItemToObject(grid, "history", hist);
         cJSON_AddItemToObject(j, "grid", grid);
         if (r.n_mmd >= 2) {
-            add_num(j, "mmd", r.mmd[0]);
-            add_num(j, "mmd_data", r.mmd_data);
-            add_num(j, "mmd_bandwidth", r.bandwidth);
+            cli_json_num(j, "mmd", r.mmd[0]);
+            cli_json_num(j, "mmd_data", r.mmd_data);
+            cli_json_num(j, "mmd_bandwidth", r.bandwidth);
             cJSON_AddNumberToObject(j, "n_mmd", r.n_mmd);
             cJSON_AddNumberToObject(j, "langevin_steps", eo.k[0]);
             for (int k = 0; k < eo.n_k; k++) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddNumberToObject(e, "langevin_steps", eo.k[k]);
-                add_num(e, "mmd", r.mmd[k]);
+                cli_json_num(e, "mmd", r.mmd[k]);
                 cJSON_AddItemToArray(perk, e);
             }
             cJSON_AddItemToObject(j, "per_k", perk);

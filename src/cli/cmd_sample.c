@@ -17,6 +17,7 @@
 typedef struct sample_opts {
     const char *model, *output, *png, *grid;
     int n, k, threads, verbose, cols, cls;
+    const char *precision;
     const char *backend;
     float guidance;
     uint64_t seed;
@@ -45,6 +46,9 @@ static const cli_opt sample_table[] = {
      "conditional models: class 1..K of every sample, 0 the null label; -1: class 1 + (row % K) "
      "on each grid row",
      NULL, -1, 100000},
+    {"precision", 0, CLI_STR, O(precision), "P",
+     "images: fp32, or bf16 Langevin products (bfloat16 operands, float sums; AVX512_BF16)",
+     "the model's", 0, 0},
     {"guidance", 'w', CLI_FLOAT, O(guidance), "W",
      "conditional models: classifier-free guidance weight w (method.md 7), 0 for none", NULL, 0,
      1000},
@@ -230,6 +234,17 @@ int cmd_sample(int argc, char **argv) {
     cdrl_model *m = NULL;
     if (cdrl_model_load(&m, path) != CDRL_OK)
         return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if (o.precision) {
+        const int bf16 = cli_precision(o.precision);
+        if (bf16 < 0) {
+            cdrl_model_free(m);
+            return cli_die(CLI_USAGE, "--precision %s: fp32 or bf16", o.precision);
+        }
+        if (cdrl_model_set_langevin_bf16(m, bf16) != CDRL_OK) {
+            cdrl_model_free(m);
+            return cli_fail(CLI_USAGE, "--precision %s", o.precision);
+        }
+    }
     const cdrl_config *cfg = cdrl_model_config(m);
     const int k = o.k > 0 ? o.k : cfg->n_langevin;
     if (cfg->kind == CDRL_MODEL_IMAGE) {

@@ -3,6 +3,8 @@
 // that every failure is reported as exactly one line `cdrl <cmd>: <what and where>`), exit
 // codes (0 ok, 1 runtime failure, 2 usage, 130 interrupted) and path helpers. docs/cli.md is
 // the manual.
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,25 @@ int cli_begin(const char *cmd, int verbose, int threads, const char *backend) {
     if (backend && cdrl_set_backend(backend) != CDRL_OK)
         return cli_fail(CLI_USAGE, "--backend %s: unknown (cpu, ref)", backend);
     return 0;
+}
+
+void cli_json_num(cJSON *o, const char *key, double v) {
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+int cli_json_line(FILE *f, cJSON *o) {
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    const int ok = text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    cJSON_free(text);
+    cJSON_Delete(o);
+    return ok ? 0 : -1;
+}
+
+int cli_precision(const char *name) {
+    return !strcmp(name, "fp32") ? 0 : !strcmp(name, "bf16") ? 1 : -1;
 }
 
 const char *cli_take_errors(void) {

@@ -122,33 +122,19 @@ void cli_yardstick_print(const cdrl_yardstick_result *r, const char *prefix, FIL
     fprintf(f, "  (predicted class histogram, classes 0..%d)\n", r->n_classes - 1);
 }
 
-static void add_num(cJSON *o, const char *key, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 void cli_yardstick_json(cJSON *o, const cdrl_yardstick_result *r) {
-    add_num(o, "fd", r->fd);
-    add_num(o, "kid", r->kid);
-    add_num(o, "kid_std", r->kid_std);
-    add_num(o, "precision", r->precision);
-    add_num(o, "recall", r->recall);
-    add_num(o, "acc", r->acc);
+    cli_json_num(o, "fd", r->fd);
+    cli_json_num(o, "kid", r->kid);
+    cli_json_num(o, "kid_std", r->kid_std);
+    cli_json_num(o, "precision", r->precision);
+    cli_json_num(o, "recall", r->recall);
+    cli_json_num(o, "acc", r->acc);
     cJSON_AddNumberToObject(o, "n", r->n);
     cJSON_AddNumberToObject(o, "n_ref", (double)r->n_ref);
     cJSON *h = cJSON_CreateArray();
     for (int k = 0; k < r->n_classes; k++)
         cJSON_AddItemToArray(h, cJSON_CreateNumber(r->hist[k]));
     cJSON_AddItemToObject(o, "class_hist", h);
-}
-
-static void json_num_or_null(FILE *f, const char *key, double v, int last) {
-    if (isfinite(v))
-        fprintf(f, "\"%s\":%.9g%s", key, v, last ? "" : ",");
-    else
-        fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
 }
 
 // Images: the yardstick on n samples (EMA weights, the training K, guidance w, classes
@@ -170,19 +156,20 @@ int cli_yardstick_train_eval(cdrl_model *m, cdrl_yardstick *ys, int n, float w, 
     if (rc == CLI_OK && cdrl_yardstick_score(ys, x, cls, n, c->in_ch, c->res, NULL, &ri) != CDRL_OK)
         rc = cli_fail(CLI_FAIL, "yardstick: scoring the proposals failed");
     if (rc == CLI_OK) {
-        fprintf(mf, "{\"step\":%ld,", cdrl_model_step(m));
-        json_num_or_null(mf, "time_s", time_s, 0);
-        fprintf(mf, "\"eval\":{");
-        json_num_or_null(mf, "fd", r.fd, 0);
-        json_num_or_null(mf, "acc", r.acc, 0);
-        json_num_or_null(mf, "kid", r.kid, 0);
-        json_num_or_null(mf, "precision", r.precision, 0);
-        json_num_or_null(mf, "recall", r.recall, 0);
-        json_num_or_null(mf, "fd_init", ri.fd, 0);
-        json_num_or_null(mf, "acc_init", ri.acc, 0);
-        json_num_or_null(mf, "n", (double)n, 0);
-        json_num_or_null(mf, "guidance", (double)w, 1);
-        fprintf(mf, "}}\n");
+        cJSON *rec = cJSON_CreateObject();
+        cJSON_AddNumberToObject(rec, "step", (double)cdrl_model_step(m));
+        cli_json_num(rec, "time_s", time_s);
+        cJSON *e = cJSON_AddObjectToObject(rec, "eval");
+        cli_json_num(e, "fd", r.fd);
+        cli_json_num(e, "acc", r.acc);
+        cli_json_num(e, "kid", r.kid);
+        cli_json_num(e, "precision", r.precision);
+        cli_json_num(e, "recall", r.recall);
+        cli_json_num(e, "fd_init", ri.fd);
+        cli_json_num(e, "acc_init", ri.acc);
+        cli_json_num(e, "n", (double)n);
+        cli_json_num(e, "guidance", (double)w);
+        if (cli_json_line(mf, rec) != 0) rc = cli_die(CLI_FAIL, "metrics.jsonl: cannot write");
         fflush(mf);
         if (final) {
             printf("yardstick  %d samples (K %d, w %g) against %s:\n", n, c->n_langevin, (double)w,

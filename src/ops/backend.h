@@ -80,6 +80,8 @@ typedef struct cdrl_backend {
     cdrl_pair_dist2_fn *pair_dist2;
     cdrl_rbf_sum_fn *rbf_sum;
     cdrl_softmax_xent_fn *softmax_xent;
+    cdrl_set_precision_fn *set_precision;
+    cdrl_bf16_available_fn *bf16_available;
 } cdrl_backend;
 
 extern const cdrl_backend cdrl_backend_cpu;

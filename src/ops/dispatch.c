@@ -616,3 +616,5 @@ double cdrl_softmax_xent(float *dlogit, const float *logit, const int *label, in
     cdrl_profile_record("softmax_xent", "", "", 0.0, cdrl_profile_now() - t0);
     return r;
 }
+int cdrl_set_precision(int precision) { return active()->set_precision(precision); }
+int cdrl_bf16_available(void) { return active()->bf16_available(); }

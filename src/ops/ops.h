@@ -325,4 +325,17 @@ typedef double cdrl_softmax_xent_fn(float *dlogit, const float *logit, const int
                                     int K);
 cdrl_softmax_xent_fn cdrl_softmax_xent;
 
+// ---------------------------------------------------------------------------------------
+// Precision of the convolution products of forward and input gradient (the Langevin passes):
+// CDRL_PRECISION_F32, or CDRL_PRECISION_BF16: inputs and weights rounded to bfloat16 (to
+// nearest even), products summed in float. Weight gradients always stay float. A backend or
+// CPU without bf16 products keeps float, and a backend may keep float where bf16 does not pay
+// (the cpu backend: products over fewer than 64 channels). Returns the previous setting.
+enum { CDRL_PRECISION_F32 = 0, CDRL_PRECISION_BF16 = 1 };
+typedef int cdrl_set_precision_fn(int precision);
+cdrl_set_precision_fn cdrl_set_precision;
+// 1 when the backend runs CDRL_PRECISION_BF16 products (the cpu backend: AVX512_BF16).
+typedef int cdrl_bf16_available_fn(void);
+cdrl_bf16_available_fn cdrl_bf16_available;
+
 #endif // CDRL_OPS_OPS_H

@@ -35,6 +35,7 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
         .label = cp->label,
         .guidance = cp->guidance,
         .clip_data = cp->clip_data,
+        .bf16 = cp->bf16,
         .trace = cp->trace,
         .trace_user = cp->trace_user};
     const int guided = cp->label && cp->guidance != 0.0f;

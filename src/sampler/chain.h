@@ -16,6 +16,7 @@ typedef struct cdrl_chain_params {
     const int *label;   // (B) class labels for conditional networks (0 = null), or NULL
     float guidance;     // w: both networks guided as in method.md §7; 0 for none
     int clip_data;      // Langevin's clip_data (langevin.h): the config's langevin_clip
+    int bf16;           // Langevin's bf16 (langevin.h): the config's langevin_bf16
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees
     // each level's proposal and iterates, pair T first.
     void (*trace)(void *user, int k, float *y);

@@ -50,6 +50,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
     cdrl_status st = CDRL_OK;
     if (lp->trace) lp->trace(lp->trace_user, 0, y);
     const float data_bound = (float)sqrt(s->kappa[1]);
+    const int precision = cdrl_set_precision(lp->bf16 ? CDRL_PRECISION_BF16 : CDRL_PRECISION_F32);
     for (int k = 0; k < lp->n_steps; k++) {
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
         cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
@@ -71,6 +72,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         }
         if (lp->trace) lp->trace(lp->trace_user, k + 1, y);
     }
+    cdrl_set_precision(precision);
     cdrl_arena_release(scratch, mark);
     return st;
 }

@@ -158,6 +158,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin,
                                .step_mul = t->tp.step_mul,
                                .clip_data = t->tp.langevin_clip,
+                               .bf16 = t->tp.langevin_bf16,
                                .label = label,
                                .trace = t->langevin_trace,
                                .trace_user = t->langevin_trace_user};

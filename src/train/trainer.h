@@ -32,6 +32,7 @@ typedef struct cdrl_train_params {
     int conditional;   // 1: batches come with classes, dropped to the null label at label_drop
     float label_drop;  // share of class labels replaced by the null label: 0.1 (p_cond)
     int langevin_clip; // Langevin's clip_data (langevin.h): 0 (official)
+    int langevin_bf16; // Langevin's bf16 (langevin.h): 0 (official)
 } cdrl_train_params;
 
 // All random draws of one iteration.

@@ -70,4 +70,6 @@ const cdrl_backend cdrl_backend_cpu = {
     .pair_dist2 = cdrl_cpu_pair_dist2,
     .rbf_sum = cdrl_cpu_rbf_sum,
     .softmax_xent = cdrl_cpu_softmax_xent,
+    .set_precision = cdrl_cpu_set_precision,
+    .bf16_available = cdrl_cpu_bf16_available,
 };

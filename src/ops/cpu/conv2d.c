@@ -15,6 +15,7 @@
 
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16.h"
 
 // Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call, panel stride
 // padded by cdrl_sgemm_ld): 256 and 512 run alike, 128 and 768+ lose 5-20 %; 256 keeps the
@@ -102,9 +103,14 @@ static size_t worker_floats_tile(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
     return g->n_img > 1 ? C * (size_t)cdrl_sgemm_ld(g->cols_max) : 0;
 }
+// The col panel again in bfloat16 (two per float), for products in that precision.
+static size_t worker_floats_col16(const cdrl_conv2d_desc *d, const chunking *g) {
+    return worker_floats_col(d, g) / 2 + 1;
+}
 static size_t worker_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     return cdrl_arena_floats_size(worker_floats_col(d, g)) +
-           cdrl_arena_floats_size(worker_floats_tile(d, g));
+           cdrl_arena_floats_size(worker_floats_tile(d, g)) +
+           cdrl_arena_floats_size(worker_floats_col16(d, g));
 }
 
 static int dw_slots(const chunking *g) {
@@ -116,7 +122,7 @@ static int dw_slots(const chunking *g) {
 // bias sums.
 static size_t fixed_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K);
-    return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn) +
+    return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn) + cdrl_arena_floats_size(wn / 2 + 1) +
            cdrl_arena_floats_size((size_t)g->n_chunks * (size_t)d->OC);
 }
 
@@ -133,17 +139,20 @@ static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const
 }
 
 typedef struct workers {
-    float *col;  // (n, worker_floats_col)
-    float *tile; // (n, worker_floats_tile) or NULL
-    size_t col_n, tile_n;
+    float *col;      // (n, worker_floats_col)
+    float *tile;     // (n, worker_floats_tile) or NULL
+    uint16_t *col16; // (n, 2 worker_floats_col16)
+    size_t col_n, tile_n, col16_n;
 } workers;
 
 static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g, int n) {
     workers w;
     w.col_n = cdrl_arena_floats_size(worker_floats_col(d, g)) / sizeof(float);
     w.tile_n = cdrl_arena_floats_size(worker_floats_tile(d, g)) / sizeof(float);
+    w.col16_n = 2 * (cdrl_arena_floats_size(worker_floats_col16(d, g)) / sizeof(float));
     w.col = cdrl_arena_floats(a, w.col_n * (size_t)n);
     w.tile = w.tile_n ? cdrl_arena_floats(a, w.tile_n * (size_t)n) : NULL;
+    w.col16 = (uint16_t *)(void *)cdrl_arena_floats(a, w.col16_n / 2 * (size_t)n);
     return w;
 }
 
@@ -224,6 +233,31 @@ static void band_panel(float *P, int ld, const float *inp, int C, const cdrl_con
     }
 }
 
+// band_panel in bfloat16: the same rows, rounded as they are copied (one pass, half the bytes).
+static void band_panel16(uint16_t *P, int ld, const float *inp, int C, const cdrl_conv2d_desc *d,
+                         const chunk *k) {
+    int H = d->H, W = d->W;
+    ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)(k->nr + 2) * W;
+    for (int kw = 0; kw < 3; kw++) {
+        int dx = kw - 1;
+        ptrdiff_t base = (ptrdiff_t)(k->y0 - 1) * W + dx;
+        ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
+        if (lo > n) lo = n;
+        if (hi < lo) hi = lo;
+        for (int c = 0; c < C; c++) {
+            const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * (size_t)HW;
+            uint16_t *drow = P + (size_t)(kw * C + c) * (size_t)ld;
+            memset(drow, 0, (size_t)lo * sizeof(uint16_t));
+            cdrl_to_bf16(drow + lo, plane + (base + lo), (size_t)(hi - lo));
+            memset(drow + hi, 0, (size_t)(n - hi) * sizeof(uint16_t));
+            if (dx != 0) {
+                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W)
+                    drow[j] = 0;
+            }
+        }
+    }
+}
+
 // Floats of a band panel, and whether it fits the worker's col slot (it does for every
 // band height of at least one row, up to the row-stride rounding).
 static int band_ld(const chunking *g, const cdrl_conv2d_desc *d) {
@@ -255,16 +289,26 @@ static void band_weights(float *wr, const float *w, int C, int OC, int flip) {
     }
 }
 
-// One band chunk of out (=, or += when accumulate) through the panel: see band_panel.
-static void conv_band(float *out, const float *inp, const float *wr, const float *b, int C, int OC,
-                      const cdrl_conv2d_desc *d, const chunk *k, int ld, int accumulate, float *P) {
+// One band chunk of out (=, or += when accumulate) through the panel: see band_panel. With
+// wr16 (wr in bfloat16) the products take bfloat16 operands: the panel is rounded into P16.
+static void conv_band(float *out, const float *inp, const float *wr, const uint16_t *wr16,
+                      const float *b, int C, int OC, const cdrl_conv2d_desc *d, const chunk *k,
+                      int ld, int accumulate, float *P, uint16_t *P16) {
     size_t HW = (size_t)d->H * (size_t)d->W;
-    band_panel(P, ld, inp, C, d, k);
+    if (wr16)
+        band_panel16(P16, ld, inp, C, d, k);
+    else
+        band_panel(P, ld, inp, C, d, k);
     float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
     for (int kh = 0; kh < 3; kh++) {
-        float beta = kh > 0 || accumulate ? 1.0f : 0.0f;
-        cdrl_sgemm(0, 0, OC, k->cols, 3 * C, 1.0f, wr + (size_t)kh * (size_t)OC * (size_t)(3 * C),
-                   3 * C, P + (size_t)kh * (size_t)d->W, ld, beta, o, (int)HW);
+        const size_t a_off = (size_t)kh * (size_t)OC * (size_t)(3 * C),
+                     b_off = (size_t)kh * (size_t)d->W;
+        if (wr16)
+            cdrl_gemm_bf16(OC, k->cols, 3 * C, wr16 + a_off, 3 * C, P16 + b_off, ld,
+                           kh > 0 || accumulate, o, (int)HW);
+        else
+            cdrl_sgemm(0, 0, OC, k->cols, 3 * C, 1.0f, wr + a_off, 3 * C, P + b_off, ld,
+                       kh > 0 || accumulate ? 1.0f : 0.0f, o, (int)HW);
     }
     if (b) {
         for (int oc = 0; oc < OC; oc++) {
@@ -277,17 +321,22 @@ static void conv_band(float *out, const float *inp, const float *wr, const float
 
 // One chunk of out (B, OC, H, W) (=, or += when accumulate) conv(inp (B, C, H, W), w (OC, C, K,
 // K)) + b (OC, or NULL). Used by forward, and by backward-data with the flipped kernel.
-static void conv_chunk(float *out, const float *inp, const float *w, const float *b, int C, int OC,
-                       const cdrl_conv2d_desc *d, const chunk *k, int accumulate, float *col,
-                       float *tile) {
+// With w16 (w in bfloat16) the product takes bfloat16 operands: col is rounded into col16.
+static void conv_chunk(float *out, const float *inp, const float *w, const uint16_t *w16,
+                       const float *b, int C, int OC, const cdrl_conv2d_desc *d, const chunk *k,
+                       int accumulate, float *col, float *tile, uint16_t *col16) {
     size_t HW = (size_t)d->H * (size_t)d->W;
     int CK = C * d->K * d->K;
     im2col(col, inp, C, d, k);
+    if (w16) cdrl_to_bf16(col16, col, (size_t)CK * (size_t)k->ld);
     if (k->ni == 1) {
         // The band is a strided block of the image's (OC, HW) plane: the GEMM writes in place.
         float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
-        cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, accumulate ? 1.0f : 0.0f, o,
-                   (int)HW);
+        if (w16)
+            cdrl_gemm_bf16(OC, k->cols, CK, w16, CK, col16, k->ld, accumulate, o, (int)HW);
+        else
+            cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, accumulate ? 1.0f : 0.0f, o,
+                       (int)HW);
         if (b) {
             for (int oc = 0; oc < OC; oc++) {
                 float *row = o + (size_t)oc * HW;
@@ -298,7 +347,10 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
         return;
     }
     // Several images: tile (OC, ni * HW), then each image's (OC, HW) plane is scattered out.
-    cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, 0.0f, tile, k->ld);
+    if (w16)
+        cdrl_gemm_bf16(OC, k->cols, CK, w16, CK, col16, k->ld, 0, tile, k->ld);
+    else
+        cdrl_sgemm(0, 0, OC, k->cols, CK, 1.0f, w, CK, col, k->ld, 0.0f, tile, k->ld);
     for (int i = 0; i < k->ni; i++) {
         for (int oc = 0; oc < OC; oc++) {
             const float *src = tile + (size_t)oc * (size_t)k->ld + (size_t)i * HW;
@@ -315,6 +367,12 @@ static void conv_chunk(float *out, const float *inp, const float *w, const float
     }
 }
 
+// Whether a product over C input channels runs in bfloat16 (under CDRL_PRECISION_BF16). Below
+// 64 channels the products are too small for the rounding pass and oneDNN's per-call cost to
+// pay: measured on Zen4 (AVX512_BF16, 2 threads, batch 64, forward): 32 channels at 32x32
+// 241 GFLOP/s in float, 186 in bf16; 64 at 16x16 293 and 377; 128 at 16x16 340 and 489.
+static int bf16_pays(int C) { return C >= 64 && cdrl_cpu_bf16_active(); }
+
 // ---------------------------------------------------------------------------------------
 void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                              const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
@@ -323,10 +381,16 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     const int band = band_fits(&g, d, d->IC), ld = band ? band_ld(&g, d) : 0;
+    const size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K);
     float *wr = NULL; // (3, OC, 3 IC)
     if (band) {
-        wr = cdrl_arena_floats(scratch, (size_t)d->OC * (size_t)d->IC * 9);
+        wr = cdrl_arena_floats(scratch, wn);
         band_weights(wr, w, d->IC, d->OC, 0);
+    }
+    uint16_t *w16 = NULL; // the A operand in bfloat16
+    if (bf16_pays(d->IC)) {
+        w16 = (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1);
+        cdrl_to_bf16(w16, band ? wr : w, wn);
     }
     int nw = workers_fitting(scratch, d, &g, g.n_chunks);
     workers ws = workers_alloc(scratch, d, &g, nw);
@@ -334,11 +398,13 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
     for (int c = 0; c < g.n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(&g, d, c);
+        float *col = ws.col + (size_t)t * ws.col_n;
+        uint16_t *col16 = ws.col16 + (size_t)t * ws.col16_n;
         if (band)
-            conv_band(out, inp, wr, b, d->IC, d->OC, d, &k, ld, 0, ws.col + (size_t)t * ws.col_n);
+            conv_band(out, inp, wr, w16, b, d->IC, d->OC, d, &k, ld, 0, col, col16);
         else
-            conv_chunk(out, inp, w, b, d->IC, d->OC, d, &k, 0, ws.col + (size_t)t * ws.col_n,
-                       ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+            conv_chunk(out, inp, w, w16, b, d->IC, d->OC, d, &k, 0, col,
+                       ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL, col16);
     }
     cdrl_arena_release(scratch, mark);
 }
@@ -350,18 +416,21 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
     int KK = d->K * d->K;
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
     float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K), or the band path's wr
+    uint16_t *w16 = bf16_pays(d->OC) ? (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1)
+                                     : NULL; // w_flip in bfloat16
     if (band_fits(g, d, d->OC)) {
         // The band path convolves dout (OC channels) into dinp (IC) with wr (3, IC, 3 OC).
         const int ld = band_ld(g, d);
         band_weights(w_flip, w, d->OC, d->IC, 1);
+        if (w16) cdrl_to_bf16(w16, w_flip, wn);
         int nw = workers_fitting(scratch, d, g, g->n_chunks);
         workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
         for (int c = 0; c < g->n_chunks; c++) {
             int t = worker_id();
             chunk k = chunk_at(g, d, c);
-            conv_band(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, ld, 1,
-                      ws.col + (size_t)t * ws.col_n);
+            conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, 1,
+                      ws.col + (size_t)t * ws.col_n, ws.col16 + (size_t)t * ws.col16_n);
         }
         return;
     }
@@ -374,14 +443,16 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                 dst[j] = src[KK - 1 - j];
         }
     }
+    if (w16) cdrl_to_bf16(w16, w_flip, wn);
     int nw = workers_fitting(scratch, d, g, g->n_chunks);
     workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int c = 0; c < g->n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(g, d, c);
-        conv_chunk(dinp, dout, w_flip, NULL, d->OC, d->IC, d, &k, 1, ws.col + (size_t)t * ws.col_n,
-                   ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL);
+        conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, 1,
+                   ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
+                   ws.col16 + (size_t)t * ws.col16_n);
     }
 }
 

@@ -69,5 +69,7 @@ cdrl_ema_update_fn cdrl_cpu_ema_update;
 cdrl_pair_dist2_fn cdrl_cpu_pair_dist2;
 cdrl_rbf_sum_fn cdrl_cpu_rbf_sum;
 cdrl_softmax_xent_fn cdrl_cpu_softmax_xent;
+cdrl_set_precision_fn cdrl_cpu_set_precision;
+cdrl_bf16_available_fn cdrl_cpu_bf16_available;
 
 #endif // CDRL_OPS_CPU_CPU_H

@@ -70,4 +70,6 @@ const cdrl_backend cdrl_backend_ref = {
     .pair_dist2 = cdrl_ref_pair_dist2,
     .rbf_sum = cdrl_ref_rbf_sum,
     .softmax_xent = cdrl_ref_softmax_xent,
+    .set_precision = cdrl_ref_set_precision,
+    .bf16_available = cdrl_ref_bf16_available,
 };

@@ -5,6 +5,8 @@
 // backward forms an element's whole gradient first and adds it once, so that accumulating
 // twice gives exactly twice the gradient.
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "ops/ref/ref.h"
 
@@ -87,6 +89,30 @@ static size_t wat(int oc, int ic, int kh, int kw, int IC, int K) {
 
 static int inside(int y, int x, int H, int W) { return y >= 0 && y < H && x >= 0 && x < W; }
 
+// Precision of the forward and input-gradient products (cdrl_set_precision): with
+// CDRL_PRECISION_BF16 both factors are rounded to bfloat16 first, which is what the cpu
+// backend's bf16 products take; the sums stay in double.
+static int precision;
+
+int cdrl_ref_set_precision(int p) {
+    const int prev = precision;
+    precision = p;
+    return prev;
+}
+
+int cdrl_ref_bf16_available(void) { return 1; } // emulated: rounding, then exact products
+
+// v, or v rounded to the nearest bfloat16 (ties to even) under CDRL_PRECISION_BF16.
+static double factor(float v) {
+    if (precision != CDRL_PRECISION_BF16 || !isfinite(v)) return (double)v;
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return (double)r;
+}
+
 void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                              const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
     (void)scratch;
@@ -102,8 +128,8 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
                             for (int kw = 0; kw < K; kw++) {
                                 const int iy = y + kh - p, ix = x + kw - p;
                                 if (!inside(iy, ix, H, W)) continue;
-                                s += (double)w[wat(oc, ic, kh, kw, IC, K)] *
-                                     (double)inp[at4(n, ic, iy, ix, IC, H, W)];
+                                s += factor(w[wat(oc, ic, kh, kw, IC, K)]) *
+                                     factor(inp[at4(n, ic, iy, ix, IC, H, W)]);
                             }
                     out[at4(n, oc, y, x, OC, H, W)] = (float)s;
                 }
@@ -129,8 +155,8 @@ void cdrl_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *do
                                 for (int kw = 0; kw < K; kw++) {
                                     const int y = iy - kh + p, x = ix - kw + p;
                                     if (!inside(y, x, H, W)) continue;
-                                    s += (double)dout[at4(n, oc, y, x, OC, H, W)] *
-                                         (double)w[wat(oc, ic, kh, kw, IC, K)];
+                                    s += factor(dout[at4(n, oc, y, x, OC, H, W)]) *
+                                         factor(w[wat(oc, ic, kh, kw, IC, K)]);
                                 }
                         dinp[at4(n, ic, iy, ix, IC, H, W)] += (float)s;
                     }

@@ -70,5 +70,7 @@ cdrl_ema_update_fn cdrl_ref_ema_update;
 cdrl_pair_dist2_fn cdrl_ref_pair_dist2;
 cdrl_rbf_sum_fn cdrl_ref_rbf_sum;
 cdrl_softmax_xent_fn cdrl_ref_softmax_xent;
+cdrl_set_precision_fn cdrl_ref_set_precision;
+cdrl_bf16_available_fn cdrl_ref_bf16_available;
 
 #endif // CDRL_OPS_REF_REF_H

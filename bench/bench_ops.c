@@ -99,6 +99,7 @@ typedef struct row {
     double flop;   // per pass
     double t[3];   // forward, backward-data, backward-weights (s)
     double mbytes; // scratch (MB)
+    double t16[2]; // forward and backward-data with bfloat16 products (s), 0 when not run
 } row;
 
 static void bench_conv(row *r, int B, int IC, int OC, int HW1, int K) {
@@ -119,6 +120,13 @@ static void bench_conv(row *r, int B, int IC, int OC, int HW1, int K) {
     r->t[0] = best_time(run_conv_fwd, &c, 2, 5, 0.3);
     r->t[1] = best_time(run_conv_bwd_data, &c, 2, 5, 0.3);
     r->t[2] = best_time(run_conv_bwd_weight, &c, 2, 5, 0.3);
+    r->t16[0] = r->t16[1] = 0;
+    if (cdrl_bf16_available()) { // the Langevin passes under --precision bf16
+        cdrl_set_precision(CDRL_PRECISION_BF16);
+        r->t16[0] = best_time(run_conv_fwd, &c, 2, 5, 0.3);
+        r->t16[1] = best_time(run_conv_bwd_data, &c, 2, 5, 0.3);
+        cdrl_set_precision(CDRL_PRECISION_F32);
+    }
     r->mbytes = (double)scratch / 1048576.0;
     cdrl_arena_deinit(&arena);
     cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
@@ -160,6 +168,7 @@ static void bench_linear(row *r, int N, int IC, int OC) {
     r->t[0] = best_time(run_lin_fwd, &c, 5, 200, 0.2);
     r->t[1] = best_time(run_lin_bwd_data, &c, 5, 200, 0.2);
     r->t[2] = best_time(run_lin_bwd_weight, &c, 5, 200, 0.2);
+    r->t16[0] = r->t16[1] = 0;
     r->mbytes = (double)scratch / 1048576.0;
     cdrl_arena_deinit(&arena);
     cdrl_free(c.x), cdrl_free(c.w), cdrl_free(c.b), cdrl_free(c.y);
@@ -244,6 +253,20 @@ int main(void) {
     printf("  all 3x3 shapes together, fwd+bwd: %.1f GFLOP/s = %.0f%% of peak; the 1x1 shapes: "
            "%.0f%%\n\n",
            flop3 / t3 * 1e-9, 100.0 * flop3 / t3 * 1e-9 / peak, 100.0 * flop1 / t1 * 1e-9 / peak);
+    if (rows[0].t16[0] > 0) {
+        printf("conv2d with bfloat16 products (--precision bf16; float below 64 channels)\n");
+        printf("  shape                     forward      bwd-data     speed-up over float\n");
+        for (int i = 0; i < N_CONV; i++) {
+            printf("  %s", rows[i].label);
+            print_rate(rows[i].flop, rows[i].t16[0]);
+            print_rate(rows[i].flop, rows[i].t16[1]);
+            printf("   %.2fx %.2fx\n", rows[i].t[0] / rows[i].t16[0],
+                   rows[i].t[1] / rows[i].t16[1]);
+        }
+        printf("\n");
+    } else {
+        printf("(no AVX512_BF16 on this CPU: the bfloat16 rows are left out)\n\n");
+    }
     printf("linear\n  shape                     forward      bwd-data     bwd-weight   fwd+bwd\n");
     for (int i = 0; i < N_LIN; i++)
         print_row(&rows[N_CONV + i]);

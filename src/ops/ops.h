@@ -330,7 +330,8 @@ cdrl_softmax_xent_fn cdrl_softmax_xent;
 // CDRL_PRECISION_F32, or CDRL_PRECISION_BF16: inputs and weights rounded to bfloat16 (to
 // nearest even), products summed in float. Weight gradients always stay float. A backend or
 // CPU without bf16 products keeps float, and a backend may keep float where bf16 does not pay
-// (the cpu backend: products over fewer than 64 channels). Returns the previous setting.
+// (the cpu backend: 1x1 kernels and products over fewer than 64 channels). Returns the previous
+// setting.
 enum { CDRL_PRECISION_F32 = 0, CDRL_PRECISION_BF16 = 1 };
 typedef int cdrl_set_precision_fn(int precision);
 cdrl_set_precision_fn cdrl_set_precision;

@@ -367,11 +367,14 @@ static void conv_chunk(float *out, const float *inp, const float *w, const uint1
     }
 }
 
-// Whether a product over C input channels runs in bfloat16 (under CDRL_PRECISION_BF16). Below
-// 64 channels the products are too small for the rounding pass and oneDNN's per-call cost to
-// pay: measured on Zen4 (AVX512_BF16, 2 threads, batch 64, forward): 32 channels at 32x32
-// 241 GFLOP/s in float, 186 in bf16; 64 at 16x16 293 and 377; 128 at 16x16 340 and 489.
-static int bf16_pays(int C) { return C >= 64 && cdrl_cpu_bf16_active(); }
+// Whether a product over C input channels runs in bfloat16 (under CDRL_PRECISION_BF16): 3x3
+// kernels of 64 channels or more. Smaller products do not repay the rounding pass and oneDNN's
+// per-call cost, nor do 1x1 kernels (their panel is a plain copy): measured by bench_ops on
+// Zen4 (AVX512_BF16, 2 threads, batch 64), bf16 over float: 32 ch at 32x32 0.93x, 64 ch 1.06x,
+// 128 ch 1.3-1.4x, 256 ch at 16x16 1.7x; 1x1 128 -> 64 0.92x.
+static int bf16_pays(const cdrl_conv2d_desc *d, int C) {
+    return d->K == 3 && C >= 64 && cdrl_cpu_bf16_active();
+}
 
 // ---------------------------------------------------------------------------------------
 void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
@@ -388,7 +391,7 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
         band_weights(wr, w, d->IC, d->OC, 0);
     }
     uint16_t *w16 = NULL; // the A operand in bfloat16
-    if (bf16_pays(d->IC)) {
+    if (bf16_pays(d, d->IC)) {
         w16 = (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1);
         cdrl_to_bf16(w16, band ? wr : w, wn);
     }
@@ -416,8 +419,8 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
     int KK = d->K * d->K;
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
     float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K), or the band path's wr
-    uint16_t *w16 = bf16_pays(d->OC) ? (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1)
-                                     : NULL; // w_flip in bfloat16
+    uint16_t *w16 = bf16_pays(d, d->OC) ? (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1)
+                                        : NULL; // w_flip in bfloat16
     if (band_fits(g, d, d->OC)) {
         // The band path convolves dout (OC channels) into dinp (IC) with wr (3, IC, 3 OC).
         const int ld = band_ld(g, d);

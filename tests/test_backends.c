@@ -788,6 +788,8 @@ int main(void) {
     test_conv_case(2, 3, 4, 5, 6, 1);
     test_conv_case(1, 2, 3, 20, 17, 3);
     test_conv_case(3, 5, 2, 1, 1, 3);
+    test_conv_case(2, 8, 16, 28, 28, 3); // narrow layers on large maps: whole-image chunks
+    test_conv_case(1, 4, 4, 40, 40, 3);  // ... and bands of 1024 columns
     test_resample_case(3, 6, 8);
     test_resample_case(2, 7, 5);
     test_resample_case(2, 4, 3);

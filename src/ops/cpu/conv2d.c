@@ -44,17 +44,26 @@ typedef struct chunk {
     int ld; // row stride of the chunk's col panel and staging tile (cdrl_sgemm_ld)
 } chunk;
 
+// Narrow layers (fewer than 64 channels on a side) on maps of 512+ pixels take bands of up
+// to CONV_COLS_NARROW columns: their products are shallow (depth 3C per kernel row), so a wider
+// product repays its fixed costs better. Measured on Zen4, 2 threads, 32 channels at 32x32:
+// 282 GFLOP/s forward with 256 columns, 311 with 512, 323 with 1024; 64 channels at 16x16 keep
+// 256 (352 against 278 with 512, where chunks would span images).
+#define CONV_COLS_NARROW 1024
+
 static chunking chunking_of(const cdrl_conv2d_desc *d) {
     chunking g;
     int HW = d->H * d->W;
-    if (HW >= CONV_COLS) {
+    const int narrow = (d->IC < d->OC ? d->IC : d->OC) < 64 && HW >= CONV_COLS_NARROW / 2;
+    const int cols = narrow ? CONV_COLS_NARROW : CONV_COLS;
+    if (HW >= cols) {
         g.n_img = 1;
-        g.n_rows = CONV_COLS / d->W > 0 ? CONV_COLS / d->W : 1;
+        g.n_rows = cols / d->W > 0 ? cols / d->W : 1;
         if (g.n_rows > d->H) g.n_rows = d->H;
         g.bands = (d->H + g.n_rows - 1) / g.n_rows;
         g.n_chunks = d->B * g.bands;
     } else {
-        g.n_img = CONV_COLS / HW < d->B ? CONV_COLS / HW : d->B;
+        g.n_img = cols / HW < d->B ? cols / HW : d->B;
         g.n_rows = d->H;
         g.bands = 1;
         g.n_chunks = (d->B + g.n_img - 1) / g.n_img;

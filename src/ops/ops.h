@@ -1,5 +1,8 @@
-// Layer kernels: forward and backward of every layer that the energy networks and the
-// initializers are made of. Float32, NCHW, contiguous.
+// Every op on tensor memory: forward and backward of the layers the energy networks and the
+// initializers are made of, the element-wise steps of the method, the optimiser and the sample
+// statistics. Float32, NCHW, contiguous. Each op is declared by its function type (cdrl_X_fn,
+// the signature every backend implements) and the function cdrl_X, which calls the active
+// backend's table (ops/backend.h, docs/backends.md).
 //
 // Shape letters: B batch, C channels (IC in, OC out), H, W height and width, HW = H*W,
 // N rows of a matrix (linear layers: any leading dims flattened), G groups.
@@ -15,7 +18,8 @@
 // - Kernels that need temporaries take them from a cdrl_arena and release them before
 //   returning; *_scratch_size() says how many bytes to reserve.
 // - Results are bit-identical for any thread count: parallel loops cut the work into fixed
-//   chunks, and partial sums (e.g. weight gradients) are reduced in a fixed order.
+//   chunks, and partial sums (e.g. weight gradients) are reduced in a fixed order. Backends
+//   agree with each other to float rounding, not bit for bit.
 // PyTorch reference for each layer: the comment above it.
 #ifndef CDRL_OPS_OPS_H
 #define CDRL_OPS_OPS_H

@@ -173,6 +173,8 @@ void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const in
         cdrl_groupnorm_forward(b->n2, b->mean2, b->rstd2, b->c1, m->p + b->n2_w, m->p + b->n2_b, B,
                                H, 1, m->cfg.groups, GN_EPS);
         // m = n2 * (1 + scale[level]) + shift[level]
+        for (int n = 0; n < B; n++)
+            CDRL_DASSERT(level[n] >= 0 && level[n] < m->n_levels);
         cdrl_gather_rows(ss, b->lvl_ss, level, B, 2 * H, 0);
         cdrl_film_forward(b->m, b->n2, ss, B, H, 1);
         cdrl_silu_forward(b->a2, b->m, nh);

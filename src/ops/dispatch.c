@@ -387,11 +387,51 @@ void cdrl_add_channel_backward(float *dadd, const float *dout, int B, int C, int
     active()->add_channel_backward(dadd, dout, B, C, HW);
     cdrl_profile_record("add_channel_backward", "", "", 0.0, cdrl_profile_now() - t0);
 }
-void cdrl_zero(float *x, size_t n) { active()->zero(x, n); }
-void cdrl_copy(float *dst, const float *src, size_t n) { active()->copy(dst, src, n); }
-void cdrl_add_into(float *y, const float *x, size_t n) { active()->add_into(y, x, n); }
-void cdrl_mul_into(float *y, const float *x, size_t n) { active()->mul_into(y, x, n); }
-void cdrl_scale(float *out, const float *x, float s, size_t n) { active()->scale(out, x, s, n); }
+void cdrl_zero(float *x, size_t n) {
+    if (!cdrl_profiling) {
+        active()->zero(x, n);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->zero(x, n);
+    cdrl_profile_record("zero", "", "", 0.0, cdrl_profile_now() - t0);
+}
+void cdrl_copy(float *dst, const float *src, size_t n) {
+    if (!cdrl_profiling) {
+        active()->copy(dst, src, n);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->copy(dst, src, n);
+    cdrl_profile_record("copy", "", "", 0.0, cdrl_profile_now() - t0);
+}
+void cdrl_add_into(float *y, const float *x, size_t n) {
+    if (!cdrl_profiling) {
+        active()->add_into(y, x, n);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->add_into(y, x, n);
+    cdrl_profile_record("add_into", "", "", 0.0, cdrl_profile_now() - t0);
+}
+void cdrl_mul_into(float *y, const float *x, size_t n) {
+    if (!cdrl_profiling) {
+        active()->mul_into(y, x, n);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->mul_into(y, x, n);
+    cdrl_profile_record("mul_into", "", "", 0.0, cdrl_profile_now() - t0);
+}
+void cdrl_scale(float *out, const float *x, float s, size_t n) {
+    if (!cdrl_profiling) {
+        active()->scale(out, x, s, n);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->scale(out, x, s, n);
+    cdrl_profile_record("scale", "", "", 0.0, cdrl_profile_now() - t0);
+}
 void cdrl_rows_axpby(float *out, const float *a, const float *x, const float *b, const float *z,
                      int B, int D) {
     if (!cdrl_profiling) {
@@ -468,8 +508,20 @@ double cdrl_init_loss(float *dmu, const float *y_neg, const float *y_pos, const 
     cdrl_profile_record("init_loss", "", "", 0.0, cdrl_profile_now() - t0);
     return r;
 }
-int cdrl_all_finite(const float *x, size_t n) { return active()->all_finite(x, n); }
-float cdrl_max_abs(const float *x, size_t n) { return active()->max_abs(x, n); }
+int cdrl_all_finite(const float *x, size_t n) {
+    if (!cdrl_profiling) return active()->all_finite(x, n);
+    const double t0 = cdrl_profile_now();
+    const int r = active()->all_finite(x, n);
+    cdrl_profile_record("all_finite", "", "", 0.0, cdrl_profile_now() - t0);
+    return r;
+}
+float cdrl_max_abs(const float *x, size_t n) {
+    if (!cdrl_profiling) return active()->max_abs(x, n);
+    const double t0 = cdrl_profile_now();
+    const float r = active()->max_abs(x, n);
+    cdrl_profile_record("max_abs", "", "", 0.0, cdrl_profile_now() - t0);
+    return r;
+}
 void cdrl_channel_scale(float *out, const float *base, const float *inp, const float *g, int B,
                         int C, int HW, int accumulate) {
     if (!cdrl_profiling) {

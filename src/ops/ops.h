@@ -193,7 +193,8 @@ cdrl_copy_fn cdrl_copy;
 
 // ---------------------------------------------------------------------------------------
 // Element-wise glue. "rows" ops see x as (B, D) and take one coefficient per row (per
-// sample: its noise level's constants); coefficient arrays (B) live in host memory.
+// sample: its noise level's constants); the callers fill those (B) arrays on the host, which
+// with the cpu and ref backends is the same memory (docs/backends.md: a device backend).
 // y (n) += x (n)
 typedef void cdrl_add_into_fn(float *y, const float *x, size_t n);
 cdrl_add_into_fn cdrl_add_into;
@@ -332,11 +333,16 @@ cdrl_softmax_xent_fn cdrl_softmax_xent;
 // ---------------------------------------------------------------------------------------
 // Precision of the convolution products of forward and input gradient (the Langevin passes):
 // CDRL_PRECISION_F32, or CDRL_PRECISION_BF16: inputs and weights rounded to bfloat16 (to
-// nearest even), products summed in float. Weight gradients always stay float. A backend or
-// CPU without bf16 products keeps float, and a backend may keep float where bf16 does not pay
-// (the cpu backend: 1x1 kernels and products over fewer than 64 channels). Returns the previous
-// setting.
+// nearest even), products summed in float, for the products cdrl_bf16_conv_applies names (3x3
+// kernels summing over 64 or more channels: smaller ones lose more to the rounding pass than
+// they gain). Weight gradients always stay float. A CPU without bf16 products keeps float.
+// Returns the previous setting.
 enum { CDRL_PRECISION_F32 = 0, CDRL_PRECISION_BF16 = 1 };
+// Whether a product of convolution d summing over C channels (IC in forward, OC in the input
+// gradient) takes bfloat16 operands under CDRL_PRECISION_BF16; the same rule in every backend.
+static inline int cdrl_bf16_conv_applies(const cdrl_conv2d_desc *d, int C) {
+    return d->K == 3 && C >= 64;
+}
 typedef int cdrl_set_precision_fn(int precision);
 cdrl_set_precision_fn cdrl_set_precision;
 // 1 when the backend runs CDRL_PRECISION_BF16 products (the cpu backend: AVX512_BF16).

@@ -71,6 +71,10 @@ static int by_time(const void *a, const void *b) {
 }
 
 void cdrl_profile_print(FILE *f, int n_units, double peak_gflops, double min_share) {
+    if (n_rows == 0 || cdrl_profile_seconds() <= 0) {
+        fprintf(f, "  (no ops recorded)\n");
+        return;
+    }
     qsort(rows, (size_t)n_rows, sizeof rows[0], by_time);
     const double total = cdrl_profile_seconds(), u = n_units > 0 ? n_units : 1;
     fprintf(f, "  %-22s %-15s %-28s %7s %9s %7s %5s %6s\n", "op", "pass", "shape", "calls", "ms",

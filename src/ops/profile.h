@@ -2,7 +2,8 @@
 // timed, and the products (convolutions, Linear layers, attention) count their FLOPs as the
 // direct algorithm needs them. Rows are keyed by op, pass and shape, so each distinct layer
 // shape of a network is one row. For benchmarks (make bench) and for finding what to speed
-// up; off by default, when it costs one branch per op.
+// up; off by default, when it costs one branch per op. Single-threaded: ops are called from
+// outside parallel regions (the backends parallelise inside them), so the table needs no lock.
 #ifndef CDRL_OPS_PROFILE_H
 #define CDRL_OPS_PROFILE_H
 

@@ -59,15 +59,23 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
         const int in_range = cdrl_langevin_update(y, grad, anchor, z, tether, noise_std, clamp,
                                                   data_bound, CDRL_CHAIN_BOUND, B, D);
         if (!in_range) {
+            // The clamp of the lowest pair's rows may have hidden the runaway value itself.
             const float big = cdrl_max_abs(y, nd);
-            st = isfinite(big)
-                     ? cdrl_fail(CDRL_STATUS_DIVERGED,
-                                 "Langevin diverged at step %d of %d (a sample value reached %.3g, "
-                                 "beyond %g: the EBM is too steep for the step size)",
-                                 k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND)
-                     : cdrl_fail(CDRL_STATUS_DIVERGED,
-                                 "Langevin diverged at step %d of %d (NaN/Inf in the samples)",
-                                 k + 1, lp->n_steps);
+            if (!isfinite(big))
+                st = cdrl_fail(CDRL_STATUS_DIVERGED,
+                               "Langevin diverged at step %d of %d (NaN/Inf in the samples)", k + 1,
+                               lp->n_steps);
+            else if (big > CDRL_CHAIN_BOUND)
+                st = cdrl_fail(CDRL_STATUS_DIVERGED,
+                               "Langevin diverged at step %d of %d (a sample value reached %.3g, "
+                               "beyond %g: the EBM is too steep for the step size)",
+                               k + 1, lp->n_steps, (double)big, (double)CDRL_CHAIN_BOUND);
+            else
+                st = cdrl_fail(
+                    CDRL_STATUS_DIVERGED,
+                    "Langevin diverged at step %d of %d (a sample of the lowest pair went "
+                    "beyond %g or NaN before its clamp)",
+                    k + 1, lp->n_steps, (double)CDRL_CHAIN_BOUND);
             break;
         }
         if (lp->trace) lp->trace(lp->trace_user, k + 1, y);

@@ -167,7 +167,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
 
     // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
-    float *sk_eps = a; // the noising constants are spent
+    float *sk_eps = a; // row[0] again: x_j's constants a[] are not needed any more
     for (int n = 0; n < B; n++)
         sk_eps[n] = sk[n] + 1e-8f;
     cdrl_rows_divide(t->y_neg, t->y, sk_eps, B, D);

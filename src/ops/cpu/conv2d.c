@@ -1,12 +1,15 @@
 // 2-D convolution, stride 1, K in {1, 3}, zero padding K/2, NCHW: forward and backward as
 // im2col + oneDNN sgemm (torch.nn.Conv2d,
 // https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html).
-// The batch is cut into fixed chunks of about CONV_COLS output pixels: a band of rows of one
-// image when images are large, several whole images when they are small, so every GEMM has a
-// useful width even at 4x4. Backward-data is the forward convolution of dout with the flipped,
-// transposed kernel (no col2im). For 3x3 bands of one image, forward and backward-data copy
-// one panel per kernel column instead of the 9-tap im2col (band_panel). Leaves out strides,
-// dilation, groups and even K.
+// The batch is cut into fixed chunks of about CONV_COLS output pixels (CONV_COLS_NARROW for
+// layers under 64 channels on large maps): a band of rows of one image when images are large,
+// several whole images when they are small, so every GEMM has a useful width even at 4x4. The
+// chunks depend on the shape alone, never on the thread count. Backward-data is the forward
+// convolution of dout with the flipped, transposed kernel (no col2im). For 3x3 bands of one
+// image, forward and backward-data copy one panel per kernel column instead of the 9-tap
+// im2col (band_panel). Under CDRL_PRECISION_BF16 the forward and backward-data products of
+// the layers cdrl_bf16_conv_applies names take bfloat16 operands (gemm_bf16.h): the panel is
+// rounded as it is built. Leaves out strides, dilation, groups and even K.
 #include <string.h>
 
 #ifdef _OPENMP
@@ -112,9 +115,15 @@ static size_t worker_floats_tile(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
     return g->n_img > 1 ? C * (size_t)cdrl_sgemm_ld(g->cols_max) : 0;
 }
+// Whether the convolution may take bfloat16 products (CPU with them, a product that the rule
+// of cdrl_bf16_conv_applies names): only then is room kept for the bfloat16 copies.
+static int bf16_possible(const cdrl_conv2d_desc *d) {
+    return cdrl_bf16_supported() && cdrl_bf16_conv_applies(d, d->IC > d->OC ? d->IC : d->OC);
+}
+
 // The col panel again in bfloat16 (two per float), for products in that precision.
 static size_t worker_floats_col16(const cdrl_conv2d_desc *d, const chunking *g) {
-    return worker_floats_col(d, g) / 2 + 1;
+    return bf16_possible(d) ? worker_floats_col(d, g) / 2 + 1 : 0;
 }
 static size_t worker_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     return cdrl_arena_floats_size(worker_floats_col(d, g)) +
@@ -131,7 +140,8 @@ static int dw_slots(const chunking *g) {
 // bias sums.
 static size_t fixed_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K);
-    return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn) + cdrl_arena_floats_size(wn / 2 + 1) +
+    return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn) +
+           (bf16_possible(d) ? cdrl_arena_floats_size(wn / 2 + 1) : 0) +
            cdrl_arena_floats_size((size_t)g->n_chunks * (size_t)d->OC);
 }
 
@@ -161,11 +171,18 @@ static workers workers_alloc(cdrl_arena *a, const cdrl_conv2d_desc *d, const chu
     w.col16_n = 2 * (cdrl_arena_floats_size(worker_floats_col16(d, g)) / sizeof(float));
     w.col = cdrl_arena_floats(a, w.col_n * (size_t)n);
     w.tile = w.tile_n ? cdrl_arena_floats(a, w.tile_n * (size_t)n) : NULL;
-    w.col16 = (uint16_t *)(void *)cdrl_arena_floats(a, w.col16_n / 2 * (size_t)n);
+    w.col16 =
+        w.col16_n ? (uint16_t *)(void *)cdrl_arena_floats(a, w.col16_n / 2 * (size_t)n) : NULL;
     return w;
 }
 
+// Worker t's bfloat16 panel, or NULL when the convolution keeps none.
+static uint16_t *col16_of(const workers *w, int t) {
+    return w->col16 ? w->col16 + (size_t)t * w->col16_n : NULL;
+}
+
 size_t cdrl_cpu_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
+    CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return 0;
     chunking g = chunking_of(d);
     int n = cdrl_threads();
@@ -337,7 +354,10 @@ static void conv_chunk(float *out, const float *inp, const float *w, const uint1
     size_t HW = (size_t)d->H * (size_t)d->W;
     int CK = C * d->K * d->K;
     im2col(col, inp, C, d, k);
-    if (w16) cdrl_to_bf16(col16, col, (size_t)CK * (size_t)k->ld);
+    if (w16) // the k->cols written columns of each row (the stride's padding is never read)
+        for (int r = 0; r < CK; r++)
+            cdrl_to_bf16(col16 + (size_t)r * (size_t)k->ld, col + (size_t)r * (size_t)k->ld,
+                         (size_t)k->cols);
     if (k->ni == 1) {
         // The band is a strided block of the image's (OC, HW) plane: the GEMM writes in place.
         float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
@@ -382,7 +402,7 @@ static void conv_chunk(float *out, const float *inp, const float *w, const uint1
 // Zen4 (AVX512_BF16, 2 threads, batch 64), bf16 over float: 32 ch at 32x32 0.93x, 64 ch 1.06x,
 // 128 ch 1.3-1.4x, 256 ch at 16x16 1.7x; 1x1 128 -> 64 0.92x.
 static int bf16_pays(const cdrl_conv2d_desc *d, int C) {
-    return d->K == 3 && C >= 64 && cdrl_cpu_bf16_active();
+    return cdrl_bf16_conv_applies(d, C) && cdrl_cpu_bf16_active();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -411,7 +431,7 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
         int t = worker_id();
         chunk k = chunk_at(&g, d, c);
         float *col = ws.col + (size_t)t * ws.col_n;
-        uint16_t *col16 = ws.col16 + (size_t)t * ws.col16_n;
+        uint16_t *col16 = col16_of(&ws, t);
         if (band)
             conv_band(out, inp, wr, w16, b, d->IC, d->OC, d, &k, ld, 0, col, col16);
         else
@@ -442,7 +462,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
             int t = worker_id();
             chunk k = chunk_at(g, d, c);
             conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, 1,
-                      ws.col + (size_t)t * ws.col_n, ws.col16 + (size_t)t * ws.col16_n);
+                      ws.col + (size_t)t * ws.col_n, col16_of(&ws, t));
         }
         return;
     }
@@ -464,7 +484,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         chunk k = chunk_at(g, d, c);
         conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, 1,
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
-                   ws.col16 + (size_t)t * ws.col16_n);
+                   col16_of(&ws, t));
     }
 }
 

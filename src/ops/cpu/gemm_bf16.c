@@ -60,7 +60,7 @@ typedef struct entry {
 
 #define MAX_ENTRIES 96 // distinct product shapes of one thread; the networks use a few dozen
 
-static dnnl_engine_t engine; // made once, before any worker asks (see engine_get)
+static dnnl_engine_t engine; // made once, by the first thread that asks (engine_get)
 static _Thread_local dnnl_stream_t stream;
 static _Thread_local entry cache[MAX_ENTRIES];
 static _Thread_local int n_cache;

@@ -90,8 +90,8 @@ static size_t wat(int oc, int ic, int kh, int kw, int IC, int K) {
 static int inside(int y, int x, int H, int W) { return y >= 0 && y < H && x >= 0 && x < W; }
 
 // Precision of the forward and input-gradient products (cdrl_set_precision): with
-// CDRL_PRECISION_BF16 both factors are rounded to bfloat16 first, which is what the cpu
-// backend's bf16 products take; the sums stay in double.
+// CDRL_PRECISION_BF16, for the products cdrl_bf16_conv_applies names, both factors are rounded
+// to bfloat16 first, which is what the cpu backend's bf16 products take; sums stay in double.
 static int precision;
 
 int cdrl_ref_set_precision(int p) {
@@ -102,9 +102,9 @@ int cdrl_ref_set_precision(int p) {
 
 int cdrl_ref_bf16_available(void) { return 1; } // emulated: rounding, then exact products
 
-// v, or v rounded to the nearest bfloat16 (ties to even) under CDRL_PRECISION_BF16.
-static double factor(float v) {
-    if (precision != CDRL_PRECISION_BF16 || !isfinite(v)) return (double)v;
+// v, or v rounded to the nearest bfloat16 (ties to even) when round is set.
+static double factor(float v, int round) {
+    if (!round || !isfinite(v)) return (double)v;
     uint32_t u;
     memcpy(&u, &v, sizeof u);
     u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
@@ -118,6 +118,7 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
     (void)scratch;
     const int B = d->B, IC = d->IC, OC = d->OC, H = d->H, W = d->W, K = d->K, p = K / 2;
     CDRL_ASSERT(K == 1 || K == 3);
+    const int bf = precision == CDRL_PRECISION_BF16 && cdrl_bf16_conv_applies(d, IC);
     for (int n = 0; n < B; n++)
         for (int oc = 0; oc < OC; oc++)
             for (int y = 0; y < H; y++)
@@ -128,8 +129,8 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
                             for (int kw = 0; kw < K; kw++) {
                                 const int iy = y + kh - p, ix = x + kw - p;
                                 if (!inside(iy, ix, H, W)) continue;
-                                s += factor(w[wat(oc, ic, kh, kw, IC, K)]) *
-                                     factor(inp[at4(n, ic, iy, ix, IC, H, W)]);
+                                s += factor(w[wat(oc, ic, kh, kw, IC, K)], bf) *
+                                     factor(inp[at4(n, ic, iy, ix, IC, H, W)], bf);
                             }
                     out[at4(n, oc, y, x, OC, H, W)] = (float)s;
                 }
@@ -144,6 +145,7 @@ void cdrl_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *do
     (void)scratch;
     const int B = d->B, IC = d->IC, OC = d->OC, H = d->H, W = d->W, K = d->K, p = K / 2;
     CDRL_ASSERT(K == 1 || K == 3);
+    const int bf = precision == CDRL_PRECISION_BF16 && cdrl_bf16_conv_applies(d, OC);
     if (dinp) {
         for (int n = 0; n < B; n++)
             for (int ic = 0; ic < IC; ic++)
@@ -155,8 +157,8 @@ void cdrl_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *do
                                 for (int kw = 0; kw < K; kw++) {
                                     const int y = iy - kh + p, x = ix - kw + p;
                                     if (!inside(y, x, H, W)) continue;
-                                    s += factor(dout[at4(n, oc, y, x, OC, H, W)]) *
-                                         factor(w[wat(oc, ic, kh, kw, IC, K)]);
+                                    s += factor(dout[at4(n, oc, y, x, OC, H, W)], bf) *
+                                         factor(w[wat(oc, ic, kh, kw, IC, K)], bf);
                                 }
                         dinp[at4(n, ic, iy, ix, IC, H, W)] += (float)s;
                     }

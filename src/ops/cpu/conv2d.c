@@ -235,8 +235,10 @@ static void im2col(float *col, const float *inp, int C, const cdrl_conv2d_desc *
 // im2col is then P's rows (kw, *) from column kh W on: the three kh taps share one copy, so
 // the panel is 3 (nr + 2) / (9 nr) of im2col's bytes, and the product is three GEMMs of depth
 // 3C (one per kh) accumulating into the band.
-static void band_panel(float *P, int ld, const float *inp, int C, const cdrl_conv2d_desc *d,
-                       const chunk *k) {
+// With P16 the panel is written in bfloat16 instead (rounded as it is copied: one pass, half
+// the bytes) and P is not touched.
+static void band_panel(float *P, uint16_t *P16, int ld, const float *inp, int C,
+                       const cdrl_conv2d_desc *d, const chunk *k) {
     int H = d->H, W = d->W;
     ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)(k->nr + 2) * W;
     for (int kw = 0; kw < 3; kw++) {
@@ -247,38 +249,21 @@ static void band_panel(float *P, int ld, const float *inp, int C, const cdrl_con
         if (hi < lo) hi = lo;
         for (int c = 0; c < C; c++) {
             const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * (size_t)HW;
-            float *drow = P + (size_t)(kw * C + c) * (size_t)ld;
-            memset(drow, 0, (size_t)lo * sizeof(float));
-            memcpy(drow + lo, plane + (base + lo), (size_t)(hi - lo) * sizeof(float));
-            memset(drow + hi, 0, (size_t)(n - hi) * sizeof(float));
-            if (dx != 0) {
-                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W)
-                    drow[j] = 0.0f;
-            }
-        }
-    }
-}
-
-// band_panel in bfloat16: the same rows, rounded as they are copied (one pass, half the bytes).
-static void band_panel16(uint16_t *P, int ld, const float *inp, int C, const cdrl_conv2d_desc *d,
-                         const chunk *k) {
-    int H = d->H, W = d->W;
-    ptrdiff_t HW = (ptrdiff_t)H * W, n = (ptrdiff_t)(k->nr + 2) * W;
-    for (int kw = 0; kw < 3; kw++) {
-        int dx = kw - 1;
-        ptrdiff_t base = (ptrdiff_t)(k->y0 - 1) * W + dx;
-        ptrdiff_t lo = base < 0 ? -base : 0, hi = HW - base < n ? HW - base : n;
-        if (lo > n) lo = n;
-        if (hi < lo) hi = lo;
-        for (int c = 0; c < C; c++) {
-            const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * (size_t)HW;
-            uint16_t *drow = P + (size_t)(kw * C + c) * (size_t)ld;
-            memset(drow, 0, (size_t)lo * sizeof(uint16_t));
-            cdrl_to_bf16(drow + lo, plane + (base + lo), (size_t)(hi - lo));
-            memset(drow + hi, 0, (size_t)(n - hi) * sizeof(uint16_t));
-            if (dx != 0) {
-                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; j < n; j += W)
+            const size_t row = (size_t)(kw * C + c) * (size_t)ld;
+            if (P16) {
+                uint16_t *drow = P16 + row;
+                memset(drow, 0, (size_t)lo * sizeof(uint16_t));
+                cdrl_to_bf16(drow + lo, plane + (base + lo), (size_t)(hi - lo));
+                memset(drow + hi, 0, (size_t)(n - hi) * sizeof(uint16_t));
+                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; dx != 0 && j < n; j += W)
                     drow[j] = 0;
+            } else {
+                float *drow = P + row;
+                memset(drow, 0, (size_t)lo * sizeof(float));
+                memcpy(drow + lo, plane + (base + lo), (size_t)(hi - lo) * sizeof(float));
+                memset(drow + hi, 0, (size_t)(n - hi) * sizeof(float));
+                for (ptrdiff_t j = dx < 0 ? 0 : W - 1; dx != 0 && j < n; j += W)
+                    drow[j] = 0.0f;
             }
         }
     }
@@ -321,10 +306,7 @@ static void conv_band(float *out, const float *inp, const float *wr, const uint1
                       const float *b, int C, int OC, const cdrl_conv2d_desc *d, const chunk *k,
                       int ld, int accumulate, float *P, uint16_t *P16) {
     size_t HW = (size_t)d->H * (size_t)d->W;
-    if (wr16)
-        band_panel16(P16, ld, inp, C, d, k);
-    else
-        band_panel(P, ld, inp, C, d, k);
+    band_panel(P, wr16 ? P16 : NULL, ld, inp, C, d, k);
     float *o = out + (size_t)k->i0 * (size_t)OC * HW + (size_t)k->y0 * (size_t)d->W;
     for (int kh = 0; kh < 3; kh++) {
         const size_t a_off = (size_t)kh * (size_t)OC * (size_t)(3 * C),

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "ops/backend.h"
+#include "ops/cpu/winograd.h"
 #include "test_util.h"
 
 static const cdrl_backend *CPU = &cdrl_backend_cpu, *REF = &cdrl_backend_ref;
@@ -124,6 +125,18 @@ static void test_linear_case(int N, int IC, int OC, int has_bias) {
     free_all(f, 10);
 }
 
+// Winograd's error follows the size of the terms summed, not of the sum (a result near zero
+// from large terms keeps their rounding): its absolute tolerance is taken from the root mean
+// square of the reference result, where the cpu backend runs Winograd for the product.
+#define WINO_ATOL_RMS 5e-5
+static double conv_atol(const cdrl_conv2d_desc *d, int C, int OC, const float *ref, size_t n) {
+    if (!cdrl_wino_applies(d, C, OC)) return SUM_ATOL;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)ref[i] * (double)ref[i];
+    return WINO_ATOL_RMS * sqrt(ss / (double)n);
+}
+
 // ---------------------------------------------------------------------------------------
 // Conv2d: small images (several per cpu chunk) and a larger one (bands of rows), K = 1 and 3.
 static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
@@ -140,7 +153,8 @@ static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
         float *yc = dup(y0, ny), *yr = dup(y0, ny);
         CPU->conv2d_forward(yc, x, w, bias ? b : NULL, &d, &a);
         REF->conv2d_forward(yr, x, w, bias ? b : NULL, &d, &a);
-        cmp("conv2d", bias ? "out" : "out (no bias)", yr, yc, ny, SUM_ATOL, SUM_RTOL);
+        cmp("conv2d", bias ? "out" : "out (no bias)", yr, yc, ny, conv_atol(&d, IC, OC, yr, ny),
+            SUM_RTOL);
         cdrl_free(yc), cdrl_free(yr);
     }
     const int masks[4] = {7, 4, 2, 1};
@@ -152,9 +166,11 @@ static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
         REF->conv2d_backward(gi ? dxr : NULL, gw ? dwr : NULL, gb ? dbr : NULL, r, x, w, &d, &a);
         char what[64];
         snprintf(what, sizeof what, "dinp (mask %d)", masks[m]);
-        cmp("conv2d", what, dxr, dxc, nx, SUM_ATOL, SUM_RTOL);
+        cmp("conv2d", what, dxr, dxc, nx, conv_atol(&d, OC, IC, dxr, nx), SUM_RTOL);
         snprintf(what, sizeof what, "dw (mask %d)", masks[m]);
-        cmp("conv2d", what, dwr, dwc, nw, SUM_ATOL, SUM_RTOL);
+        cmp("conv2d", what, dwr, dwc, nw,
+            cdrl_wino_weight_grad_applies(&d) ? conv_atol(&d, IC, OC, dwr, nw) : SUM_ATOL,
+            SUM_RTOL);
         snprintf(what, sizeof what, "db (mask %d)", masks[m]);
         cmp("conv2d", what, dbr, dbc, (size_t)OC, SUM_ATOL, SUM_RTOL);
         float *f[6] = {dxc, dxr, dwc, dwr, dbc, dbr};
@@ -766,8 +782,11 @@ static void test_conv_bf16(int B, int IC, int OC, int H, int W, int K) {
     // Both backends round the same products (cdrl_bf16_conv_applies): agreement to float
     // rounding of K IC exact bf16 products; where the rule says float, cpu is float exactly.
     const int fwd_bf = cdrl_bf16_conv_applies(&d, IC), bwd_bf = cdrl_bf16_conv_applies(&d, OC);
-    cmp("conv2d bf16", "out", yr, yc, ny, 1e-5, 1e-5);
-    cmp("conv2d bf16", "dinp", dxr, dxc, nx, 1e-5, 1e-5);
+    // Where the rule says float the cpu side may take Winograd: the float sums' tolerance.
+    cmp("conv2d bf16", "out", yr, yc, ny, fwd_bf ? 1e-5 : conv_atol(&d, IC, OC, yr, ny),
+        fwd_bf ? 1e-5 : SUM_RTOL);
+    cmp("conv2d bf16", "dinp", dxr, dxc, nx, bwd_bf ? 1e-5 : conv_atol(&d, OC, IC, dxr, nx),
+        bwd_bf ? 1e-5 : SUM_RTOL);
     if (fwd_bf) {
         CHECK(rel > 1e-4 && rel < 2e-2, "bf16 forward differs from float by %.2g (want 1e-4..2e-2)",
               rel);
@@ -792,6 +811,16 @@ int main(void) {
     test_conv_case(3, 5, 2, 1, 1, 3);
     test_conv_case(2, 8, 16, 28, 28, 3); // narrow layers on large maps: whole-image chunks
     test_conv_case(1, 4, 4, 40, 40, 3);  // ... and bands of 1024 columns
+    // Winograd F(4x4, 3x3) on the cpu side: maps not a multiple of 4 (partial tiles), chunks
+    // of several images, and bands of tile rows of one image with a short last band.
+    const cdrl_conv2d_desc wd = {3, 16, 24, 30, 26, 3};
+    CHECK(cdrl_wino_applies(&wd, 16, 24) && cdrl_wino_applies(&wd, 24, 16) &&
+              cdrl_wino_weight_grad_applies(&wd),
+          "Winograd does not take the test shapes");
+    test_conv_case(3, 16, 24, 30, 26, 3);
+    test_conv_case(4, 32, 16, 32, 32, 3);
+    test_conv_case(1, 16, 16, 66, 37, 3);
+    test_conv_case(5, 16, 16, 18, 17, 3); // Winograd forward, direct kernel gradient
     test_resample_case(3, 6, 8);
     test_resample_case(2, 7, 5);
     test_resample_case(2, 4, 3);

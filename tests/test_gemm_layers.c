@@ -419,6 +419,9 @@ int main(void) {
     test_conv_big(&(cdrl_conv2d_desc){3, 8, 6, 32, 32, 3});
     test_conv_big(&(cdrl_conv2d_desc){40, 6, 5, 4, 4, 3});
     test_conv_big(&(cdrl_conv2d_desc){5, 7, 9, 16, 16, 1});
+    // Winograd tiles (cpu backend): groups of whole images, and bands of tile rows.
+    test_conv_big(&(cdrl_conv2d_desc){3, 16, 20, 30, 26, 3});
+    test_conv_big(&(cdrl_conv2d_desc){2, 16, 16, 70, 33, 3});
     // Planes smaller than a 3x3 tap's offset (the EBM's last level after floor pooling).
     test_conv_big(&(cdrl_conv2d_desc){4, 5, 3, 1, 1, 3});
     test_conv_big(&(cdrl_conv2d_desc){3, 4, 6, 2, 1, 3});

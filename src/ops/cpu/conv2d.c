@@ -9,7 +9,9 @@
 // image, forward and backward-data copy one panel per kernel column instead of the 9-tap
 // im2col (band_panel). Under CDRL_PRECISION_BF16 the forward and backward-data products of
 // the layers cdrl_bf16_conv_applies names take bfloat16 operands (gemm_bf16.h): the panel is
-// rounded as it is built. Leaves out strides, dilation, groups and even K.
+// rounded as it is built. 3x3 layers of 16+ channels on maps of 16x16 and up take Winograd
+// F(4x4, 3x3) instead (winograd.h; its kernel gradient from 24x24 up), unless bf16 runs them.
+// Leaves out strides, dilation, groups and even K.
 #include <string.h>
 
 #ifdef _OPENMP
@@ -19,6 +21,7 @@
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
+#include "ops/cpu/winograd.h"
 
 // Output pixels per chunk: the GEMM width. Measured on Zen4 (one core per call, panel stride
 // padded by cdrl_sgemm_ld): 256 and 512 run alike, 128 and 768+ lose 5-20 %; 256 keeps the
@@ -187,7 +190,11 @@ size_t cdrl_cpu_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
     chunking g = chunking_of(d);
     int n = cdrl_threads();
     if (n > g.n_chunks) n = g.n_chunks;
-    return fixed_bytes(d, &g) + (size_t)n * worker_bytes(d, &g);
+    const size_t direct = fixed_bytes(d, &g) + (size_t)n * worker_bytes(d, &g);
+    const size_t wino = cdrl_wino_applies(d, d->IC, d->OC) || cdrl_wino_applies(d, d->OC, d->IC)
+                            ? cdrl_wino_scratch_size(d)
+                            : 0;
+    return direct > wino ? direct : wino;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -392,6 +399,10 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
                              const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
+    if (!bf16_pays(d, d->IC) && cdrl_wino_applies(d, d->IC, d->OC)) {
+        cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, scratch);
+        return;
+    }
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     const int band = band_fits(&g, d, d->IC), ld = band ? band_ld(&g, d) : 0;
@@ -427,6 +438,10 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
 // swapped and the kernel rotated by 180 degrees; padding K/2 stays K/2 because K is odd.
 static void backward_data(float *dinp, const float *dout, const float *w, const cdrl_conv2d_desc *d,
                           const chunking *g, cdrl_arena *scratch) {
+    if (!bf16_pays(d, d->OC) && cdrl_wino_applies(d, d->OC, d->IC)) {
+        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, 1, scratch);
+        return;
+    }
     int KK = d->K * d->K;
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)KK;
     float *w_flip = cdrl_arena_floats(scratch, wn); // (IC, OC, K, K), or the band path's wr
@@ -582,6 +597,10 @@ void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *do
     if (dinp) {
         backward_data(dinp, dout, w, d, &g, scratch);
         cdrl_arena_release(scratch, mark);
+    }
+    if (dw && cdrl_wino_weight_grad_applies(d)) {
+        cdrl_wino_weight_grad(dw, dout, inp, d, scratch);
+        dw = NULL; // the bias gradient below, if asked for, takes the direct chunks
     }
     if (dw || db) {
         backward_params(dw, db, dout, inp, d, &g, scratch);

@@ -60,12 +60,19 @@ typedef struct entry {
 
 #define MAX_ENTRIES 96 // distinct product shapes of one thread; the networks use a few dozen
 
-static dnnl_engine_t engine; // made once, by the first thread that asks (engine_get)
+static dnnl_engine_t engine; // made once, by the first thread that asks (cdrl_dnnl_engine)
 static _Thread_local dnnl_stream_t stream;
+
+dnnl_stream_t cdrl_dnnl_stream(void) {
+    if (!stream)
+        CDRL_ASSERT(dnnl_stream_create(&stream, cdrl_dnnl_engine(), dnnl_stream_default_flags) ==
+                    dnnl_success);
+    return stream;
+}
 static _Thread_local entry cache[MAX_ENTRIES];
 static _Thread_local int n_cache;
 
-static dnnl_engine_t engine_get(void) {
+dnnl_engine_t cdrl_dnnl_engine(void) {
     dnnl_engine_t e;
 #ifdef _OPENMP
 #pragma omp critical(cdrl_bf16_engine)
@@ -89,8 +96,7 @@ static entry *entry_for(int M, int N, int K, int lda, int ldb, int ldc, int accu
             e->ldc == ldc && e->accumulate == accumulate)
             return e;
     }
-    dnnl_engine_t eng = engine_get();
-    if (!stream) CDRL_ASSERT(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags) == 0);
+    dnnl_engine_t eng = cdrl_dnnl_engine();
     // A full cache starts over: the primitives of the first shapes are dropped.
     if (n_cache == MAX_ENTRIES) {
         for (int i = 0; i < n_cache; i++) {
@@ -143,8 +149,8 @@ void cdrl_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint1
     dnnl_memory_set_data_handle(e->c, C);
     dnnl_exec_arg_t args[3] = {
         {DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
-    CDRL_ASSERT(dnnl_primitive_execute(e->prim, stream, 3, args) == dnnl_success);
-    CDRL_ASSERT(dnnl_stream_wait(stream) == dnnl_success);
+    CDRL_ASSERT(dnnl_primitive_execute(e->prim, cdrl_dnnl_stream(), 3, args) == dnnl_success);
+    CDRL_ASSERT(dnnl_stream_wait(cdrl_dnnl_stream()) == dnnl_success);
 #ifdef _OPENMP
     omp_set_num_threads(saved);
 #endif

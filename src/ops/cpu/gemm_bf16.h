@@ -5,8 +5,14 @@
 #ifndef CDRL_OPS_CPU_GEMM_BF16_H
 #define CDRL_OPS_CPU_GEMM_BF16_H
 
+#include <dnnl.h>
 #include <stddef.h>
 #include <stdint.h>
+
+// oneDNN's CPU engine (one for the process) and the calling thread's stream, for the
+// primitives the cpu backend keeps (bfloat16 products, softmax).
+dnnl_engine_t cdrl_dnnl_engine(void);
+dnnl_stream_t cdrl_dnnl_stream(void);
 
 // 1 when the CPU has AVX512_BF16 (checked once).
 int cdrl_bf16_supported(void);

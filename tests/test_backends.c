@@ -64,7 +64,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 66, "cdrl_backend holds %zu ops, this test knows 66", n_ops);
+    CHECK(n_ops == 68, "cdrl_backend holds %zu ops, this test knows 68", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -156,6 +156,18 @@ static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
         cmp("conv2d", bias ? "out" : "out (no bias)", yr, yc, ny, conv_atol(&d, IC, OC, yr, ny),
             SUM_RTOL);
         cdrl_free(yc), cdrl_free(yr);
+    }
+    { // the written input gradient: garbage in dinp first, against ref and against += from 0
+        float *gc = rnd(nx, -9, 9), *gr = rnd(nx, -9, 9), *gz = rnd(nx, 0, 0);
+        for (size_t i = 0; i < nx; i += 7)
+            gc[i] = NAN;
+        CPU->conv2d_input_grad(gc, r, w, &d, &a);
+        REF->conv2d_input_grad(gr, r, w, &d, &a);
+        CPU->conv2d_backward(gz, NULL, NULL, r, x, w, &d, &a);
+        cmp("conv2d", "dinp written", gr, gc, nx, conv_atol(&d, OC, IC, gr, nx), SUM_RTOL);
+        cmp("conv2d", "dinp written = += from zero", gz, gc, nx, 0.0, 0.0);
+        float *f[3] = {gc, gr, gz};
+        free_all(f, 3);
     }
     const int masks[4] = {7, 4, 2, 1};
     for (int m = 0; m < 4; m++) {
@@ -251,6 +263,23 @@ static void test_activations(size_t n) {
         cmp(names[k], "out", yr, yc, n, atol, rtol);
         cmp(names[k], "out (in place)", ir, ic, n, atol, rtol);
         cmp(names[k], "dinp +=", dr, dc, n, k == 2 ? 5e-7 : 0.0, rtol);
+        if (k == 0) { // the written form, with and without the added gradient
+            for (int with_add = 0; with_add < 2; with_add++) {
+                float *sc = rnd(n, -9, 9), *sr = dup(sc, n);
+                CPU->lrelu_backward_set(sc, r, x, with_add ? g0 : NULL, n, 0.2f);
+                REF->lrelu_backward_set(sr, r, x, with_add ? g0 : NULL, n, 0.2f);
+                cmp(names[k], with_add ? "dinp = (+ add)" : "dinp =", sr, sc, n, 0.0, 0.0);
+                for (size_t i = 0; i < n; i++) { // against the accumulating form from zero
+                    const float want = (x[i] > 0.0f ? r[i] : r[i] * 0.2f) + (with_add ? g0[i] : 0);
+                    if (sc[i] != want) {
+                        CHECK(0, "lrelu_backward_set[%zu] %g, want %g", i, (double)sc[i],
+                              (double)want);
+                        break;
+                    }
+                }
+                cdrl_free(sc), cdrl_free(sr);
+            }
+        }
         float *f[6] = {yc, yr, ic, ir, dc, dr};
         free_all(f, 6);
     }
@@ -820,7 +849,7 @@ int main(void) {
     test_conv_case(3, 16, 24, 30, 26, 3);
     test_conv_case(4, 32, 16, 32, 32, 3);
     test_conv_case(1, 16, 16, 66, 37, 3);
-    test_conv_case(5, 16, 16, 18, 17, 3); // Winograd forward, direct kernel gradient
+    test_conv_case(1, 128, 128, 16, 17, 3); // Winograd forward, direct kernel gradient
     test_resample_case(3, 6, 8);
     test_resample_case(2, 7, 5);
     test_resample_case(2, 4, 3);

@@ -233,6 +233,16 @@ static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const floa
                          &d, &m->base.scratch);
 }
 
+// As conv_bwd, but dinp is written (no zeroing pass first).
+static void conv_bwd_set(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
+                         const cdrl_sn *s, size_t bias, int B, int H, int W, int param_grads) {
+    cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
+    cdrl_conv2d_input_grad(dinp, dout, m->base.der + s->w_sn, &d, &m->base.scratch);
+    if (param_grads)
+        cdrl_conv2d_backward(NULL, m->base.dder + s->w_sn, m->base.grad + bias, dout, inp,
+                             m->base.der + s->w_sn, &d, &m->base.scratch);
+}
+
 // ---------------------------------------------------------------------------------------
 // Per-level embedding path
 
@@ -356,10 +366,8 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         // c2 = conv2(lrelu(s)); conv2's input is needed for its weight gradient only (the
         // Langevin backward, without parameter gradients, skips it).
         if (param_grads) cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
-        cdrl_zero(t3, n_out);
-        conv_bwd(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
-        cdrl_zero(t1, n_out);
-        cdrl_lrelu_backward(t1, t3, b->s, n_out, SLOPE); // ds
+        conv_bwd_set(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
+        cdrl_lrelu_backward_set(t1, t3, b->s, NULL, n_out, SLOPE); // ds
         // s = conv1(lrelu(h)) + lrelu(z), z = temb_map(le)
         if (param_grads) {
             const size_t nz = (size_t)B * (size_t)b->out;
@@ -370,14 +378,11 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
             lin_bwd(m, dle, dz, m->le, &b->temb, b->bt, B, 1);
         }
         if (param_grads) cdrl_lrelu_forward(t2, b->h, n_in, SLOPE); // conv1's input, as above
-        cdrl_zero(t3, n_in);
-        conv_bwd(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
-        cdrl_zero(dhi, n_in);
-        cdrl_lrelu_backward(dhi, t3, b->h, n_in, SLOPE);
+        conv_bwd_set(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
+        // dhi = lrelu'(h) t3 + the shortcut's gradient (cur itself when the shortcut is S = 1)
+        cdrl_lrelu_backward_set(dhi, t3, b->h, b->in == b->out ? cur : NULL, n_in, SLOPE);
         if (b->in != b->out)
             conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
-        else
-            cdrl_add_into(dhi, cur, n_in);
         if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block
             const img_ebm_block *p = &m->blk[i - 1];
             cdrl_zero(cur, (size_t)B * (size_t)p->out * (size_t)p->H * (size_t)p->W);

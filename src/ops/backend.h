@@ -22,12 +22,14 @@ typedef struct cdrl_backend {
     cdrl_conv2d_scratch_size_fn *conv2d_scratch_size;
     cdrl_conv2d_forward_fn *conv2d_forward;
     cdrl_conv2d_backward_fn *conv2d_backward;
+    cdrl_conv2d_input_grad_fn *conv2d_input_grad;
     cdrl_avgpool2_forward_fn *avgpool2_forward;
     cdrl_avgpool2_backward_fn *avgpool2_backward;
     cdrl_upsample2_forward_fn *upsample2_forward;
     cdrl_upsample2_backward_fn *upsample2_backward;
     cdrl_lrelu_forward_fn *lrelu_forward;
     cdrl_lrelu_backward_fn *lrelu_backward;
+    cdrl_lrelu_backward_set_fn *lrelu_backward_set;
     cdrl_relu_forward_fn *relu_forward;
     cdrl_relu_backward_fn *relu_backward;
     cdrl_silu_forward_fn *silu_forward;

@@ -124,6 +124,17 @@ void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const flo
     active()->conv2d_forward(out, inp, w, b, d, scratch);
     cdrl_profile_record("conv2d", "fwd", conv_shape(d).s, conv_flops(d), cdrl_profile_now() - t0);
 }
+void cdrl_conv2d_input_grad(float *dinp, const float *dout, const float *w,
+                            const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+    if (!cdrl_profiling) {
+        active()->conv2d_input_grad(dinp, dout, w, d, scratch);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->conv2d_input_grad(dinp, dout, w, d, scratch);
+    cdrl_profile_record("conv2d", grad_pass(1, 0), conv_shape(d).s, conv_flops(d),
+                        cdrl_profile_now() - t0);
+}
 void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                           const float *w, const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
     if (!cdrl_profiling) {
@@ -188,6 +199,16 @@ void cdrl_lrelu_backward(float *dinp, const float *dout, const float *inp, size_
     const double t0 = cdrl_profile_now();
     active()->lrelu_backward(dinp, dout, inp, n, slope);
     cdrl_profile_record("lrelu_backward", "", "", 0.0, cdrl_profile_now() - t0);
+}
+void cdrl_lrelu_backward_set(float *dinp, const float *dout, const float *inp, const float *add,
+                             size_t n, float slope) {
+    if (!cdrl_profiling) {
+        active()->lrelu_backward_set(dinp, dout, inp, add, n, slope);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->lrelu_backward_set(dinp, dout, inp, add, n, slope);
+    cdrl_profile_record("lrelu_backward_set", "", "", 0.0, cdrl_profile_now() - t0);
 }
 void cdrl_relu_forward(float *out, const float *inp, size_t n) {
     if (!cdrl_profiling) {

@@ -59,6 +59,11 @@ typedef void cdrl_conv2d_backward_fn(float *dinp, float *dw, float *db, const fl
                                      const float *inp, const float *w, const cdrl_conv2d_desc *d,
                                      cdrl_arena *scratch);
 cdrl_conv2d_backward_fn cdrl_conv2d_backward;
+// dinp (B, IC, H, W) = the input gradient alone, written rather than added (no zeroing pass
+// first): the Langevin passes, which need no parameter gradients.
+typedef void cdrl_conv2d_input_grad_fn(float *dinp, const float *dout, const float *w,
+                                       const cdrl_conv2d_desc *d, cdrl_arena *scratch);
+cdrl_conv2d_input_grad_fn cdrl_conv2d_input_grad;
 
 // ---------------------------------------------------------------------------------------
 // 2x2 average pooling, stride 2, floor mode (F.avg_pool2d(x, 2)): an odd last row or column
@@ -83,6 +88,11 @@ cdrl_lrelu_forward_fn cdrl_lrelu_forward;
 typedef void cdrl_lrelu_backward_fn(float *dinp, const float *dout, const float *inp, size_t n,
                                     float slope);
 cdrl_lrelu_backward_fn cdrl_lrelu_backward;
+// dinp = dout · lrelu'(inp) + add (add (n) or NULL): the backward written, not added, so that
+// dinp needs no zeroing first, with the residual branch's gradient folded in.
+typedef void cdrl_lrelu_backward_set_fn(float *dinp, const float *dout, const float *inp,
+                                        const float *add, size_t n, float slope);
+cdrl_lrelu_backward_set_fn cdrl_lrelu_backward_set;
 typedef void cdrl_relu_forward_fn(float *out, const float *inp, size_t n);
 cdrl_relu_forward_fn cdrl_relu_forward;
 typedef void cdrl_relu_backward_fn(float *dinp, const float *dout, const float *inp, size_t n);

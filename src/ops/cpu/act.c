@@ -47,6 +47,21 @@ ACT_CLONES static void lrelu_backward_block(float *dinp, const float *dout, cons
     }
 }
 
+ACT_CLONES static void lrelu_backward_set_block(float *dinp, const float *dout, const float *inp,
+                                                const float *add, size_t n, float slope) {
+    if (add) {
+        for (size_t i = 0; i < n; i++) {
+            float k = inp[i] > 0.0f ? 1.0f : slope;
+            dinp[i] = dout[i] * k + add[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float k = inp[i] > 0.0f ? 1.0f : slope;
+            dinp[i] = dout[i] * k;
+        }
+    }
+}
+
 #pragma GCC pop_options
 
 void cdrl_cpu_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
@@ -66,6 +81,16 @@ void cdrl_cpu_lrelu_backward(float *dinp, const float *dout, const float *inp, s
     for (size_t b = 0; b < nb; b++) {
         size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
         lrelu_backward_block(dinp + i0, dout + i0, inp + i0, len, slope);
+    }
+}
+
+void cdrl_cpu_lrelu_backward_set(float *dinp, const float *dout, const float *inp, const float *add,
+                                 size_t n, float slope) {
+    const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
+        lrelu_backward_set_block(dinp + i0, dout + i0, inp + i0, add ? add + i0 : NULL, len, slope);
     }
 }
 

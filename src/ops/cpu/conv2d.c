@@ -436,10 +436,11 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
 
 // dinp += conv(dout, w_flip): w_flip (IC, OC, K, K) = w (OC, IC, K, K) with the first two axes
 // swapped and the kernel rotated by 180 degrees; padding K/2 stays K/2 because K is odd.
+// With accumulate 0, dinp = conv(dout, w_flip) instead.
 static void backward_data(float *dinp, const float *dout, const float *w, const cdrl_conv2d_desc *d,
-                          const chunking *g, cdrl_arena *scratch) {
+                          const chunking *g, int accumulate, cdrl_arena *scratch) {
     if (!bf16_pays(d, d->OC) && cdrl_wino_applies(d, d->OC, d->IC)) {
-        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, 1, scratch);
+        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, scratch);
         return;
     }
     int KK = d->K * d->K;
@@ -458,7 +459,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         for (int c = 0; c < g->n_chunks; c++) {
             int t = worker_id();
             chunk k = chunk_at(g, d, c);
-            conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, 1,
+            conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, accumulate,
                       ws.col + (size_t)t * ws.col_n, col16_of(&ws, t));
         }
         return;
@@ -479,7 +480,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
     for (int c = 0; c < g->n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(g, d, c);
-        conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, 1,
+        conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, accumulate,
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
                    col16_of(&ws, t));
     }
@@ -595,7 +596,7 @@ void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *do
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     if (dinp) {
-        backward_data(dinp, dout, w, d, &g, scratch);
+        backward_data(dinp, dout, w, d, &g, 1, scratch);
         cdrl_arena_release(scratch, mark);
     }
     if (dw && cdrl_wino_weight_grad_applies(d)) {
@@ -606,4 +607,14 @@ void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *do
         backward_params(dw, db, dout, inp, d, &g, scratch);
         cdrl_arena_release(scratch, mark);
     }
+}
+
+void cdrl_cpu_conv2d_input_grad(float *dinp, const float *dout, const float *w,
+                                const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+    CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
+    if (d->B == 0) return;
+    chunking g = chunking_of(d);
+    size_t mark = cdrl_arena_mark(scratch);
+    backward_data(dinp, dout, w, d, &g, 0, scratch);
+    cdrl_arena_release(scratch, mark);
 }

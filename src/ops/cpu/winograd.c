@@ -46,7 +46,11 @@ int cdrl_wino_applies(const cdrl_conv2d_desc *d, int C, int OC) {
         const char *e = getenv("CDRL_WINOGRAD");
         enabled = !(e && strcmp(e, "0") == 0);
     }
-    return enabled && d->K == 3 && C >= 16 && OC >= 16 && d->H >= 16 && d->W >= 16;
+    if (!enabled || d->K != 3 || C < 16 || OC < 16) return 0;
+    // Maps of 24+ pixels a side; 16..23 only for layers of 128+ channels, whose products
+    // repay the spare column (a quarter more columns at 16) and the narrower chunks.
+    const int side = d->H < d->W ? d->H : d->W, narrow = C < OC ? C : OC;
+    return side >= 24 || (side >= 16 && narrow >= 128);
 }
 
 int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {

@@ -139,6 +139,14 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
 // dinp[b, ic, iy, ix] += sum over the outputs (oc, y, x) that read it, y = iy - kh + p,
 // of dout[b, oc, y, x] w[oc, ic, kh, kw]; dw[oc, ic, kh, kw] += sum_{b, y, x} dout[b, oc, y, x]
 // inp[b, ic, y + kh - p, x + kw - p]; db[oc] += sum_{b, y, x} dout[b, oc, y, x].
+void cdrl_ref_conv2d_input_grad(float *dinp, const float *dout, const float *w,
+                                const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+    const size_t n = (size_t)d->B * (size_t)d->IC * (size_t)d->H * (size_t)d->W;
+    for (size_t i = 0; i < n; i++)
+        dinp[i] = 0.0f;
+    cdrl_ref_conv2d_backward(dinp, NULL, NULL, dout, NULL, w, d, scratch);
+}
+
 void cdrl_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                               const float *inp, const float *w, const cdrl_conv2d_desc *d,
                               cdrl_arena *scratch) {
@@ -257,6 +265,14 @@ void cdrl_ref_lrelu_backward(float *dinp, const float *dout, const float *inp, s
                              float slope) {
     for (size_t i = 0; i < n; i++)
         dinp[i] += inp[i] > 0.0f ? dout[i] : dout[i] * slope;
+}
+
+void cdrl_ref_lrelu_backward_set(float *dinp, const float *dout, const float *inp, const float *add,
+                                 size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) {
+        const float g = inp[i] > 0.0f ? dout[i] : dout[i] * slope;
+        dinp[i] = add ? g + add[i] : g;
+    }
 }
 
 void cdrl_ref_relu_forward(float *out, const float *inp, size_t n) {

@@ -295,12 +295,10 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         img_ebm_block *b = &m->blk[i];
         const int HW = b->H * b->W;
         const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
-        const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
         cdrl_lrelu_forward(a, b->h, n_in, SLOPE);
         conv_fwd(m, b->s, a, &b->conv1, b->b1, B, b->H, b->W);
         cdrl_lrelu_forward(tp, b->z, (size_t)B * (size_t)b->out, SLOPE);
-        cdrl_add_channel_forward(b->s, b->s, tp, B, b->out, HW);
-        cdrl_lrelu_forward(a, b->s, n_out, SLOPE);
+        cdrl_add_channel_lrelu(b->s, a, b->s, tp, B, b->out, HW, SLOPE);
         conv_fwd(m, b->c2, a, &b->conv2, b->b2, B, b->H, b->W);
         float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
         if (b->in != b->out) {

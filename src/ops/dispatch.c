@@ -389,6 +389,16 @@ void cdrl_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int
     active()->spatial_sum_backward(dinp, dout, B, C, HW);
     cdrl_profile_record("spatial_sum_backward", "", "", 0.0, cdrl_profile_now() - t0);
 }
+void cdrl_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,
+                            int C, int HW, float slope) {
+    if (!cdrl_profiling) {
+        active()->add_channel_lrelu(out, act, inp, add, B, C, HW, slope);
+        return;
+    }
+    const double t0 = cdrl_profile_now();
+    active()->add_channel_lrelu(out, act, inp, add, B, C, HW, slope);
+    cdrl_profile_record("add_channel_lrelu", "", "", 0.0, cdrl_profile_now() - t0);
+}
 void cdrl_add_channel_forward(float *out, const float *inp, const float *add, int B, int C,
                               int HW) {
     if (!cdrl_profiling) {

@@ -62,6 +62,17 @@ ACT_CLONES static void lrelu_backward_set_block(float *dinp, const float *dout, 
     }
 }
 
+// One plane: out = inp + a, act = lrelu(out) (as lrelu_forward_block).
+ACT_CLONES static void add_lrelu_block(float *out, float *act, const float *inp, float a, size_t n,
+                                       float slope) {
+#pragma GCC ivdep
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i] + a, sx = x * slope;
+        out[i] = x;
+        act[i] = x > sx ? x : sx;
+    }
+}
+
 #pragma GCC pop_options
 
 void cdrl_cpu_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
@@ -92,6 +103,16 @@ void cdrl_cpu_lrelu_backward_set(float *dinp, const float *dout, const float *in
         size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
         lrelu_backward_set_block(dinp + i0, dout + i0, inp + i0, add ? add + i0 : NULL, len, slope);
     }
+}
+
+void cdrl_cpu_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,
+                                int C, int HW, float slope) {
+    CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0 && slope >= 0.0f && slope <= 1.0f);
+    const int BC = B * C;
+#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= ACT_PAR_MIN)
+    for (int r = 0; r < BC; r++)
+        add_lrelu_block(out + (size_t)r * (size_t)HW, act + (size_t)r * (size_t)HW,
+                        inp + (size_t)r * (size_t)HW, add[r], (size_t)HW, slope);
 }
 
 // ---------------------------------------------------------------------------------------

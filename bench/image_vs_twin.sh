@@ -10,6 +10,9 @@
 # OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512 (Haswell otherwise: SkylakeX kernels die
 # with SIGILL without it). About two and a half minutes on 2 cores; `uptime` before and after
 # tells whether other jobs shared them. Needs python3-torch. Run from the repository root.
+# With OFFICIAL=/path/to/CDRL (a checkout of the official repository) the official training
+# step is timed too (ref/bench_official_iter.py, same threads and environment as the twin),
+# and the training ratio that counts is against the faster of the two.
 set -e
 make -s build/bench/bench_image
 core=Haswell
@@ -17,12 +20,21 @@ grep -q avx512f /proc/cpuinfo && core=SkylakeX
 echo "before: $(uptime)"
 ours=$(OMP_WAIT_POLICY=passive ./build/bench/bench_image | head -n 1)
 twin=$(OPENBLAS_CORETYPE=$core OMP_WAIT_POLICY=passive /usr/bin/python3 ref/bench_image_twin.py --threads 2 | head -n 1)
+official='{}'
+if [ -n "${OFFICIAL:-}" ]; then
+    official=$(OPENBLAS_CORETYPE=$core OMP_WAIT_POLICY=passive /usr/bin/python3 ref/bench_official_iter.py "$OFFICIAL" --threads 2 2>/dev/null | tail -n 1)
+fi
 echo "after:  $(uptime)"
 echo "cdrl: $ours"
 echo "twin: $twin"
-/usr/bin/python3 - "$ours" "$twin" <<'PY'
+[ -n "${OFFICIAL:-}" ] && echo "official: $official"
+/usr/bin/python3 - "$ours" "$twin" "$official" <<'PY'
 import json, sys
-o, t = (json.loads(a) for a in sys.argv[1:3])
+o, t, f = (json.loads(a) for a in sys.argv[1:4])
+if f:
+    best = min(t['s_per_iter_median'], f['s_per_iter_median'])
+    print(f"train: official {f['s_per_iter_median']:.3f} s/it, twin {t['s_per_iter_median']:.3f} s/it, "
+          f"cdrl is {best / o['s_per_iter_median']:.2f}x faster than the faster of the two")
 print(f"train, batch {o['batch']}: cdrl {o['s_per_iter_median']:.3f} s/it, twin {t['s_per_iter_median']:.3f} s/it, "
       f"cdrl is {t['s_per_iter_median'] / o['s_per_iter_median']:.2f}x faster")
 print(f"sampling: cdrl {o['images_per_s']:.2f} images/s ({o['sample_n']}), twin {t['images_per_s']:.2f} images/s "

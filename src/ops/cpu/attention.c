@@ -24,42 +24,47 @@ size_t cdrl_cpu_attention_scratch_size(int B, int C, int N) {
 
 // Row-wise softmax in place over an (N, N) block, through oneDNN's softmax primitive (its
 // vectorised exp; the scalar expf loop it replaced took 90% of the forward pass). One
-// primitive per row length on each thread, kept; like cdrl_sgemm it runs on the calling
-// thread alone, so each row's result never depends on the thread count.
-#define SOFTMAX_KEPT 8
+// primitive per row length for the process, made once and shared (oneDNN primitives may run
+// on several threads at once); memory and stream objects per call, so that nothing is left
+// behind in a worker thread's storage. Like cdrl_sgemm it runs on the calling thread alone,
+// so each row's result never depends on the thread count.
+#define SOFTMAX_KEPT 16 // row lengths: one per attention resolution of a network
 typedef struct softmax_prim {
     int N;
     dnnl_primitive_t prim;
-    dnnl_memory_t mem;
-} softmax_prim;
-static _Thread_local softmax_prim softmax_cache[SOFTMAX_KEPT];
-static _Thread_local int softmax_n;
-
-static softmax_prim *softmax_for(int N) {
-    for (int i = 0; i < softmax_n; i++)
-        if (softmax_cache[i].N == N) return &softmax_cache[i];
-    if (softmax_n == SOFTMAX_KEPT) { // full: start over
-        for (int i = 0; i < softmax_n; i++) {
-            dnnl_primitive_destroy(softmax_cache[i].prim);
-            dnnl_memory_destroy(softmax_cache[i].mem);
-        }
-        softmax_n = 0;
-    }
-    softmax_prim *e = &softmax_cache[softmax_n++];
-    e->N = N;
-    dnnl_engine_t eng = cdrl_dnnl_engine();
     dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {N, N};
-    CDRL_ASSERT(dnnl_memory_desc_init_by_tag(&md, 2, dims, dnnl_f32, dnnl_ab) == dnnl_success);
-    dnnl_softmax_desc_t sd;
-    CDRL_ASSERT(dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, &md, 1) ==
-                dnnl_success);
-    dnnl_primitive_desc_t pd;
-    CDRL_ASSERT(dnnl_primitive_desc_create(&pd, &sd, NULL, eng, NULL) == dnnl_success);
-    CDRL_ASSERT(dnnl_primitive_create(&e->prim, pd) == dnnl_success);
-    dnnl_primitive_desc_destroy(pd);
-    CDRL_ASSERT(dnnl_memory_create(&e->mem, &md, eng, DNNL_MEMORY_NONE) == dnnl_success);
-    return e;
+} softmax_prim;
+static softmax_prim softmax_prims[SOFTMAX_KEPT];
+static int softmax_n;
+
+static const softmax_prim *softmax_for(int N) {
+    const softmax_prim *found = NULL;
+#ifdef _OPENMP
+#pragma omp critical(cdrl_softmax)
+#endif
+    {
+        for (int i = 0; i < softmax_n && !found; i++)
+            if (softmax_prims[i].N == N) found = &softmax_prims[i];
+        if (!found) {
+            CDRL_ASSERT(softmax_n < SOFTMAX_KEPT); // more attention resolutions than any net has
+            softmax_prim *e = &softmax_prims[softmax_n];
+            e->N = N;
+            dnnl_dims_t dims = {N, N};
+            CDRL_ASSERT(dnnl_memory_desc_init_by_tag(&e->md, 2, dims, dnnl_f32, dnnl_ab) ==
+                        dnnl_success);
+            dnnl_softmax_desc_t sd;
+            CDRL_ASSERT(dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, &e->md, 1) ==
+                        dnnl_success);
+            dnnl_primitive_desc_t pd;
+            CDRL_ASSERT(dnnl_primitive_desc_create(&pd, &sd, NULL, cdrl_dnnl_engine(), NULL) ==
+                        dnnl_success);
+            CDRL_ASSERT(dnnl_primitive_create(&e->prim, pd) == dnnl_success);
+            dnnl_primitive_desc_destroy(pd);
+            softmax_n++;
+            found = e;
+        }
+    }
+    return found;
 }
 
 static void softmax_rows(float *s, int N) {
@@ -67,11 +72,17 @@ static void softmax_rows(float *s, int N) {
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
 #endif
-    softmax_prim *e = softmax_for(N);
-    dnnl_memory_set_data_handle(e->mem, s);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, e->mem}, {DNNL_ARG_DST, e->mem}};
-    CDRL_ASSERT(dnnl_primitive_execute(e->prim, cdrl_dnnl_stream(), 2, args) == dnnl_success);
-    CDRL_ASSERT(dnnl_stream_wait(cdrl_dnnl_stream()) == dnnl_success);
+    const softmax_prim *e = softmax_for(N);
+    dnnl_engine_t eng = cdrl_dnnl_engine();
+    dnnl_memory_t mem;
+    dnnl_stream_t stream;
+    CDRL_ASSERT(dnnl_memory_create(&mem, &e->md, eng, s) == dnnl_success);
+    CDRL_ASSERT(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags) == dnnl_success);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, mem}, {DNNL_ARG_DST, mem}};
+    CDRL_ASSERT(dnnl_primitive_execute(e->prim, stream, 2, args) == dnnl_success);
+    CDRL_ASSERT(dnnl_stream_wait(stream) == dnnl_success);
+    dnnl_stream_destroy(stream);
+    dnnl_memory_destroy(mem);
 #ifdef _OPENMP
     omp_set_num_threads(saved);
 #endif

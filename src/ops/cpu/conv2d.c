@@ -9,8 +9,9 @@
 // image, forward and backward-data copy one panel per kernel column instead of the 9-tap
 // im2col (band_panel). Under CDRL_PRECISION_BF16 the forward and backward-data products of
 // the layers cdrl_bf16_conv_applies names take bfloat16 operands (gemm_bf16.h): the panel is
-// rounded as it is built. 3x3 layers of 16+ channels on maps of 16x16 and up take Winograd
-// F(4x4, 3x3) instead (winograd.h; its kernel gradient from 24x24 up), unless bf16 runs them.
+// rounded as it is built. Otherwise 3x3 layers of 16+ channels on maps of 24x24 and up
+// (16x16 at 128+ channels) take Winograd F(4x4, 3x3) (winograd.h; its kernel gradient from
+// 24x24 up).
 // Leaves out strides, dilation, groups and even K.
 #include <string.h>
 

@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "ops/cpu/chunks.h"
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
@@ -40,10 +41,8 @@
 // Chunks: chunk c covers images [i0, i0 + n_img) and, in each, rows [y0, y0 + n_rows).
 // Either n_img == 1 (a band of rows of one image) or the rows are all of H (whole images).
 typedef struct chunking {
-    int n_img, n_rows; // per chunk (the last band or image group may be shorter)
-    int bands;         // row bands per image (1 when chunks hold whole images)
-    int n_chunks;
-    int cols_max; // widest chunk: n_img * n_rows * W
+    cdrl_chunks c; // of pixel rows
+    int cols_max;  // widest chunk: n_img * n_rows * W
 } chunking;
 
 typedef struct chunk {
@@ -59,39 +58,17 @@ typedef struct chunk {
 #define CONV_COLS_NARROW 1024
 
 static chunking chunking_of(const cdrl_conv2d_desc *d) {
-    chunking g;
-    int HW = d->H * d->W;
+    const int HW = d->H * d->W;
     const int narrow = (d->IC < d->OC ? d->IC : d->OC) < 64 && HW >= CONV_COLS_NARROW / 2;
-    const int cols = narrow ? CONV_COLS_NARROW : CONV_COLS;
-    if (HW >= cols) {
-        g.n_img = 1;
-        g.n_rows = cols / d->W > 0 ? cols / d->W : 1;
-        if (g.n_rows > d->H) g.n_rows = d->H;
-        g.bands = (d->H + g.n_rows - 1) / g.n_rows;
-        g.n_chunks = d->B * g.bands;
-    } else {
-        g.n_img = cols / HW < d->B ? cols / HW : d->B;
-        g.n_rows = d->H;
-        g.bands = 1;
-        g.n_chunks = (d->B + g.n_img - 1) / g.n_img;
-    }
-    g.cols_max = g.n_img * g.n_rows * d->W;
+    const cdrl_chunks c = cdrl_chunks_of(d->B, d->H, d->W, narrow ? CONV_COLS_NARROW : CONV_COLS);
+    chunking g = {c, c.n_img * c.n_rows * d->W};
     return g;
 }
 
 static chunk chunk_at(const chunking *g, const cdrl_conv2d_desc *d, int c) {
+    const cdrl_chunk_span sp = cdrl_chunk_span_at(&g->c, d->B, d->H, c);
     chunk k;
-    if (g->n_img == 1) {
-        k.i0 = c / g->bands;
-        k.ni = 1;
-        k.y0 = (c % g->bands) * g->n_rows;
-        k.nr = d->H - k.y0 < g->n_rows ? d->H - k.y0 : g->n_rows;
-    } else {
-        k.i0 = c * g->n_img;
-        k.ni = d->B - k.i0 < g->n_img ? d->B - k.i0 : g->n_img;
-        k.y0 = 0;
-        k.nr = d->H;
-    }
+    k.i0 = sp.i0, k.ni = sp.ni, k.y0 = sp.r0, k.nr = sp.nr;
     k.cols = k.ni * k.nr * d->W;
     k.ld = cdrl_sgemm_ld(k.cols);
     return k;
@@ -117,7 +94,7 @@ static size_t worker_floats_col(const cdrl_conv2d_desc *d, const chunking *g) {
 }
 static size_t worker_floats_tile(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC);
-    return g->n_img > 1 ? C * (size_t)cdrl_sgemm_ld(g->cols_max) : 0;
+    return g->c.n_img > 1 ? C * (size_t)cdrl_sgemm_ld(g->cols_max) : 0;
 }
 // Whether the convolution may take bfloat16 products (CPU with them, a product that the rule
 // of cdrl_bf16_conv_applies names): only then is room kept for the bfloat16 copies.
@@ -136,7 +113,7 @@ static size_t worker_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
 }
 
 static int dw_slots(const chunking *g) {
-    return g->n_chunks < CONV_DW_SLOTS ? g->n_chunks : CONV_DW_SLOTS;
+    return g->c.n_chunks < CONV_DW_SLOTS ? g->c.n_chunks : CONV_DW_SLOTS;
 }
 
 // Bytes the kernels take besides the worker slots: the partial weight gradients (which also
@@ -146,7 +123,7 @@ static size_t fixed_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
     size_t wn = (size_t)d->OC * (size_t)d->IC * (size_t)(d->K * d->K);
     return (size_t)dw_slots(g) * cdrl_arena_floats_size(wn) +
            (bf16_possible(d) ? cdrl_arena_floats_size(wn / 2 + 1) : 0) +
-           cdrl_arena_floats_size((size_t)g->n_chunks * (size_t)d->OC);
+           cdrl_arena_floats_size((size_t)g->c.n_chunks * (size_t)d->OC);
 }
 
 // As many workers as the thread count and the task count allow, and as fit in the arena: an
@@ -190,7 +167,7 @@ size_t cdrl_cpu_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
     if (d->B == 0) return 0;
     chunking g = chunking_of(d);
     int n = cdrl_threads();
-    if (n > g.n_chunks) n = g.n_chunks;
+    if (n > g.c.n_chunks) n = g.c.n_chunks;
     const size_t direct = fixed_bytes(d, &g) + (size_t)n * worker_bytes(d, &g);
     const size_t wino = cdrl_wino_applies(d, d->IC, d->OC) || cdrl_wino_applies(d, d->OC, d->IC)
                             ? cdrl_wino_scratch_size(d)
@@ -280,10 +257,10 @@ static void band_panel(float *P, uint16_t *P16, int ld, const float *inp, int C,
 // Floats of a band panel, and whether it fits the worker's col slot (it does for every
 // band height of at least one row, up to the row-stride rounding).
 static int band_ld(const chunking *g, const cdrl_conv2d_desc *d) {
-    return cdrl_sgemm_ld((g->n_rows + 2) * d->W);
+    return cdrl_sgemm_ld((g->c.n_rows + 2) * d->W);
 }
 static int band_fits(const chunking *g, const cdrl_conv2d_desc *d, int C) {
-    return d->K == 3 && g->n_img == 1 &&
+    return d->K == 3 && g->c.n_img == 1 &&
            (size_t)3 * (size_t)C * (size_t)band_ld(g, d) <= worker_floats_col(d, g);
 }
 
@@ -418,10 +395,10 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
         w16 = (uint16_t *)(void *)cdrl_arena_floats(scratch, wn / 2 + 1);
         cdrl_to_bf16(w16, band ? wr : w, wn);
     }
-    int nw = workers_fitting(scratch, d, &g, g.n_chunks);
+    int nw = workers_fitting(scratch, d, &g, g.c.n_chunks);
     workers ws = workers_alloc(scratch, d, &g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
-    for (int c = 0; c < g.n_chunks; c++) {
+    for (int c = 0; c < g.c.n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(&g, d, c);
         float *col = ws.col + (size_t)t * ws.col_n;
@@ -454,10 +431,10 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         const int ld = band_ld(g, d);
         band_weights(w_flip, w, d->OC, d->IC, 1);
         if (w16) cdrl_to_bf16(w16, w_flip, wn);
-        int nw = workers_fitting(scratch, d, g, g->n_chunks);
+        int nw = workers_fitting(scratch, d, g, g->c.n_chunks);
         workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
-        for (int c = 0; c < g->n_chunks; c++) {
+        for (int c = 0; c < g->c.n_chunks; c++) {
             int t = worker_id();
             chunk k = chunk_at(g, d, c);
             conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, accumulate,
@@ -475,10 +452,10 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         }
     }
     if (w16) cdrl_to_bf16(w16, w_flip, wn);
-    int nw = workers_fitting(scratch, d, g, g->n_chunks);
+    int nw = workers_fitting(scratch, d, g, g->c.n_chunks);
     workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
-    for (int c = 0; c < g->n_chunks; c++) {
+    for (int c = 0; c < g->c.n_chunks; c++) {
         int t = worker_id();
         chunk k = chunk_at(g, d, c);
         conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, accumulate,
@@ -519,7 +496,7 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     int n_slots = dw_slots(g);
     float *partial =
         dw ? cdrl_arena_floats(scratch, pn * (size_t)n_slots) : NULL; // (n_slots, OC, CK)
-    float *bsum = db ? cdrl_arena_floats(scratch, (size_t)g->n_chunks * (size_t)d->OC)
+    float *bsum = db ? cdrl_arena_floats(scratch, (size_t)g->c.n_chunks * (size_t)d->OC)
                      : NULL; // (n_chunks, OC)
     int nw = workers_fitting(scratch, d, g, n_slots);
     workers ws = workers_alloc(scratch, d, g, nw);
@@ -528,7 +505,7 @@ static void backward_params(float *dw, float *db, const float *dout, const float
         int t = worker_id();
         float *col = ws.col + (size_t)t * ws.col_n;
         float *tile = ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL;
-        for (int c = s; c < g->n_chunks; c += n_slots) {
+        for (int c = s; c < g->c.n_chunks; c += n_slots) {
             chunk k = chunk_at(g, d, c);
             size_t seg = (size_t)k.nr * (size_t)d->W; // pixels of one image in the chunk
             if (dw) {
@@ -582,7 +559,7 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     if (db) {
         for (int oc = 0; oc < d->OC; oc++) {
             double acc = 0.0;
-            for (int c = 0; c < g->n_chunks; c++)
+            for (int c = 0; c < g->c.n_chunks; c++)
                 acc += (double)bsum[(size_t)c * (size_t)d->OC + (size_t)oc];
             db[oc] += (float)acc;
         }

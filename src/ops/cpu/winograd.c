@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include "ops/cpu/chunks.h"
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
 
@@ -66,9 +67,8 @@ int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {
 // read over the whole chunk (tile_rows, deinterleave4), long loops that vectorise, instead of
 // gathers of tw elements per row. The spare columns cost 1 / tw more product columns.
 typedef struct wplan {
-    int th, tw;         // tile rows and columns per image
-    int n_img, n_trows; // per chunk: whole images (n_trows == th) or tile rows of one image
-    int bands, n_chunks;
+    int th, tw;       // tile rows and columns per image
+    cdrl_chunks c;    // of tile rows
     int cols_max, ld; // widest chunk in columns (spares included), the row stride of V, M, work
 } wplan;
 
@@ -81,40 +81,18 @@ static wplan plan_of(const cdrl_conv2d_desc *d) {
     wplan p;
     p.th = (d->H + 3) / 4;
     p.tw = (d->W + 3) / 4;
-    const int per_img = p.th * p.tw;
-    const long total = (long)per_img * d->B;
-    const long spread = total / WINO_MIN_CHUNKS;
+    const long spread = (long)p.th * p.tw * d->B / WINO_MIN_CHUNKS;
     const int target = spread >= WINO_TILES ? WINO_TILES : spread > 0 ? (int)spread : 1;
-    if (per_img >= target) {
-        p.n_img = 1;
-        p.n_trows = target / p.tw > 0 ? target / p.tw : 1;
-        if (p.n_trows > p.th) p.n_trows = p.th;
-        p.bands = (p.th + p.n_trows - 1) / p.n_trows;
-        p.n_chunks = d->B * p.bands;
-    } else {
-        p.n_img = target / per_img < d->B ? target / per_img : d->B;
-        p.n_trows = p.th;
-        p.bands = 1;
-        p.n_chunks = (d->B + p.n_img - 1) / p.n_img;
-    }
-    p.cols_max = p.n_img * p.n_trows * (p.tw + 1);
+    p.c = cdrl_chunks_of(d->B, p.th, p.tw, target);
+    p.cols_max = p.c.n_img * p.c.n_rows * (p.tw + 1);
     p.ld = cdrl_sgemm_ld(p.cols_max + 1); // + 1: the shifted reads of deinterleave4's rows
     return p;
 }
 
 static wchunk chunk_at(const wplan *p, const cdrl_conv2d_desc *d, int c) {
+    const cdrl_chunk_span sp = cdrl_chunk_span_at(&p->c, d->B, p->th, c);
     wchunk k;
-    if (p->n_img == 1) {
-        k.i0 = c / p->bands;
-        k.ni = 1;
-        k.ty0 = (c % p->bands) * p->n_trows;
-        k.nr = p->th - k.ty0 < p->n_trows ? p->th - k.ty0 : p->n_trows;
-    } else {
-        k.i0 = c * p->n_img;
-        k.ni = d->B - k.i0 < p->n_img ? d->B - k.i0 : p->n_img;
-        k.ty0 = 0;
-        k.nr = p->th;
-    }
+    k.i0 = sp.i0, k.ni = sp.ni, k.ty0 = sp.r0, k.nr = sp.nr;
     k.T = k.ni * k.nr * (p->tw + 1);
     return k;
 }
@@ -140,7 +118,7 @@ static wworker worker_at(float *base, const cdrl_conv2d_desc *d, const wplan *p,
 }
 
 static int dw_slots(const wplan *p) {
-    return p->n_chunks < WINO_DW_SLOTS ? p->n_chunks : WINO_DW_SLOTS;
+    return p->c.n_chunks < WINO_DW_SLOTS ? p->c.n_chunks : WINO_DW_SLOTS;
 }
 
 static size_t fixed_bytes(const cdrl_conv2d_desc *d, const wplan *p) {
@@ -152,7 +130,7 @@ size_t cdrl_wino_scratch_size(const cdrl_conv2d_desc *d) {
     if (d->B == 0) return 0;
     wplan p = plan_of(d);
     int n = cdrl_threads();
-    if (n > p.n_chunks) n = p.n_chunks;
+    if (n > p.c.n_chunks) n = p.c.n_chunks;
     return fixed_bytes(d, &p) + (size_t)n * worker_floats(d, &p);
 }
 
@@ -400,11 +378,11 @@ void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b
     const size_t mark = cdrl_arena_mark(scratch);
     float *U = cdrl_arena_floats(scratch, 36 * (size_t)C * (size_t)OC);
     kernel_tiles(U, w, C, OC, flip);
-    const int nw = workers_fitting(scratch, d, &p, p.n_chunks);
+    const int nw = workers_fitting(scratch, d, &p, p.c.n_chunks);
     float *base = cdrl_arena_floats(scratch, (size_t)nw * (worker_floats(d, &p) / sizeof(float)));
     const size_t ld = (size_t)p.ld;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
-    for (int c = 0; c < p.n_chunks; c++) {
+    for (int c = 0; c < p.c.n_chunks; c++) {
         const wworker ws = worker_at(base, d, &p, worker_id());
         const wchunk k = chunk_at(&p, d, c);
         for (int ic = 0; ic < C; ic++)
@@ -435,7 +413,7 @@ void cdrl_wino_weight_grad(float *dw, const float *dout, const float *inp,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int s = 0; s < n_slots; s++) {
         const wworker ws = worker_at(base, d, &p, worker_id());
-        for (int c = s; c < p.n_chunks; c += n_slots) {
+        for (int c = s; c < p.c.n_chunks; c += n_slots) {
             const wchunk k = chunk_at(&p, d, c);
             for (int ic = 0; ic < IC; ic++)
                 input_tiles(ws.V, inp, IC, ic, d, &p, &k, ws.work, ws.line);

@@ -1,3 +1,5 @@
+// Chunks and workers of the cpu backend's convolution kernels.
+//
 // Fixed chunks of a batch of images seen as rows of equal width (pixel rows for the direct
 // convolutions, rows of 4x4 tiles for Winograd): a band of rows of one image when an image
 // holds at least `target` columns, else several whole images, about `target` columns each.
@@ -5,6 +7,12 @@
 // parallelise over, so that their results never depend on it either.
 #ifndef CDRL_OPS_CPU_CHUNKS_H
 #define CDRL_OPS_CPU_CHUNKS_H
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/core.h"
 
 typedef struct cdrl_chunks {
     int n_img, n_rows; // per chunk (the last band or image group may be shorter)
@@ -50,6 +58,28 @@ static inline cdrl_chunk_span cdrl_chunk_span_at(const cdrl_chunks *g, int B, in
         k.nr = rows;
     }
     return k;
+}
+
+// Workers: each thread of a parallel loop over chunks owns one scratch slot, found by its
+// thread number. Which worker runs a chunk never changes the chunk's result.
+static inline int cdrl_worker_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// As many workers as the thread count and the task count allow, and as fit in what is left of
+// the arena at `per` bytes each: an arena sized for fewer threads than now run costs speed,
+// never correctness.
+static inline int cdrl_workers_fitting(const cdrl_arena *a, size_t per, int n_tasks) {
+    const size_t left = a->cap - a->used;
+    int n = cdrl_threads();
+    if (n > n_tasks) n = n_tasks;
+    if (per > 0 && (size_t)n > left / per) n = (int)(left / per);
+    CDRL_ASSERT(n >= 1); // arena smaller than the kernel's scratch size
+    return n;
 }
 
 #endif // CDRL_OPS_CPU_CHUNKS_H

@@ -15,10 +15,6 @@
 // Leaves out strides, dilation, groups and even K.
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/cpu/chunks.h"
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
@@ -75,16 +71,6 @@ static chunk chunk_at(const chunking *g, const cdrl_conv2d_desc *d, int c) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Workers: each thread in a parallel loop owns one scratch slot (col panel and staging tile),
-// found by its thread number. Which worker runs a chunk never changes the chunk's result.
-static int worker_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 // Per-worker scratch in floats: the col panel (C*K*K, cols) for the wider of the two
 // convolutions (forward has IC input channels, backward-data OC), and a staging tile
 // (max(IC, OC), cols) for chunks of several images, whose GEMM result is not contiguous in NCHW.
@@ -126,16 +112,9 @@ static size_t fixed_bytes(const cdrl_conv2d_desc *d, const chunking *g) {
            cdrl_arena_floats_size((size_t)g->c.n_chunks * (size_t)d->OC);
 }
 
-// As many workers as the thread count and the task count allow, and as fit in the arena: an
-// arena sized for fewer threads than now run costs speed, never correctness.
 static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const chunking *g,
                            int n_tasks) {
-    size_t per = worker_bytes(d, g), left = a->cap - a->used;
-    int n = cdrl_threads();
-    if (n > n_tasks) n = n_tasks;
-    if (per > 0 && (size_t)n > left / per) n = (int)(left / per);
-    CDRL_ASSERT(n >= 1); // arena smaller than cdrl_cpu_conv2d_scratch_size()
-    return n;
+    return cdrl_workers_fitting(a, worker_bytes(d, g), n_tasks);
 }
 
 typedef struct workers {
@@ -399,7 +378,7 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
     workers ws = workers_alloc(scratch, d, &g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int c = 0; c < g.c.n_chunks; c++) {
-        int t = worker_id();
+        int t = cdrl_worker_id();
         chunk k = chunk_at(&g, d, c);
         float *col = ws.col + (size_t)t * ws.col_n;
         uint16_t *col16 = col16_of(&ws, t);
@@ -435,7 +414,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
         for (int c = 0; c < g->c.n_chunks; c++) {
-            int t = worker_id();
+            int t = cdrl_worker_id();
             chunk k = chunk_at(g, d, c);
             conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, accumulate,
                       ws.col + (size_t)t * ws.col_n, col16_of(&ws, t));
@@ -456,7 +435,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
     workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int c = 0; c < g->c.n_chunks; c++) {
-        int t = worker_id();
+        int t = cdrl_worker_id();
         chunk k = chunk_at(g, d, c);
         conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, accumulate,
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
@@ -502,7 +481,7 @@ static void backward_params(float *dw, float *db, const float *dout, const float
     workers ws = workers_alloc(scratch, d, g, nw);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int s = 0; s < n_slots; s++) {
-        int t = worker_id();
+        int t = cdrl_worker_id();
         float *col = ws.col + (size_t)t * ws.col_n;
         float *tile = ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL;
         for (int c = s; c < g->c.n_chunks; c += n_slots) {

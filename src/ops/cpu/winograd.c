@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/cpu/chunks.h"
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
@@ -97,9 +93,9 @@ static wchunk chunk_at(const wplan *p, const cdrl_conv2d_desc *d, int c) {
     return k;
 }
 
-// Per-worker floats: V and M (36 rows per channel of the wider side), two work blocks of 36
+// Per-worker bytes: V and M (36 rows per channel of the wider side), two work blocks of 36
 // rows (gathered tiles, half-transformed tiles) and the chunk's image rows end to end.
-static size_t worker_floats(const cdrl_conv2d_desc *d, const wplan *p) {
+static size_t worker_bytes(const cdrl_conv2d_desc *d, const wplan *p) {
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
     return 2 * cdrl_arena_floats_size(36 * C * ld) + cdrl_arena_floats_size(72 * ld) +
            cdrl_arena_floats_size(4 * (size_t)p->cols_max + 8);
@@ -113,7 +109,7 @@ static wworker worker_at(float *base, const cdrl_conv2d_desc *d, const wplan *p,
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
     const size_t vm = cdrl_arena_floats_size(36 * C * ld) / sizeof(float);
     const size_t wk = cdrl_arena_floats_size(72 * ld) / sizeof(float);
-    float *b = base + (size_t)t * (worker_floats(d, p) / sizeof(float));
+    float *b = base + (size_t)t * (worker_bytes(d, p) / sizeof(float));
     return (wworker){b, b + vm, b + 2 * vm, b + 2 * vm + wk};
 }
 
@@ -131,26 +127,12 @@ size_t cdrl_wino_scratch_size(const cdrl_conv2d_desc *d) {
     wplan p = plan_of(d);
     int n = cdrl_threads();
     if (n > p.c.n_chunks) n = p.c.n_chunks;
-    return fixed_bytes(d, &p) + (size_t)n * worker_floats(d, &p);
+    return fixed_bytes(d, &p) + (size_t)n * worker_bytes(d, &p);
 }
 
-// Workers that the thread count, the tasks and the arena allow.
 static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const wplan *p,
                            int n_tasks) {
-    size_t per = worker_floats(d, p), left = a->cap - a->used;
-    int n = cdrl_threads();
-    if (n > n_tasks) n = n_tasks;
-    if ((size_t)n > left / per) n = (int)(left / per);
-    CDRL_ASSERT(n >= 1); // arena smaller than cdrl_wino_scratch_size()
-    return n;
-}
-
-static int worker_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+    return cdrl_workers_fitting(a, worker_bytes(d, p), n_tasks);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -379,11 +361,11 @@ void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b
     float *U = cdrl_arena_floats(scratch, 36 * (size_t)C * (size_t)OC);
     kernel_tiles(U, w, C, OC, flip);
     const int nw = workers_fitting(scratch, d, &p, p.c.n_chunks);
-    float *base = cdrl_arena_floats(scratch, (size_t)nw * (worker_floats(d, &p) / sizeof(float)));
+    float *base = cdrl_arena_floats(scratch, (size_t)nw * (worker_bytes(d, &p) / sizeof(float)));
     const size_t ld = (size_t)p.ld;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int c = 0; c < p.c.n_chunks; c++) {
-        const wworker ws = worker_at(base, d, &p, worker_id());
+        const wworker ws = worker_at(base, d, &p, cdrl_worker_id());
         const wchunk k = chunk_at(&p, d, c);
         for (int ic = 0; ic < C; ic++)
             input_tiles(ws.V, inp, C, ic, d, &p, &k, ws.work, ws.line);
@@ -409,10 +391,10 @@ void cdrl_wino_weight_grad(float *dw, const float *dout, const float *inp,
     const size_t mark = cdrl_arena_mark(scratch);
     float *partial = cdrl_arena_floats(scratch, pn * (size_t)n_slots); // (slots, 36, OC, IC)
     const int nw = workers_fitting(scratch, d, &p, n_slots);
-    float *base = cdrl_arena_floats(scratch, (size_t)nw * (worker_floats(d, &p) / sizeof(float)));
+    float *base = cdrl_arena_floats(scratch, (size_t)nw * (worker_bytes(d, &p) / sizeof(float)));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw)
     for (int s = 0; s < n_slots; s++) {
-        const wworker ws = worker_at(base, d, &p, worker_id());
+        const wworker ws = worker_at(base, d, &p, cdrl_worker_id());
         for (int c = s; c < p.c.n_chunks; c += n_slots) {
             const wchunk k = chunk_at(&p, d, c);
             for (int ic = 0; ic < IC; ic++)

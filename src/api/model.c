@@ -13,6 +13,16 @@
 // Rows per network call when sampling or evaluating densities (toy; images use the batch).
 #define CHUNK 2500
 
+// Asking for bf16 Langevin passes where the backend has no bf16 products is not an error: they
+// run in float, and the log says so.
+static void warn_without_bf16(int bf16) {
+    if (bf16 && !cdrl_bf16_available())
+        cdrl_log(CDRL_LOG_WARN,
+                 "langevin_bf16: this CPU has no AVX512_BF16 (or the %s backend no bf16 "
+                 "products): the Langevin passes run in float",
+                 cdrl_backend_name());
+}
+
 cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     *out = NULL;
     cdrl_status st = cdrl_config_check(c);
@@ -20,11 +30,7 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
     cdrl_model *m = cdrl_calloc(sizeof *m);
     if (!m) return cdrl_fail(CDRL_STATUS_NOMEM, "model: out of memory");
     m->cfg = *c;
-    if (c->langevin_bf16 && !cdrl_bf16_available())
-        cdrl_log(CDRL_LOG_WARN,
-                 "langevin_bf16: this CPU has no AVX512_BF16 (or the %s backend no "
-                 "bf16 products): the Langevin passes run in float",
-                 cdrl_backend_name());
+    warn_without_bf16(c->langevin_bf16);
     const int image = c->kind == CDRL_MODEL_IMAGE;
     cdrl_schedule_init(&m->sched, c->n_levels, c->logsnr_min, c->logsnr_max, c->step_b,
                        image ? CDRL_STEP_SCALE_IMAGE : CDRL_STEP_SCALE_TOY);
@@ -223,11 +229,7 @@ int cdrl_model_tensor_shape(const cdrl_model *m, int i, int64_t shape[4]) {
 cdrl_status cdrl_model_set_langevin_bf16(cdrl_model *m, int bf16) {
     if (bf16 && m->cfg.kind != CDRL_MODEL_IMAGE)
         return cdrl_fail(CDRL_STATUS_INVALID, "langevin_bf16: for image models only");
-    if (bf16 && !cdrl_bf16_available())
-        cdrl_log(CDRL_LOG_WARN,
-                 "langevin_bf16: this CPU has no AVX512_BF16 (or the %s backend no "
-                 "bf16 products): the Langevin passes run in float",
-                 cdrl_backend_name());
+    warn_without_bf16(bf16);
     m->cfg.langevin_bf16 = bf16 != 0;
     m->tr.tp.langevin_bf16 = bf16 != 0;
     return CDRL_OK;

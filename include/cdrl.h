@@ -257,6 +257,47 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
 cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
                                    float guidance, int n, int n_langevin, int use_ema,
                                    uint64_t seed);
+
+// Everything sampling can take beyond the count, in one struct (cdrl_sample_params_init sets
+// the defaults; then edit fields):
+//
+//     cdrl_sample_params sp;  cdrl_sample_params_init(&sp);
+//     sp.n_terms = 2;                                      // compose two concepts
+//     sp.label[0] = shirts; sp.weight[0] = 2;              // (n) labels each
+//     sp.label[1] = bright; sp.weight[1] = 2;
+//     cdrl_model_sample_with(m, out, n, &sp);
+//
+// Conditioning (models with n_classes > 0; method.md §7, §8): the energy of every Langevin
+// step and of the final denoising step, and the initializer's mean, are combined from n_terms
+// terms of labels c_i and weights w_i as
+//   f(y | c_1..c_n) = f(y, null) + sum_i (1 + w_i) [f(y, c_i) - f(y, null)],
+// so one term is classifier-free guidance with w = w_1 (cdrl_model_sample_cond), several
+// terms the composition of their concepts (a product of experts); each term costs one more
+// pass of both networks. n_terms = 0 samples the unconditional model f(y, null).
+// Inpainting (images and 2-D): where mask (n, dim) is non-zero, the values known (n, dim) are
+// observed. The chain starts from their forward-noised value at the top level, and at every
+// level the observed values of the Langevin variable are set to their forward-noised value at
+// that level (one noise draw per level) before the first step and after each step; the output
+// holds known's values exactly where mask is non-zero.
+#define CDRL_SAMPLE_MAX_TERMS 8
+typedef struct cdrl_sample_params {
+    int n_langevin;   // K per level: the config's n_langevin (15); 0: the initializer's proposals
+    int use_ema;      // 1: the EMA weights
+    uint64_t seed;    // 1: the initial noise and every draw of the chain
+    float *levels;    // (T, n, dim) receives each level's samples (cdrl_model_sample), or NULL
+    int n_terms;      // 0..CDRL_SAMPLE_MAX_TERMS conditioning terms: 0
+    const int *label[CDRL_SAMPLE_MAX_TERMS]; // (n) labels 0..n_classes of term i (0 = null)
+    float weight[CDRL_SAMPLE_MAX_TERMS];     // w_i >= 0 of term i: 0
+    const float *known; // (n, dim) observed values (data range), read where mask != 0; or NULL
+    const float *mask;  // (n, dim) non-zero where a value is observed; NULL: no inpainting
+} cdrl_sample_params;
+// Defaults for model m (n_langevin from its config); m may be NULL (n_langevin 15).
+void cdrl_sample_params_init(cdrl_sample_params *p, const cdrl_model *m);
+// n samples (n, dim) into out with the settings of p (NULL: the defaults).
+// CDRL_STATUS_INVALID for n_terms out of range or terms on an unconditional model, a label out
+// of range, a weight that is negative or not finite, known without mask or the reverse, or
+// non-finite known values under the mask; DIVERGED as cdrl_model_sample.
+cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_sample_params *p);
 // The raw network output of pair j's EBM, f (n) = f(sqrt(kappa_j) x, lambda_{j-1}) at points
 // x (n, dim) (images: (n, in_ch, res, res) in [-1, 1]), and dfdx (n, dim), its gradient wrt x
 // (the sqrt(kappa_j) included), unless NULL. log density = f / h_j (cdrl_model_langevin_h);

@@ -64,7 +64,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 69, "cdrl_backend holds %zu ops, this test knows 69", n_ops);
+    CHECK(n_ops == 71, "cdrl_backend holds %zu ops, this test knows 71", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -530,6 +530,18 @@ static void test_elementwise(int B, int D) {
     cmp("guidance_mix", "y", yr, yc, n, 0.0, 0.0);
     CPU->tweedie_step(yc, z, 0.3f, 1.25f, n), REF->tweedie_step(yr, z, 0.3f, 1.25f, n);
     cmp("tweedie_step", "x", yr, yc, n, 0.0, 0.0);
+    CPU->axpy(yc, -0.7f, x, n), REF->axpy(yr, -0.7f, x, n);
+    cmp("axpy", "y", yr, yc, n, 0.0, 0.0);
+    for (size_t i = 0; i < n; i++) // a mask of about one value in three, 0 elsewhere
+        base[i] = (i * 7919u) % 3 == 0 ? 1.0f : 0.0f;
+    float *before = dup(yc, n);
+    CPU->masked_set(yc, z, base, n), REF->masked_set(yr, z, base, n);
+    cmp("masked_set", "y", yr, yc, n, 0.0, 0.0);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong += memcmp(&yc[i], base[i] != 0.0f ? &z[i] : &before[i], sizeof(float)) != 0;
+    CHECK(wrong == 0, "masked_set: %zu values are not the known (masked) or old ones", wrong);
+    cdrl_free(before);
     float *f[8] = {x, z, base, ca, cb, cd, yc, yr};
     free_all(f, 8);
 }

@@ -306,7 +306,8 @@ static void misc_checks(void) {
         for (int n = 0; n < B; n++)
             ones[n] = 1.0f;
         cdrl_img_ebm_prepare(m, tau, L, 0);
-        cdrl_guided_grad(&net, gg, ft, dt, x, level, label, w, scale, B);
+        const cdrl_cond guided = {.n = 1, .label = {label}, .w = {w}};
+        cdrl_guided_grad(&net, gg, ft, dt, x, level, &guided, scale, B);
         net.forward(net.impl, fv, x, level, label, B);
         net.backward(net.impl, gc, ones, 0);
         net.forward(net.impl, fv, x, level, NULL, B);
@@ -320,8 +321,36 @@ static void misc_checks(void) {
         }
         CHECK(worst <= 1e-5 * size && size > 0, "guided gradient: max err %.3g of max %.3g", worst,
               size);
-        cdrl_guided_grad(&net, gg, ft, dt, x, level, label, 0.0f, 1.0f, B);
+        const cdrl_cond plain = cdrl_cond_labels(label);
+        cdrl_guided_grad(&net, gg, ft, dt, x, level, &plain, 1.0f, B);
         CHECK(memcmp(gg, gc, sizeof(float) * B * D) == 0, "w = 0: the plain gradient of f(c)");
+
+        // Composition (method.md §8): two terms c1 = label, c2 = other labels, weights w1, w2:
+        // grad = scale ((1 + w1) g(c1) + (1 + w2) g(c2) + (1 - (1 + w1) - (1 + w2)) g(0)).
+        int other[B];
+        for (int n = 0; n < B; n++)
+            other[n] = 1 + (label[n] % 3);
+        float *g2 = test_floats(B * D);
+        net.forward(net.impl, fv, x, level, other, B);
+        net.backward(net.impl, g2, ones, 0);
+        const float w2 = 1.5f;
+        const cdrl_cond composed = {.n = 2, .label = {label, other}, .w = {w, w2}};
+        cdrl_guided_grad(&net, gg, ft, dt, x, level, &composed, scale, B);
+        worst = 0, size = 0;
+        for (size_t k = 0; k < B * D; k++) {
+            const double a0 = 1.0 - (1.0 + (double)w) - (1.0 + (double)w2);
+            const double want = (double)scale * ((1.0 + (double)w) * (double)gc[k] +
+                                                 (1.0 + (double)w2) * (double)g2[k] +
+                                                 a0 * (double)g0[k]);
+            worst = fmax(worst, fabs((double)gg[k] - want));
+            size = fmax(size, fabs(want));
+        }
+        CHECK(worst <= 1e-5 * size && size > 0, "composed gradient: max err %.3g of max %.3g",
+              worst, size);
+        CHECK(cdrl_cond_null_weight(&composed) == 1.0f - (1.0f + w) - (1.0f + w2) &&
+                  cdrl_cond_null_weight(&guided) == -w && cdrl_cond_null_weight(&plain) == 0.0f,
+              "the weight of f(null): 1 - sum (1 + w_i), -w for guidance, 0 for plain labels");
+        cdrl_free(g2);
         cdrl_free(gg);
         cdrl_free(gc);
         cdrl_free(g0);

@@ -427,9 +427,11 @@ static void run_case(const char *name) {
         cdrl_chain_params cp = {.n_langevin = K,
                                 .n_langevin_ref = K,
                                 .tweedie = 1,
-                                .label =
-                                    cond ? fixture_i32(fx, KEY("%s.label", tag), (size_t)B) : NULL,
-                                .guidance = cases[c].w,
+                                .cond = {.n = cond,
+                                         .label = {cond ? fixture_i32(fx, KEY("%s.label", tag),
+                                                                      (size_t)B)
+                                                        : NULL},
+                                         .w = {cases[c].w}},
                                 .trace = trace_fn,
                                 .trace_user = &lt};
         // Call i (K + 1) + k is iterate k of pair T - i; the fixture holds iterates 0..K-1 of

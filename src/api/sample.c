@@ -1,12 +1,20 @@
 // Public models, sampling (api/model.h): the chain from noise down to the data level with the
-// EMA weights (or the trained ones), class labels and guidance; each pair's energy and
-// log-density with their gradients.
+// EMA weights (or the trained ones), class labels, guidance, composition and inpainting
+// (cdrl_sample_params); each pair's energy and log-density with their gradients.
 #include <math.h>
+#include <string.h>
 
 #include "api/model.h"
 #include "core/core.h"
 #include "ops/ops.h"
 #include "sampler/chain.h"
+
+void cdrl_sample_params_init(cdrl_sample_params *p, const cdrl_model *m) {
+    memset(p, 0, sizeof *p);
+    p->n_langevin = m ? m->cfg.n_langevin : 15;
+    p->use_ema = 1;
+    p->seed = 1;
+}
 
 cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, int n_langevin,
                               int use_ema, uint64_t seed) {
@@ -16,43 +24,89 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, const int *label,
                                    float guidance, int n, int n_langevin, int use_ema,
                                    uint64_t seed) {
-    if (n_langevin < 0)
-        return cdrl_fail(
-            CDRL_STATUS_INVALID,
-            "sample: Langevin steps must be >= 0 (0: the initializer's proposals alone)");
-    if (!m->cfg.n_classes) label = NULL;
+    cdrl_sample_params p;
+    cdrl_sample_params_init(&p, m);
+    p.n_langevin = n_langevin, p.use_ema = use_ema, p.seed = seed, p.levels = levels;
+    if (m->cfg.n_classes && label) p.n_terms = 1, p.label[0] = label, p.weight[0] = guidance;
     if (!(guidance >= 0.0f && guidance <= 1000.0f))
         return cdrl_fail(CDRL_STATUS_INVALID, "sample: guidance weight %g out of range (0..1000)",
                          (double)guidance);
-    for (int i = 0; label && i < n; i++)
-        if (label[i] < 0 || label[i] > m->cfg.n_classes)
+    return cdrl_model_sample_with(m, out, n, &p);
+}
+
+static cdrl_status check_params(const cdrl_model *m, const cdrl_sample_params *p, int n) {
+    if (n < 0) return cdrl_fail(CDRL_STATUS_INVALID, "sample: %d samples asked for", n);
+    if (p->n_langevin < 0)
+        return cdrl_fail(
+            CDRL_STATUS_INVALID,
+            "sample: Langevin steps must be >= 0 (0: the initializer's proposals alone)");
+    if (p->n_terms < 0 || p->n_terms > CDRL_SAMPLE_MAX_TERMS)
+        return cdrl_fail(CDRL_STATUS_INVALID, "sample: %d conditioning terms (0..%d)", p->n_terms,
+                         CDRL_SAMPLE_MAX_TERMS);
+    if (p->n_terms && !m->cfg.n_classes)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "sample: labels given to an unconditional model (trained without "
+                         "classes)");
+    for (int t = 0; t < p->n_terms; t++) {
+        if (!p->label[t])
+            return cdrl_fail(CDRL_STATUS_INVALID, "sample: term %d has no labels", t + 1);
+        if (!(p->weight[t] >= 0.0f && p->weight[t] <= 1000.0f))
             return cdrl_fail(CDRL_STATUS_INVALID,
-                             "sample: label %d of sample %d outside 0..%d (0 = no class)", label[i],
-                             i, m->cfg.n_classes);
+                             "sample: weight %g of term %d out of range (0..1000)",
+                             (double)p->weight[t], t + 1);
+        for (int i = 0; i < n; i++)
+            if (p->label[t][i] < 0 || p->label[t][i] > m->cfg.n_classes)
+                return cdrl_fail(CDRL_STATUS_INVALID,
+                                 "sample: label %d of sample %d outside 0..%d (0 = no class)",
+                                 p->label[t][i], i, m->cfg.n_classes);
+    }
+    if (!p->known != !p->mask)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "sample: inpainting needs both the known values and the mask");
+    const size_t nd = (size_t)n * (size_t)m->cfg.dim;
+    for (size_t i = 0; p->mask && i < nd; i++)
+        if (p->mask[i] != 0.0f && !isfinite(p->known[i]))
+            return cdrl_fail(CDRL_STATUS_INVALID,
+                             "sample: known value %zu of sample %zu is not finite",
+                             i % (size_t)m->cfg.dim, i / (size_t)m->cfg.dim);
+    return CDRL_OK;
+}
+
+cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_sample_params *p) {
+    cdrl_sample_params def;
+    if (!p) cdrl_sample_params_init(&def, m), p = &def;
+    cdrl_status st = check_params(m, p, n);
+    if (st != CDRL_OK) return st;
     const int D = m->cfg.dim, T = m->cfg.n_levels;
     cdrl_rng rng;
-    cdrl_rng_init(&rng, seed, 2);
-    cdrl_chain_params cp = {.n_langevin = n_langevin,
+    cdrl_rng_init(&rng, p->seed, 2);
+    cdrl_chain_params cp = {.n_langevin = p->n_langevin,
                             .n_langevin_ref = cdrl_model_ref_steps(&m->cfg),
-                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE && n_langevin > 0,
-                            .guidance = guidance,
+                            .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE && p->n_langevin > 0,
+                            .cond = {.n = p->n_terms},
                             .clip_data = m->cfg.langevin_clip,
                             .bf16 = m->cfg.langevin_bf16};
+    for (int t = 0; t < p->n_terms; t++)
+        cp.cond.w[t] = p->weight[t];
     const int CH = m->chunk;
-    cdrl_model_use_ema(m, use_ema);
-    cdrl_status st = CDRL_OK;
+    cdrl_model_use_ema(m, p->use_ema);
     const size_t mark = cdrl_arena_mark(&m->scratch);
-    float *lv = levels ? cdrl_arena_floats(&m->scratch, (size_t)T * (size_t)CH * (size_t)D) : NULL;
+    float *lv =
+        p->levels ? cdrl_arena_floats(&m->scratch, (size_t)T * (size_t)CH * (size_t)D) : NULL;
     for (int s0 = 0; s0 < n && st == CDRL_OK; s0 += CH) {
         const int b = n - s0 < CH ? n - s0 : CH;
-        float *x = out + (size_t)s0 * (size_t)D;
+        const size_t off = (size_t)s0 * (size_t)D;
+        float *x = out + off;
         cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
-        cp.label = label ? label + s0 : NULL;
+        for (int t = 0; t < p->n_terms; t++)
+            cp.cond.label[t] = p->label[t] + s0;
+        cp.known = p->known ? p->known + off : NULL;
+        cp.mask = p->mask ? p->mask + off : NULL;
         st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, NULL, &rng,
                             &m->scratch);
-        if (levels && st == CDRL_OK)
+        if (p->levels && st == CDRL_OK)
             for (int t = 0; t < T; t++)
-                cdrl_copy(levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,
+                cdrl_copy(p->levels + ((size_t)t * (size_t)n + (size_t)s0) * (size_t)D,
                           lv + (size_t)t * (size_t)b * (size_t)D, (size_t)b * (size_t)D);
     }
     cdrl_arena_release(&m->scratch, mark);

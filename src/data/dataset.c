@@ -1,5 +1,6 @@
 // Public data sources (cdrl_dataset_*): 2-D generators and point files, and image sets
-// (data/images.h) with an optional ":padN" suffix on the spec for zero padding.
+// (data/images.h) with optional ":padN" (zero padding) and ":withoutK" (a class left out)
+// suffixes on the spec.
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,22 +16,38 @@ static int is_image_spec(const char *spec) {
     return 0;
 }
 
-// Splits a trailing ":padN" off spec into base (a copy) and *pad; 0 when there is none.
-static cdrl_status split_pad(const char *spec, char **base, int *pad) {
-    *pad = 0;
+// Reads a trailing ":<key>N" (N decimal digits) off the first *n bytes of spec: shortens *n to
+// drop it and returns N, or -1 when spec does not end that way.
+static long take_suffix(const char *spec, size_t *n, const char *key) {
+    const size_t kl = strlen(key);
+    size_t i = *n;
+    while (i > 0 && isdigit((unsigned char)spec[i - 1]))
+        i--;
+    if (i == *n || *n - i > 9 || i < kl + 1 || spec[i - kl - 1] != ':' ||
+        strncmp(spec + i - kl, key, kl))
+        return -1;
+    *n = i - kl - 1;
+    return strtol(spec + i, NULL, 10);
+}
+
+// Splits the trailing options ":padN" (N pixels of -1 around every image) and ":withoutK"
+// (class K left out), in either order, off spec into base (a copy) and p.
+static cdrl_status split_options(const char *spec, char **base, cdrl_images_params *p) {
     size_t n = strlen(spec);
-    const char *colon = strrchr(spec, ':');
-    if (colon && strncmp(colon, ":pad", 4) == 0 && colon[4]) {
-        const char *q = colon + 4;
-        while (*q && isdigit((unsigned char)*q))
-            q++;
-        if (*q == '\0') {
-            long v = strtol(colon + 4, NULL, 10);
+    for (int again = 1; again;) {
+        again = 0;
+        long v;
+        if ((v = take_suffix(spec, &n, "pad")) >= 0) {
             if (v > 1024)
                 return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': padding %ld out of range",
                                  spec, v);
-            *pad = (int)v;
-            n = (size_t)(colon - spec);
+            p->pad = (int)v, again = 1;
+        }
+        if ((v = take_suffix(spec, &n, "without")) >= 0) {
+            if (v > 999)
+                return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': class %ld out of range",
+                                 spec, v);
+            p->without = (int)v, again = 1;
         }
     }
     *base = cdrl_malloc(n + 1);
@@ -50,7 +67,7 @@ cdrl_status cdrl_dataset_open(cdrl_dataset **out, const char *spec) {
         char *base = NULL;
         cdrl_images_params p;
         cdrl_images_params_init(&p);
-        st = split_pad(spec, &base, &p.pad);
+        st = split_options(spec, &base, &p);
         if (st == CDRL_OK) st = cdrl_images_load(&d->img, base, &p);
         cdrl_free(base);
     } else {

@@ -41,6 +41,26 @@ static char *str_dup(const char *s) {
 void cdrl_images_params_init(cdrl_images_params *p) {
     p->pad = 0;
     p->test = 0;
+    p->without = -1;
+}
+
+// Leaves out the images of class k (the set keeps its K classes and their names).
+static cdrl_status drop_class(cdrl_images *s, int k, const char *spec) {
+    if (k >= s->n_classes)
+        return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": no class %d to leave out (0..%d)",
+                         spec, k, s->n_classes - 1);
+    const size_t D = cdrl_images_dim(s);
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->labels[i] == k) continue;
+        if (kept != i) memmove(s->x + kept * D, s->x + i * D, D * sizeof(float));
+        s->labels[kept++] = s->labels[i];
+    }
+    if (kept == 0)
+        return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": no image left without class %d",
+                         spec, k);
+    s->n = kept;
+    return CDRL_OK;
 }
 
 void cdrl_images_deinit(cdrl_images *s) {
@@ -600,6 +620,7 @@ cdrl_status cdrl_images_load(cdrl_images *s, const char *spec, const cdrl_images
         st = load_cifar(s, dir, test, p->pad);
     else
         st = load_folder(s, dir, p->pad);
+    if (st == CDRL_OK && p->without >= 0) st = drop_class(s, p->without, spec);
     if (st == CDRL_OK && !(s->spec = str_dup(spec)))
         st = cdrl_fail(CDRL_STATUS_NOMEM, "images: out of memory");
     if (st != CDRL_OK) cdrl_images_deinit(s);

@@ -29,9 +29,12 @@ typedef struct cdrl_images {
 typedef struct cdrl_images_params {
     int pad;  // pixels of -1 (black) added on each side: 2 turns 28x28 into 32x32. Default 0
     int test; // 1: the test split (t10k-*, test_batch.bin); a ":test" spec suffix does the same
+    int without; // a class 0..K-1 whose images are left out (the set keeps its K classes, so
+                 // that a model trained on it meets that class only as out-of-distribution
+                 // data); -1: none. Default -1
 } cdrl_images_params;
 
-// Defaults: no padding, the train split.
+// Defaults: no padding, the train split, every class.
 void cdrl_images_params_init(cdrl_images_params *p);
 
 // Loads the set named by spec into *s:

@@ -63,6 +63,8 @@ typedef struct cdrl_backend {
     cdrl_rows_divide_fn *rows_divide;
     cdrl_guidance_mix_fn *guidance_mix;
     cdrl_tweedie_step_fn *tweedie_step;
+    cdrl_axpy_fn *axpy;
+    cdrl_masked_set_fn *masked_set;
     cdrl_langevin_update_fn *langevin_update;
     cdrl_init_loss_fn *init_loss;
     cdrl_all_finite_fn *all_finite;

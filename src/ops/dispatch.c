@@ -284,6 +284,12 @@ void cdrl_guidance_mix(float *y, const float *y_uncond, float w, size_t n) {
 void cdrl_tweedie_step(float *x, const float *grad, float c, float inv_sg, size_t n) {
     FORWARD(tweedie_step(x, grad, c, inv_sg, n), "tweedie_step", "", "", 0.0);
 }
+void cdrl_axpy(float *y, float a, const float *x, size_t n) {
+    FORWARD(axpy(y, a, x, n), "axpy", "", "", 0.0);
+}
+void cdrl_masked_set(float *y, const float *v, const float *mask, size_t n) {
+    FORWARD(masked_set(y, v, mask, n), "masked_set", "", "", 0.0);
+}
 int cdrl_langevin_update(float *y, const float *grad, const float *anchor, const float *z,
                          const float *tether, const float *noise_std, const int *clamp, float bound,
                          float chain_bound, int B, int D) {

@@ -239,6 +239,12 @@ cdrl_guidance_mix_fn cdrl_guidance_mix;
 // The Tweedie denoising step: x = (x + c grad) * inv_sg.
 typedef void cdrl_tweedie_step_fn(float *x, const float *grad, float c, float inv_sg, size_t n);
 cdrl_tweedie_step_fn cdrl_tweedie_step;
+// y (n) += a * x (the terms of a composed initializer mean, method.md §8)
+typedef void cdrl_axpy_fn(float *y, float a, const float *x, size_t n);
+cdrl_axpy_fn cdrl_axpy;
+// Inpainting: y[i] = v[i] where mask[i] != 0, y[i] unchanged elsewhere (bit-exact copies).
+typedef void cdrl_masked_set_fn(float *y, const float *v, const float *mask, size_t n);
+cdrl_masked_set_fn cdrl_masked_set;
 // One Langevin update of y (B, D) (method.md §2.1, drift already scaled into grad):
 // y += grad - tether[n] (y - anchor) + noise_std[n] z, then rows with clamp[n] != 0 clamped
 // to [-bound, bound]. clamp may be NULL. Returns 1 when every value is within

@@ -5,8 +5,43 @@
 
 size_t cdrl_chain_scratch_size(int B, int dim) {
     size_t nd = (size_t)B * (size_t)dim;
-    return 6 * cdrl_arena_floats_size((size_t)B) + 3 * cdrl_arena_floats_size(nd) +
+    return 8 * cdrl_arena_floats_size((size_t)B) + 4 * cdrl_arena_floats_size(nd) +
            cdrl_langevin_scratch_size(B, dim);
+}
+
+// obs (B, D) = a known + b eps with eps fresh standard normal draws (in eps) and every row's
+// coefficients a, b (rows_a, rows_b: scratch).
+static void observed(float *obs, float *rows_a, float *rows_b, float *eps, const float *known,
+                     float a, float b, int B, int D, cdrl_rng *rng) {
+    for (int n = 0; n < B; n++)
+        rows_a[n] = a, rows_b[n] = b;
+    cdrl_rng_normal(rng, eps, (size_t)B * (size_t)D);
+    cdrl_rows_axpby(obs, rows_a, known, rows_b, eps, B, D);
+}
+
+// The initializer's mean under the conditioning c: y = sum_i (1 + w_i) mu(x, c_i) + a_null
+// mu(x, null); tmp (B, D) is scratch. One term keeps the guidance form (1 + w) mu(c) - w mu(0).
+static void init_mean(const cdrl_net *init, float *y, float *tmp, const float *x,
+                      const int *level, const cdrl_cond *c, float a_null, int B) {
+    const size_t nd = (size_t)B * (size_t)init->dim;
+    init->forward(init->impl, y, x, level, c->n ? c->label[0] : NULL, B);
+    if (c->n == 1) {
+        if (c->w[0] != 0.0f) { // mu_w = (1 + w) mu(x, c) - w mu(x, 0)
+            init->forward(init->impl, tmp, x, level, NULL, B);
+            cdrl_guidance_mix(y, tmp, c->w[0], nd);
+        }
+        return;
+    }
+    if (c->n == 0) return;
+    cdrl_scale(y, y, 1.0f + c->w[0], nd);
+    for (int i = 1; i < c->n; i++) {
+        init->forward(init->impl, tmp, x, level, c->label[i], B);
+        cdrl_axpy(y, 1.0f + c->w[i], tmp, nd);
+    }
+    if (a_null != 0.0f) {
+        init->forward(init->impl, tmp, x, level, NULL, B);
+        cdrl_axpy(y, a_null, tmp, nd);
+    }
 }
 
 cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, float *levels,
@@ -24,6 +59,10 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     float *y = cdrl_arena_floats(scratch, nd);
     float *xi = cdrl_arena_floats(scratch, nd);
     float *grad = cdrl_arena_floats(scratch, nd);
+    // Inpainting: the observed values at each level, a_j known + b_j eps (forward noising).
+    float *obs = cp->mask ? cdrl_arena_floats(scratch, nd) : NULL;
+    float *obs_a = cp->mask ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
+    float *obs_b = cp->mask ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
     float tau[CDRL_MAX_LEVELS + 1];
     for (int l = 0; l <= T; l++)
         tau[l] = (float)s->tau[l];
@@ -32,14 +71,20 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     cdrl_langevin_params lp = {
         .n_steps = cp->n_langevin,
         .step_mul = cp->n_langevin > 0 ? (float)cp->n_langevin_ref / (float)cp->n_langevin : 1.0f,
-        .label = cp->label,
-        .guidance = cp->guidance,
+        .cond = cp->cond,
+        .known = obs,
+        .mask = cp->mask,
         .clip_data = cp->clip_data,
         .bf16 = cp->bf16,
         .trace = cp->trace,
         .trace_user = cp->trace_user};
-    const int guided = cp->label && cp->guidance != 0.0f;
-    const float w = cp->guidance;
+    const cdrl_cond *c = &cp->cond;
+    const float a_null = cdrl_cond_null_weight(c);
+    if (cp->mask) { // x_T's observed values: sqrt(g_T) known + sqrt(1 - g_T) eps
+        observed(obs, obs_a, obs_b, xi, cp->known, (float)s->sqrt_g[T], (float)s->sqrt_1mg[T], B,
+                 D, rng);
+        cdrl_masked_set(x, obs, cp->mask, nd);
+    }
     cdrl_status st = CDRL_OK;
     for (int j = T; j >= 1 && st == CDRL_OK; j--) {
         const float sd = (float)s->init_std[j], sk = (float)sqrt(s->kappa[j]);
@@ -48,17 +93,18 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
             row_a[n] = sd;
             row_b[n] = sk + 1e-8f;
         }
-        init->forward(init->impl, y, x, level, cp->label, B);
-        if (guided) { // mu_w = (1 + w) mu(x, c) - w mu(x, 0)
-            init->forward(init->impl, grad, x, level, NULL, B);
-            cdrl_guidance_mix(y, grad, w, nd);
-        }
+        init_mean(init, y, grad, x, level, c, a_null, B);
         const float *z = xi;
         if (noise && noise->xi_init)
             z = noise->xi_init + (size_t)(j - 1) * nd;
         else
             cdrl_rng_normal(rng, xi, nd);
         cdrl_rows_add_scaled(y, y, row_a, z, B, D); // y += sd z
+        if (cp->mask) { // y = sqrt(kappa_j) x_{j-1}: observed sqrt(kappa_j) (sqrt(g_{j-1}) ..)
+            observed(obs, obs_a, obs_b, xi, cp->known, sk * (float)s->sqrt_g[j - 1],
+                     sk * (float)s->sqrt_1mg[j - 1], B, D, rng);
+            cdrl_masked_set(y, obs, cp->mask, nd);
+        }
         const float *zl = noise && noise->xi_langevin
                               ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
                               : NULL;
@@ -75,13 +121,14 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
         for (int n = 0; n < B; n++)
             level[n] = 0;
         cdrl_scale(y, x, sk, nd);
-        cdrl_guided_grad(ebm, grad, f, df, y, level, cp->label, w, (float)(1.0 / D_), B);
+        cdrl_guided_grad(ebm, grad, f, df, y, level, c, (float)(1.0 / D_), B);
         const float noise0 = (float)(1.0 - s->g[0]), inv_sg = (float)(1.0 / s->sqrt_g[0]);
         cdrl_tweedie_step(x, grad, noise0 * sk, inv_sg, nd);
         if (!cdrl_all_finite(x, nd))
             st =
                 cdrl_fail(CDRL_STATUS_DIVERGED, "sampling: the final denoising step is not finite");
     }
+    if (st == CDRL_OK && cp->mask) cdrl_masked_set(x, cp->known, cp->mask, nd);
     cdrl_arena_release(scratch, mark);
     return st;
 }

@@ -13,8 +13,11 @@ typedef struct cdrl_chain_params {
     int n_langevin_ref; // K_ref the step size is set for (the training K, or the config's
                         // langevin_ref_steps): multiplier K_ref / K, method.md §2.3
     int tweedie;        // 1 for images: the final denoising step
-    const int *label;   // (B) class labels for conditional networks (0 = null), or NULL
-    float guidance;     // w: both networks guided as in method.md §7; 0 for none
+    cdrl_cond cond;     // both networks' conditioning (langevin.h); {0}: unconditional
+    // Inpainting (method.md §8): where mask (B, dim) is non-zero the data-level values known
+    // (B, dim) are observed; every level keeps them at their forward-noised value (one draw per
+    // level) and the output holds them exactly. NULL: none.
+    const float *known, *mask;
     int clip_data;      // Langevin's clip_data (langevin.h): the config's langevin_clip
     int bf16;           // Langevin's bf16 (langevin.h): the config's langevin_bf16
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees
@@ -30,7 +33,8 @@ typedef struct cdrl_chain_noise {
     const float *xi_langevin; // (T, K, B, dim), likewise
 } cdrl_chain_noise;
 
-// x (B, dim): on entry x_T (standard normal noise, e.g. from rng), on exit the samples.
+// x (B, dim): on entry x_T (standard normal noise, e.g. from rng; with inpainting the chain
+// sets the observed values of it), on exit the samples.
 // levels, when not NULL, receives x_{j-1} after each pair: (T, B, dim), pair T first.
 // Prepares both networks (eval mode) on the schedule's tau table. Noise comes from noise
 // (may be NULL) or rng.

@@ -4,19 +4,32 @@
 #include <math.h>
 #include <string.h>
 
-void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
-                      const int *level, const int *label, float w, float scale, int B) {
-    const int guided = label && w != 0.0f;
-    cdrl_zero(grad, (size_t)B * (size_t)ebm->dim);
+float cdrl_cond_null_weight(const cdrl_cond *c) {
+    if (c->n == 0) return 1.0f;
+    if (c->n == 1) return -c->w[0]; // exactly 0 for plain labels
+    float a = 1.0f;
+    for (int i = 0; i < c->n; i++)
+        a -= 1.0f + c->w[i];
+    return a;
+}
+
+// grad += a * scale * d/dy f(y, level, label)
+static void add_term(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
+                     const int *level, const int *label, float a, int B) {
     for (int n = 0; n < B; n++) // per-sample scalars: host memory
-        df[n] = guided ? scale * (1.0f + w) : scale;
+        df[n] = a;
     ebm->forward(ebm->impl, f, y, level, label, B);
     ebm->backward(ebm->impl, grad, df, 0);
-    if (!guided) return;
-    for (int n = 0; n < B; n++)
-        df[n] = -scale * w;
-    ebm->forward(ebm->impl, f, y, level, NULL, B);
-    ebm->backward(ebm->impl, grad, df, 0);
+}
+
+void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
+                      const int *level, const cdrl_cond *c, float scale, int B) {
+    CDRL_ASSERT(c->n >= 0 && c->n <= CDRL_SAMPLE_MAX_TERMS);
+    cdrl_zero(grad, (size_t)B * (size_t)ebm->dim);
+    for (int i = 0; i < c->n; i++)
+        add_term(ebm, grad, f, df, y, level, c->label[i], scale * (1.0f + c->w[i]), B);
+    const float a0 = cdrl_cond_null_weight(c);
+    if (a0 != 0.0f) add_term(ebm, grad, f, df, y, level, NULL, scale * a0, B);
 }
 
 size_t cdrl_langevin_scratch_size(int B, int dim) {
@@ -53,7 +66,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
     const int precision = cdrl_set_precision(lp->bf16 ? CDRL_PRECISION_BF16 : CDRL_PRECISION_F32);
     for (int k = 0; k < lp->n_steps; k++) {
         // drift 0.5 m grad f: the step size cancels (method.md §2.1)
-        cdrl_guided_grad(ebm, grad, f, df, y, level, lp->label, lp->guidance, 0.5f * m, B);
+        cdrl_guided_grad(ebm, grad, f, df, y, level, &lp->cond, 0.5f * m, B);
         const float *z = noise ? noise + (size_t)k * nd : xi;
         if (!noise) cdrl_rng_normal(rng, xi, nd);
         const int in_range = cdrl_langevin_update(y, grad, anchor, z, tether, noise_std, clamp,
@@ -78,6 +91,7 @@ cdrl_status cdrl_langevin_run(const cdrl_net *ebm, float *y, const float *anchor
                     k + 1, lp->n_steps, (double)CDRL_CHAIN_BOUND);
             break;
         }
+        if (lp->mask) cdrl_masked_set(y, lp->known, lp->mask, nd);
         if (lp->trace) lp->trace(lp->trace_user, k + 1, y);
     }
     cdrl_set_precision(precision);

@@ -14,11 +14,34 @@
 #include "models/net.h"
 #include "ops/ops.h"
 
+// The conditioning of a conditional model's networks (method.md §7, §8): n terms, term i
+// the labels c_i (B) and the weight w_i, combine the energies as
+//   f = f(null) + sum_i (1 + w_i) [f(c_i) - f(null)]
+// and the initializer's means alike. n = 0: f(null), i.e. the unconditional energy; one term
+// with w = 0: f(c); one term with w > 0: classifier-free guidance (1 + w) f(c) - w f(null);
+// several terms: the composition of their concepts.
+typedef struct cdrl_cond {
+    int n;
+    const int *label[CDRL_SAMPLE_MAX_TERMS]; // (B) labels 1..K, 0 = null
+    float w[CDRL_SAMPLE_MAX_TERMS];
+} cdrl_cond;
+
+// The conditioning of a plain labelled pass: one term of weight 0, or none without labels.
+static inline cdrl_cond cdrl_cond_labels(const int *label) {
+    cdrl_cond c = {.n = label != NULL, .label = {label}};
+    return c;
+}
+
+// The coefficient of f(null) in the combination: 1 - sum_i (1 + w_i) (0 with one term of w = 0).
+float cdrl_cond_null_weight(const cdrl_cond *c);
+
 typedef struct cdrl_langevin_params {
-    int n_steps;      // K
-    float step_mul;   // m = sz_mul^2 of the official code: 1, or K_train / K
-    const int *label; // (B) class labels of a conditional EBM (0 = null), or NULL
-    float guidance;   // w of classifier-free guidance (method.md §7); 0: plain f
+    int n_steps;    // K
+    float step_mul; // m = sz_mul^2 of the official code: 1, or K_train / K
+    cdrl_cond cond; // the EBM's conditioning; {0}: unconditional
+    // Inpainting (method.md §8): after every step y takes the values of known (B, dim) where
+    // mask (B, dim) is non-zero; NULL: none.
+    const float *known, *mask;
     int clip_data;    // 1: the iterates of pair j = 1, whose cleaner level is the data (images,
                       // in [-1, 1]), are clamped to +-sqrt(kappa_1) after every step; 0: off
     int bf16;         // 1: the EBM's passes here run their convolution products with bfloat16
@@ -31,10 +54,10 @@ typedef struct cdrl_langevin_params {
     void *trace_user;
 } cdrl_langevin_params;
 
-// grad (B, dim) = scale * d/dy f_w(y), f_w = (1 + w) f(y, level, label) - w f(y, level, 0)
-// (method.md §7), or f itself when w = 0 or label is NULL. f and df (B) are scratch.
+// grad (B, dim) = scale * d/dy f_c(y), f_c the combination of the conditioning c (cdrl_cond).
+// f and df (B) are scratch.
 void cdrl_guided_grad(const cdrl_net *ebm, float *grad, float *f, float *df, const float *y,
-                      const int *level, const int *label, float w, float scale, int B);
+                      const int *level, const cdrl_cond *c, float scale, int B);
 
 // The ebm must be prepared (cdrl_net.prepare, eval mode) on the schedule's tau table, so that
 // level l is lambda_l. y (B, dim) is updated in place; anchor (B, dim) is x_j; pair (B) holds

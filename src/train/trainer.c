@@ -159,7 +159,7 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
                                .step_mul = t->tp.step_mul,
                                .clip_data = t->tp.langevin_clip,
                                .bf16 = t->tp.langevin_bf16,
-                               .label = label,
+                               .cond = cdrl_cond_labels(label),
                                .trace = t->langevin_trace,
                                .trace_user = t->langevin_trace_user};
     cdrl_status st =

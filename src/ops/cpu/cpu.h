@@ -52,6 +52,8 @@ cdrl_rows_add_scaled_fn cdrl_cpu_rows_add_scaled;
 cdrl_rows_divide_fn cdrl_cpu_rows_divide;
 cdrl_guidance_mix_fn cdrl_cpu_guidance_mix;
 cdrl_tweedie_step_fn cdrl_cpu_tweedie_step;
+cdrl_axpy_fn cdrl_cpu_axpy;
+cdrl_masked_set_fn cdrl_cpu_masked_set;
 cdrl_langevin_update_fn cdrl_cpu_langevin_update;
 cdrl_init_loss_fn cdrl_cpu_init_loss;
 cdrl_all_finite_fn cdrl_cpu_all_finite;

@@ -159,6 +159,20 @@ void cdrl_cpu_tweedie_step(float *x, const float *grad, float c, float inv_sg, s
         x[i] = (x[i] + c * grad[i]) * inv_sg;
 }
 
+void cdrl_cpu_axpy(float *y, float a, const float *x, size_t n) {
+    const long long nn = (long long)n;
+#pragma omp parallel for schedule(static) if (n >= GLUE_PAR_MIN)
+    for (long long i = 0; i < nn; i++)
+        y[i] += a * x[i];
+}
+
+void cdrl_cpu_masked_set(float *y, const float *v, const float *mask, size_t n) {
+    const long long nn = (long long)n;
+#pragma omp parallel for schedule(static) if (n >= GLUE_PAR_MIN)
+    for (long long i = 0; i < nn; i++)
+        y[i] = mask[i] != 0.0f ? v[i] : y[i];
+}
+
 int cdrl_cpu_langevin_update(float *y, const float *grad, const float *anchor, const float *z,
                              const float *tether, const float *noise_std, const int *clamp,
                              float bound, float chain_bound, int B, int D) {

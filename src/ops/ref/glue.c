@@ -81,6 +81,16 @@ void cdrl_ref_tweedie_step(float *x, const float *grad, float c, float inv_sg, s
         x[i] = (x[i] + c * grad[i]) * inv_sg;
 }
 
+void cdrl_ref_axpy(float *y, float a, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+void cdrl_ref_masked_set(float *y, const float *v, const float *mask, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (mask[i] != 0.0f) y[i] = v[i];
+}
+
 // y += grad - tether (y - anchor) + noise_std z, row by row; the range test (written so that
 // NaN fails it) comes before the clamp of clamped rows, which would turn a NaN into -bound.
 int cdrl_ref_langevin_update(float *y, const float *grad, const float *anchor, const float *z,

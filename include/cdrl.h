@@ -196,6 +196,10 @@ void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]);
 // replacement, no flips), or the points of a file in order (files; n at most their count, see
 // cdrl_dataset_size).
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream);
+// log p(x, y) of a 2-D generator's density where it is known in closed form (checkerboard,
+// 8gaussians, 25gaussians, rings; -INFINITY off checkerboard's support); NaN for the other
+// sources and for images.
+double cdrl_dataset_log_density(const cdrl_dataset *d, double x, double y);
 // K, the number of classes of an image set (labels 0..K-1; a conditional model calls them
 // 1..K); 0 for 2-D sources and unlabelled images.
 int cdrl_dataset_classes(const cdrl_dataset *d);
@@ -380,6 +384,14 @@ double cdrl_eval_median_distance(const float *x, int n, int dim);
 // every mean over all pairs including i = i'. Double accumulation over fixed blocks of rows,
 // so the value is the same for any thread count. h > 0, nx, ny >= 1.
 double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, double h);
+
+// Out-of-distribution figures of scores that are higher for in-distribution inputs (the EBM's
+// f at a level, `cdrl ood`): auroc = P(in > other) + P(in = other) / 2 over all pairs (ties
+// count one half); fpr95 = the share of the other scores >= t, t the in-distribution score of
+// rank floor(0.05 n_in) in ascending order (so at least 95% of them are >= t). Either output
+// may be NULL. CDRL_STATUS_INVALID for an empty set or a NaN score; NOMEM.
+cdrl_status cdrl_eval_ood(double *auroc, double *fpr95, const float *in, int n_in,
+                          const float *out, int n_out);
 
 // ---------------------------------------------------------------------------------------
 // The image yardstick (docs/yardstick.md): a small CNN classifier trained on a labelled image

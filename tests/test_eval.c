@@ -366,8 +366,66 @@ static void test_model_nll(void) {
     cdrl_model_free(m);
 }
 
+// AUROC and FPR at 95% TPR against their definitions by double loops: every pair counted
+// (ties one half), and the threshold searched over every in-distribution score.
+static void ood_brute(const float *in, int ni, const float *out, int no, double *auroc,
+                      double *fpr) {
+    double w = 0;
+    for (int i = 0; i < ni; i++)
+        for (int j = 0; j < no; j++)
+            w += in[i] > out[j] ? 1.0 : in[i] == out[j] ? 0.5 : 0.0;
+    *auroc = w / ((double)ni * no);
+    // the largest threshold t (an in score) with at least 95% of the in scores >= t
+    float best = -INFINITY;
+    for (int i = 0; i < ni; i++) {
+        int pass = 0;
+        for (int k = 0; k < ni; k++)
+            pass += in[k] >= in[i];
+        if (pass >= 0.95 * ni && in[i] > best) best = in[i];
+    }
+    int fp = 0;
+    for (int j = 0; j < no; j++)
+        fp += out[j] >= best;
+    *fpr = (double)fp / no;
+}
+
+static void test_ood(void) {
+    printf("ood\n");
+    float *in = gaussian(300, 5, 1.0f), *out = gaussian(211, 6, 0.0f);
+    for (int k = 0; k < 3; k++) {
+        // k = 1: values rounded to a coarse grid, so that many ties appear within and across
+        if (k == 1) {
+            for (int i = 0; i < 300; i++)
+                in[i] = roundf(in[i] * 2) / 2;
+            for (int i = 0; i < 211; i++)
+                out[i] = roundf(out[i] * 2) / 2;
+        }
+        const int ni = k == 2 ? 1 : 300, no = k == 2 ? 5 : 211; // tiny sets too
+        double a, f, wa, wf;
+        CHECK(cdrl_eval_ood(&a, &f, in, ni, out, no) == CDRL_OK, "ood figures");
+        ood_brute(in, ni, out, no, &wa, &wf);
+        CHECK(fabs(a - wa) <= 1e-12 && f == wf, "case %d: auroc %.6f fpr95 %.4f, direct %.6f %.4f",
+              k, a, f, wa, wf);
+        printf("  ok   case %d: auroc %.4f fpr95 %.4f as the double loops\n", k, a, f);
+    }
+    double a, f;
+    CHECK(cdrl_eval_ood(&a, &f, in, 300, in, 300) == CDRL_OK && a == 0.5,
+          "a set against itself: auroc 1/2 (%.6f)", a);
+    float lo[3] = {0, 1, 2}, hi[3] = {3, 4, 5};
+    CHECK(cdrl_eval_ood(&a, &f, hi, 3, lo, 3) == CDRL_OK && a == 1.0 && f == 0.0,
+          "separated sets: auroc 1, fpr95 0");
+    CHECK(cdrl_eval_ood(&a, &f, lo, 3, hi, 3) == CDRL_OK && a == 0.0 && f == 1.0,
+          "reversed sets: auroc 0, fpr95 1");
+    lo[1] = NAN;
+    CHECK(cdrl_eval_ood(&a, &f, hi, 3, lo, 3) == CDRL_STATUS_INVALID, "a NaN score is refused");
+    CHECK(cdrl_eval_ood(&a, &f, hi, 0, lo, 3) == CDRL_STATUS_INVALID, "an empty set is refused");
+    cdrl_free(in);
+    cdrl_free(out);
+}
+
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
+    test_ood();
     test_mmd();
     test_median();
     test_grid_gaussian();

@@ -163,6 +163,10 @@ int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const c
 int cli_save_image(const cdrl_config *c, const float *x, const char *path, const char *const *keys,
                    const char *const *vals, int n_text);
 
+// A PNG of the model's channels and size into x (in_ch, res, res) as v / 127.5 - 1; CLI_OK or
+// CLI_FAIL after one line naming the file.
+int cli_read_image(const cdrl_config *c, const char *path, float *x);
+
 // ---------------------------------------------------------------------------------------
 // The image yardstick (yardstick.c), shared by `cdrl eval` and `cdrl train --eval-every`
 
@@ -198,6 +202,12 @@ void cli_json_num(struct cJSON *o, const char *key, double v);
 // when it could not be written.
 int cli_json_line(FILE *f, struct cJSON *o);
 
+// n inputs of the model's shape from a set spec (sets.c: a data spec with @transforms,
+// uniform, off-support) into *x (n, dim), with their classes (-1 unknown) into *cls unless
+// cls is NULL; both malloc'd. CLI_OK, or the code after one line naming the set.
+int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, float **x,
+                 int **cls);
+
 // Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
 void cli_print_config(const cdrl_config *c, FILE *f);
 
@@ -208,5 +218,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_energy(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
+int cmd_ood(int argc, char **argv);
+int cmd_inpaint(int argc, char **argv);
 
 #endif // CDRL_CLI_CLI_H

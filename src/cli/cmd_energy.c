@@ -73,7 +73,7 @@ typedef struct energy_input {
 
 // PNG files, each (res, res) with the model's channel count, as (n, C, H, W) in [-1, 1].
 static int read_pngs(energy_input *in, const cdrl_config *c, const char **files, int n) {
-    const size_t D = (size_t)c->dim, HW = (size_t)c->res * (size_t)c->res;
+    const size_t D = (size_t)c->dim;
     in->x = malloc(sizeof(float) * D * (size_t)n);
     if (!in->x) return cli_die(CLI_FAIL, "out of memory for %d images", n);
     in->n = n;
@@ -81,23 +81,8 @@ static int read_pngs(energy_input *in, const cdrl_config *c, const char **files,
     in->shape[0] = n;
     in->shape[1] = c->in_ch;
     in->shape[2] = in->shape[3] = c->res;
-    for (int i = 0; i < n; i++) {
-        uint8_t *px = NULL;
-        int w = 0, h = 0, ch = 0;
-        if (cdrl_png_read(files[i], &px, &w, &h, &ch) != CDRL_OK)
-            return cli_fail(CLI_FAIL, "%s: cannot read the PNG", files[i]);
-        if (w != c->res || h != c->res || ch != c->in_ch) {
-            cdrl_free(px);
-            return cli_die(CLI_FAIL, "%s: %dx%d %s image, the model takes %dx%d %s (%d channel%s)",
-                           files[i], w, h, ch == 1 ? "grey" : "colour", c->res, c->res,
-                           c->in_ch == 1 ? "grey" : "colour", c->in_ch, c->in_ch == 1 ? "" : "s");
-        }
-        float *x = in->x + (size_t)i * D; // (C, H, W) from (H, W, C) bytes
-        for (int k = 0; k < ch; k++)
-            for (size_t p = 0; p < HW; p++)
-                x[(size_t)k * HW + p] = (float)px[p * (size_t)ch + (size_t)k] / 127.5f - 1.0f;
-        cdrl_free(px);
-    }
+    for (int i = 0; i < n; i++)
+        if (cli_read_image(c, files[i], in->x + (size_t)i * D) != CLI_OK) return CLI_FAIL;
     return CLI_OK;
 }
 

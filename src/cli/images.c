@@ -49,3 +49,22 @@ int cli_save_image(const cdrl_config *c, const float *x, const char *path, const
     free(px);
     return s == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the image", path);
 }
+
+int cli_read_image(const cdrl_config *c, const char *path, float *x) {
+    const size_t HW = (size_t)c->res * (size_t)c->res;
+    uint8_t *px = NULL;
+    int w = 0, h = 0, ch = 0;
+    if (cdrl_png_read(path, &px, &w, &h, &ch) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "%s: cannot read the PNG", path);
+    if (w != c->res || h != c->res || ch != c->in_ch) {
+        cdrl_free(px);
+        return cli_die(CLI_FAIL, "%s: %dx%d %s image, the model takes %dx%d %s (%d channel%s)", path,
+                       w, h, ch == 1 ? "grey" : "colour", c->res, c->res,
+                       c->in_ch == 1 ? "grey" : "colour", c->in_ch, c->in_ch == 1 ? "" : "s");
+    }
+    for (int k = 0; k < ch; k++) // (C, H, W) from (H, W, C) bytes
+        for (size_t p = 0; p < HW; p++)
+            x[(size_t)k * HW + p] = (float)px[p * (size_t)ch + (size_t)k] / 127.5f - 1.0f;
+    cdrl_free(px);
+    return CLI_OK;
+}

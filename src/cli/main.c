@@ -149,6 +149,8 @@ static void usage(FILE *out) {
             "  classifier  train the image yardstick's classifier and its reference statistics\n"
             "  info      a checkpoint's configuration, step and tensor table\n"
             "  energy    energies f(x) (and df/dx) of points or images at one level\n"
+            "  ood       out-of-distribution scores, AUROC and FPR@95 of one set against another\n"
+            "  inpaint   fills the masked pixels of images (or coordinates of points) by sampling\n"
             "  version   print the version (also --version)\n"
             "  help      this text\n"
             "\n"
@@ -192,6 +194,10 @@ int main(int argc, char **argv) {
         rc = cmd_energy(argc - 2, argv + 2);
     else if (strcmp(c, "classifier") == 0)
         rc = cmd_classifier(argc - 2, argv + 2);
+    else if (strcmp(c, "ood") == 0)
+        rc = cmd_ood(argc - 2, argv + 2);
+    else if (strcmp(c, "inpaint") == 0)
+        rc = cmd_inpaint(argc - 2, argv + 2);
     else {
         fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
         return CLI_USAGE;

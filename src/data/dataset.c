@@ -98,6 +98,10 @@ double cdrl_dataset_entropy(const cdrl_dataset *d) {
     return d->is_image ? (double)NAN : cdrl_toy2d_entropy(&d->toy);
 }
 
+double cdrl_dataset_log_density(const cdrl_dataset *d, double x, double y) {
+    return d->is_image ? (double)NAN : cdrl_toy2d_log_density(&d->toy, x, y);
+}
+
 void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]) {
     if (d->is_image) {
         box[0] = box[2] = -1.0f;

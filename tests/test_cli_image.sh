@@ -3,8 +3,10 @@
 # class sub-folders (made by the helper build/tests/test_energy) with the tiny-image preset:
 # unconditional and class-conditional training (checkpoint, metrics, sample grid and its
 # per-step copies), single PNGs through a %d pattern (count, size, grey), grids, the same bytes
-# for the same seed, --resume. Failures, one line each: an -o without %d, a class past K, a
-# --classes that is not the data's, image data under a 2-D preset. Not checked: what the
+# for the same seed, --resume; `cdrl ood` (a row per level, the scores files) and `cdrl
+# inpaint` (known values exact, the baselines, one file and a folder). Failures, one line
+# each: an -o without %d, a class past K, a --classes that is not the data's, image data under
+# a 2-D preset, bad ood sets, inpaint without a mask or with an unknown kind. Not checked: what the
 # samples look like (docs/tuning.md has the Fashion-MNIST run). Writes only under
 # $CLI_TEST_DIR/image.
 CDRL=${CDRL:-./cdrl}
@@ -78,6 +80,44 @@ run 0 "sample --class 2 -w 0.5" "$CDRL" sample -m "$T/c" -n 4 --class 2 -w 0.5 -
 run 0 "sample --class 1 -w 0.5" "$CDRL" sample -m "$T/c" -n 4 --class 1 -w 0.5 --grid "$T/c1.png" -t 1
 ! cmp -s "$T/c1.png" "$T/c2.png"
 ok $? "classes 1 and 2 give different samples"
+
+# ---------------------------------------------------------------------------------------
+# Out-of-distribution scores and inpainting
+run 0 "ood: the data against uniform noise" "$CDRL" ood -m "$T/c" --in "$DATA" --out uniform -n 3 \
+    --scores "$T/ood.csv" -t 1
+[ "$(grep -c '^EBM f, level' "$T/out")" -eq 6 ] && grep -q "level 1 \*" "$T/out"
+ok $? "ood: AUROC and FPR@95 for each of the 6 levels, level 1 marked"
+[ "$(wc -l <"$T/ood.csv")" -eq 7 ] && head -1 "$T/ood.csv" | grep -q "^set,index,score,f1,.*,f6$"
+ok $? "ood --scores: a CSV header and 6 rows"
+run 0 "ood --pair 2 --scores x.json" "$CDRL" ood -m "$T/c" --in "$DATA@hflip" --out "$DATA@invert" \
+    -n 3 -j 2 --scores "$T/ood.json" -t 1
+grep -q '"pair":2' "$T/ood.json" && grep -q "level 2 \*" "$T/out"
+ok $? "ood: --pair 2 in the JSON and the table"
+run 2 "ood without --out" "$CDRL" ood -m "$T/c" --in "$DATA" -t 1
+one_line "--out are required"
+run 2 "ood: an unknown transform" "$CDRL" ood -m "$T/c" --in "$DATA@blur" --out uniform -n 2 -t 1
+one_line "unknown transform @blur"
+run 2 "ood: more inputs than the set" "$CDRL" ood -m "$T/c" --in "$DATA" --out uniform -n 5 -t 1
+one_line "3 inputs, 5 asked for"
+run 0 "inpaint --data, random mask" "$CDRL" inpaint -m "$T/c" --data "$DATA" --mask-kind random \
+    -n 3 -k 2 --grid "$T/inp.png" -t 1
+grep -q "known values changed: 0" "$T/out" && [ "$(grep -c 'fill\|alone\|Langevin' "$T/out")" -ge 3 ]
+ok $? "inpaint: known values exact; cdrl, initializer-alone and mean-fill rows"
+[ "$(png_info "$T/inp.png")" = "32 52 2" ]
+ok $? "inpaint --grid: 5 rows of 3 ($(png_info "$T/inp.png"))"
+run 0 "inpaint one PNG" "$CDRL" inpaint -m "$T/c" --image "$T/in/b.png" --mask "$T/in/a.png" \
+    -o "$T/filled.png" -k 2 -t 1
+[ "$(png_info "$T/filled.png")" = "8 8 0" ]
+ok $? "inpaint: an 8x8 grey PNG"
+mkdir -p "$T/filled"
+run 0 "inpaint a folder" "$CDRL" inpaint -m "$T/c" --image "$T/data/shirt" --mask "$T/in/a.png" \
+    -o "$T/filled" -k 2 -t 1
+[ -s "$T/filled/a.png" ] && [ -s "$T/filled/b.png" ] && [ "$(ls "$T/filled" | wc -l)" -eq 2 ]
+ok $? "inpaint: one PNG per input, same names"
+run 2 "inpaint without a mask" "$CDRL" inpaint -m "$T/c" --image "$T/in/b.png" -o "$T/x.png" -t 1
+one_line "give --image, --mask and -o"
+run 2 "inpaint: a bad mask kind" "$CDRL" inpaint -m "$T/c" --data "$DATA" --mask-kind left -n 2 -t 1
+one_line "--mask-kind left"
 
 # ---------------------------------------------------------------------------------------
 # Failures

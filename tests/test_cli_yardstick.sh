@@ -87,6 +87,17 @@ run 0 "eval --model --proposals" "$CDRL" eval --model "$T/c" --classifier "$CLS"
     --proposals -t 1
 grep -q '"proposals":true' "$T/out" && ! cmp -s "$T/out" "$T/refined.json"
 ok $? "proposals alone score differently"
+run 0 "eval --guidance 0,1,2 --plot" "$CDRL" eval --model "$T/c" --classifier "$CLS" -n 8 \
+    --guidance 0,1,2 --plot "$T/sweep.png" -t 1
+[ "$(grep -cE '^ +[0-9.]+ +[0-9.]+ ' "$T/out")" -eq 3 ] && [ -s "$T/sweep.png" ]
+ok $? "guidance sweep: one row per w and the plot"
+run 0 "eval --guidance 0,1 --json" "$CDRL" eval --model "$T/c" --classifier "$CLS" -n 8 \
+    --guidance 0,1 --json -t 1
+[ "$(grep -o '"guidance":' "$T/out" | wc -l)" -eq 2 ] && grep -q '"sweep":' "$T/out"
+ok $? "guidance sweep JSON: two rows"
+run 2 "eval --guidance with a bad list" "$CDRL" eval --model "$T/c" --classifier "$CLS" -n 8 \
+    --guidance 0,-1 -t 1
+one_line "--guidance: expected"
 
 # ---------------------------------------------------------------------------------------
 # Failures

@@ -150,9 +150,9 @@ typedef struct eval_opts {
     float grid_tol;
     uint64_t seed;
     // images
-    const char *images, *classifier, *dump, *calibrate;
+    const char *images, *classifier, *dump, *calibrate, *w_list, *plot;
     int proposals, folder_classes;
-    float guidance;
+    float guidance; // the first of w_list
 } eval_opts;
 
 #define O(f) offsetof(eval_opts, f)
@@ -177,8 +177,11 @@ static const cli_opt eval_table[] = {
     {"classifier", 0, CLI_STR, O(classifier), "FILE",
      "yardstick classifier (its statistics: FILE with .stats.safetensors)",
      "models/fmnist_classifier.safetensors for fashion-mnist data", 0, 0},
-    {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "conditional models: guidance weight w", NULL, 0,
-     1000},
+    {"guidance", 'w', CLI_STR, O(w_list), "W[,W..]",
+     "conditional models: guidance weight w; a list sweeps it, one row per w (FD and accuracy)",
+     "1", 0, 0},
+    {"plot", 0, CLI_STR, O(plot), "FILE",
+     "with a --guidance list: a PNG of FD (left) and accuracy (right) against w", NULL, 0, 0},
     {"proposals", 0, CLI_FLAG, O(proposals), NULL,
      "score the initializer's proposals alone (no Langevin, no Tweedie step)", NULL, 0, 0},
     {"folder-classes", 0, CLI_FLAG, O(folder_classes), NULL,
@@ -219,6 +222,7 @@ static const cli_cmd eval_cmd = {
     "against the test split, the accuracy on the classes asked for, the class histogram.",
     "cdrl eval --model runs/demo --data points:test.csv --json -k 15,8,5,3\n"
     "  cdrl eval --model runs/fmnist -n 1000 -w 1\n"
+    "  cdrl eval --model runs/fmnist -n 500 --guidance 0,0.5,1,2,4 --plot guidance.png\n"
     "  cdrl eval --images samples/ --classifier models/fmnist_classifier.safetensors --json",
     eval_table,
     (int)(sizeof eval_table / sizeof eval_table[0]),
@@ -235,6 +239,21 @@ static void eval_defaults(eval_opts *o) {
     o->grid_max = 1024;
     o->grid_tol = 0.01f;
     o->guidance = 1.0f;
+}
+
+// "0,0.5,1" into w[] (each in 0..1000); returns the count, or -1 (bad list).
+static int parse_w_list(const char *s, float *w) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !(v >= 0 && v <= 1000) || n >= CLI_MAX_K || (*end && *end != ','))
+            return -1;
+        w[n++] = (float)v;
+        s = *end ? end + 1 : end;
+        if (*end == ',' && !*s) return -1;
+    }
+    return n;
 }
 
 // "15,8,5,3" into k[]; returns the count, or -1 (bad list).
@@ -401,18 +420,13 @@ static int gather_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yar
     return CLI_OK;
 }
 
-static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const char *path) {
+// Gathers the images (gather_images), runs the classifier and scores them into r.
+static int score_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yardstick *ys,
+                        cdrl_yardstick_result *r, char *source, size_t ns) {
     float *x = NULL, *f = NULL;
-    int *cls = NULL, *pred = NULL, n = 0, side = 0, rc;
-    cdrl_yardstick *ys = NULL;
-    char source[4600];
-    if (!cli_given(&eval_cmd, a, "num-samples")) o->n = m || o->calibrate ? 1000 : 1000000;
-    const char *data = m ? cdrl_model_config(m)->data : "fashion-mnist:";
-    rc = cli_yardstick_open(&ys, o->classifier, data);
-    if (rc == CLI_OK && m) rc = cli_yardstick_check_model(cdrl_model_config(m), ys, path);
-    if (rc == CLI_OK)
-        rc = gather_images(o, m, path, ys, &x, &cls, &n, &side, source, sizeof source);
-    cdrl_classifier *cl = ys ? cdrl_yardstick_classifier(ys) : NULL;
+    int *cls = NULL, *pred = NULL, n = 0, side = 0;
+    int rc = gather_images(o, m, path, ys, &x, &cls, &n, &side, source, ns);
+    cdrl_classifier *cl = cdrl_yardstick_classifier(ys);
     if (rc == CLI_OK) {
         f = malloc(sizeof(float) * (size_t)n * (size_t)cdrl_classifier_feature_dim(cl));
         pred = malloc(sizeof(int) * (size_t)n);
@@ -423,10 +437,132 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
         rc = cli_fail(CLI_FAIL, "%s: the classifier cannot take these images", source);
     cdrl_yardstick_params yp;
     cdrl_yardstick_params_init(&yp);
-    cdrl_yardstick_result r;
-    if (rc == CLI_OK && cdrl_yardstick_score_features(ys, f, pred, cls, n, &yp, &r) != CDRL_OK)
+    if (rc == CLI_OK && cdrl_yardstick_score_features(ys, f, pred, cls, n, &yp, r) != CDRL_OK)
         rc = cli_fail(CLI_FAIL, "scoring failed");
-    if (rc == CLI_OK && o->dump) rc = dump_features(o->dump, ys, f, n, &r);
+    if (rc == CLI_OK && o->dump) rc = dump_features(o->dump, ys, f, n, r);
+    free(x);
+    free(cls);
+    free(f);
+    free(pred);
+    return rc;
+}
+
+// A line from (x0, y0) to (x1, y1) in tile (0, col) of fig, in colour rgb.
+static void plot_line(cdrl_figure *fig, int col, double x0, double y0, double x1, double y1,
+                      const uint8_t rgb[3]) {
+    const int steps = 1 + (int)fmax(fabs(x1 - x0), fabs(y1 - y0));
+    for (int s = 0; s <= steps; s++) {
+        const double t = (double)s / steps;
+        const int x = (int)lround(x0 + t * (x1 - x0)), y = (int)lround(y0 + t * (y1 - y0));
+        if (x < 0 || y < 0 || x >= fig->tile_w || y >= fig->tile_h) continue;
+        memcpy(cdrl_figure_pixel(fig, 0, col, x, y), rgb, 3);
+    }
+}
+
+// Two panels: FD against w (left) and accuracy against w (right), w on a linear axis from 0
+// to the largest w, each value range padded by 10%; the numbers go into the tEXt chunks.
+static int plot_sweep(const char *file, const float *w, const double *fd, const double *acc,
+                      int n, const char *model) {
+    enum { S = 240, M = 20 };
+    cdrl_figure *fig = cdrl_figure_create(1, 2, S, S, 8);
+    if (!fig) return cli_die(CLI_FAIL, "%s: out of memory", file);
+    const uint8_t axis[3] = {0, 0, 0}, line[3] = {31, 119, 180}, dot[3] = {214, 39, 40};
+    const double wmax = w[n - 1] > w[0] ? (double)w[n - 1] : (double)w[0] + 1;
+    for (int col = 0; col < 2; col++) {
+        const double *v = col ? acc : fd;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < n; i++)
+            if (isfinite(v[i])) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+        if (!(hi > lo)) lo -= 1, hi += 1;
+        const double pad = 0.1 * (hi - lo);
+        lo -= pad, hi += pad;
+        plot_line(fig, col, M, S - M, S - M / 2, S - M, axis); // w axis
+        plot_line(fig, col, M, M / 2, M, S - M, axis);         // value axis
+        double px = 0, py = 0;
+        for (int i = 0; i < n; i++) {
+            if (!isfinite(v[i])) continue;
+            const double x = M + ((double)w[i] - (double)w[0]) / (wmax - (double)w[0]) * (S - 2 * M);
+            const double y = S - M - (v[i] - lo) / (hi - lo) * (S - 2 * M);
+            if (i > 0) plot_line(fig, col, px, py, x, y, line);
+            for (int d = -2; d <= 2; d++)
+                plot_line(fig, col, x - 2, y + d, x + 2, y + d, dot);
+            px = x, py = y;
+        }
+    }
+    char ws[256] = "", fds[512] = "", accs[512] = "";
+    for (int i = 0; i < n; i++) {
+        snprintf(ws + strlen(ws), sizeof ws - strlen(ws), "%s%g", i ? "," : "", (double)w[i]);
+        snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%.3f", i ? "," : "", fd[i]);
+        snprintf(accs + strlen(accs), sizeof accs - strlen(accs), "%s%.4f", i ? "," : "", acc[i]);
+    }
+    const char *keys[] = {"Software", "model", "panels", "guidance", "fd", "accuracy"};
+    const char *vals[] = {"cdrl eval --guidance", model,
+                          "left: FD against w; right: class accuracy against w (w from 0 to its "
+                          "largest value; values padded by 10%)",
+                          ws, fds, accs};
+    const cdrl_status st = cdrl_figure_save(fig, file, keys, vals, 6);
+    cdrl_figure_free(fig);
+    return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the plot", file);
+}
+
+static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const char *path) {
+    cdrl_yardstick *ys = NULL;
+    char source[4600];
+    float w[CLI_MAX_K] = {1.0f};
+    const int n_w = o->w_list ? parse_w_list(o->w_list, w) : 1;
+    if (n_w < 1)
+        return cli_die(CLI_USAGE,
+                       "--guidance: expected up to %d numbers in 0..1000 separated by commas, got "
+                       "'%s'",
+                       CLI_MAX_K, o->w_list);
+    if (n_w > 1 && (!m || !cdrl_model_config(m)->n_classes))
+        return cli_die(CLI_USAGE, "--guidance with several values sweeps a conditional model's w");
+    if (o->plot && n_w < 2) return cli_die(CLI_USAGE, "--plot goes with a --guidance list");
+    o->guidance = w[0];
+    if (!cli_given(&eval_cmd, a, "num-samples")) o->n = m || o->calibrate ? 1000 : 1000000;
+    const char *data = m ? cdrl_model_config(m)->data : "fashion-mnist:";
+    int rc = cli_yardstick_open(&ys, o->classifier, data);
+    if (rc == CLI_OK && m) rc = cli_yardstick_check_model(cdrl_model_config(m), ys, path);
+    cdrl_yardstick_result r;
+    if (n_w > 1) { // the sweep: one row per w, the same seed for each
+        double fd[CLI_MAX_K], acc[CLI_MAX_K];
+        cJSON *rows = o->json ? cJSON_CreateArray() : NULL;
+        if (rc == CLI_OK && !o->json)
+            printf("guidance sweep of %s: %d samples per w, seed %llu\n%8s %9s %9s %9s %9s "
+                   "%9s\n",
+                   path, o->n, (unsigned long long)o->seed, "w", "FD", "KID", "precision",
+                   "recall", "accuracy");
+        for (int i = 0; i < n_w && rc == CLI_OK; i++) {
+            o->guidance = w[i];
+            rc = score_images(o, m, path, ys, &r, source, sizeof source);
+            if (rc != CLI_OK) break;
+            fd[i] = r.fd, acc[i] = r.acc;
+            if (rows) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddNumberToObject(j, "guidance", (double)w[i]);
+                cli_yardstick_json(j, &r);
+                cJSON_AddItemToArray(rows, j);
+            } else {
+                printf("%8g %9.3f %9.4f %9.4f %9.4f %9.4f\n", (double)w[i], r.fd, r.kid,
+                       r.precision, r.recall, r.acc);
+                fflush(stdout);
+            }
+        }
+        if (rows && rc == CLI_OK) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "model", path);
+            cJSON_AddNumberToObject(j, "step", (double)cdrl_model_step(m));
+            cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+            cJSON_AddItemToObject(j, "sweep", rows);
+            rows = NULL;
+            cli_json_line(stdout, j);
+        }
+        cJSON_Delete(rows);
+        if (rc == CLI_OK && o->plot) rc = plot_sweep(o->plot, w, fd, acc, n_w, path);
+        cdrl_yardstick_free(ys);
+        return rc;
+    }
+    if (rc == CLI_OK) rc = score_images(o, m, path, ys, &r, source, sizeof source);
     if (rc == CLI_OK && o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "source", source);
@@ -448,10 +584,6 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
         printf("reference  %s (%ld images)\n", cdrl_yardstick_data(ys), r.n_ref);
         cli_yardstick_print(&r, "", stdout);
     }
-    free(x);
-    free(cls);
-    free(f);
-    free(pred);
     cdrl_yardstick_free(ys);
     return rc;
 }

@@ -657,23 +657,34 @@ static void test_network_glue(int B, int C, int HW) {
     REF->scatter_rows(tr, rows, idx, B, C);
     cmp("scatter_rows", "dtable +=", tr, tc, (size_t)L * C, 0.0, 0.0);
 
-    // One-hot class columns: w (E, NC), labels with repeats.
-    const int E = C, NC = 3;
+    // One-hot class columns: w (E, NC), labels with repeats; one attribute, then two (their
+    // columns summed).
+    const int E = C, NC = 5;
     float *w = rnd((size_t)E * NC, -1, 1), *b = rnd((size_t)E, -1, 1);
     float *d = rnd((size_t)B * E, -1, 1);
-    int *label = cdrl_calloc((size_t)B * sizeof(int));
-    for (int k = 0; k < B; k++)
-        label[k] = (k * 2 + 1) % NC;
+    int *label = cdrl_calloc((size_t)B * 2 * sizeof(int));
     float *cc = test_floats((size_t)B * E), *cr = test_floats((size_t)B * E);
-    CPU->class_columns_forward(cc, w, b, label, 1.5f, B, E, NC);
-    REF->class_columns_forward(cr, w, b, label, 1.5f, B, E, NC);
-    cmp("class_columns", "out", cr, cc, (size_t)B * E, 0.0, 0.0);
     float *dwc = rnd((size_t)E * NC, -1, 1), *dwr = dup(dwc, (size_t)E * NC);
     float *dbc = rnd((size_t)E, -1, 1), *dbr = dup(dbc, (size_t)E);
-    CPU->class_columns_backward(dwc, dbc, d, label, 1.5f, B, E, NC);
-    REF->class_columns_backward(dwr, dbr, d, label, 1.5f, B, E, NC);
-    cmp("class_columns", "dw +=", dwr, dwc, (size_t)E * NC, 0.0, 0.0);
-    cmp("class_columns", "db +=", dbr, dbc, (size_t)E, 0.0, 0.0);
+    for (int A = 1; A <= 2; A++) {
+        for (int k = 0; k < B * A; k++)
+            label[k] = A == 1 ? (k * 2 + 1) % 3 : k % 2 ? 3 + (k / 2) % 2 : (k / 2) % 3;
+        CPU->class_columns_forward(cc, w, b, label, 1.5f, B, A, E, NC);
+        REF->class_columns_forward(cr, w, b, label, 1.5f, B, A, E, NC);
+        cmp("class_columns", A == 1 ? "out" : "out, 2 attributes", cr, cc, (size_t)B * E, 0.0, 0.0);
+        CPU->class_columns_backward(dwc, dbc, d, label, 1.5f, B, A, E, NC);
+        REF->class_columns_backward(dwr, dbr, d, label, 1.5f, B, A, E, NC);
+        cmp("class_columns", "dw +=", dwr, dwc, (size_t)E * NC, 0.0, 0.0);
+        cmp("class_columns", "db +=", dbr, dbc, (size_t)E, 0.0, 0.0);
+    }
+    double worst = 0; // two attributes against the definition, in double
+    for (int r = 0; r < B; r++)
+        for (int e = 0; e < E; e++) {
+            const double want = 1.5 * (double)w[e * NC + label[2 * r]] +
+                                1.5 * (double)w[e * NC + label[2 * r + 1]] + (double)b[e];
+            worst = fmax(worst, fabs(want - (double)cc[r * E + e]));
+        }
+    CHECK(worst < 1e-5, "class_columns, 2 attributes: off the definition by %.3g", worst);
 
     // Row dot over (B, C): a float sum in order, and the assigned backward.
     float *v = rnd((size_t)B * C, -1, 1), *q = rnd((size_t)B * C, -1, 1);

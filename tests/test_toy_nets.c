@@ -97,7 +97,7 @@ int main(void) {
     test_fill(x, B * 2, 5, -1.0f, 1.0f);
     cdrl_toy_init *init0 = cdrl_toy_init_create(&ic, B, L, &rng);
     cdrl_toy_init_prepare(init0, tau, L);
-    cdrl_toy_init_forward(init0, mu, x, level, B);
+    cdrl_toy_init_forward(init0, mu, x, level, NULL, B);
     CHECK(memcmp(mu, x, sizeof mu) == 0,
           "a fresh initializer returns its input exactly (zero output layer)");
     check_net("init", in, 2, 0, 1e-2f);

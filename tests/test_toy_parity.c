@@ -119,7 +119,7 @@ int main(void) {
         for (int j = 0; j < T; j++) {
             for (int i = 0; i < n; i++)
                 level[i] = j, ones[i] = 1.0f;
-            cdrl_toy_ebm_forward(pe, f + (size_t)j * (size_t)n, y, level, n);
+            cdrl_toy_ebm_forward(pe, f + (size_t)j * (size_t)n, y, level, NULL, n);
             cdrl_toy_ebm_backward(pe, g + (size_t)j * (size_t)n * 2, ones, 0);
         }
         // One float32 ulp of the sinusoid's frequencies (PyTorch's vector exp vs libm) moves

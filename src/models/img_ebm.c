@@ -273,7 +273,7 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
     // the sum torch forms before adding it to e.
     if (cfg->n_classes > 0) {
         cdrl_class_columns_forward(m->e, m->base.der + m->ymap.w_sn, m->base.p + m->ymap_b,
-                                   m->label, cfg->class_gain, B, E, NC);
+                                   m->label, cfg->class_gain, B, 1, E, NC);
         cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 1);
     } else {
         cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 0);
@@ -401,7 +401,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         cdrl_scatter_rows(m->base.lemb.de, de, m->level, B, E);
         if (cfg->n_classes > 0)
             cdrl_class_columns_backward(m->base.dder + m->ymap.w_sn, m->base.grad + m->ymap_b, de,
-                                        m->label, cfg->class_gain, B, E, NC);
+                                        m->label, cfg->class_gain, B, 1, E, NC);
     }
     cdrl_arena_release(&m->base.scratch, mark);
 }

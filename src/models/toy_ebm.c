@@ -66,12 +66,23 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     m->width_out = in;
     int fshape[2] = {1, in};
     m->final_w = cdrl_param_add(&m->base.params, 2, fshape, "final_dense.weight");
+    if (cdrl_label_rows_init(&m->lr, cfg->n_attrs, cfg->attr_classes, max_batch, n_levels) !=
+        CDRL_OK) {
+        cdrl_toy_ebm_free(m);
+        return NULL;
+    }
+    const int C = m->lr.C;
+    if (cfg->n_attrs) {
+        int yshape[2] = {temb, m->lr.NC}, bshape[1] = {temb};
+        m->y_w = cdrl_param_add(&m->base.params, 2, yshape, "y_map.weight");
+        m->y_b = cdrl_param_add(&m->base.params, 1, bshape, "y_map.bias");
+    }
 
-    // Persistent storage: parameters, gradients, buffers, derived weights, per-level and
-    // per-row activations.
-    const size_t B = (size_t)max_batch, L = (size_t)n_levels;
+    // Persistent storage: parameters, gradients, buffers, derived weights, per-row (level and
+    // labels) and per-sample activations.
+    const size_t B = (size_t)max_batch, L = (size_t)n_levels * (size_t)C;
     size_t n = cdrl_ebm_base_store_size(&m->base, n_levels);
-    n += 2 * cdrl_arena_floats_size(L * (size_t)temb);
+    n += 3 * cdrl_arena_floats_size(L * (size_t)temb) + cdrl_arena_floats_size((size_t)C * temb);
     for (int i = 0; i < m->n_blk; i++) {
         const toy_ebm_block *b = &m->blk[i];
         n += 3 * cdrl_arena_floats_size(L * (size_t)b->out);
@@ -85,10 +96,13 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, max_w, max_w));
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, cfg->in_dim, ch));
     lin = max_sz(lin, cdrl_linear_scratch_size(max_batch, m->width_out, 1));
-    lin = max_sz(lin, cdrl_linear_scratch_size(n_levels, temb, max_w));
-    // finish_grads: one (L, max_w) temporary, then the level embedding's own scratch.
-    size_t fin =
-        cdrl_arena_floats_size(L * (size_t)max_w) + cdrl_linear_scratch_size(n_levels, temb, max_w);
+    lin = max_sz(lin, cdrl_linear_scratch_size((int)L, temb, max_w));
+    // finish_grads: one (R, max_w) and two label temporaries, then the level embedding's own
+    // scratch.
+    size_t fin = cdrl_arena_floats_size(L * (size_t)max_w) +
+                 cdrl_linear_scratch_size((int)L, temb, max_w) +
+                 cdrl_arena_floats_size(L * (size_t)temb) +
+                 cdrl_arena_floats_size((size_t)C * (size_t)temb);
     size_t scratch = max_sz(max_sz(5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin, fin),
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
@@ -99,6 +113,8 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     cdrl_arena *s = &m->base.store;
     m->lvl_le = cdrl_arena_floats(s, L * (size_t)temb);
     m->lvl_dle = cdrl_arena_floats(s, L * (size_t)temb);
+    m->lvl_e = cdrl_arena_floats(s, L * (size_t)temb);
+    m->y_comb = cdrl_arena_floats(s, (size_t)C * (size_t)temb);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
         b->lvl_z = cdrl_arena_floats(s, L * (size_t)b->out);
@@ -121,12 +137,18 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
             m->base.p[m->blk[i].g + (size_t)c] = 1.0f;
     cdrl_param_init_uniform(m->base.p + m->final_w, (size_t)m->width_out,
                             1.0f / sqrtf((float)m->width_out), rng);
+    if (cfg->n_attrs) { // PyTorch's Linear default, after every unconditional draw
+        const float bound = 1.0f / sqrtf((float)m->lr.NC);
+        cdrl_param_init_uniform(m->base.p + m->y_w, (size_t)temb * (size_t)m->lr.NC, bound, rng);
+        cdrl_param_init_uniform(m->base.p + m->y_b, (size_t)temb, bound, rng);
+    }
     return m;
 }
 
 void cdrl_toy_ebm_free(cdrl_toy_ebm *m) {
     if (!m) return;
     cdrl_ebm_base_deinit(&m->base);
+    cdrl_label_rows_deinit(&m->lr);
     cdrl_free(m);
 }
 
@@ -151,22 +173,31 @@ void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int t
     const int temb = 4 * m->cfg.temb_dim, L = n_levels;
     cdrl_ebm_base_prepare(&m->base, tau, L, train);
     m->n_levels = L;
-    cdrl_lrelu_forward(m->lvl_le, m->base.lemb.e, (size_t)L * (size_t)temb, SLOPE);
+    const int R = m->n_rows = cdrl_label_rows_count(&m->lr, L);
+    if (m->lr.A) { // e of row (l, c) = e_l + y_map(c)
+        cdrl_class_columns_forward(m->y_comb, m->base.p + m->y_w, m->base.p + m->y_b, m->lr.cols,
+                                   1.0f, m->lr.C, m->lr.A, temb, m->lr.NC);
+        cdrl_gather_rows(m->lvl_e, m->y_comb, m->lr.row_comb, R, temb, 0);
+        cdrl_gather_rows(m->lvl_e, m->base.lemb.e, m->lr.row_level, R, temb, 1);
+    }
+    cdrl_lrelu_forward(m->lvl_le, m->lr.A ? m->lvl_e : m->base.lemb.e, (size_t)R * (size_t)temb,
+                       SLOPE);
     for (int i = 0; i < m->n_blk; i++) {
         toy_ebm_block *b = &m->blk[i];
-        sn_linear_fwd(m, b->lvl_z, m->lvl_le, &b->temb, b->bt, L);
-        cdrl_lrelu_forward(b->lvl_tp, b->lvl_z, (size_t)L * (size_t)b->out, SLOPE);
+        sn_linear_fwd(m, b->lvl_z, m->lvl_le, &b->temb, b->bt, R);
+        cdrl_lrelu_forward(b->lvl_tp, b->lvl_z, (size_t)R * (size_t)b->out, SLOPE);
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Forward and backward over a batch
 
-void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level, int B) {
+void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level,
+                          const int *label, int B) {
     CDRL_ASSERT(B >= 1 && B <= m->max_batch && m->n_levels > 0);
     const int D = m->cfg.in_dim;
     m->batch = B;
-    m->level = level;
+    m->row = m->lr.A ? cdrl_label_rows_index(&m->lr, level, label, B) : level;
     cdrl_copy(m->x, y, (size_t)B * (size_t)D);
     sn_linear_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B);
     for (int i = 0; i < m->n_blk; i++) {
@@ -175,7 +206,7 @@ void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *
         float *next = i + 1 < m->n_blk ? m->blk[i + 1].h : m->h_final;
         cdrl_lrelu_forward(b->a1, b->h, n_in, SLOPE);
         sn_linear_fwd(m, b->s, b->a1, &b->conv1, b->b1, B);
-        cdrl_gather_rows(b->s, b->lvl_tp, level, B, b->out, 1); // + tp[level]
+        cdrl_gather_rows(b->s, b->lvl_tp, m->row, B, b->out, 1); // + tp[row]
         cdrl_lrelu_forward(b->a2, b->s, n_out, SLOPE);
         sn_linear_fwd(m, b->c2, b->a2, &b->conv2, b->b2, B);
         if (b->in != b->out)
@@ -226,7 +257,7 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
         sn_linear_bwd(m, da, dc2, b->a2, &b->conv2, b->b2, B, param_grads);
         cdrl_zero(ds, n_out);
         cdrl_lrelu_backward(ds, da, b->s, n_out, SLOPE);
-        if (param_grads) cdrl_scatter_rows(b->lvl_dtp, ds, m->level, B, b->out);
+        if (param_grads) cdrl_scatter_rows(b->lvl_dtp, ds, m->row, B, b->out);
         cdrl_zero(da, n_in);
         sn_linear_bwd(m, da, ds, b->a1, &b->conv1, b->b1, B, param_grads);
         cdrl_lrelu_backward(dhi, da, b->h, n_in, SLOPE);
@@ -240,13 +271,13 @@ void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int para
 
 void cdrl_toy_ebm_zero_grad(cdrl_toy_ebm *m) {
     cdrl_ebm_base_zero_grad(&m->base);
-    cdrl_zero(m->lvl_dle, (size_t)m->n_levels * 4 * (size_t)m->cfg.temb_dim);
+    cdrl_zero(m->lvl_dle, (size_t)m->n_rows * 4 * (size_t)m->cfg.temb_dim);
     for (int i = 0; i < m->n_blk; i++)
-        cdrl_zero(m->blk[i].lvl_dtp, (size_t)m->n_levels * (size_t)m->blk[i].out);
+        cdrl_zero(m->blk[i].lvl_dtp, (size_t)m->n_rows * (size_t)m->blk[i].out);
 }
 
 void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
-    const int L = m->n_levels, temb = 4 * m->cfg.temb_dim;
+    const int L = m->n_rows, temb = 4 * m->cfg.temb_dim;
     const size_t mark = cdrl_arena_mark(&m->base.scratch);
     size_t max_out = 0;
     for (int i = 0; i < m->n_blk; i++)
@@ -260,10 +291,22 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
         cdrl_lrelu_backward(dz, b->lvl_dtp, b->lvl_z, n, SLOPE);
         sn_linear_bwd(m, m->lvl_dle, dz, m->lvl_le, &b->temb, b->bt, L, 1);
     }
-    cdrl_arena_release(&m->base.scratch, mark);
     // le = lrelu(e)
-    cdrl_lrelu_backward(m->base.lemb.de, m->lvl_dle, m->base.lemb.e, (size_t)L * (size_t)temb,
-                        SLOPE);
+    if (m->lr.A) { // e of row (l, c) = e_l + y_map(c): sums over the rows of each l and c
+        float *de = cdrl_arena_floats(&m->base.scratch, (size_t)L * (size_t)temb);
+        float *dy = cdrl_arena_floats(&m->base.scratch, (size_t)m->lr.C * (size_t)temb);
+        cdrl_zero(de, (size_t)L * (size_t)temb);
+        cdrl_lrelu_backward(de, m->lvl_dle, m->lvl_e, (size_t)L * (size_t)temb, SLOPE);
+        cdrl_scatter_rows(m->base.lemb.de, de, m->lr.row_level, L, temb);
+        cdrl_zero(dy, (size_t)m->lr.C * (size_t)temb);
+        cdrl_scatter_rows(dy, de, m->lr.row_comb, L, temb);
+        cdrl_class_columns_backward(m->base.grad + m->y_w, m->base.grad + m->y_b, dy, m->lr.cols,
+                                    1.0f, m->lr.C, m->lr.A, temb, m->lr.NC);
+    } else {
+        cdrl_lrelu_backward(m->base.lemb.de, m->lvl_dle, m->base.lemb.e,
+                            (size_t)L * (size_t)temb, SLOPE);
+    }
+    cdrl_arena_release(&m->base.scratch, mark);
     cdrl_ebm_base_finish(&m->base); // then the level embedding and every layer's weight_orig
 }
 
@@ -275,8 +318,7 @@ static void net_prepare(void *impl, const float *tau, int n_levels, int train) {
 }
 static void net_forward(void *impl, float *out, const float *x, const int *level, const int *label,
                         int B) {
-    (void)label; // unconditional
-    cdrl_toy_ebm_forward(impl, out, x, level, B);
+    cdrl_toy_ebm_forward(impl, out, x, level, label, B);
 }
 static void net_backward(void *impl, float *dx, const float *dout, int param_grads) {
     cdrl_toy_ebm_backward(impl, dx, dout, param_grads);

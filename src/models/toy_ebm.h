@@ -1,6 +1,7 @@
 // The 2-D energy network f(y, lambda) of the official toy example (method.md §5.6): a
 // spectrally normalised residual MLP with a noise-level embedding. Tensor names are the
-// official state_dict keys (temb_map1, temb_map2, module_list.K..., final_dense).
+// official state_dict keys (temb_map1, temb_map2, module_list.K..., final_dense). Not in the
+// official code: class labels of several attributes (nn/label_rows.h, tensor y_map).
 //
 // The embedding path depends only on the noise level, so cdrl_toy_ebm_prepare computes it once
 // per level (and the normalised weights once per weight update); forward and backward then
@@ -14,6 +15,7 @@
 #include "core/rng.h"
 #include "models/net.h"
 #include "nn/ebm_base.h"
+#include "nn/label_rows.h"
 #include "nn/param.h"
 #include "nn/sn_layer.h"
 
@@ -26,6 +28,8 @@ typedef struct cdrl_toy_ebm_config {
     int n_mult;     // number of entries of ch_mult: 4
     int ch_mult[8]; // (1, 2, 2, 2)
     int n_blocks;   // blocks per entry: 1
+    int n_attrs;    // label attributes of a conditional model (nn/label_rows.h); 0: none
+    int attr_classes[CDRL_MAX_ATTRS]; // classes of each attribute
 } cdrl_toy_ebm_config;
 
 void cdrl_toy_ebm_config_default(cdrl_toy_ebm_config *c);
@@ -34,8 +38,9 @@ typedef struct toy_ebm_block {
     int in, out;
     cdrl_sn conv1, conv2, temb, shortcut;
     size_t b1, b2, bt, bs, g; // biases and the per-channel gain (params)
-    // per-level embedding projection: lrelu(temb(lrelu(e))) and its pre-activation
-    float *lvl_z, *lvl_tp, *lvl_dtp; // (L, out)
+    // per-row (level, or level and labels) embedding projection: lrelu(temb(lrelu(e))) and
+    // its pre-activation
+    float *lvl_z, *lvl_tp, *lvl_dtp; // (R, out)
     // activations of the last forward (B rows)
     float *h, *a1, *s, *a2, *c2; // h (B, in) block input; the rest (B, out)
 } toy_ebm_block;
@@ -50,10 +55,16 @@ typedef struct cdrl_toy_ebm {
     int width_out; // channels of the last block
     int max_batch;
     int n_levels;            // L of the last prepare
-    float *lvl_le, *lvl_dle; // (L, 4 temb_dim): lrelu(e) per level, which the blocks read
+    int n_rows;              // R = L C of the last prepare (C = 1 without labels)
+    float *lvl_le, *lvl_dle; // (R, 4 temb_dim): lrelu(e) per row, which the blocks read
+    // Labels (conditional models): e of a row = e_level + y_map(one-hots of its labels), a
+    // plain Linear (4 temb_dim, NC) registered after every official tensor.
+    cdrl_label_rows lr;
+    size_t y_w, y_b;
+    float *lvl_e, *y_comb; // (R, 4 temb_dim) e per row; (C, 4 temb_dim) y_map per combination
     // last forward
     int batch;
-    const int *level; // (B) borrowed until backward
+    const int *row; // (B) each sample's row, borrowed until backward
     float *x, *r;     // input copy (B, in_dim); relu of the final features (B, width_out)
     float *h_final;   // (B, width_out)
 } cdrl_toy_ebm;
@@ -67,7 +78,9 @@ void cdrl_toy_ebm_free(cdrl_toy_ebm *m);
 // tau (L values). Call after every weight update and whenever p changes.
 void cdrl_toy_ebm_prepare(cdrl_toy_ebm *m, const float *tau, int n_levels, int train);
 // f (B) = f(y, lambda_level) for y (B, in_dim), level (B) indices into the prepared levels.
-void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level, int B);
+// label (B, n_attrs) for a conditional network (NULL: the null labels), ignored otherwise.
+void cdrl_toy_ebm_forward(cdrl_toy_ebm *m, float *f, const float *y, const int *level,
+                          const int *label, int B);
 // Backward of the last forward with df (B): dy (B, in_dim) += df/dy (NULL skips); with
 // param_grads, accumulates into the derived and per-level gradients.
 void cdrl_toy_ebm_backward(cdrl_toy_ebm *m, float *dy, const float *df, int param_grads);

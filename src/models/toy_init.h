@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "models/net.h"
+#include "nn/label_rows.h"
 #include "nn/param.h"
 
 #define CDRL_TOY_INIT_MAX_BLOCKS 8
@@ -19,11 +20,13 @@ typedef struct cdrl_toy_init_config {
     int h_dim;    // 64: hidden width (GroupNorm uses 32 groups)
     int n_blocks; // 1
     int groups;   // GroupNorm groups: 32 (2 features per group at h_dim 64)
+    int n_attrs;  // label attributes of a conditional model (nn/label_rows.h); 0: none
+    int attr_classes[CDRL_MAX_ATTRS]; // classes of each attribute
 } cdrl_toy_init_config;
 
 typedef struct toy_init_block {
     size_t n1_w, n1_b, c1_w, c1_b, mlp_w, mlp_b, n2_w, n2_b, c2_w, c2_b;
-    float *lvl_st, *lvl_ss, *lvl_dss;      // silu(t) (L, t_dim); scale|shift (L, 2H) and its grad
+    float *lvl_st, *lvl_ss, *lvl_dss;      // silu(t) (R, t_dim); scale|shift (R, 2H) and its grad
     float *h, *n1, *a1, *c1, *n2, *m, *a2; // (B, H) each
     float *mean1, *rstd1, *mean2, *rstd2;  // (B, groups)
 } toy_init_block;
@@ -37,10 +40,15 @@ typedef struct cdrl_toy_init {
     size_t h1_w, h1_b, t0_w, t0_b, t2_w, t2_b, final_w;
     int n_blk;
     toy_init_block blk[CDRL_TOY_INIT_MAX_BLOCKS];
-    int max_batch, n_levels;
+    int max_batch, n_levels, n_rows;
     float *lvl_e0, *lvl_z, *lvl_a, *lvl_t, *lvl_dt; // (L, t_dim)
+    // Labels (conditional models): t of row (l, c) = t_l + y_mlp(one-hots of c), a Linear
+    // (t_dim, NC) as the image U-Net's; R = L C rows (R = L without labels).
+    cdrl_label_rows lr;
+    size_t y_w, y_b;
+    float *row_t, *row_dt, *y_comb; // (R, t_dim), (R, t_dim), (C, t_dim)
     int batch;
-    const int *level;
+    const int *row; // (B) each sample's row, borrowed until backward
     float *x, *h_last, *o; // (B, in), (B, H), silu(h_last) (B, H)
     cdrl_arena store, scratch;
 } cdrl_toy_init;
@@ -51,7 +59,9 @@ void cdrl_toy_init_free(cdrl_toy_init *m);
 // Embeds each level's tau (L values); call after every weight update.
 void cdrl_toy_init_prepare(cdrl_toy_init *m, const float *tau, int n_levels);
 // mu (B, in_dim) for x (B, in_dim) at the given level indices.
-void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const int *level, int B);
+// label (B, n_attrs) for a conditional network (NULL: the null labels), ignored otherwise.
+void cdrl_toy_init_forward(cdrl_toy_init *m, float *mu, const float *x, const int *level,
+                           const int *label, int B);
 // Parameter gradients of sum(dmu * mu) for the last forward, accumulated into grad after
 // cdrl_toy_init_finish_grads (the input x is data: no input gradient).
 void cdrl_toy_init_backward(cdrl_toy_init *m, const float *dmu);

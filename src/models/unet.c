@@ -563,7 +563,7 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
         m->fwd_labels[n] = c->n_classes && label ? label[n] : 0;
     }
     if (c->n_classes) {
-        cdrl_class_columns_forward(m->t, p + m->y_w, p + m->y_b, m->fwd_labels, 1.0f, B, E, K1);
+        cdrl_class_columns_forward(m->t, p + m->y_w, p + m->y_b, m->fwd_labels, 1.0f, B, 1, E, K1);
         cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 1);
     } else {
         cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 0);
@@ -694,7 +694,7 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
     cdrl_silu_backward(dt, dst, m->t, (size_t)B * E);
     cdrl_scatter_rows(m->lvl_dt, dt, m->level, B, E);
     if (c->n_classes)
-        cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, E, K1);
+        cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, 1, E, K1);
     for (int i = 0; i < m->n_tensors; i++)
         m->tensors[i].grad = NULL;
     cdrl_arena_release(s, mark);

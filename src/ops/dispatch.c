@@ -321,14 +321,14 @@ void cdrl_scatter_rows(float *dtable, const float *dout, const int *idx, int B, 
     FORWARD(scatter_rows(dtable, dout, idx, B, C), "scatter_rows", "", "", 0.0);
 }
 void cdrl_class_columns_forward(float *out, const float *w, const float *b, const int *label,
-                                float gain, int B, int E, int NC) {
-    FORWARD(class_columns_forward(out, w, b, label, gain, B, E, NC), "class_columns_forward", "",
-            "", 0.0);
+                                float gain, int B, int A, int E, int NC) {
+    FORWARD(class_columns_forward(out, w, b, label, gain, B, A, E, NC), "class_columns_forward",
+            "", "", 0.0);
 }
 void cdrl_class_columns_backward(float *dw, float *db, const float *dout, const int *label,
-                                 float gain, int B, int E, int NC) {
-    FORWARD(class_columns_backward(dw, db, dout, label, gain, B, E, NC), "class_columns_backward",
-            "", "", 0.0);
+                                 float gain, int B, int A, int E, int NC) {
+    FORWARD(class_columns_backward(dw, db, dout, label, gain, B, A, E, NC),
+            "class_columns_backward", "", "", 0.0);
 }
 void cdrl_row_dot_forward(float *f, const float *v, const float *q, int B, int C) {
     FORWARD(row_dot_forward(f, v, q, B, C), "row_dot_forward", "", "", 0.0);

@@ -282,14 +282,18 @@ cdrl_gather_rows_fn cdrl_gather_rows;
 // Its backward: dtable[idx[n]] += dout[n], images in order for each element.
 typedef void cdrl_scatter_rows_fn(float *dtable, const float *dout, const int *idx, int B, int C);
 cdrl_scatter_rows_fn cdrl_scatter_rows;
-// A one-hot class Linear: out[n] (E) = gain * w[:, label[n]] + b; w (E, NC), b (E).
+// A Linear of A concatenated one-hots (one per attribute): label (B, A) holds each row's A
+// columns of w (E, NC); out[n] (E) = (gain w[:, label[n, 0]] + ... + gain w[:, label[n, A-1]])
+// + b, summed in that order; b (E). A = 1 is the one-hot class Linear.
 typedef void cdrl_class_columns_forward_fn(float *out, const float *w, const float *b,
-                                           const int *label, float gain, int B, int E, int NC);
+                                           const int *label, float gain, int B, int A, int E,
+                                           int NC);
 cdrl_class_columns_forward_fn cdrl_class_columns_forward;
-// dw[:, label[n]] += gain * dout[n]; db += dout[n]; images in order for each element. dw and
-// db are both required.
+// dw[:, label[n, a]] += gain * dout[n] for a in order; db += dout[n]; rows in order for each
+// element. dw and db are both required.
 typedef void cdrl_class_columns_backward_fn(float *dw, float *db, const float *dout,
-                                            const int *label, float gain, int B, int E, int NC);
+                                            const int *label, float gain, int B, int A, int E,
+                                            int NC);
 cdrl_class_columns_backward_fn cdrl_class_columns_backward;
 // f (B) = sum_c v[n, c] q[n, c] (float, in order); v, q (B, C).
 typedef void cdrl_row_dot_forward_fn(float *f, const float *v, const float *q, int B, int C);

@@ -282,22 +282,30 @@ void cdrl_cpu_scatter_rows(float *dtable, const float *dout, const int *idx, int
 }
 
 void cdrl_cpu_class_columns_forward(float *out, const float *w, const float *b, const int *label,
-                                    float gain, int B, int E, int NC) {
+                                    float gain, int B, int A, int E, int NC) {
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= GLUE_PAR_MIN)
     for (int n = 0; n < B; n++) {
         float *o = out + (size_t)n * (size_t)E;
-        for (int j = 0; j < E; j++)
-            o[j] = gain * w[(size_t)j * (size_t)NC + (size_t)label[n]] + b[j];
+        const int *l = label + (size_t)n * (size_t)A;
+        for (int j = 0; j < E; j++) {
+            const float *wj = w + (size_t)j * (size_t)NC;
+            float s = gain * wj[l[0]];
+            for (int a = 1; a < A; a++)
+                s += gain * wj[l[a]];
+            o[j] = s + b[j];
+        }
     }
 }
 
 void cdrl_cpu_class_columns_backward(float *dw, float *db, const float *dout, const int *label,
-                                     float gain, int B, int E, int NC) {
+                                     float gain, int B, int A, int E, int NC) {
 #pragma omp parallel for schedule(static) if ((size_t)B * (size_t)E >= GLUE_PAR_MIN)
     for (int j = 0; j < E; j++)
         for (int n = 0; n < B; n++) {
             const float d = dout[(size_t)n * (size_t)E + (size_t)j];
-            dw[(size_t)j * (size_t)NC + (size_t)label[n]] += gain * d;
+            for (int a = 0; a < A; a++)
+                dw[(size_t)j * (size_t)NC + (size_t)label[(size_t)n * (size_t)A + (size_t)a]] +=
+                    gain * d;
             db[j] += d;
         }
 }

@@ -186,21 +186,27 @@ void cdrl_ref_scatter_rows(float *dtable, const float *dout, const int *idx, int
 
 // out[n, e] = gain w[e, label[n]] + b[e]: a Linear of gain onehot(label) without the product.
 void cdrl_ref_class_columns_forward(float *out, const float *w, const float *b, const int *label,
-                                    float gain, int B, int E, int NC) {
+                                    float gain, int B, int A, int E, int NC) {
     for (int n = 0; n < B; n++)
-        for (int e = 0; e < E; e++)
-            out[(size_t)n * (size_t)E + (size_t)e] =
-                gain * w[(size_t)e * (size_t)NC + (size_t)label[n]] + b[e];
+        for (int e = 0; e < E; e++) {
+            float s = 0.0f;
+            for (int a = 0; a < A; a++) {
+                const float t = gain * w[(size_t)e * (size_t)NC + (size_t)label[n * A + a]];
+                s = a ? s + t : t;
+            }
+            out[(size_t)n * (size_t)E + (size_t)e] = s + b[e];
+        }
 }
 
 // Samples added in the order of n, one at a time, as the definition reads.
 void cdrl_ref_class_columns_backward(float *dw, float *db, const float *dout, const int *label,
-                                     float gain, int B, int E, int NC) {
+                                     float gain, int B, int A, int E, int NC) {
     for (int n = 0; n < B; n++)
         for (int e = 0; e < E; e++) {
             const float d = dout[(size_t)n * (size_t)E + (size_t)e];
-            if (dw) dw[(size_t)e * (size_t)NC + (size_t)label[n]] += gain * d;
-            if (db) db[e] += d;
+            for (int a = 0; a < A; a++)
+                dw[(size_t)e * (size_t)NC + (size_t)label[n * A + a]] += gain * d;
+            db[e] += d;
         }
 }
 

@@ -551,9 +551,17 @@ static void test_points(void) {
     CHECK(box[0] < 7 && box[1] > 7 && box[2] < 8 && box[3] > 8, "one-point bbox is degenerate");
     cdrl_toy2d_deinit(&g);
 
+    // label columns: a label out of range, a missing column, a non-integer
+    check_csv_error("labelrange", "x,y,colour\n1,2,0\n3,4,1000\n", CDRL_STATUS_FORMAT, 3,
+                    "label 1000 of column 1 (colour) out of range 0..999");
+    check_csv_error("labelneg", "x,y,colour\n1,2,-1\n", CDRL_STATUS_FORMAT, 2, "out of range");
+    check_csv_error("labelmissing", "x,y,quadrant,colour\n1,2,0,1\n3,4,1\n", CDRL_STATUS_FORMAT,
+                    3, "3 columns, the header has 4");
+    check_csv_error("labelfloat", "x,y,colour\n1,2,1.5\n", CDRL_STATUS_FORMAT, 2,
+                    "label column 1 (colour) is not an integer: \"1.5\"");
     check_csv_error("badrow", "x,y\n1,2\n3,4\n5;6\n7,8\n", CDRL_STATUS_FORMAT, 4,
                     "expected two numbers \"x,y\", got \"5;6\"");
-    check_csv_error("threecols", "1,2,3\n", CDRL_STATUS_FORMAT, 1, "got \"1,2,3\"");
+    check_csv_error("threecols", "1,2,3\n", CDRL_STATUS_FORMAT, 1, "need a header naming them");
     check_csv_error("halfnumber", "x,y\n\n1,abc\n", CDRL_STATUS_FORMAT, 3, "got \"1,abc\"");
     check_csv_error("emptyfield", "1,\n", CDRL_STATUS_FORMAT, 1, "expected two numbers");
     check_csv_error("latehead", "1,2\nx,y\n", CDRL_STATUS_FORMAT, 2, "got \"x,y\"");
@@ -571,8 +579,71 @@ static void test_points(void) {
     check_csv_error("missing", NULL, CDRL_STATUS_IO, 0, "cannot open");
 }
 
+// Labels: a CSV's label columns (names from the header, K = largest label + 1, drawn with their
+// rows), and the generators' components (8gaussians: the nearest centre; rings: ring and the
+// quadrant of the angle), drawn with the same points as without labels.
+static void test_labels(void) {
+    write_text("build/test_toy2d_labels.csv", "x,y,quadrant,colour\n1,1,0,2\n-1,1,1,0\n"
+                                               "-1,-1,2,1\n1,-1,3,0\n");
+    cdrl_toy2d g;
+    CHECK(cdrl_toy2d_from_name(&g, "points:build/test_toy2d_labels.csv") == CDRL_OK,
+          "labelled csv: %s", last_log);
+    CHECK(g.n_attrs == 2 && g.attr_classes[0] == 4 && g.attr_classes[1] == 3 &&
+              !strcmp(g.attr_names[0], "quadrant") && !strcmp(g.attr_names[1], "colour"),
+          "labelled csv: attributes quadrant (4), colour (3)");
+    enum { M = 2000 };
+    float *x = test_floats(2 * M), *x2 = test_floats(2 * M);
+    int *lab = cdrl_malloc(sizeof(int) * 2 * M);
+    cdrl_rng r;
+    cdrl_rng_init(&r, 3, 0);
+    cdrl_toy2d_sample_labelled(&g, x, lab, M, &r);
+    int bad = 0;
+    for (int i = 0; i < M; i++) { // quadrant 0..3 counter-clockwise from (1, 1)
+        const int q = x[2 * i] > 0 ? (x[2 * i + 1] > 0 ? 0 : 3) : (x[2 * i + 1] > 0 ? 1 : 2);
+        const int colour = q == 0 ? 2 : q == 2 ? 1 : 0;
+        bad += lab[2 * i] != q || lab[2 * i + 1] != colour;
+    }
+    CHECK(bad == 0, "labelled csv: %d rows drawn with other labels", bad);
+    cdrl_toy2d_deinit(&g);
+
+    CHECK(cdrl_toy2d_from_name(&g, "8gaussians") == CDRL_OK && g.n_attrs == 1 &&
+              g.attr_classes[0] == 8,
+          "8gaussians: one attribute of 8 classes");
+    cdrl_rng_init(&r, 5, 0);
+    cdrl_toy2d_sample_labelled(&g, x, lab, M, &r);
+    cdrl_rng_init(&r, 5, 0);
+    cdrl_toy2d_sample(&g, x2, M, &r);
+    CHECK(memcmp(x, x2, sizeof(float) * 2 * M) == 0, "8gaussians: the same points with labels");
+    bad = 0;
+    for (int i = 0; i < M; i++) { // the centre at angle k pi / 4 is nearest (7 std apart)
+        const double a = atan2((double)x[2 * i + 1], (double)x[2 * i]);
+        const int k = ((int)lround(a / (CDRL_PI / 4)) + 8) % 8;
+        bad += k != lab[i];
+    }
+    CHECK(bad < M / 100, "8gaussians: %d of %d labels are not the nearest centre", bad, M);
+    cdrl_toy2d_deinit(&g);
+
+    CHECK(cdrl_toy2d_from_name(&g, "rings") == CDRL_OK && g.n_attrs == 2 &&
+              g.attr_classes[0] == 4 && g.attr_classes[1] == 4 &&
+              !strcmp(g.attr_names[1], "quadrant"),
+          "rings: attributes ring (4) and quadrant (4)");
+    cdrl_toy2d_sample_labelled(&g, x, lab, M, &r);
+    static const double radius[4] = {6.0, 4.5, 3.0, 1.5};
+    bad = 0;
+    for (int i = 0; i < M; i++) {
+        const double px = x[2 * i], py = x[2 * i + 1], rho = sqrt(px * px + py * py);
+        const double a = atan2(py, px) < 0 ? atan2(py, px) + 2 * CDRL_PI : atan2(py, px);
+        bad += fabs(rho - radius[lab[2 * i]]) > 0.8 || (int)(a / (CDRL_PI / 2)) != lab[2 * i + 1];
+    }
+    CHECK(bad < M / 20, "rings: %d of %d points off their ring or quadrant label", bad, M);
+    cdrl_toy2d_deinit(&g);
+    cdrl_free(x), cdrl_free(x2), cdrl_free(lab);
+    printf("  ok   labels of a csv and of the generators\n");
+}
+
 int main(void) {
     cdrl_set_log_callback(capture_log, NULL);
+    test_labels();
     test_checkerboard();
     test_gaussians();
     test_rings();

@@ -238,22 +238,23 @@ static int parse_number(const char *b, const char *e, double *v) {
     return end == tmp + n;
 }
 
-// Splits the trimmed line [b, e) at its single comma. Returns the count of fields that parse
-// as numbers (0, 1 or 2), or -1 when the line does not have exactly two non-empty fields.
-static int parse_row(const char *b, const char *e, double v[2]) {
-    const char *comma = memchr(b, ',', (size_t)(e - b));
-    if (!comma || memchr(comma + 1, ',', (size_t)(e - comma - 1))) return -1;
-    const char *f[2][2] = {{b, comma}, {comma + 1, e}};
-    int ok = 0;
-    for (int i = 0; i < 2; i++) {
-        while (f[i][0] < f[i][1] && is_space(*f[i][0]))
-            f[i][0]++;
-        while (f[i][1] > f[i][0] && is_space(f[i][1][-1]))
-            f[i][1]--;
-        if (f[i][0] == f[i][1]) return -1;
-        ok += parse_number(f[i][0], f[i][1], &v[i]);
+// Splits the trimmed line [b, e) at its commas into at most max fields, each trimmed. Returns
+// the count, or -1 for more than max fields or an empty one.
+static int split_fields(const char *b, const char *e, const char *f[][2], int max) {
+    int n = 0;
+    for (const char *p = b;; n++) {
+        const char *comma = memchr(p, ',', (size_t)(e - p));
+        const char *q = comma ? comma : e;
+        if (n >= max) return -1;
+        f[n][0] = p, f[n][1] = q;
+        while (f[n][0] < f[n][1] && is_space(*f[n][0]))
+            f[n][0]++;
+        while (f[n][1] > f[n][0] && is_space(f[n][1][-1]))
+            f[n][1]--;
+        if (f[n][0] == f[n][1]) return -1;
+        if (!comma) return n + 1;
+        p = comma + 1;
     }
-    return ok;
 }
 
 // The line as quoted in messages: at most 60 characters, then "...".
@@ -261,6 +262,25 @@ static int parse_row(const char *b, const char *e, double v[2]) {
 #define QUOTE(b, e)                                                                                \
     (int)((e) - (b) > QUOTE_MAX ? QUOTE_MAX : (e) - (b)), (b), ((e) - (b) > QUOTE_MAX ? "..." : "")
 
+// A whole integer 0..CDRL_TOY2D_MAX_LABEL in [b, e): 1, or 0 when it is no integer, -1 when it
+// is out of that range.
+static int parse_label(const char *b, const char *e, int *v) {
+    long x = 0;
+    const char *p = b + (*b == '-' || *b == '+');
+    if (p == e) return 0;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        if (x <= CDRL_TOY2D_MAX_LABEL) x = 10 * x + (*p - '0');
+    }
+    if (*b == '-' && x != 0) return -1;
+    if (x > CDRL_TOY2D_MAX_LABEL) return -1;
+    *v = (int)x;
+    return 1;
+}
+
+// Rows "x,y" or "x,y,l1,..,lA": a header first names the columns (any field not a number);
+// the label columns hold integers 0..999 and every row has the header's (or else the first
+// row's) number of fields.
 static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
     char *buf = NULL;
     size_t len = 0;
@@ -270,12 +290,13 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
     for (size_t i = 0; i < len; i++)
         max_rows += buf[i] == '\n';
     float *pts = cdrl_malloc(max_rows * 2 * sizeof(float));
-    if (!pts) {
-        cdrl_free(buf);
+    int *lab = cdrl_malloc(max_rows * CDRL_MAX_ATTRS * sizeof(int));
+    if (!pts || !lab) {
+        cdrl_free(buf), cdrl_free(pts), cdrl_free(lab);
         return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory for %zu rows", path, max_rows);
     }
     size_t n = 0, line_no = 0;
-    int seen_line = 0;
+    int seen_line = 0, width = 0; // fields per row, once known
     const char *p = buf, *end = buf + len;
     st = CDRL_OK;
     while (p < end && st == CDRL_OK) {
@@ -288,15 +309,36 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
         while (e > b && is_space(e[-1]))
             e--;
         if (b == e) continue;
-        double v[2];
-        int ok = parse_row(b, e, v);
-        int first = !seen_line;
+        const char *f[2 + CDRL_MAX_ATTRS][2];
+        const int nf = split_fields(b, e, f, 2 + CDRL_MAX_ATTRS);
+        double v[2] = {0, 0};
+        const int numbers =
+            nf >= 2 ? parse_number(f[0][0], f[0][1], &v[0]) + parse_number(f[1][0], f[1][1], &v[1])
+                    : 0;
+        const int first = !seen_line;
         seen_line = 1;
-        if (ok == 0 && first) continue; // a header such as "x,y": two fields, neither a number
-        if (ok != 2) {
-            st = cdrl_fail(CDRL_STATUS_FORMAT,
-                           "%s:%zu: expected two numbers \"x,y\", got \"%.*s%s\"", path, line_no,
+        if (first && nf >= 2 && numbers == 0) { // a header: x,y[,names of the label columns]
+            width = nf;
+            for (int a = 0; a + 2 < nf; a++)
+                snprintf(g->attr_names[a], CDRL_TOY2D_NAME_MAX, "%.*s",
+                         (int)(f[a + 2][1] - f[a + 2][0]), f[a + 2][0]);
+            continue;
+        }
+        if (!width && nf == 2) width = 2; // no header: plain x,y rows
+        if (nf < 2 || (!width && nf > 2)) {
+            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"",
+                           path, line_no,
+                           nf > 2 ? " (label columns need a header naming them: x,y,name,..)" : "",
                            QUOTE(b, e));
+        } else if (nf != width) {
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s:%zu: %d columns, the header has %d (a missing or extra column) in "
+                           "\"%.*s%s\"",
+                           path, line_no, nf, width, QUOTE(b, e));
+        } else if (numbers != 2) {
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"", path,
+                           line_no, width > 2 ? " then labels" : "", QUOTE(b, e));
         } else if (!isfinite(v[0]) || !isfinite(v[1])) {
             st = cdrl_fail(CDRL_STATUS_FORMAT, "%s:%zu: non-finite value in \"%.*s%s\"", path,
                            line_no, QUOTE(b, e));
@@ -304,6 +346,22 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
             st = cdrl_fail(CDRL_STATUS_FORMAT, "%s:%zu: value out of float range in \"%.*s%s\"",
                            path, line_no, QUOTE(b, e));
         } else {
+            for (int a = 0; a + 2 < nf && st == CDRL_OK; a++) {
+                int lv = 0;
+                const int ok = parse_label(f[a + 2][0], f[a + 2][1], &lv);
+                if (ok == 0)
+                    st = cdrl_fail(CDRL_STATUS_FORMAT,
+                                   "%s:%zu: label column %d (%s) is not an integer: \"%.*s\"",
+                                   path, line_no, a + 1, g->attr_names[a],
+                                   (int)(f[a + 2][1] - f[a + 2][0]), f[a + 2][0]);
+                else if (ok < 0)
+                    st = cdrl_fail(CDRL_STATUS_FORMAT,
+                                   "%s:%zu: label %.*s of column %d (%s) out of range 0..%d", path,
+                                   line_no, (int)(f[a + 2][1] - f[a + 2][0]), f[a + 2][0], a + 1,
+                                   g->attr_names[a], CDRL_TOY2D_MAX_LABEL);
+                else
+                    lab[n * CDRL_MAX_ATTRS + (size_t)a] = lv;
+            }
             pts[2 * n] = (float)v[0];
             pts[2 * n + 1] = (float)v[1];
             n++;
@@ -317,11 +375,24 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
         st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: %zu points, more than the 2^32-1 supported", path,
                        n);
     if (st != CDRL_OK) {
-        cdrl_free(pts);
+        cdrl_free(pts), cdrl_free(lab);
         return st;
     }
     g->points = pts;
     g->n_points = n;
+    g->n_attrs = width - 2;
+    if (g->n_attrs) { // compact the labels to (n, A); each attribute's K = its largest label + 1
+        const int A = g->n_attrs;
+        for (size_t i = 0; i < n; i++)
+            for (int a = 0; a < A; a++) {
+                const int v = lab[i * CDRL_MAX_ATTRS + (size_t)a];
+                lab[i * (size_t)A + (size_t)a] = v;
+                if (v + 1 > g->attr_classes[a]) g->attr_classes[a] = v + 1;
+            }
+        g->labels = lab;
+    } else {
+        cdrl_free(lab);
+    }
     float lo[2] = {pts[0], pts[1]}, hi[2] = {pts[0], pts[1]};
     for (size_t i = 0; i < n; i++)
         for (int d = 0; d < 2; d++) {
@@ -338,6 +409,23 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
 
 // ---------------------------------------------------------------------------------------
 // Setup
+
+// The labels of a generator: its component (square, Gaussian, ring, moon, arm, spiral), and
+// for rings also the quadrant of the angle each point was drawn at. swissroll has none.
+static void set_generator_labels(cdrl_toy2d *g) {
+    static const char *const comp_name[] = {"square", "component", "component", "ring",
+                                            "moon",   "",          "arm",       "spiral"};
+    static const int comp_k[] = {8, 8, 25, 4, 2, 0, PIN_ARMS, 2};
+    if (!comp_k[g->kind]) return;
+    g->n_attrs = 1;
+    g->attr_classes[0] = comp_k[g->kind];
+    snprintf(g->attr_names[0], CDRL_TOY2D_NAME_MAX, "%s", comp_name[g->kind]);
+    if (g->kind == CDRL_TOY2D_RINGS) {
+        g->n_attrs = 2;
+        g->attr_classes[1] = 4;
+        snprintf(g->attr_names[1], CDRL_TOY2D_NAME_MAX, "quadrant");
+    }
+}
 
 cdrl_status cdrl_toy2d_from_name(cdrl_toy2d *g, const char *spec) {
     CDRL_ASSERT(g && spec);
@@ -375,6 +463,7 @@ cdrl_status cdrl_toy2d_from_name(cdrl_toy2d *g, const char *spec) {
     g->box[0] = g->box[2] = -PLOT_HALF_WIDTH;
     g->box[1] = g->box[3] = PLOT_HALF_WIDTH;
     g->entropy = known_entropy(g);
+    set_generator_labels(g);
     return CDRL_OK;
 }
 
@@ -382,6 +471,7 @@ void cdrl_toy2d_deinit(cdrl_toy2d *g) {
     if (!g) return;
     cdrl_free(g->spec);
     cdrl_free(g->points);
+    cdrl_free(g->labels);
     memset(g, 0, sizeof *g);
 }
 
@@ -417,7 +507,7 @@ const char *cdrl_toy2d_generator_name(size_t i) {
 
 #define CHUNK 1024
 
-static void sample_chunk(const cdrl_toy2d *g, float *out, size_t m, cdrl_rng *rng) {
+static void sample_chunk(const cdrl_toy2d *g, float *out, int *labels, size_t m, cdrl_rng *rng) {
     uint32_t k[CHUNK];  // (m,) component / arm / square / row index
     float u[3 * CHUNK]; // (m, n_uniform) uniforms in [0, 1)
     float z[2 * CHUNK]; // (m, 2) standard normals
@@ -482,14 +572,28 @@ static void sample_chunk(const cdrl_toy2d *g, float *out, size_t m, cdrl_rng *rn
         }
         out[2 * i] = (float)x;
         out[2 * i + 1] = (float)y;
+        if (!labels || !g->n_attrs) continue;
+        const size_t A = (size_t)g->n_attrs;
+        if (kind == CDRL_TOY2D_POINTS) {
+            memcpy(labels + i * A, g->labels + (size_t)k[i] * A, A * sizeof(int));
+        } else {
+            labels[i * A] = (int)k[i];
+            if (kind == CDRL_TOY2D_RINGS) // the quadrant of the angle 2 pi u
+                labels[i * A + 1] = (int)(4.0f * ui[0]) < 4 ? (int)(4.0f * ui[0]) : 3;
+        }
     }
 }
 
 void cdrl_toy2d_sample(const cdrl_toy2d *g, float *out, size_t n, cdrl_rng *rng) {
+    cdrl_toy2d_sample_labelled(g, out, NULL, n, rng);
+}
+
+void cdrl_toy2d_sample_labelled(const cdrl_toy2d *g, float *out, int *labels, size_t n,
+                                cdrl_rng *rng) {
     CDRL_ASSERT(g && rng && (out || n == 0));
     CDRL_ASSERT(g->kind != CDRL_TOY2D_POINTS || g->n_points > 0);
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK;
-        sample_chunk(g, out + 2 * i, m, rng);
+        sample_chunk(g, out + 2 * i, labels ? labels + i * (size_t)g->n_attrs : NULL, m, rng);
     }
 }

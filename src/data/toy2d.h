@@ -2,8 +2,10 @@
 // the usual toy densities of the EBM / normalising-flow literature, and `points:FILE` (a CSV of
 // x,y rows). Every definition, constant and entropy is written out in docs/data.md.
 // Randomness comes only from the caller's cdrl_rng, drawn in bulk, so a seed gives the same
-// points for any thread count. Not here: batching without replacement over a fixed set (the
-// trainer's job), higher dimensions, or labels.
+// points for any thread count. Labels: a CSV may carry integer label columns after x,y (its
+// header names them: x,y,quadrant,colour), and the generators label each point by its
+// component (docs/data.md). Not here: batching without replacement over a fixed set (the
+// trainer's job), higher dimensions.
 #ifndef CDRL_DATA_TOY2D_H
 #define CDRL_DATA_TOY2D_H
 
@@ -11,6 +13,10 @@
 
 #include "cdrl.h"
 #include "core/rng.h"
+#include "nn/label_rows.h"
+
+#define CDRL_TOY2D_MAX_LABEL 999 // labels of a CSV: 0..999
+#define CDRL_TOY2D_NAME_MAX  32  // bytes of an attribute's name, with its terminator
 
 typedef enum cdrl_toy2d_kind {
     CDRL_TOY2D_CHECKERBOARD = 0, // "checkerboard": 8 squares of side 4 on [-8,8]^2 (CDRL)
@@ -33,6 +39,11 @@ typedef struct cdrl_toy2d {
     size_t n_points; // rows in points; 0 for generators
     float box[4];    // xmin, xmax, ymin, ymax: see cdrl_toy2d_bbox
     double entropy;  // differential entropy in nats; NaN when not known
+    // Labels: A attributes, attribute a with classes 0..K_a - 1 and a name
+    int n_attrs;
+    int attr_classes[CDRL_MAX_ATTRS];
+    char attr_names[CDRL_MAX_ATTRS][CDRL_TOY2D_NAME_MAX];
+    int *labels; // (n_points, n_attrs) of a CSV (owned); NULL for generators
 } cdrl_toy2d;
 
 // Sets up *g from spec: a generator name above, or "points:FILE" which loads FILE now.
@@ -49,6 +60,9 @@ void cdrl_toy2d_deinit(cdrl_toy2d *g);
 // Draws n points into out (n, 2) (x then y per row), advancing rng. The same rng state gives the
 // same bytes for any thread count. Never allocates. n may be 0.
 void cdrl_toy2d_sample(const cdrl_toy2d *g, float *out, size_t n, cdrl_rng *rng);
+// The same points (the same draws) with their labels (n, n_attrs) in labels.
+void cdrl_toy2d_sample_labelled(const cdrl_toy2d *g, float *out, int *labels, size_t n,
+                                cdrl_rng *rng);
 
 // The spec the source was made from ("checkerboard", "points:data.csv"); owned by g.
 const char *cdrl_toy2d_name(const cdrl_toy2d *g);

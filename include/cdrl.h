@@ -88,6 +88,7 @@ typedef enum cdrl_model_kind {
 } cdrl_model_kind;
 
 #define CDRL_CONFIG_MAX_MULT 8 // entries of ebm_ch_mult
+#define CDRL_MAX_ATTRS       4 // label attributes of a conditional model
 #define CDRL_CONFIG_MAX_ATTN 6 // entries of unet_attn
 
 typedef struct cdrl_config {
@@ -132,6 +133,10 @@ typedef struct cdrl_config {
     int unet_attn[CDRL_CONFIG_MAX_ATTN];   // resolutions whose ResBlocks get attention: {16, 8}
     float unet_dropout;                    // 0.1 (training only)
     int n_classes;          // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
+                            // (with several attributes: the first attribute's K)
+    int n_more_attrs;       // 2-D models: label attributes after the first (data with several
+                            // label columns): 0
+    int more_classes[CDRL_MAX_ATTRS - 1]; // their K, each labelled 1..K like the first
     float ebm_class_gain;   // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;               // 1: random horizontal flips of the training batches (images)
     float label_drop;       // conditional models: share of training labels replaced by the null
@@ -200,10 +205,18 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
 // 8gaussians, 25gaussians, rings; -INFINITY off checkerboard's support); NaN for the other
 // sources and for images.
 double cdrl_dataset_log_density(const cdrl_dataset *d, double x, double y);
-// K, the number of classes of an image set (labels 0..K-1; a conditional model calls them
-// 1..K); 0 for 2-D sources and unlabelled images.
+// Labels. A data set's samples carry A label attributes (0: none): an image set with classes
+// has one (its classes), a 2-D CSV its label columns (named by the header), a generator its
+// components (docs/data.md; rings also the quadrant). Attribute a has classes 0..K_a - 1; a
+// conditional model calls them 1..K_a (0 null).
+int cdrl_dataset_attrs(const cdrl_dataset *d);
+int cdrl_dataset_attr_classes(const cdrl_dataset *d, int a); // K_a; 0 outside 0..A-1
+const char *cdrl_dataset_attr_name(const cdrl_dataset *d, int a); // "class" for images; NULL
+                                                                  // outside 0..A-1
+// K of the first attribute (0 when there is none).
 int cdrl_dataset_classes(const cdrl_dataset *d);
-// The classes 0..K-1 (-1 unknown) of an image set's images (N), NULL for 2-D sources.
+// The labels (N, A) of an image set (its classes, -1 unknown) or of a CSV's points; NULL for
+// generators and unlabelled sets.
 const int *cdrl_dataset_labels(const cdrl_dataset *d);
 // Number of points of a file source; 0 for generators.
 size_t cdrl_dataset_size(const cdrl_dataset *d);
@@ -251,8 +264,9 @@ cdrl_status cdrl_model_sample(cdrl_model *m, float *out, float *levels, int n, i
 // receives its gradient wrt x unless NULL.
 cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, const float *x, int n,
                                    int pair, int use_ema);
-// cdrl_model_sample for class-conditional models (config n_classes > 0): label (n) holds each
-// sample's class as 1..n_classes (0 = unconditional, the null label; NULL: 0 for all) and
+// cdrl_model_sample for class-conditional models (config n_classes > 0): label (n, A) holds each
+// sample's class as 1..n_classes (0 = unconditional, the null label; NULL: 0 for all; with
+// A = 1 + n_more_attrs attributes, one label per attribute) and
 // guidance the weight w of classifier-free guidance (method.md §7: both networks give
 // (1 + w) out(c) - w out(0), twice the cost; 0 turns it off). Unconditional models ignore both.
 // n_langevin = 0 gives the initializer's proposals alone: at every level y = mu(x_j) + the
@@ -290,7 +304,8 @@ typedef struct cdrl_sample_params {
     uint64_t seed;    // 1: the initial noise and every draw of the chain
     float *levels;    // (T, n, dim) receives each level's samples (cdrl_model_sample), or NULL
     int n_terms;      // 0..CDRL_SAMPLE_MAX_TERMS conditioning terms: 0
-    const int *label[CDRL_SAMPLE_MAX_TERMS]; // (n) labels 0..n_classes of term i (0 = null)
+    const int *label[CDRL_SAMPLE_MAX_TERMS]; // (n, A) labels of term i, per attribute 0..K
+                                             // (0 = null); A = 1 + n_more_attrs
     float weight[CDRL_SAMPLE_MAX_TERMS];     // w_i >= 0 of term i: 0
     const float *known; // (n, dim) observed values (data range), read where mask != 0; or NULL
     const float *mask;  // (n, dim) non-zero where a value is observed; NULL: no inpainting

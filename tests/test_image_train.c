@@ -42,12 +42,6 @@ static void remove_folder(void) {
     rmdir(DIR_);
 }
 
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 // The same images in two class sub-folders: even indices class 0 ("a"), odd class 1 ("b").
 #define CLS_DIR "build/test_image_train_classes"
 static int write_class_folder(void) {

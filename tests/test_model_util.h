@@ -1,5 +1,5 @@
 // Helpers shared by the tests that train models through the public API: a few training steps,
-// and the bit-for-bit comparison of two models through their checkpoints.
+// the bit-for-bit comparison of two models through their checkpoints, a finiteness check.
 #ifndef CDRL_TESTS_TEST_MODEL_UTIL_H
 #define CDRL_TESTS_TEST_MODEL_UTIL_H
 
@@ -7,6 +7,13 @@
 
 #include "cdrl.h"
 #include "test_util.h"
+
+// 1 when no value of x (n) is NaN or infinite.
+static inline int all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
 
 // n training steps, their statistics in st (n); 0 when a step fails.
 static inline int train_steps(cdrl_model *m, const cdrl_dataset *d, int n, cdrl_train_stats *st) {

@@ -317,7 +317,7 @@ static void run_case(const char *name) {
                             .beta2 = 0.999f,
                             .eps = 1e-8f,
                             .wd_init = 0.0f,
-                            .conditional = cond,
+                            .n_attrs = cond,
                             .label_drop = LABEL_DROP};
     cdrl_trainer tr;
     CHECK(cdrl_trainer_init(&tr, &tp, &s, cdrl_img_ebm_net(ebm), cdrl_unet_net(unet), 0) == CDRL_OK,

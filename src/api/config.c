@@ -251,6 +251,19 @@ cdrl_status cdrl_config_check(const cdrl_config *c) {
     if (!(c->init_data_weight >= 0 && c->init_data_weight <= 1))
         return cdrl_fail(CDRL_STATUS_INVALID, "config: init_data_weight %g out of [0, 1]",
                          (double)c->init_data_weight);
+    if (c->n_more_attrs < 0 || c->n_more_attrs > CDRL_MAX_ATTRS - 1 ||
+        (c->n_more_attrs && (!c->n_classes || c->kind != CDRL_MODEL_TOY)))
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "config: n_more_attrs %d: 0..%d, and only for conditional 2-D models "
+                         "(image models take one attribute)",
+                         c->n_more_attrs, CDRL_MAX_ATTRS - 1);
+    for (int a = 0; a < c->n_more_attrs; a++)
+        if (c->more_classes[a] < 1 || c->more_classes[a] > 999)
+            return cdrl_fail(CDRL_STATUS_INVALID, "config: more_classes[%d] = %d out of 1..999", a,
+                             c->more_classes[a]);
+    if (c->kind == CDRL_MODEL_TOY && c->n_classes > 999)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: n_classes %d out of 0..999 for 2-D models",
+                         c->n_classes);
     if (c->langevin_clip != 0 && (c->langevin_clip != 1 || c->kind != CDRL_MODEL_IMAGE))
         return cdrl_fail(
             CDRL_STATUS_INVALID,
@@ -316,6 +329,8 @@ static const field fields[] = {
     FIELD_ARR(unet_attn, unet_n_attn, CDRL_CONFIG_MAX_ATTN),
     FIELD(unet_dropout, F_FLOAT),
     FIELD(n_classes, F_INT),
+    FIELD(n_more_attrs, F_INT),
+    FIELD_ARR(more_classes, n_more_attrs, CDRL_MAX_ATTRS - 1),
     FIELD(ebm_class_gain, F_FLOAT),
     FIELD(flip, F_INT),
     FIELD(label_drop, F_FLOAT),

@@ -78,13 +78,15 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                                    .t_dim = c->init_t_dim,
                                    .h_dim = c->init_h_dim,
                                    .n_blocks = c->init_blocks,
-                                   .groups = 32};
+                                   .groups = 32,
+                                   .n_attrs = cdrl_config_attrs(c, ic.attr_classes)};
+        ec.n_attrs = cdrl_config_attrs(c, ec.attr_classes);
         m->ebm = cdrl_toy_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);
         m->init = cdrl_toy_init_create(&ic, m->max_rows, c->n_levels + 1, &init_rng);
         nets_ok = m->ebm && m->init;
     }
     m->batch = cdrl_malloc(sizeof(float) * (size_t)c->batch * (size_t)c->dim);
-    m->cls = cdrl_malloc(sizeof(int) * (size_t)c->batch);
+    m->cls = cdrl_malloc(sizeof(int) * (size_t)c->batch * CDRL_MAX_ATTRS);
     if (!nets_ok || !m->batch || !m->cls ||
         // chain scratch, beside it the per-level samples of one chunk (sampling with levels),
         // and the density temporaries
@@ -116,7 +118,7 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .eps = 1e-8f,
                             .wd_init = 0.0f,
                             .init_data_weight = c->init_data_weight,
-                            .conditional = c->n_classes > 0,
+                            .n_attrs = cdrl_config_attrs(c, NULL),
                             .label_drop = c->label_drop,
                             .langevin_clip = c->langevin_clip,
                             .langevin_bf16 = c->langevin_bf16};
@@ -151,11 +153,20 @@ cdrl_status cdrl_model_train_step(cdrl_model *m, const cdrl_dataset *data, cdrl_
                          "train: the data has %d values per sample, the model %d",
                          cdrl_dataset_dim(data), m->cfg.dim);
     const int B = m->cfg.batch, K = m->cfg.n_classes;
-    if (K && cdrl_dataset_classes(data) != K)
-        return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the model has %d classes, the data %d", K,
-                         cdrl_dataset_classes(data));
+    int classes[CDRL_MAX_ATTRS];
+    const int A = cdrl_config_attrs(&m->cfg, classes);
+    if (A && cdrl_dataset_attrs(data) != A)
+        return cdrl_fail(CDRL_STATUS_MISMATCH,
+                         "train: the model has %d label attribute%s, the data %d", A,
+                         A == 1 ? "" : "s", cdrl_dataset_attrs(data));
+    for (int a = 0; a < A; a++)
+        if (cdrl_dataset_attr_classes(data, a) != classes[a])
+            return cdrl_fail(CDRL_STATUS_MISMATCH,
+                             "train: the model has %d classes, the data %d (attribute %d, %s)",
+                             classes[a], cdrl_dataset_attr_classes(data, a), a + 1,
+                             cdrl_dataset_attr_name(data, a));
     cdrl_dataset_sample(data, m->batch, K ? m->cls : NULL, (size_t)B, m->cfg.flip, &m->tr.rng);
-    for (int n = 0; K && n < B; n++)
+    for (int n = 0; K && n < B * A; n++)
         if (m->cls[n] < 0)
             return cdrl_fail(CDRL_STATUS_MISMATCH, "train: the data has images without a class; a "
                                                    "conditional model needs every class");

@@ -47,6 +47,8 @@ static cdrl_status check_params(const cdrl_model *m, const cdrl_sample_params *p
         return cdrl_fail(CDRL_STATUS_INVALID,
                          "sample: labels given to an unconditional model (trained without "
                          "classes)");
+    int K[CDRL_MAX_ATTRS];
+    const int A = cdrl_config_attrs(&m->cfg, K);
     for (int t = 0; t < p->n_terms; t++) {
         if (!p->label[t])
             return cdrl_fail(CDRL_STATUS_INVALID, "sample: term %d has no labels", t + 1);
@@ -54,11 +56,16 @@ static cdrl_status check_params(const cdrl_model *m, const cdrl_sample_params *p
             return cdrl_fail(CDRL_STATUS_INVALID,
                              "sample: weight %g of term %d out of range (0..1000)",
                              (double)p->weight[t], t + 1);
-        for (int i = 0; i < n; i++)
-            if (p->label[t][i] < 0 || p->label[t][i] > m->cfg.n_classes)
-                return cdrl_fail(CDRL_STATUS_INVALID,
-                                 "sample: label %d of sample %d outside 0..%d (0 = no class)",
-                                 p->label[t][i], i, m->cfg.n_classes);
+        for (int i = 0; i < n * A; i++)
+            if (p->label[t][i] < 0 || p->label[t][i] > K[i % A])
+                return A == 1 ? cdrl_fail(CDRL_STATUS_INVALID,
+                                          "sample: label %d of sample %d outside 0..%d (0 = no "
+                                          "class)",
+                                          p->label[t][i], i, K[0])
+                              : cdrl_fail(CDRL_STATUS_INVALID,
+                                          "sample: label %d of sample %d, attribute %d, outside "
+                                          "0..%d (0 = none)",
+                                          p->label[t][i], i / A, i % A + 1, K[i % A]);
     }
     if (!p->known != !p->mask)
         return cdrl_fail(CDRL_STATUS_INVALID,
@@ -99,7 +106,7 @@ cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_
         float *x = out + off;
         cdrl_rng_normal(&rng, x, (size_t)b * (size_t)D);
         for (int t = 0; t < p->n_terms; t++)
-            cp.cond.label[t] = p->label[t] + s0;
+            cp.cond.label[t] = p->label[t] + (size_t)s0 * (size_t)cdrl_config_attrs(&m->cfg, NULL);
         cp.known = p->known ? p->known + off : NULL;
         cp.mask = p->mask ? p->mask + off : NULL;
         st = cdrl_chain_run(&m->ebm_net, &m->init_net, x, lv, b, &m->sched, &cp, NULL, &rng,

@@ -118,10 +118,10 @@ void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n
         cdrl_images_batch(&d->img, out, label, (int)n, rng, flip);
         return;
     }
-    if (label)
+    if (label && !d->toy.n_attrs)
         for (size_t i = 0; i < n; i++)
             label[i] = -1;
-    cdrl_toy2d_sample(&d->toy, out, n, rng);
+    cdrl_toy2d_sample_labelled(&d->toy, out, label, n, rng);
 }
 
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed,
@@ -142,9 +142,25 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
     cdrl_toy2d_sample(&d->toy, out, n, &rng);
 }
 
-int cdrl_dataset_classes(const cdrl_dataset *d) { return d->is_image ? d->img.n_classes : 0; }
+int cdrl_dataset_attrs(const cdrl_dataset *d) {
+    return d->is_image ? d->img.n_classes > 0 : d->toy.n_attrs;
+}
 
-const int *cdrl_dataset_labels(const cdrl_dataset *d) { return d->is_image ? d->img.labels : NULL; }
+int cdrl_dataset_attr_classes(const cdrl_dataset *d, int a) {
+    if (a < 0 || a >= cdrl_dataset_attrs(d)) return 0;
+    return d->is_image ? d->img.n_classes : d->toy.attr_classes[a];
+}
+
+const char *cdrl_dataset_attr_name(const cdrl_dataset *d, int a) {
+    if (a < 0 || a >= cdrl_dataset_attrs(d)) return NULL;
+    return d->is_image ? "class" : d->toy.attr_names[a];
+}
+
+int cdrl_dataset_classes(const cdrl_dataset *d) { return cdrl_dataset_attr_classes(d, 0); }
+
+const int *cdrl_dataset_labels(const cdrl_dataset *d) {
+    return d->is_image ? d->img.labels : d->toy.labels;
+}
 
 size_t cdrl_dataset_size(const cdrl_dataset *d) {
     if (d->is_image) return d->img.n;

@@ -15,8 +15,9 @@ struct cdrl_dataset {
 };
 
 // Draws n samples with the caller's random stream (the trainer's, so that resume is exact);
-// images are mirrored at random when flip is set (2-D sources ignore it). label (n), when not
-// NULL, receives each image's class 0..K-1 (-1 unknown).
+// images are mirrored at random when flip is set (2-D sources ignore it). label (n, A), when
+// not NULL, receives each sample's labels (images: the class 0..K-1, -1 unknown; 2-D sources
+// without labels: -1).
 void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n, int flip,
                          cdrl_rng *rng);
 

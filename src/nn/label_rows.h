@@ -10,7 +10,6 @@
 
 #include "core/core.h"
 
-#define CDRL_MAX_ATTRS      4
 #define CDRL_MAX_LABEL_ROWS 1024 // combinations C a 2-D network takes
 
 typedef struct cdrl_label_rows {

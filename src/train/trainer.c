@@ -29,7 +29,7 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
     const size_t ne = ebm.params->total, ni = init.params->total;
     size_t bytes = 3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
-                   14 * cdrl_arena_floats_size(B) +
+                   12 * cdrl_arena_floats_size(B) + 2 * cdrl_arena_floats_size(B * CDRL_MAX_ATTRS) +
                    (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
                    cdrl_langevin_scratch_size(tp->batch, ebm.dim);
     if (cdrl_device_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
@@ -44,8 +44,8 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     cdrl_copy(t->ebm_ema, ebm.p_own, ne);
     cdrl_copy(t->init_ema, init.p_own, ni);
     t->noise.pair = (int *)cdrl_arena_floats(a, B);
-    t->noise.label_u = cdrl_arena_floats(a, B);
-    t->label = (int *)cdrl_arena_floats(a, B);
+    t->noise.label_u = cdrl_arena_floats(a, B * CDRL_MAX_ATTRS);
+    t->label = (int *)cdrl_arena_floats(a, B * CDRL_MAX_ATTRS);
     t->level_ebm = (int *)cdrl_arena_floats(a, B);
     t->level_init = (int *)cdrl_arena_floats(a, B);
     t->f_pos = cdrl_arena_floats(a, B);
@@ -75,7 +75,8 @@ void cdrl_trainer_draw_noise(cdrl_trainer *t) {
     const int B = t->tp.batch, T = t->sched.T;
     const size_t nd = (size_t)B * (size_t)t->ebm.dim;
     // The label drops first: the order of the draws is part of what resume reproduces.
-    if (t->tp.conditional) cdrl_rng_uniform(&t->rng, t->noise.label_u, (size_t)B);
+    if (t->tp.n_attrs)
+        cdrl_rng_uniform(&t->rng, t->noise.label_u, (size_t)B * (size_t)t->tp.n_attrs);
     uint32_t *j = (uint32_t *)t->noise.pair;
     cdrl_rng_int(&t->rng, j, (size_t)B, (uint32_t)T);
     for (int n = 0; n < B; n++)
@@ -107,13 +108,13 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
     const int B = t->tp.batch, D = ebm->dim, T = s->T;
     const size_t nd = (size_t)B * (size_t)D;
     CDRL_ASSERT(*ebm->p == ebm->p_own && *init->p == init->p_own); // not while EMA is swapped in
-    CDRL_ASSERT(!cls == !t->tp.conditional);
+    CDRL_ASSERT(!cls == !t->tp.n_attrs);
 
     // Labels of a conditional model (method.md §7): class k is label k + 1, a share label_drop
-    // of them becomes the null label 0, the same for both networks.
+    // of them becomes the null label 0 (each attribute on its own), the same for both networks.
     const int *label = NULL;
     if (cls) {
-        for (int n = 0; n < B; n++)
+        for (int n = 0; n < B * t->tp.n_attrs; n++)
             t->label[n] = nz->label_u[n] < t->tp.label_drop ? 0 : cls[n] + 1;
         label = t->label;
     }

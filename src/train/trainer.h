@@ -29,7 +29,8 @@ typedef struct cdrl_train_params {
     float wd_init;           // AdamW weight decay of the initializer: 0
     float init_data_weight;  // diagnostic: weight of the data pair's x_{j-1} in the initializer's
                              // target (0)
-    int conditional;   // 1: batches come with classes, dropped to the null label at label_drop
+    int n_attrs;       // label attributes: batches come with A labels per sample, each dropped
+                       // to the null label at label_drop on its own; 0: unconditional
     float label_drop;  // share of class labels replaced by the null label: 0.1 (p_cond)
     int langevin_clip; // Langevin's clip_data (langevin.h): 0 (official)
     int langevin_bf16; // Langevin's bf16 (langevin.h): 0 (official)
@@ -41,7 +42,7 @@ typedef struct cdrl_step_noise {
     float *eps;         // (B, dim) shared by x_j and x_{j-1}
     float *xi_init;     // (B, dim) initializer noise
     float *xi_langevin; // (K, B, dim)
-    float *label_u;     // (B) uniforms deciding the label drops (conditional models)
+    float *label_u;     // (B, A) uniforms deciding the label drops (conditional models)
 } cdrl_step_noise;
 
 typedef struct cdrl_step_stats {
@@ -64,7 +65,7 @@ typedef struct cdrl_trainer {
     // per-iteration buffers (B rows)
     cdrl_step_noise noise;
     int *level_ebm, *level_init;
-    int *label; // (B) the labels fed to both networks: class + 1, or 0 where dropped
+    int *label; // (B, A) the labels fed to both networks: class + 1, or 0 where dropped
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
     float *row[6];  // (B) each: per-sample constants of the noise levels, filled each step
     cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
@@ -80,9 +81,9 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
 void cdrl_trainer_deinit(cdrl_trainer *t);
 // Draws this iteration's noise from the trainer's rng into t->noise.
 void cdrl_trainer_draw_noise(cdrl_trainer *t);
-// One iteration on the batch x (B, dim) with the noise in nz; cls (B) holds the classes 0..K-1 of
-// a conditional model's batch (NULL otherwise): class k becomes label k + 1, or the null label 0
-// where nz->label_u < label_drop.
+// One iteration on the batch x (B, dim) with the noise in nz; cls (B, A) holds the classes
+// 0..K-1 of a conditional model's batch (NULL otherwise): class k becomes label k + 1, or the
+// null label 0 where nz->label_u < label_drop.
 // CDRL_STATUS_DIVERGED when a loss, a gradient or a sample is not finite: then no weight, moment or
 // EMA copy has changed (the spectral-norm vectors have taken their power iteration).
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *cls,

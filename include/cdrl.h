@@ -201,6 +201,9 @@ void cdrl_dataset_bbox(const cdrl_dataset *d, float box[4]);
 // replacement, no flips), or the points of a file in order (files; n at most their count, see
 // cdrl_dataset_size).
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed, uint64_t stream);
+// The same samples with their labels (n, A) (cdrl_dataset_attrs; -1 where unknown).
+void cdrl_dataset_draw_labelled(const cdrl_dataset *d, float *out, int *labels, size_t n,
+                                uint64_t seed, uint64_t stream);
 // log p(x, y) of a 2-D generator's density where it is known in closed form (checkerboard,
 // 8gaussians, 25gaussians, rings; -INFINITY off checkerboard's support); NaN for the other
 // sources and for images.

@@ -208,6 +208,23 @@ int cli_json_line(FILE *f, struct cJSON *o);
 int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, float **x,
                  int **cls);
 
+// --compose NAME=CLASS,.. with -w W[,W..] (compose.c): the conditioning terms of n samples.
+typedef struct cli_compose_terms {
+    int n, A;       // terms; label attributes of the model
+    int *labels;    // (n_terms, n, A): term k's labels, its attribute set to CLASS + 1
+    float w[CDRL_SAMPLE_MAX_TERMS];
+    char name[CDRL_SAMPLE_MAX_TERMS][64]; // "ring=2"
+} cli_compose_terms;
+// CLI_OK, or the code after one line (unknown attribute, a class out of range, a bad weight
+// list, an unconditional model).
+int cli_compose(cli_compose_terms *t, const char *spec, const char *weights, const cdrl_config *c,
+                int n);
+// Points sp's terms at samples s0.. of t.
+void cli_compose_apply(const cli_compose_terms *t, cdrl_sample_params *sp, int n, int s0);
+void cli_compose_free(cli_compose_terms *t);
+// "0,0.5,1" into w (each in 0..1000, at most max); the count, or -1 for a bad list.
+int cli_parse_weights(const char *s, float *w, int max);
+
 // Prints every cdrl_config field, one `  key  value` line each (from its JSON form).
 void cli_print_config(const cdrl_config *c, FILE *f);
 

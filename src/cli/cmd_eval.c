@@ -150,7 +150,7 @@ typedef struct eval_opts {
     float grid_tol;
     uint64_t seed;
     // images
-    const char *images, *classifier, *dump, *calibrate, *w_list, *plot;
+    const char *images, *classifier, *dump, *calibrate, *w_list, *plot, *compose;
     int proposals, folder_classes;
     float guidance; // the first of w_list
 } eval_opts;
@@ -170,6 +170,10 @@ static const cli_opt eval_table[] = {
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the held-out points and the sampler noise", NULL,
      0, 0},
     {"no-mmd", 0, CLI_FLAG, O(no_mmd), NULL, "skip the MMD (NLL only)", NULL, 0, 0},
+    {"compose", 0, CLI_STR, O(compose), "NAME=CLASS,..",
+     "2-D conditional models: N composed samples (weights -w) scored against the data's points "
+     "with all those labels: the share whose nearest data point has them, and the MMD",
+     NULL, 0, 0},
     {NULL, 0, CLI_SECTION, 0, NULL, "images (docs/yardstick.md)", NULL, 0, 0},
     {"images", 'i', CLI_STR, O(images), "DIR",
      "score the PNG/JPEG files of a folder (and its sub-folders) instead of sampling a model", NULL,
@@ -239,21 +243,6 @@ static void eval_defaults(eval_opts *o) {
     o->grid_max = 1024;
     o->grid_tol = 0.01f;
     o->guidance = 1.0f;
-}
-
-// "0,0.5,1" into w[] (each in 0..1000); returns the count, or -1 (bad list).
-static int parse_w_list(const char *s, float *w) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || !(v >= 0 && v <= 1000) || n >= CLI_MAX_K || (*end && *end != ','))
-            return -1;
-        w[n++] = (float)v;
-        s = *end ? end + 1 : end;
-        if (*end == ',' && !*s) return -1;
-    }
-    return n;
 }
 
 // "15,8,5,3" into k[]; returns the count, or -1 (bad list).
@@ -509,7 +498,7 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
     cdrl_yardstick *ys = NULL;
     char source[4600];
     float w[CLI_MAX_K] = {1.0f};
-    const int n_w = o->w_list ? parse_w_list(o->w_list, w) : 1;
+    const int n_w = o->w_list ? cli_parse_weights(o->w_list, w, CLI_MAX_K) : 1;
     if (n_w < 1)
         return cli_die(CLI_USAGE,
                        "--guidance: expected up to %d numbers in 0..1000 separated by commas, got "
@@ -588,6 +577,90 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
     return rc;
 }
 
+// --compose on a 2-D model: N composed samples against the data. The product region is where
+// the data's points carry every composed label: a sample is inside when its nearest neighbour
+// among 20000 labelled data points does; the MMD is taken against N data points with those
+// labels, beside the MMD between two such sets (the noise floor).
+static int has_classes(const int *lab, const int *want, int A) {
+    for (int a = 0; a < A; a++)
+        if (want[a] >= 0 && lab[a] != want[a]) return 0;
+    return 1;
+}
+
+static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
+    const cdrl_config *c = cdrl_model_config(m);
+    const int n = o->n, M = 20000, A = 1 + c->n_more_attrs;
+    cli_compose_terms t;
+    int rc = cli_compose(&t, o->compose, o->w_list, c, n);
+    if (rc != CLI_OK) return rc;
+    cdrl_dataset *d = NULL;
+    float *x = malloc(sizeof(float) * 2 * (size_t)n), *ref = NULL, *prod = NULL;
+    int *lab = NULL;
+    if (!x) rc = cli_die(CLI_FAIL, "out of memory");
+    if (rc == CLI_OK && cdrl_dataset_open(&d, c->data) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "cannot open the data %s", c->data);
+    const size_t have = d ? cdrl_dataset_size(d) : 0; // a file: all its rows
+    const int nref = have ? (int)have : M;
+    if (rc == CLI_OK) {
+        ref = malloc(sizeof(float) * 2 * (size_t)nref);
+        lab = malloc(sizeof(int) * (size_t)nref * (size_t)A);
+        prod = malloc(sizeof(float) * 2 * (size_t)nref);
+        if (!ref || !lab || !prod) rc = cli_die(CLI_FAIL, "out of memory");
+    }
+    cdrl_sample_params sp;
+    cdrl_sample_params_init(&sp, m);
+    sp.seed = o->seed;
+    cli_compose_apply(&t, &sp, n, 0);
+    if (rc == CLI_OK && cdrl_model_sample_with(m, x, n, &sp) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "composed sampling failed");
+    if (rc == CLI_OK) cdrl_dataset_draw_labelled(d, ref, lab, (size_t)nref, o->seed + 1, 9);
+    // the composed classes: each term asks one attribute for one class (-1: not asked)
+    int want[CDRL_MAX_ATTRS] = {-1, -1, -1, -1};
+    for (int k = 0; k < t.n; k++)
+        for (int a = 0; a < A; a++)
+            if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
+                want[a] = t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a] - 1;
+    int n_prod = 0;
+    for (int i = 0; rc == CLI_OK && i < nref; i++)
+        if (has_classes(lab + (size_t)i * (size_t)A, want, A))
+            memcpy(prod + 2 * (size_t)n_prod++, ref + 2 * (size_t)i, 2 * sizeof(float));
+    if (rc == CLI_OK && n_prod < 4)
+        rc = cli_die(CLI_FAIL, "--compose %s: %d of %d data points carry every label (the "
+                               "combination is (nearly) absent from the data)",
+                     o->compose, n_prod, nref);
+    if (rc == CLI_OK) {
+        int inside = 0;
+        for (int i = 0; i < n; i++) { // nearest labelled data point
+            double best = INFINITY;
+            int bi = 0;
+            for (int r = 0; r < nref; r++) {
+                const double dx = (double)x[2 * i] - (double)ref[2 * r],
+                             dy = (double)x[2 * i + 1] - (double)ref[2 * r + 1];
+                if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, bi = r;
+            }
+            inside += has_classes(lab + (size_t)bi * (size_t)A, want, A);
+        }
+        const int half = n_prod / 2, nm = n < half ? n : half;
+        const double h = cdrl_eval_median_distance(prod, nm, 2);
+        const double mmd = cdrl_eval_mmd2(x, n, prod, nm, 2, h);
+        const double floor_ = cdrl_eval_mmd2(prod, nm, prod + 2 * (size_t)half, nm, 2, h);
+        printf("compose    %s (w", o->compose);
+        for (int k = 0; k < t.n; k++)
+            printf("%s%g", k ? "," : " ", (double)t.w[k]);
+        printf("), %s, %d samples, seed %llu\n", path, n, (unsigned long long)o->seed);
+        printf("inside     %.4f (nearest of %d labelled data points carries every label)\n",
+               (double)inside / n, nref);
+        printf("mmd        %.6g (biased MMD^2, RBF h = %.4g, against %d data points with these "
+               "labels)\n",
+               mmd, h, nm);
+        printf("mmd_data   %.6g (two such data sets of %d: the noise floor)\n", floor_, nm);
+    }
+    cdrl_dataset_free(d);
+    free(x), free(ref), free(lab), free(prod);
+    cli_compose_free(&t);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_opts o, def;
     eval_defaults(&o);
@@ -636,6 +709,12 @@ int cmd_eval(int argc, char **argv) {
     const cdrl_config *cfg = cdrl_model_config(m);
     if (cfg->kind == CDRL_MODEL_IMAGE) {
         rc = eval_images(&o, &a, m, path);
+        cdrl_model_free(m);
+        return rc;
+    }
+    if (o.compose) {
+        if (!cli_given(&eval_cmd, &a, "num-samples")) o.n = 2000;
+        rc = eval_compose(m, path, &o);
         cdrl_model_free(m);
         return rc;
     }

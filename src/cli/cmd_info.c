@@ -19,6 +19,12 @@ void cli_print_config(const cdrl_config *c, FILE *f) {
             fprintf(f, "  %-20s %s\n", v->string, v->valuestring);
         else if (cJSON_IsNumber(v))
             fprintf(f, "  %-20s %.9g\n", v->string, v->valuedouble);
+        else if (cJSON_IsArray(v)) { // the lists, as --set takes them: 1,2,2,2
+            fprintf(f, "  %-20s ", v->string);
+            for (const cJSON *e = v->child; e; e = e->next)
+                fprintf(f, "%s%.9g", e == v->child ? "" : ",", e->valuedouble);
+            fputc('\n', f);
+        }
     }
     cJSON_Delete(o);
 }

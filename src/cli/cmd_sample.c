@@ -19,7 +19,8 @@ typedef struct sample_opts {
     int n, k, threads, verbose, cols, cls;
     const char *precision;
     const char *backend;
-    float guidance;
+    const char *weights, *compose;
+    float guidance; // the one weight of --class sampling
     uint64_t seed;
 } sample_opts;
 
@@ -49,9 +50,14 @@ static const cli_opt sample_table[] = {
     {"precision", 0, CLI_STR, O(precision), "P",
      "images: fp32, or bf16 Langevin products (bfloat16 operands, float sums; AVX512_BF16)",
      "the model's", 0, 0},
-    {"guidance", 'w', CLI_FLOAT, O(guidance), "W",
-     "conditional models: classifier-free guidance weight w (method.md 7), 0 for none", NULL, 0,
-     1000},
+    {"guidance", 'w', CLI_STR, O(weights), "W[,W..]",
+     "conditional models: classifier-free guidance weight w (method.md 7), 0 for none; with "
+     "--compose one weight for every term or one per term",
+     "1", 0, 0},
+    {"compose", 0, CLI_STR, O(compose), "NAME=CLASS,..",
+     "conditional models (2-D and images): the composition of concepts, each an attribute of "
+     "the data at one of its classes 0..K-1 (method.md 8): ring=2,quadrant=3",
+     NULL, 0, 0},
     {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
      0, 4096},
     {"backend", 0, CLI_STR, O(backend), "NAME",
@@ -68,7 +74,8 @@ static const cli_cmd sample_cmd = {
     "models: CSV (header x,y), optionally with a scatter PNG over the data's box. Image models:\n"
     "single PNGs (-o with a %d pattern) and/or a grid PNG, sampled batch by batch.",
     "cdrl sample --model runs/demo -n 5000 -o samples.csv --png samples.png\n"
-    "  cdrl sample --model runs/fmnist -n 100 --grid grid.png -o img/%04d.png -w 1",
+    "  cdrl sample --model runs/fmnist -n 100 --grid grid.png -o img/%04d.png -w 1\n"
+    "  cdrl sample --model runs/rings --compose ring=2,quadrant=3 -w 2 -o composed.csv",
     sample_table,
     (int)(sizeof sample_table / sizeof sample_table[0]),
     0,
@@ -161,15 +168,26 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
             label[i] = o->cls;
     else
         cli_grid_labels(c, label, n, o->cols);
+    cli_compose_terms terms = {0};
+    if (o->compose && cli_compose(&terms, o->compose, o->weights, c, n) != CLI_OK) {
+        free(x), free(label);
+        return CLI_USAGE;
+    }
     const int tty = isatty(STDERR_FILENO);
     const double t0 = cli_now();
     int rc = CLI_OK;
     for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += B, b++) {
         const int nb = n - s0 < B ? n - s0 : B;
         // each batch its own key: batch b's samples do not depend on how many came before
-        const uint64_t seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
-        if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0,
-                                   o->guidance, nb, k, 1, seed) != CDRL_OK) {
+        cdrl_sample_params sp;
+        cdrl_sample_params_init(&sp, m);
+        sp.n_langevin = k;
+        sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        if (terms.n)
+            cli_compose_apply(&terms, &sp, n, s0);
+        else if (K)
+            sp.n_terms = 1, sp.label[0] = label + s0, sp.weight[0] = o->guidance;
+        if (cdrl_model_sample_with(m, x + (size_t)s0 * (size_t)c->dim, nb, &sp) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
             break;
         }
@@ -183,9 +201,11 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)o->seed);
     snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
     snprintf(ks, sizeof ks, "%d", k);
-    snprintf(ws, sizeof ws, "%g", (double)o->guidance);
+    snprintf(ws, sizeof ws, "%s", o->weights ? o->weights : "1");
     if (!K)
         snprintf(cls, sizeof cls, "none (unconditional)");
+    else if (terms.n)
+        snprintf(cls, sizeof cls, "composed: %s", o->compose);
     else if (o->cls >= 0)
         snprintf(cls, sizeof cls, "%d", o->cls);
     else
@@ -208,6 +228,7 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
                o->output ? o->output : "", grid ? ", grid " : "", grid ? grid : "");
     free(x);
     free(label);
+    cli_compose_free(&terms);
     return rc;
 }
 
@@ -228,6 +249,12 @@ int cmd_sample(int argc, char **argv) {
         return CLI_OK;
     }
     if (cli_begin("sample", o.verbose, o.threads, o.backend)) return CLI_USAGE;
+    float w1[CDRL_SAMPLE_MAX_TERMS];
+    const int n_w = o.weights ? cli_parse_weights(o.weights, w1, CDRL_SAMPLE_MAX_TERMS) : 1;
+    if (n_w < 1 || (n_w > 1 && !o.compose))
+        return cli_die(CLI_USAGE, "-w %s: one weight in 0..1000 (a list goes with --compose)",
+                       o.weights);
+    if (o.weights) o.guidance = w1[0];
     char path[4096];
     if (cli_model_path(o.model, path, sizeof path) != 0)
         return cli_die(CLI_USAGE, "--model: path too long");
@@ -255,8 +282,10 @@ int cmd_sample(int argc, char **argv) {
         return rc;
     }
     if (cli_given(&sample_cmd, &a, "grid") || cli_given(&sample_cmd, &a, "class") ||
-        cli_given(&sample_cmd, &a, "guidance") || cli_given(&sample_cmd, &a, "cols"))
-        cli_warn("--grid, --cols, --class and --guidance are for image models: ignored");
+        (cli_given(&sample_cmd, &a, "guidance") && !o.compose) ||
+        cli_given(&sample_cmd, &a, "cols"))
+        cli_warn("--grid, --cols, --class and --guidance without --compose are for image "
+                 "models: ignored");
     if (!o.output) o.output = "samples.csv";
     float *x = malloc(sizeof(float) * 2 * (size_t)o.n);
     if (!x) {
@@ -264,7 +293,19 @@ int cmd_sample(int argc, char **argv) {
         return cli_die(CLI_FAIL, "out of memory for %d samples", o.n);
     }
     const double t0 = cli_now();
-    if (cdrl_model_sample(m, x, NULL, o.n, k, 1, o.seed) != CDRL_OK) {
+    cli_compose_terms terms = {0};
+    if (o.compose && (rc = cli_compose(&terms, o.compose, o.weights, cfg, o.n)) != CLI_OK) {
+        free(x);
+        cdrl_model_free(m);
+        return rc;
+    }
+    cdrl_sample_params sp;
+    cdrl_sample_params_init(&sp, m);
+    sp.n_langevin = k, sp.seed = o.seed;
+    cli_compose_apply(&terms, &sp, o.n, 0);
+    const cdrl_status sst = cdrl_model_sample_with(m, x, o.n, &sp);
+    cli_compose_free(&terms);
+    if (sst != CDRL_OK) {
         free(x);
         cdrl_model_free(m);
         return cli_fail(CLI_FAIL, "sampling failed");

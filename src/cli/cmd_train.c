@@ -29,7 +29,7 @@
 typedef struct train_opts {
     const char *data, *out, *preset, *config, *set, *classifier;
     long iters, ckpt_every, fig_every, log_every;
-    int batch, langevin, threads, resume, force, verbose, no_eval, eval_n;
+    int batch, langevin, threads, resume, force, verbose, no_eval, eval_n, labels;
     const char *backend;
     int ebm_ch, init_t, init_h, levels, classes;
     float lr_ebm, lr_init, guidance, eval_every;
@@ -74,6 +74,11 @@ static const cli_opt train_table[] = {
      "image models: class-conditional on the data's K classes (labels 1..K, 0 null, 10% of "
      "training labels dropped, method.md 7); 0: unconditional",
      "the preset's", 0, 100000},
+    {"labels", 0, CLI_FLAG, O(labels), NULL,
+     "conditional on every label attribute of the data (2-D: a CSV's label columns or the "
+     "generator's components, docs/data.md; images: the classes), each label dropped to null "
+     "for 10% of the training samples",
+     NULL, 0, 0},
     {"resume", 'r', CLI_FLAG, O(resume), NULL,
      "continue <out>/model.safetensors to --iters (its configuration wins; contradicting flags are "
      "errors)",
@@ -223,6 +228,24 @@ static int apply_flags(cdrl_config *c, const train_opts *o, const cli_args *a, i
 // The checkpoint's configuration against what the flags ask for (a given --preset asks for
 // all its fields but data and seed): CLI_OK, or CLI_FAIL after one line naming the first
 // difference.
+// --labels: the data's label attributes become the model's (n_classes, more_classes).
+static int labels_from_data(cdrl_config *c) {
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, c->data) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "--labels: cannot open the data %s", c->data);
+    const int A = cdrl_dataset_attrs(d);
+    if (A == 0) {
+        cdrl_dataset_free(d);
+        return cli_die(CLI_FAIL, "--labels: the data %s has no labels", c->data);
+    }
+    c->n_classes = cdrl_dataset_attr_classes(d, 0);
+    c->n_more_attrs = A - 1;
+    for (int a = 1; a < A; a++)
+        c->more_classes[a - 1] = cdrl_dataset_attr_classes(d, a);
+    cdrl_dataset_free(d);
+    return CLI_OK;
+}
+
 static int check_resume(const cdrl_config *ck, const train_opts *o, const cli_args *a, int argc,
                         char **argv, const char *path) {
     cdrl_config want = *ck;
@@ -456,6 +479,8 @@ int cmd_train(int argc, char **argv) {
     if (o.resume && o.force)
         return cli_die(CLI_USAGE,
                        "--resume and --force exclude each other (see cdrl train --help)");
+    if (o.resume && o.labels)
+        return cli_die(CLI_USAGE, "--labels sets up a new run; --resume keeps the checkpoint's");
     cdrl_config probe;
     if (o.data && strlen(o.data) >= sizeof probe.data)
         return cli_die(CLI_USAGE, "--data: longer than %zu characters", sizeof probe.data - 1);
@@ -486,6 +511,7 @@ int cmd_train(int argc, char **argv) {
         cdrl_config cfg;
         cdrl_config_preset(&cfg, o.preset);
         if ((rc = apply_flags(&cfg, &o, &a, argc, argv)) != CLI_OK) return rc;
+        if (o.labels && (rc = labels_from_data(&cfg)) != CLI_OK) return rc;
         if (cdrl_model_create(&m, &cfg) != CDRL_OK)
             return cli_fail(CLI_FAIL, "invalid configuration");
     }

@@ -126,10 +126,15 @@ void cdrl_dataset_sample(const cdrl_dataset *d, float *out, int *label, size_t n
 
 void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t seed,
                        uint64_t stream) {
+    cdrl_dataset_draw_labelled(d, out, NULL, n, seed, stream);
+}
+
+void cdrl_dataset_draw_labelled(const cdrl_dataset *d, float *out, int *labels, size_t n,
+                                uint64_t seed, uint64_t stream) {
     cdrl_rng rng;
     cdrl_rng_init(&rng, seed, stream);
     if (d->is_image) {
-        cdrl_dataset_sample(d, out, NULL, n, 0, &rng);
+        cdrl_dataset_sample(d, out, labels, n, 0, &rng);
         return;
     }
     size_t n_points = 0;
@@ -137,9 +142,14 @@ void cdrl_dataset_draw(const cdrl_dataset *d, float *out, size_t n, uint64_t see
     if (pts) {
         CDRL_ASSERT(n <= n_points);
         memcpy(out, pts, sizeof(float) * 2 * n);
+        const size_t A = (size_t)d->toy.n_attrs;
+        if (labels && A) memcpy(labels, d->toy.labels, sizeof(int) * n * A);
+        if (labels && !A)
+            for (size_t i = 0; i < n; i++)
+                labels[i] = -1;
         return;
     }
-    cdrl_toy2d_sample(&d->toy, out, n, &rng);
+    cdrl_dataset_sample(d, out, labels, n, 0, &rng);
 }
 
 int cdrl_dataset_attrs(const cdrl_dataset *d) {

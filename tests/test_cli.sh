@@ -189,6 +189,45 @@ one_line "diverged at step"
 ok $? "the last good checkpoint of the --lr-ebm run loads"
 
 # ---------------------------------------------------------------------------------------
+# Labels: a labelled CSV (quadrant of the point, and a colour), --labels, composition,
+# out-of-distribution scores and inpainting of a coordinate.
+L=$T/lab
+awk 'BEGIN { print "x,y,quadrant,colour"; for (i = 0; i < 400; i++) {
+    x = (i % 19) - 9 + 0.5; y = (i % 23) - 11 + 0.5;
+    printf "%g,%g,%d,%d\n", x, y, (x > 0) ? ((y > 0) ? 0 : 3) : ((y > 0) ? 1 : 2), i % 3 } }' >$T/lab.csv
+run 0 "train --labels on a labelled CSV" "$CDRL" train --data points:$T/lab.csv --labels --out $L \
+    $TINY --iters 6 --no-eval
+"$CDRL" info $L | grep -q "more_classes  *3$" && "$CDRL" info $L | grep -q "n_classes  *4$"
+ok $? "the model takes quadrant (4 classes) and colour (3)"
+run 0 "sample --compose quadrant=1,colour=2 -w 2,1" "$CDRL" sample -m $L --compose quadrant=1,colour=2 \
+    -w 2,1 -n 50 -o $T/comp.csv -t 1
+[ "$(wc -l <$T/comp.csv)" -eq 51 ]
+ok $? "50 composed samples"
+run 0 "eval --compose" "$CDRL" eval -m $L --compose quadrant=0,colour=1 -n 40 -t 1
+grep -q "^inside " $T/out && grep -q "^mmd " $T/out && grep -q "^mmd_data " $T/out
+ok $? "eval --compose: inside share, MMD and its noise floor"
+run 2 "--compose with an unknown attribute" "$CDRL" sample -m $L --compose size=1 -n 5 -t 1
+one_line "no attribute 'size' (the data has: quadrant, colour)"
+run 2 "--compose with a class out of range" "$CDRL" sample -m $L --compose colour=3 -n 5 -t 1
+one_line "classes of colour are 0..2"
+run 2 "--compose with two weights for three terms" "$CDRL" sample -m $L \
+    --compose quadrant=0,colour=1,quadrant=2 -w 1,2 -n 5 -t 1
+one_line "one per --compose term (3)"
+run 2 "--compose on an unconditional model" "$CDRL" sample -m $R --compose quadrant=1 -n 5 -t 1
+one_line "the model is unconditional"
+run 1 "--labels on data without labels" "$CDRL" train --data swissroll --labels --out $T/nolab \
+    $TINY --iters 1 --no-eval
+one_line "has no labels"
+run 0 "ood: the data against points off the support" "$CDRL" ood -m $R --in checkerboard \
+    --out off-support -n 200 -t 1
+[ "$(grep -c '^EBM f, level' $T/out)" -eq 6 ]
+ok $? "ood on 2-D: a row per level"
+run 0 "inpaint 2-D: the x coordinate known" "$CDRL" inpaint -m $R --data checkerboard \
+    --mask-kind x -n 50 -t 1
+grep -q "known values changed: 0" $T/out
+ok $? "inpaint 2-D: the known coordinate kept exactly"
+
+# ---------------------------------------------------------------------------------------
 # Ctrl-C: SIGINT ends the current step, saves, exits 130; SIGTERM (kill) likewise.
 for sig in INT TERM; do
     C=$T/int_$sig

@@ -90,7 +90,10 @@ ok $? "ood: AUROC and FPR@95 for each of the 6 levels, level 1 marked"
 [ "$(wc -l <"$T/ood.csv")" -eq 7 ] && head -1 "$T/ood.csv" | grep -q "^set,index,score,f1,.*,f6$"
 ok $? "ood --scores: a CSV header and 6 rows"
 run 0 "ood --pair 2 --scores x.json" "$CDRL" ood -m "$T/c" --in "$DATA@hflip" --out "$DATA@invert" \
-    -n 3 -j 2 --scores "$T/ood.json" -t 1
+    -n 3 -j 2 --scores "$T/ood.json" --plot "$T/ood.png" -t 1
+# 6 panels of 160 pixels, gaps of 6: 6*160 + 7*6 = 1002 wide, 172 high
+[ "$(png_info "$T/ood.png")" = "1002 172 2" ]
+ok $? "ood --plot: one histogram panel per level ($(png_info "$T/ood.png"))"
 grep -q '"pair":2' "$T/ood.json" && grep -q "level 2 \*" "$T/out"
 ok $? "ood: --pair 2 in the JSON and the table"
 run 2 "ood without --out" "$CDRL" ood -m "$T/c" --in "$DATA" -t 1

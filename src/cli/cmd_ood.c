@@ -15,7 +15,7 @@
 #include "cli/cli.h"
 
 typedef struct ood_opts {
-    const char *model, *in, *out, *scores, *classifier, *backend;
+    const char *model, *in, *out, *scores, *classifier, *backend, *plot;
     int n, pair, threads, verbose;
     uint64_t seed;
 } ood_opts;
@@ -37,6 +37,10 @@ static const cli_opt ood_table[] = {
     {"scores", 'o', CLI_STR, O(scores), "FILE",
      "every input's scores at every level (and the baseline's): CSV, or JSON for *.json", NULL, 0,
      0},
+    {"plot", 0, CLI_STR, O(plot), "PNG",
+     "histograms of the two sets' scores, one panel per level (and the baseline's): in-"
+     "distribution blue, the other set red",
+     NULL, 0, 0},
     {"classifier", 0, CLI_STR, O(classifier), "FILE",
      "images: the classifier of the maximum-softmax baseline",
      "the data's yardstick classifier; none: no baseline", 0, 0},
@@ -92,6 +96,67 @@ static int msp_scores(const char *path, const cdrl_config *c, const float *x, in
     free(logits);
     cdrl_classifier_free(k);
     return rc;
+}
+
+static int by_value(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+// The 1st and 99th percentiles of s (n): far outliers would squeeze every other bin into one.
+static void quantile_range(const float *s, int n, float *lo, float *hi) {
+    float *c = malloc(sizeof(float) * (size_t)n);
+    if (!c) {
+        *lo = s[0], *hi = s[0] + 1;
+        return;
+    }
+    memcpy(c, s, sizeof(float) * (size_t)n);
+    qsort(c, (size_t)n, sizeof(float), by_value);
+    *lo = c[n / 100], *hi = c[n - 1 - n / 100];
+    if (!(*hi > *lo)) *hi = *lo + 1;
+    free(c);
+}
+
+// One panel per score row: 40 bins between the 1st and 99th percentiles of both sets together
+// (scores beyond them in the end bins), the in-distribution
+// counts as blue bars from the bottom, the other set's as red bars over them (purple where
+// both reach), heights scaled to the panel's largest count.
+static int plot_hist(const char *path, const float *f, const float *msp, int n_in, int n, int T,
+                     const char *in, const char *out) {
+    enum { S = 160, BINS = 40 };
+    const int rows = T + (msp != NULL);
+    cdrl_figure *fig = cdrl_figure_create(1, rows, S, S, 6);
+    if (!fig) return cli_die(CLI_FAIL, "%s: out of memory", path);
+    for (int j = 0; j < rows; j++) {
+        const float *s = j < T ? f + (size_t)j * (size_t)n : msp;
+        float lo, hi;
+        quantile_range(s, n, &lo, &hi);
+        int cnt[2][BINS] = {{0}}, top = 1;
+        for (int i = 0; i < n; i++) {
+            int b = (int)((s[i] - lo) / (hi - lo) * BINS);
+            b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+            const int set = i >= n_in;
+            if (++cnt[set][b] > top) top = cnt[set][b];
+        }
+        for (int b = 0; b < BINS; b++)
+            for (int x = b * S / BINS; x < (b + 1) * S / BINS; x++)
+                for (int y = 0; y < S; y++) {
+                    const int h = S - 1 - y; // height above the bottom
+                    const int inb = h < cnt[0][b] * (S - 4) / top, outb = h < cnt[1][b] * (S - 4) / top;
+                    if (!inb && !outb) continue;
+                    uint8_t *px = cdrl_figure_pixel(fig, 0, j, x, y);
+                    px[0] = outb ? 214 : 31, px[1] = inb && outb ? 60 : inb ? 119 : 39;
+                    px[2] = inb ? 180 : 40;
+                }
+    }
+    const char *keys[] = {"Software", "in", "out", "panels"};
+    const char *vals[] = {"cdrl ood", in, out,
+                          "score histograms, level 1..T left to right (then the classifier's max "
+                          "softmax): in-distribution blue, other red, both purple; 40 bins "
+                          "between each panel's 1st and 99th percentiles"};
+    const cdrl_status st = cdrl_figure_save(fig, path, keys, vals, 4);
+    cdrl_figure_free(fig);
+    return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the plot", path);
 }
 
 static int write_scores(const char *path, const float *f, const float *msp, int n_in, int n,
@@ -209,6 +274,7 @@ int cmd_ood(int argc, char **argv) {
         printf("(%d inputs in %.1f s; * the level of --pair)\n", n, cli_now() - t0);
     }
     if (rc == CLI_OK && o.scores) rc = write_scores(o.scores, f, msp, o.n, n, T, o.pair);
+    if (rc == CLI_OK && o.plot) rc = plot_hist(o.plot, f, msp, o.n, n, T, o.in, o.out);
     free(x), free(xin), free(xout), free(f), free(msp);
     cdrl_model_free(m);
     return rc;

@@ -134,8 +134,8 @@ typedef struct cdrl_config {
     float unet_dropout;                    // 0.1 (training only)
     int n_classes;          // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
                             // (with several attributes: the first attribute's K)
-    int n_more_attrs;       // 2-D models: label attributes after the first (data with several
-                            // label columns): 0
+    int n_more_attrs;       // label attributes after the first (data with several label
+                            // columns, or several attributes per image): 0
     int more_classes[CDRL_MAX_ATTRS - 1]; // their K, each labelled 1..K like the first
     float ebm_class_gain;   // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;               // 1: random horizontal flips of the training batches (images)

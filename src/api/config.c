@@ -252,10 +252,10 @@ cdrl_status cdrl_config_check(const cdrl_config *c) {
         return cdrl_fail(CDRL_STATUS_INVALID, "config: init_data_weight %g out of [0, 1]",
                          (double)c->init_data_weight);
     if (c->n_more_attrs < 0 || c->n_more_attrs > CDRL_MAX_ATTRS - 1 ||
-        (c->n_more_attrs && (!c->n_classes || c->kind != CDRL_MODEL_TOY)))
+        (c->n_more_attrs && !c->n_classes))
         return cdrl_fail(CDRL_STATUS_INVALID,
-                         "config: n_more_attrs %d: 0..%d, and only for conditional 2-D models "
-                         "(image models take one attribute)",
+                         "config: n_more_attrs %d: 0..%d, and only for conditional models "
+                         "(n_classes > 0)",
                          c->n_more_attrs, CDRL_MAX_ATTRS - 1);
     for (int a = 0; a < c->n_more_attrs; a++)
         if (c->more_classes[a] < 1 || c->more_classes[a] > 999)

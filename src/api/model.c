@@ -53,6 +53,9 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                                   .class_gain = c->ebm_class_gain > 0 ? c->ebm_class_gain : 1.0f};
         for (int l = 0; l < c->ebm_n_mult; l++)
             ec.ch_mult[l] = c->ebm_ch_mult[l];
+        ec.n_more = c->n_more_attrs;
+        for (int a = 0; a < c->n_more_attrs; a++)
+            ec.more_classes[a] = c->more_classes[a];
         cdrl_unet_config uc = {.in_ch = c->in_ch,
                                .resolution = c->res,
                                .dim = c->unet_dim,
@@ -63,6 +66,9 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                                .n_classes = c->n_classes};
         for (int l = 0; l < c->unet_levels; l++)
             uc.dim_mults[l] = 1;
+        uc.n_more = c->n_more_attrs;
+        for (int a = 0; a < c->n_more_attrs; a++)
+            uc.more_classes[a] = c->more_classes[a];
         for (int a = 0; a < c->unet_n_attn; a++)
             uc.attn_resolutions[a] = c->unet_attn[a];
         m->iebm = cdrl_img_ebm_create(&ec, m->max_rows, c->n_levels + 1, &init_rng);

@@ -153,8 +153,11 @@ cdrl_status cli_evaluate(cdrl_model *m, const cdrl_dataset *d, const cli_eval_op
 // Prints r as aligned text lines.
 void cli_eval_print(const cli_eval_result *r, const cli_eval_opts *o, FILE *f);
 
-// Images (images.c). Grid labels: conditional models get class 1 + (row % n_classes) on each
-// row of cols images, unconditional ones the null label 0.
+// Images (images.c). Label attributes of a model (1 + n_more_attrs; 0 unconditional); label
+// arrays hold A (at least 1) labels per sample.
+int cli_attrs(const cdrl_config *c);
+// Grid labels (n, A): conditional models get class 1 + (row % n_classes) of their first
+// attribute on each row of cols images (the others null), unconditional ones the null label 0.
 void cli_grid_labels(const cdrl_config *c, int *label, int n, int cols);
 // x (n, in_ch, res, res) in [-1, 1] as one PNG grid of cols columns with the tEXt pairs.
 int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const char *path,

@@ -114,10 +114,11 @@ static int make_mask(const char *kind, const cdrl_config *c, float *mask, uint64
 static int complete(cdrl_model *m, float *out, const float *x, const float *mask, int n, int k,
                     const inpaint_opts *o) {
     const cdrl_config *c = cdrl_model_config(m);
-    int *label = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    const int A = cli_attrs(c) ? cli_attrs(c) : 1;
+    int *label = calloc((size_t)(n > 0 ? n : 1) * (size_t)A, sizeof(int));
     if (!label) return cli_die(CLI_FAIL, "out of memory");
     for (int i = 0; i < n; i++)
-        label[i] = o->cls;
+        label[i * A] = o->cls;
     cdrl_sample_params sp;
     cdrl_sample_params_init(&sp, m);
     sp.n_langevin = k, sp.known = x, sp.mask = mask;
@@ -127,7 +128,7 @@ static int complete(cdrl_model *m, float *out, const float *x, const float *mask
         const int nb = n - s0 < c->batch ? n - s0 : c->batch;
         const size_t off = (size_t)s0 * (size_t)c->dim;
         sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
-        sp.known = x + off, sp.mask = mask + off, sp.label[0] = label + s0;
+        sp.known = x + off, sp.mask = mask + off, sp.label[0] = label + (size_t)s0 * (size_t)A;
         if (cdrl_model_sample_with(m, out + off, nb, &sp) != CDRL_OK)
             rc = cli_fail(CLI_FAIL, "inpainting failed in batch %d", b + 1);
     }

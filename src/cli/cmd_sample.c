@@ -157,7 +157,8 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
                        K ? "" : "no classes: ", K, K);
     const char *grid = o->grid ? o->grid : o->output ? NULL : "samples.png";
     float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
-    int *label = malloc(sizeof(int) * (size_t)n);
+    const int A = cli_attrs(c) ? cli_attrs(c) : 1;
+    int *label = calloc((size_t)n * (size_t)A, sizeof(int));
     if (!x || !label) {
         free(x);
         free(label);
@@ -165,7 +166,7 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
     }
     if (o->cls >= 0)
         for (int i = 0; i < n; i++)
-            label[i] = o->cls;
+            label[i * A] = o->cls;
     else
         cli_grid_labels(c, label, n, o->cols);
     cli_compose_terms terms = {0};
@@ -186,7 +187,7 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
         if (terms.n)
             cli_compose_apply(&terms, &sp, n, s0);
         else if (K)
-            sp.n_terms = 1, sp.label[0] = label + s0, sp.weight[0] = o->guidance;
+            sp.n_terms = 1, sp.label[0] = label + (size_t)s0 * (size_t)A, sp.weight[0] = o->guidance;
         if (cdrl_model_sample_with(m, x + (size_t)s0 * (size_t)c->dim, nb, &sp) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
             break;

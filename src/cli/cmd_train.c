@@ -305,7 +305,7 @@ static int write_grid(cdrl_model *m, const char *out, const char *path, const ch
     const cdrl_config *c = cdrl_model_config(m);
     const int n = GRID_ROWS * GRID_COLS;
     float *x = malloc(sizeof(float) * (size_t)n * (size_t)c->dim);
-    int label[GRID_ROWS * GRID_COLS];
+    int label[GRID_ROWS * GRID_COLS * CDRL_MAX_ATTRS];
     if (!x) return cli_die(CLI_FAIL, "out of memory for the sample grid");
     cli_grid_labels(c, label, n, GRID_COLS);
     int rc = CLI_OK;

@@ -8,9 +8,13 @@
 
 #define GRID_GAP 2 // white pixels between grid tiles
 
+int cli_attrs(const cdrl_config *c) { return c->n_classes ? 1 + c->n_more_attrs : 0; }
+
 void cli_grid_labels(const cdrl_config *c, int *label, int n, int cols) {
+    const int A = cli_attrs(c) ? cli_attrs(c) : 1;
     for (int i = 0; i < n; i++)
-        label[i] = c->n_classes ? 1 + (i / cols) % c->n_classes : 0;
+        for (int a = 0; a < A; a++)
+            label[i * A + a] = c->n_classes && a == 0 ? 1 + (i / cols) % c->n_classes : 0;
 }
 
 int cli_save_grid(const cdrl_config *c, const float *x, int n, int cols, const char *path,

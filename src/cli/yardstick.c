@@ -63,12 +63,12 @@ static void bar(const char *what, int done, int total, double t0) {
 int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int k, uint64_t seed,
                          const char *what) {
     const cdrl_config *c = cdrl_model_config(m);
-    const int K = c->n_classes, B = c->batch;
-    int *label = malloc(sizeof(int) * (size_t)n);
+    const int K = c->n_classes, B = c->batch, A = cli_attrs(c) ? cli_attrs(c) : 1;
+    int *label = calloc((size_t)n * (size_t)A, sizeof(int));
     if (!label) return cli_die(CLI_FAIL, "out of memory for %d labels", n);
-    for (int i = 0; i < n; i++) {
-        label[i] = K ? 1 + i % K : 0; // every class equally often
-        cls[i] = K ? label[i] - 1 : -1;
+    for (int i = 0; i < n; i++) { // the first attribute's classes, each equally often
+        label[i * A] = K ? 1 + i % K : 0;
+        cls[i] = K ? label[i * A] - 1 : -1;
     }
     const double t0 = cli_now();
     int rc = CLI_OK;
@@ -77,7 +77,7 @@ int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int 
         const int nb = n - s0 < B ? n - s0 : B;
         // batch b's noise does not depend on how many batches came before (cdrl sample's keys)
         const uint64_t key = seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
-        if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0, w, nb, k,
+        if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0 * A, w, nb, k,
                                    1, key) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
             break;

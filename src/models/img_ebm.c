@@ -10,6 +10,16 @@
 
 #define SLOPE 0.2f // LeakyReLU slope of the official EBMs
 
+// y_map's input columns (all attributes' one-hots) and, unless cols is NULL, the columns of the
+// labels (B, A) (NULL: null labels). 1 column for an unconditional network (unused).
+static int img_ebm_columns(const cdrl_img_ebm_config *cfg, int *cols, const int *label, int B) {
+    if (!cfg->n_classes) return 1;
+    int K[CDRL_MAX_ATTRS] = {cfg->n_classes};
+    for (int a = 0; a < cfg->n_more; a++)
+        K[a + 1] = cfg->more_classes[a];
+    return cdrl_label_columns(cols, label, B, 1 + cfg->n_more, K);
+}
+
 void cdrl_img_ebm_config_default(cdrl_img_ebm_config *c) {
     memset(c, 0, sizeof *c);
     c->in_ch = 3;
@@ -46,7 +56,7 @@ static cdrl_img_ebm *new_with_tables(const cdrl_img_ebm_config *cfg) {
     if (!m) return NULL;
     m->cfg = *cfg;
     const int ch = cfg->ch, te = cfg->temb_dim, E = 4 * cfg->temb_dim;
-    const int NC = cfg->n_classes + 1;
+    const int NC = img_ebm_columns(cfg, NULL, NULL, 0);
     // Parameter table, in the order of the official module.
     cdrl_ebm_base_init(&m->base, te);
     if (cfg->n_classes > 0)
@@ -136,7 +146,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
              2 * cdrl_arena_floats_size(B * (size_t)b->out * hw) +
              cdrl_arena_floats_size(B * (size_t)b->out);
     }
-    n += 2 * cdrl_arena_floats_size(B); // level, label (ints)
+    n += cdrl_arena_floats_size(B) + cdrl_arena_floats_size(B * CDRL_MAX_ATTRS); // level, label
     n += cdrl_arena_floats_size(B * (size_t)cfg->in_ch * HW0) +
          cdrl_arena_floats_size(B * (size_t)m->width_out * HWo) +
          2 * cdrl_arena_floats_size(B * (size_t)E) + 2 * cdrl_arena_floats_size(B * (size_t)in);
@@ -177,7 +187,7 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
     }
     // int arrays carved as floats: same size and alignment, the block has no declared type
     m->level = (int *)(void *)cdrl_arena_floats(s, B);
-    m->label = (int *)(void *)cdrl_arena_floats(s, B);
+    m->label = (int *)(void *)cdrl_arena_floats(s, B * CDRL_MAX_ATTRS);
     m->x = cdrl_arena_floats(s, B * (size_t)cfg->in_ch * HW0);
     m->h_final = cdrl_arena_floats(s, B * (size_t)m->width_out * HWo);
     m->e = cdrl_arena_floats(s, B * (size_t)E);
@@ -258,22 +268,21 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
                           const int *label, int B) {
     CDRL_ASSERT(B >= 1 && B <= m->max_batch && m->n_levels > 0);
     const cdrl_img_ebm_config *cfg = &m->cfg;
-    const int E = 4 * cfg->temb_dim, NC = cfg->n_classes + 1, Wd = m->width_out;
+    const int E = 4 * cfg->temb_dim, Wd = m->width_out;
     const size_t HW0 = (size_t)cfg->res * (size_t)cfg->res;
     m->batch = B;
     for (int n = 0; n < B; n++) {
         CDRL_ASSERT(level[n] >= 0 && level[n] < m->n_levels);
         m->level[n] = level[n];
-        m->label[n] = cfg->n_classes > 0 && label ? label[n] : 0;
-        CDRL_ASSERT(m->label[n] >= 0 && m->label[n] < NC);
     }
+    const int NC = img_ebm_columns(cfg, m->label, label, B), A = cfg->n_classes ? 1 + cfg->n_more : 0;
     cdrl_copy(m->x, y, (size_t)B * (size_t)cfg->in_ch * HW0);
 
     // Embedding of each image: its level's e, plus y_map(gain onehot(c)) = (gain W[:, c] + b),
     // the sum torch forms before adding it to e.
     if (cfg->n_classes > 0) {
         cdrl_class_columns_forward(m->e, m->base.der + m->ymap.w_sn, m->base.p + m->ymap_b,
-                                   m->label, cfg->class_gain, B, 1, E, NC);
+                                   m->label, cfg->class_gain, B, A, E, NC);
         cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 1);
     } else {
         cdrl_gather_rows(m->e, m->base.lemb.e, m->level, B, E, 0);
@@ -320,7 +329,8 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
 
 void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int param_grads) {
     const cdrl_img_ebm_config *cfg = &m->cfg;
-    const int B = m->batch, E = 4 * cfg->temb_dim, NC = cfg->n_classes + 1, Wd = m->width_out;
+    const int B = m->batch, E = 4 * cfg->temb_dim, Wd = m->width_out;
+    const int NC = img_ebm_columns(cfg, NULL, NULL, 0), A = cfg->n_classes ? 1 + cfg->n_more : 0;
     const int HWo = m->H_out * m->W_out;
     CDRL_ASSERT(B >= 1);
     if (!dy && !param_grads) return;
@@ -401,7 +411,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         cdrl_scatter_rows(m->base.lemb.de, de, m->level, B, E);
         if (cfg->n_classes > 0)
             cdrl_class_columns_backward(m->base.dder + m->ymap.w_sn, m->base.grad + m->ymap_b, de,
-                                        m->label, cfg->class_gain, B, 1, E, NC);
+                                        m->label, cfg->class_gain, B, A, E, NC);
     }
     cdrl_arena_release(&m->base.scratch, mark);
 }

@@ -37,6 +37,7 @@
 #include "models/net.h"
 #include "nn/ebm_base.h"
 #include "nn/param.h"
+#include "nn/label_rows.h"
 #include "nn/sn_layer.h"
 
 #define CDRL_IMG_EBM_MAX_BLOCKS 64
@@ -50,6 +51,9 @@ typedef struct cdrl_img_ebm_config {
     int ch_mult[8];   // (1, 2, 2, 2)
     int n_blocks;     // blocks per level: 8
     int n_classes;    // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
+    int n_more;       // label attributes after the first, not in the official code: their
+                      // one-hots follow the first's in y_map's input (nn/label_rows.h)
+    int more_classes[CDRL_MAX_ATTRS - 1];
     float class_gain; // the one-hot's value: 1 (official). Spectral norm keeps each class column
                       // of y_map at norm <= 1 while the time embedding reaches sqrt(temb_dim / 2):
                       // a gain of that size lets the class weigh as much as the noise level
@@ -84,7 +88,7 @@ typedef struct cdrl_img_ebm {
     int n_levels; // L of the last prepare
     // last forward
     int batch;
-    int *level, *label; // (B) copies of the last forward's levels and labels
+    int *level, *label; // (B) the last forward's levels; (B, A) its labels' one-hot columns
     float *x;           // (B, in_ch, res, res) input copy
     float *h_final;     // (B, width_out, H_out, W_out) last block output
     float *e, *le;      // (B, E) per-sample embedding and its lrelu

@@ -422,6 +422,15 @@ static void init_params(cdrl_unet *m, cdrl_rng *rng) {
     }
 }
 
+// y_mlp's input columns (all attributes' one-hots) and, unless cols is NULL, the columns of
+// the labels (B, A) (NULL: null labels).
+static int unet_columns(const cdrl_unet_config *c, int *cols, const int *label, int B) {
+    int K[CDRL_MAX_ATTRS] = {c->n_classes};
+    for (int a = 0; a < c->n_more; a++)
+        K[a + 1] = c->more_classes[a];
+    return cdrl_label_columns(cols, label, B, 1 + c->n_more, K);
+}
+
 cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_levels,
                             cdrl_rng *rng) {
     const cdrl_unet_config *c = cfg;
@@ -451,7 +460,7 @@ cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_
     mod_ref *mods = cdrl_calloc(sizeof(mod_ref) * (size_t)max_mods);
     int *stack = cdrl_calloc(sizeof(int) * (size_t)(max_mods + 1)); // hs: at most every tensor
     m->level = cdrl_calloc(sizeof(int) * (size_t)max_batch);
-    m->fwd_labels = cdrl_calloc(sizeof(int) * (size_t)max_batch);
+    m->fwd_labels = cdrl_calloc(sizeof(int) * (size_t)max_batch * CDRL_MAX_ATTRS);
     if (!m->res || !m->attn || !m->ops || !m->tensors || !mods || !stack || !m->level ||
         !m->fwd_labels) {
         cdrl_free(mods);
@@ -468,7 +477,7 @@ cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_
     m->t3_w = reg(m, 2, E, E, 0, 0, "time_mlp.3", ".weight");
     m->t3_b = reg(m, 1, E, 0, 0, 0, "time_mlp.3", ".bias");
     if (c->n_classes > 0) {
-        m->y_w = reg(m, 2, E, c->n_classes + 1, 0, 0, "y_mlp.0", ".weight");
+        m->y_w = reg(m, 2, E, unet_columns(c, NULL, NULL, 0), 0, 0, "y_mlp.0", ".weight");
         m->y_b = reg(m, 1, E, 0, 0, 0, "y_mlp.0", ".bias");
     }
     build(m, mods, stack);
@@ -547,7 +556,7 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
                        int B) {
     const cdrl_unet_config *c = &m->cfg;
     CDRL_ASSERT(B >= 1 && B <= m->max_batch);
-    const int C = c->dim, E = 4 * C, S = c->resolution, K1 = c->n_classes + 1;
+    const int C = c->dim, E = 4 * C, S = c->resolution, A = c->n_classes ? 1 + c->n_more : 0;
     const size_t HW = (size_t)S * (size_t)S, nx = (size_t)B * c->in_ch * HW;
     const float *p = m->p;
     m->batch = B;
@@ -559,11 +568,10 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
     for (int n = 0; n < B; n++) {
         CDRL_ASSERT(level[n] >= 0 && level[n] < m->n_levels);
         m->level[n] = level[n];
-        CDRL_ASSERT(!c->n_classes || !label || (label[n] >= 0 && label[n] <= c->n_classes));
-        m->fwd_labels[n] = c->n_classes && label ? label[n] : 0;
     }
     if (c->n_classes) {
-        cdrl_class_columns_forward(m->t, p + m->y_w, p + m->y_b, m->fwd_labels, 1.0f, B, 1, E, K1);
+        const int K1 = unet_columns(c, m->fwd_labels, label, B);
+        cdrl_class_columns_forward(m->t, p + m->y_w, p + m->y_b, m->fwd_labels, 1.0f, B, A, E, K1);
         cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 1);
     } else {
         cdrl_gather_rows(m->t, m->lvl_t, m->level, B, E, 0);
@@ -612,7 +620,8 @@ void cdrl_unet_forward(cdrl_unet *m, float *mu, const float *x, const int *level
 
 void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
     const cdrl_unet_config *c = &m->cfg;
-    const int B = m->batch, C = c->dim, E = 4 * C, S = c->resolution, K1 = c->n_classes + 1;
+    const int B = m->batch, C = c->dim, E = 4 * C, S = c->resolution;
+    const int K1 = unet_columns(c, NULL, NULL, 0), A = c->n_classes ? 1 + c->n_more : 0;
     const size_t HW = (size_t)S * (size_t)S, nh = (size_t)B * C * HW;
     const float *p = m->p;
     float *g = m->grad;
@@ -694,7 +703,7 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
     cdrl_silu_backward(dt, dst, m->t, (size_t)B * E);
     cdrl_scatter_rows(m->lvl_dt, dt, m->level, B, E);
     if (c->n_classes)
-        cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, 1, E, K1);
+        cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, A, E, K1);
     for (int i = 0; i < m->n_tensors; i++)
         m->tensors[i].grad = NULL;
     cdrl_arena_release(s, mark);

@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "models/net.h"
 #include "nn/attn_block.h"
+#include "nn/label_rows.h"
 #include "nn/param.h"
 #include "nn/res_block.h"
 
@@ -33,6 +34,8 @@ typedef struct cdrl_unet_config {
     int attn_resolutions[CDRL_UNET_MAX_ATTN]; // {8, 16}: sizes whose ResBlocks get attention
     float dropout;                            // 0.1 (train mode only), in [0, 1)
     int n_classes;                            // 0 unconditional; else labels 0..n_classes, 0 = null
+    int n_more; // label attributes after the first (not official): one-hots after the first's
+    int more_classes[CDRL_MAX_ATTRS - 1];
 } cdrl_unet_config;
 
 // The official CIFAR-10 initializer (3,769,795 parameters) and the conditional ImageNet
@@ -104,7 +107,7 @@ typedef struct cdrl_unet {
     // per forward
     int batch, fwd_dropout;
     int *level;                  // (max_batch) levels of the last forward
-    int *fwd_labels;             // (max_batch) labels of the last forward
+    int *fwd_labels;             // (max_batch, A) one-hot columns of the last forward's labels
     float *x;                    // (B, in_ch, HW) copy of the input
     float *t, *st;               // (B, E) time(+class) vector and its SiLU
     float *fn, *mean_f, *rstd_f; // (B, dim, HW) final norm output, (B, 32) its statistics

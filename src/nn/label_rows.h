@@ -1,4 +1,5 @@
-// Conditioning of the 2-D networks by label combinations. A conditional 2-D model has A
+// Labels of several attributes as network inputs: the one-hot columns every conditional
+// network uses, and the label combinations of the 2-D networks. A conditional 2-D model has A
 // attributes, attribute a with K_a classes and labels 0..K_a (0 null); a sample's labels
 // (A values) form one of C = prod (1 + K_a) combinations. Both 2-D networks compute their
 // embedding path once per noise level; with labels they compute it once per (level,
@@ -9,6 +10,22 @@
 #define CDRL_NN_LABEL_ROWS_H
 
 #include "core/core.h"
+
+// The one-hot columns of labels (B, A) for a Linear of A concatenated one-hots, attribute a
+// with K[a] classes (labels 0..K[a], 0 null) at columns off_a = sum_{b < a} (1 + K[b]):
+// cols[n, a] = off_a + label[n, a]; label NULL: the null labels. Returns the column count NC.
+static inline int cdrl_label_columns(int *cols, const int *label, int B, int A, const int *K) {
+    int NC = 0;
+    for (int a = 0; a < A; a++) {
+        for (int n = 0; n < B && cols; n++) {
+            const int v = label ? label[n * A + a] : 0;
+            CDRL_ASSERT(v >= 0 && v <= K[a]);
+            cols[n * A + a] = NC + v;
+        }
+        NC += 1 + K[a];
+    }
+    return NC;
+}
 
 #define CDRL_MAX_LABEL_ROWS 1024 // combinations C a 2-D network takes
 

@@ -221,6 +221,14 @@ int cdrl_dataset_classes(const cdrl_dataset *d);
 // The labels (N, A) of an image set (its classes, -1 unknown) or of a CSV's points; NULL for
 // generators and unlabelled sets.
 const int *cdrl_dataset_labels(const cdrl_dataset *d);
+// The generated image set "shapes" (docs/data.md) has four attributes: shape (0 circle, 1
+// square, 2 triangle), size (0 small, 1 large), position (0..3: upper left, upper right, lower
+// left, lower right) and brightness (0 grey, 1 white). This reads them back from the pixels
+// of images x (n, 1, side, side) in [-1, 1] (side 28, or 28 plus even padding) into attrs
+// (n, CDRL_SHAPES_ATTRS): the fill of the shape's bounding box, its area, its centroid and
+// its mean value; -1 for all four when no shape is there. CDRL_STATUS_MISMATCH for another side.
+#define CDRL_SHAPES_ATTRS 4
+cdrl_status cdrl_shapes_read(int *attrs, const float *x, int n, int side);
 // Number of points of a file source; 0 for generators.
 size_t cdrl_dataset_size(const cdrl_dataset *d);
 // The file's points (n, dim) or NULL for generators.

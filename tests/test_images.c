@@ -578,8 +578,59 @@ static void test_real_fashion(void) {
     cdrl_images_deinit(&s);
 }
 
+// The generated shapes set: four attributes, every image's read back from its pixels by
+// cdrl_shapes_read; held-out combinations absent; padding read through; bad specs refused.
+static void test_shapes(void) {
+    printf("shapes\n");
+    cdrl_dataset *d = NULL;
+    CHECK(cdrl_dataset_open(&d, "shapes:test") == CDRL_OK, "shapes:test opens");
+    if (!d) return;
+    CHECK(cdrl_dataset_attrs(d) == 4 && cdrl_dataset_attr_classes(d, 0) == 3 &&
+              cdrl_dataset_attr_classes(d, 2) == 4 && !strcmp(cdrl_dataset_attr_name(d, 3), "brightness") &&
+              cdrl_dataset_size(d) == 5000 && cdrl_dataset_dim(d) == 28 * 28,
+          "shapes: 5000 test images of 28x28, attributes shape, size, position, brightness");
+    const int n = (int)cdrl_dataset_size(d);
+    int *got = malloc(sizeof(int) * 4 * (size_t)n);
+    CHECK(got && cdrl_shapes_read(got, cdrl_dataset_points(d), n, 28) == CDRL_OK, "read back");
+    const int *lab = cdrl_dataset_labels(d);
+    int wrong[4] = {0};
+    for (int i = 0; got && i < n; i++)
+        for (int a = 0; a < 4; a++)
+            wrong[a] += got[4 * i + a] != lab[4 * i + a];
+    CHECK(!wrong[0] && !wrong[1] && !wrong[2] && !wrong[3],
+          "every attribute read back from the pixels (wrong: %d %d %d %d)", wrong[0], wrong[1],
+          wrong[2], wrong[3]);
+    free(got);
+    cdrl_dataset_free(d);
+    CHECK(cdrl_dataset_open(&d, "shapes:holdout=shape=2+position=1,size=0+brightness=1:pad2") ==
+              CDRL_OK,
+          "shapes with two held-out combinations and padding");
+    if (d) {
+        const int m = (int)cdrl_dataset_size(d);
+        const int *l = cdrl_dataset_labels(d);
+        int seen = 0;
+        for (int i = 0; i < m; i++)
+            seen += (l[4 * i] == 2 && l[4 * i + 2] == 1) || (l[4 * i + 1] == 0 && l[4 * i + 3] == 1);
+        int *g2 = malloc(sizeof(int) * 4);
+        CHECK(seen == 0 && m > 20000 / 2 && m < 20000 && cdrl_dataset_dim(d) == 32 * 32 && g2 &&
+                  cdrl_shapes_read(g2, cdrl_dataset_points(d), 1, 32) == CDRL_OK &&
+                  !memcmp(g2, l, 4 * sizeof(int)),
+              "held-out combinations absent (%d images left), padded images read", m);
+        free(g2);
+        cdrl_dataset_free(d);
+    }
+    d = NULL;
+    CHECK(cdrl_dataset_open(&d, "shapes:holdout=colour=1") == CDRL_STATUS_INVALID && !d,
+          "an unknown attribute in holdout is refused");
+    CHECK(cdrl_dataset_open(&d, "shapes:holdout=shape=3") == CDRL_STATUS_INVALID && !d,
+          "a class out of range in holdout is refused");
+    CHECK(cdrl_dataset_open(&d, "shapes:big") == CDRL_STATUS_INVALID && !d,
+          "an unknown shapes option is refused");
+}
+
 int main(void) {
     cdrl_set_log_callback(capture_log, NULL);
+    test_shapes();
     snprintf(root, sizeof root, "build/test_images_%ld", (long)getpid());
     if (mkdir(root, 0755) != 0) {
         printf("cannot create %s\n", root);

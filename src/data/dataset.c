@@ -13,7 +13,7 @@ static int is_image_spec(const char *spec) {
     static const char *kinds[] = {"fashion-mnist:", "mnist:", "cifar10:", "folder:"};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (strncmp(spec, kinds[i], strlen(kinds[i])) == 0) return 1;
-    return 0;
+    return strncmp(spec, "shapes", 6) == 0 && (!spec[6] || spec[6] == ':');
 }
 
 // Reads a trailing ":<key>N" (N decimal digits) off the first *n bytes of spec: shortens *n to
@@ -153,17 +153,19 @@ void cdrl_dataset_draw_labelled(const cdrl_dataset *d, float *out, int *labels, 
 }
 
 int cdrl_dataset_attrs(const cdrl_dataset *d) {
-    return d->is_image ? d->img.n_classes > 0 : d->toy.n_attrs;
+    if (!d->is_image) return d->toy.n_attrs;
+    return d->img.n_attrs > 1 ? d->img.n_attrs : d->img.n_classes > 0;
 }
 
 int cdrl_dataset_attr_classes(const cdrl_dataset *d, int a) {
     if (a < 0 || a >= cdrl_dataset_attrs(d)) return 0;
-    return d->is_image ? d->img.n_classes : d->toy.attr_classes[a];
+    if (!d->is_image) return d->toy.attr_classes[a];
+    return d->img.n_attrs > 1 ? d->img.attr_classes[a] : d->img.n_classes;
 }
 
 const char *cdrl_dataset_attr_name(const cdrl_dataset *d, int a) {
     if (a < 0 || a >= cdrl_dataset_attrs(d)) return NULL;
-    return d->is_image ? "class" : d->toy.attr_names[a];
+    return d->is_image ? d->img.attr_names[a] : d->toy.attr_names[a];
 }
 
 int cdrl_dataset_classes(const cdrl_dataset *d) { return cdrl_dataset_attr_classes(d, 0); }

@@ -46,6 +46,10 @@ void cdrl_images_params_init(cdrl_images_params *p) {
 
 // Leaves out the images of class k (the set keeps its K classes and their names).
 static cdrl_status drop_class(cdrl_images *s, int k, const char *spec) {
+    if (s->n_attrs != 1)
+        return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": :without takes sets of one class "
+                                              "attribute",
+                         spec);
     if (k >= s->n_classes)
         return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": no class %d to leave out (0..%d)",
                          spec, k, s->n_classes - 1);
@@ -80,7 +84,7 @@ size_t cdrl_images_dim(const cdrl_images *s) { return (size_t)s->c * (size_t)s->
 // Shared: allocation, conversion, class names.
 
 // Allocates x and labels for n images of c x h0 x w0 before padding; labels start at -1.
-static cdrl_status set_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, int pad,
+cdrl_status cdrl_images_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, int pad,
                              const char *what) {
     s->n = n;
     s->c = c;
@@ -88,11 +92,13 @@ static cdrl_status set_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, in
     s->w = w0 + 2 * pad;
     size_t floats = n * cdrl_images_dim(s);
     s->x = cdrl_malloc((floats ? floats : 1) * sizeof(float));
-    s->labels = cdrl_malloc((n ? n : 1) * sizeof(int));
+    if (!s->n_attrs) s->n_attrs = 1, s->attr_names[0] = "class";
+    const size_t nl = n * (size_t)s->n_attrs;
+    s->labels = cdrl_malloc((nl ? nl : 1) * sizeof(int));
     if (!s->x || !s->labels)
         return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory for %zu images of %dx%dx%d", what, n,
                          c, s->h, s->w);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < nl; i++)
         s->labels[i] = -1;
     return CDRL_OK;
 }
@@ -241,7 +247,7 @@ static cdrl_status load_idx(cdrl_images *s, const char *dir, int test, int pad, 
             goto done;
         }
 
-    if ((st = set_alloc(s, n, 1, (int)rows, (int)cols, pad, ipath)) != CDRL_OK) goto done;
+    if ((st = cdrl_images_alloc(s, n, 1, (int)rows, (int)cols, pad, ipath)) != CDRL_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         put_u8(s, i, pix + i * per, 1, pad);
         s->labels[i] = lab[i];
@@ -333,7 +339,7 @@ static cdrl_status load_cifar(cdrl_images *s, const char *dir, int test, int pad
             }
         total += len[b] / CIFAR_REC;
     }
-    if (st == CDRL_OK) st = set_alloc(s, total, 3, 32, 32, pad, dir);
+    if (st == CDRL_OK) st = cdrl_images_alloc(s, total, 3, 32, 32, pad, dir);
     size_t i = 0;
     for (int b = 0; b < n_files && st == CDRL_OK; b++)
         for (size_t r = 0; buf[b] && r < len[b] / CIFAR_REC; r++, i++) {
@@ -554,7 +560,7 @@ static cdrl_status load_folder(cdrl_images *s, const char *dir, int pad) {
                                w, h);
                 goto done;
             }
-            if ((st = set_alloc(s, files.n, c, h, w, pad, dir)) != CDRL_OK) {
+            if ((st = cdrl_images_alloc(s, files.n, c, h, w, pad, dir)) != CDRL_OK) {
                 cdrl_free(px);
                 goto done;
             }
@@ -594,6 +600,14 @@ cdrl_status cdrl_images_load(cdrl_images *s, const char *spec, const cdrl_images
     int kind = -1;
     for (int k = 0; k < 4; k++)
         if (!strncmp(spec, kinds[k], strlen(kinds[k]))) kind = k;
+    if (!strncmp(spec, "shapes", 6) && (!spec[6] || spec[6] == ':')) {
+        cdrl_status st = cdrl_shapes_load(s, spec, p->pad);
+        if (st == CDRL_OK && p->without >= 0) st = drop_class(s, p->without, spec);
+        if (st == CDRL_OK && !(s->spec = str_dup(spec)))
+            st = cdrl_fail(CDRL_STATUS_NOMEM, "images: out of memory");
+        if (st != CDRL_OK) cdrl_images_deinit(s);
+        return st;
+    }
     if (kind < 0)
         return cdrl_fail(CDRL_STATUS_INVALID,
                          "images: unknown source \"%s\" (fashion-mnist:DIR, mnist:DIR, "
@@ -643,7 +657,9 @@ void cdrl_images_gather(const cdrl_images *s, float *out, int *labels, const uin
         } else {
             memcpy(dst, src, D * sizeof(float));
         }
-        if (labels) labels[b] = s->labels[idx[b]];
+        for (int a = 0; labels && a < s->n_attrs; a++)
+            labels[(size_t)b * (size_t)s->n_attrs + (size_t)a] =
+                s->labels[(size_t)idx[b] * (size_t)s->n_attrs + (size_t)a];
     }
 }
 

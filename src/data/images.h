@@ -21,8 +21,11 @@ typedef struct cdrl_images {
     size_t n;           // N images
     int c, h, w;        // C channels (1 grey, 3 RGB), H, W after padding
     float *x;           // (N, C, H, W) values in [-1, 1] (owned)
-    int *labels;        // (N) class index 0..K-1, or -1 when unknown (owned)
+    int *labels;        // (N, n_attrs) class index 0..K-1, or -1 when unknown (owned)
     int n_classes;      // K; 0 when no image has a class (a folder without sub-folders)
+    int n_attrs;        // label attributes: 1, except for generated sets (shapes: 4)
+    int attr_classes[CDRL_MAX_ATTRS];    // K of each attribute (attribute 0: n_classes)
+    const char *attr_names[CDRL_MAX_ATTRS]; // static names ("class" for the loaded sets)
     char **class_names; // (K) names (owned): the 10 classes of the dataset, or the sub-folders
 } cdrl_images;
 
@@ -53,6 +56,15 @@ void cdrl_images_params_init(cdrl_images_params *p);
 // On failure *s owns nothing and cdrl_images_deinit(s) is harmless. s and spec must not be
 // NULL; spec is copied.
 cdrl_status cdrl_images_load(cdrl_images *s, const char *spec, const cdrl_images_params *p);
+
+// Allocates s's x and labels (n_attrs per image, 1 when unset) for n images of c x h0 x w0
+// plus pad pixels a side; labels start at -1. what names the set in the error.
+cdrl_status cdrl_images_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, int pad,
+                              const char *what);
+
+// The generated set "shapes[:test][:holdout=..]" (data/shapes.c, docs/data.md): 28x28 grey
+// images of one shape each, labelled by four attributes (shape, size, position, brightness).
+cdrl_status cdrl_shapes_load(cdrl_images *s, const char *spec, int pad);
 
 // Frees what s owns and zeroes it. s may be NULL; deinit twice is harmless.
 void cdrl_images_deinit(cdrl_images *s);

@@ -123,6 +123,22 @@ run 2 "inpaint: a bad mask kind" "$CDRL" inpaint -m "$T/c" --data "$DATA" --mask
 one_line "--mask-kind left"
 
 # ---------------------------------------------------------------------------------------
+# Composition on the generated shapes (four attributes): a tiny model, two steps
+run 0 "train on shapes --labels" "$CDRL" train --preset fmnist-cpu --data shapes --labels \
+    --set flip=0 --iters 2 --batch 4 --ebm-ch 8 --set unet_dim=32 --set ebm_blocks=1 \
+    --out "$T/sh" --fig-every 0 --no-eval -t 1
+"$CDRL" info "$T/sh" | grep -q "more_classes  *2,4,2$"
+ok $? "shape (3), then size, position, brightness (2, 4, 2)"
+run 0 "eval --compose on shapes" "$CDRL" eval -m "$T/sh" --compose shape=1,position=2 -w 1 -n 4 \
+    --plot "$T/shc.png" -t 1
+grep -q "^all_right " "$T/out" && [ "$(grep -c '^attr_right ' "$T/out")" -eq 2 ] && [ -s "$T/shc.png" ]
+ok $? "the share with every composed attribute right, each attribute's, a grid"
+run 0 "sample --compose on shapes" "$CDRL" sample -m "$T/sh" --compose shape=2,brightness=1 \
+    -n 3 --grid "$T/shs.png" -t 1
+run 2 "eval --compose on images not of shapes" "$CDRL" eval -m "$T/c" --compose class=1 -n 2 -t 1
+one_line "measured on the shapes data"
+
+# ---------------------------------------------------------------------------------------
 # Failures
 run 2 "-o without %d" "$CDRL" sample -m "$T/u" -n 2 -o "$T/x.png" -t 1
 one_line "one %d"

@@ -661,6 +661,68 @@ static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
     return rc;
 }
 
+// --compose on an image model of the shapes data: N composed images (batches of the model's
+// size, guided by -w), each attribute read back from the pixels (cdrl_shapes_read); the share
+// of images whose every composed attribute is right, and each attribute's share.
+static int eval_compose_images(cdrl_model *m, const char *path, const eval_opts *o) {
+    const cdrl_config *c = cdrl_model_config(m);
+    if (strncmp(c->data, "shapes", 6) != 0)
+        return cli_die(CLI_USAGE, "--compose on images is measured on the shapes data (the model "
+                                  "was trained on %s)",
+                       c->data);
+    const int n = o->n, A = 1 + c->n_more_attrs, D = c->dim;
+    cli_compose_terms t;
+    int rc = cli_compose(&t, o->compose, o->w_list, c, n);
+    if (rc != CLI_OK) return rc;
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)D);
+    int *got = malloc(sizeof(int) * (size_t)n * CDRL_SHAPES_ATTRS);
+    if (!x || !got) rc = cli_die(CLI_FAIL, "out of memory");
+    int want[CDRL_MAX_ATTRS] = {-1, -1, -1, -1};
+    for (int k = 0; k < t.n; k++)
+        for (int a = 0; a < A; a++)
+            if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
+                want[a] = t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a] - 1;
+    const double t0 = cli_now();
+    for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += c->batch, b++) {
+        const int nb = n - s0 < c->batch ? n - s0 : c->batch;
+        cdrl_sample_params sp;
+        cdrl_sample_params_init(&sp, m);
+        sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        cli_compose_apply(&t, &sp, n, s0);
+        if (cdrl_model_sample_with(m, x + (size_t)s0 * (size_t)D, nb, &sp) != CDRL_OK)
+            rc = cli_fail(CLI_FAIL, "composed sampling failed in batch %d", b + 1);
+    }
+    if (rc == CLI_OK && cdrl_shapes_read(got, x, n, c->res) != CDRL_OK)
+        rc = cli_fail(CLI_FAIL, "cannot read the shapes");
+    if (rc == CLI_OK) {
+        int all = 0, right[CDRL_MAX_ATTRS] = {0};
+        for (int i = 0; i < n; i++) {
+            all += has_classes(got + (size_t)i * CDRL_SHAPES_ATTRS, want, A);
+            for (int a = 0; a < A; a++)
+                right[a] += got[(size_t)i * CDRL_SHAPES_ATTRS + (size_t)a] == want[a];
+        }
+        printf("compose    %s (w", o->compose);
+        for (int k = 0; k < t.n; k++)
+            printf("%s%g", k ? "," : " ", (double)t.w[k]);
+        printf("), %s, %d images, seed %llu, %.1f s\n", path, n, (unsigned long long)o->seed,
+               cli_now() - t0);
+        printf("all_right  %.4f (every composed attribute read back from the pixels)\n",
+               (double)all / n);
+        for (int k = 0; k < t.n; k++) // each term's attribute
+            for (int a = 0; a < A; a++)
+                if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
+                    printf("attr_right %.4f (%s)\n", (double)right[a] / n, t.name[k]);
+        if (o->plot) {
+            const char *keys[] = {"Software", "compose"};
+            const char *vals[] = {"cdrl eval --compose", o->compose};
+            rc = cli_save_grid(c, x, n < 50 ? n : 50, 10, o->plot, keys, vals, 2);
+        }
+    }
+    free(x), free(got);
+    cli_compose_free(&t);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_opts o, def;
     eval_defaults(&o);
@@ -707,6 +769,12 @@ int cmd_eval(int argc, char **argv) {
     if (cdrl_model_load(&m, path) != CDRL_OK)
         return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
     const cdrl_config *cfg = cdrl_model_config(m);
+    if (cfg->kind == CDRL_MODEL_IMAGE && o.compose) {
+        if (!cli_given(&eval_cmd, &a, "num-samples")) o.n = 100;
+        rc = eval_compose_images(m, path, &o);
+        cdrl_model_free(m);
+        return rc;
+    }
     if (cfg->kind == CDRL_MODEL_IMAGE) {
         rc = eval_images(&o, &a, m, path);
         cdrl_model_free(m);

@@ -132,10 +132,10 @@ typedef struct cdrl_config {
     int unet_n_attn;                       // entries of unet_attn: 2
     int unet_attn[CDRL_CONFIG_MAX_ATTN];   // resolutions whose ResBlocks get attention: {16, 8}
     float unet_dropout;                    // 0.1 (training only)
-    int n_classes;          // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
-                            // (with several attributes: the first attribute's K)
-    int n_more_attrs;       // label attributes after the first (data with several label
-                            // columns, or several attributes per image): 0
+    int n_classes;    // 0: unconditional; K: labels 1..K of the data's classes 0..K-1, 0 null
+                      // (with several attributes: the first attribute's K)
+    int n_more_attrs; // label attributes after the first (data with several label
+                      // columns, or several attributes per image): 0
     int more_classes[CDRL_MAX_ATTRS - 1]; // their K, each labelled 1..K like the first
     float ebm_class_gain;   // value of the EBM's class one-hot: 1 (official; 0 reads as 1)
     int flip;               // 1: random horizontal flips of the training batches (images)
@@ -213,7 +213,7 @@ double cdrl_dataset_log_density(const cdrl_dataset *d, double x, double y);
 // components (docs/data.md; rings also the quadrant). Attribute a has classes 0..K_a - 1; a
 // conditional model calls them 1..K_a (0 null).
 int cdrl_dataset_attrs(const cdrl_dataset *d);
-int cdrl_dataset_attr_classes(const cdrl_dataset *d, int a); // K_a; 0 outside 0..A-1
+int cdrl_dataset_attr_classes(const cdrl_dataset *d, int a);      // K_a; 0 outside 0..A-1
 const char *cdrl_dataset_attr_name(const cdrl_dataset *d, int a); // "class" for images; NULL
                                                                   // outside 0..A-1
 // K of the first attribute (0 when there is none).
@@ -310,11 +310,11 @@ cdrl_status cdrl_model_sample_cond(cdrl_model *m, float *out, float *levels, con
 // holds known's values exactly where mask is non-zero.
 #define CDRL_SAMPLE_MAX_TERMS 8
 typedef struct cdrl_sample_params {
-    int n_langevin;   // K per level: the config's n_langevin (15); 0: the initializer's proposals
-    int use_ema;      // 1: the EMA weights
-    uint64_t seed;    // 1: the initial noise and every draw of the chain
-    float *levels;    // (T, n, dim) receives each level's samples (cdrl_model_sample), or NULL
-    int n_terms;      // 0..CDRL_SAMPLE_MAX_TERMS conditioning terms: 0
+    int n_langevin; // K per level: the config's n_langevin (15); 0: the initializer's proposals
+    int use_ema;    // 1: the EMA weights
+    uint64_t seed;  // 1: the initial noise and every draw of the chain
+    float *levels;  // (T, n, dim) receives each level's samples (cdrl_model_sample), or NULL
+    int n_terms;    // 0..CDRL_SAMPLE_MAX_TERMS conditioning terms: 0
     const int *label[CDRL_SAMPLE_MAX_TERMS]; // (n, A) labels of term i, per attribute 0..K
                                              // (0 = null); A = 1 + n_more_attrs
     float weight[CDRL_SAMPLE_MAX_TERMS];     // w_i >= 0 of term i: 0
@@ -416,8 +416,8 @@ double cdrl_eval_mmd2(const float *x, int nx, const float *y, int ny, int dim, d
 // count one half); fpr95 = the share of the other scores >= t, t the in-distribution score of
 // rank floor(0.05 n_in) in ascending order (so at least 95% of them are >= t). Either output
 // may be NULL. CDRL_STATUS_INVALID for an empty set or a NaN score; NOMEM.
-cdrl_status cdrl_eval_ood(double *auroc, double *fpr95, const float *in, int n_in,
-                          const float *out, int n_out);
+cdrl_status cdrl_eval_ood(double *auroc, double *fpr95, const float *in, int n_in, const float *out,
+                          int n_out);
 
 // ---------------------------------------------------------------------------------------
 // The image yardstick (docs/yardstick.md): a small CNN classifier trained on a labelled image

@@ -152,8 +152,7 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
     CHECK(cdrl_model_sample_with(a, s2, NS, &sp) == CDRL_STATUS_INVALID,
           "a label out of range in the second term is refused");
     sp.label[1] = l2, sp.weight[1] = NAN;
-    CHECK(cdrl_model_sample_with(a, s2, NS, &sp) == CDRL_STATUS_INVALID,
-          "a NaN weight is refused");
+    CHECK(cdrl_model_sample_with(a, s2, NS, &sp) == CDRL_STATUS_INVALID, "a NaN weight is refused");
     sp.n_terms = CDRL_SAMPLE_MAX_TERMS + 1;
     CHECK(cdrl_model_sample_with(a, s2, NS, &sp) == CDRL_STATUS_INVALID,
           "more terms than CDRL_SAMPLE_MAX_TERMS are refused");

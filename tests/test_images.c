@@ -586,8 +586,9 @@ static void test_shapes(void) {
     CHECK(cdrl_dataset_open(&d, "shapes:test") == CDRL_OK, "shapes:test opens");
     if (!d) return;
     CHECK(cdrl_dataset_attrs(d) == 4 && cdrl_dataset_attr_classes(d, 0) == 3 &&
-              cdrl_dataset_attr_classes(d, 2) == 4 && !strcmp(cdrl_dataset_attr_name(d, 3), "brightness") &&
-              cdrl_dataset_size(d) == 5000 && cdrl_dataset_dim(d) == 28 * 28,
+              cdrl_dataset_attr_classes(d, 2) == 4 &&
+              !strcmp(cdrl_dataset_attr_name(d, 3), "brightness") && cdrl_dataset_size(d) == 5000 &&
+              cdrl_dataset_dim(d) == 28 * 28,
           "shapes: 5000 test images of 28x28, attributes shape, size, position, brightness");
     const int n = (int)cdrl_dataset_size(d);
     int *got = malloc(sizeof(int) * 4 * (size_t)n);
@@ -610,7 +611,8 @@ static void test_shapes(void) {
         const int *l = cdrl_dataset_labels(d);
         int seen = 0;
         for (int i = 0; i < m; i++)
-            seen += (l[4 * i] == 2 && l[4 * i + 2] == 1) || (l[4 * i + 1] == 0 && l[4 * i + 3] == 1);
+            seen +=
+                (l[4 * i] == 2 && l[4 * i + 2] == 1) || (l[4 * i + 1] == 0 && l[4 * i + 3] == 1);
         int *g2 = malloc(sizeof(int) * 4);
         CHECK(seen == 0 && m > 20000 / 2 && m < 20000 && cdrl_dataset_dim(d) == 32 * 32 && g2 &&
                   cdrl_shapes_read(g2, cdrl_dataset_points(d), 1, 32) == CDRL_OK &&

@@ -339,9 +339,9 @@ static void misc_checks(void) {
         worst = 0, size = 0;
         for (size_t k = 0; k < B * D; k++) {
             const double a0 = 1.0 - (1.0 + (double)w) - (1.0 + (double)w2);
-            const double want = (double)scale * ((1.0 + (double)w) * (double)gc[k] +
-                                                 (1.0 + (double)w2) * (double)g2[k] +
-                                                 a0 * (double)g0[k]);
+            const double want =
+                (double)scale * ((1.0 + (double)w) * (double)gc[k] +
+                                 (1.0 + (double)w2) * (double)g2[k] + a0 * (double)g0[k]);
             worst = fmax(worst, fabs((double)gg[k] - want));
             size = fmax(size, fabs(want));
         }

@@ -424,16 +424,15 @@ static void run_case(const char *name) {
         cdrl_chain_noise noise = {.xi_init =
                                       fixture_f32(fx, KEY("%s.xi_init", tag), (size_t)T * nd)};
         noise.xi_langevin = fixture_f32(fx, KEY("%s.xi_langevin", tag), (size_t)T * (size_t)K * nd);
-        cdrl_chain_params cp = {.n_langevin = K,
-                                .n_langevin_ref = K,
-                                .tweedie = 1,
-                                .cond = {.n = cond,
-                                         .label = {cond ? fixture_i32(fx, KEY("%s.label", tag),
-                                                                      (size_t)B)
-                                                        : NULL},
-                                         .w = {cases[c].w}},
-                                .trace = trace_fn,
-                                .trace_user = &lt};
+        cdrl_chain_params cp = {
+            .n_langevin = K,
+            .n_langevin_ref = K,
+            .tweedie = 1,
+            .cond = {.n = cond,
+                     .label = {cond ? fixture_i32(fx, KEY("%s.label", tag), (size_t)B) : NULL},
+                     .w = {cases[c].w}},
+            .trace = trace_fn,
+            .trace_user = &lt};
         // Call i (K + 1) + k is iterate k of pair T - i; the fixture holds iterates 0..K-1 of
         // pair j at row j - 1, and x_{j-1} for j = T..1 in levels.
         const float *wl = fixture_f32(fx, KEY("%s.langevin", tag), (size_t)T * (size_t)K * nd);

@@ -555,8 +555,8 @@ static void test_points(void) {
     check_csv_error("labelrange", "x,y,colour\n1,2,0\n3,4,1000\n", CDRL_STATUS_FORMAT, 3,
                     "label 1000 of column 1 (colour) out of range 0..999");
     check_csv_error("labelneg", "x,y,colour\n1,2,-1\n", CDRL_STATUS_FORMAT, 2, "out of range");
-    check_csv_error("labelmissing", "x,y,quadrant,colour\n1,2,0,1\n3,4,1\n", CDRL_STATUS_FORMAT,
-                    3, "3 columns, the header has 4");
+    check_csv_error("labelmissing", "x,y,quadrant,colour\n1,2,0,1\n3,4,1\n", CDRL_STATUS_FORMAT, 3,
+                    "3 columns, the header has 4");
     check_csv_error("labelfloat", "x,y,colour\n1,2,1.5\n", CDRL_STATUS_FORMAT, 2,
                     "label column 1 (colour) is not an integer: \"1.5\"");
     check_csv_error("badrow", "x,y\n1,2\n3,4\n5;6\n7,8\n", CDRL_STATUS_FORMAT, 4,
@@ -584,7 +584,7 @@ static void test_points(void) {
 // quadrant of the angle), drawn with the same points as without labels.
 static void test_labels(void) {
     write_text("build/test_toy2d_labels.csv", "x,y,quadrant,colour\n1,1,0,2\n-1,1,1,0\n"
-                                               "-1,-1,2,1\n1,-1,3,0\n");
+                                              "-1,-1,2,1\n1,-1,3,0\n");
     cdrl_toy2d g;
     CHECK(cdrl_toy2d_from_name(&g, "points:build/test_toy2d_labels.csv") == CDRL_OK,
           "labelled csv: %s", last_log);

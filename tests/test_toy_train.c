@@ -31,8 +31,8 @@ static void test_conditional(void) {
     small_config(&c);
     c.n_classes = 4, c.n_more_attrs = 1, c.more_classes[0] = 4;
     cdrl_dataset *d = NULL, *g8 = NULL;
-    CHECK(cdrl_dataset_open(&d, "rings") == CDRL_OK && cdrl_dataset_open(&g8, "8gaussians") ==
-                                                           CDRL_OK,
+    CHECK(cdrl_dataset_open(&d, "rings") == CDRL_OK &&
+              cdrl_dataset_open(&g8, "8gaussians") == CDRL_OK,
           "open rings and 8gaussians");
     cdrl_train_stats full[STEPS], half[STEPS];
     cdrl_model *a = NULL, *b = NULL, *r = NULL;
@@ -43,7 +43,8 @@ static void test_conditional(void) {
               cdrl_model_save(b, ckpt) == CDRL_OK && cdrl_model_load(&r, ckpt) == CDRL_OK &&
               train_steps(r, d, STEPS - STEPS / 2, half + STEPS / 2),
           "conditional: half, save, load, half");
-    CHECK(r && cdrl_model_config(r)->n_more_attrs == 1 && cdrl_model_config(r)->more_classes[0] == 4,
+    CHECK(r && cdrl_model_config(r)->n_more_attrs == 1 &&
+              cdrl_model_config(r)->more_classes[0] == 4,
           "the checkpoint keeps the second attribute");
     CHECK(a && r && full[STEPS - 1].loss_ebm == half[STEPS - 1].loss_ebm && same_models(a, r),
           "conditional: N steps == N/2 + resume + N/2");

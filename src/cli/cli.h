@@ -213,8 +213,8 @@ int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, f
 
 // --compose NAME=CLASS,.. with -w W[,W..] (compose.c): the conditioning terms of n samples.
 typedef struct cli_compose_terms {
-    int n, A;       // terms; label attributes of the model
-    int *labels;    // (n_terms, n, A): term k's labels, its attribute set to CLASS + 1
+    int n, A;    // terms; label attributes of the model
+    int *labels; // (n_terms, n, A): term k's labels, its attribute set to CLASS + 1
     float w[CDRL_SAMPLE_MAX_TERMS];
     char name[CDRL_SAMPLE_MAX_TERMS][64]; // "ring=2"
 } cli_compose_terms;

@@ -450,8 +450,8 @@ static void plot_line(cdrl_figure *fig, int col, double x0, double y0, double x1
 
 // Two panels: FD against w (left) and accuracy against w (right), w on a linear axis from 0
 // to the largest w, each value range padded by 10%; the numbers go into the tEXt chunks.
-static int plot_sweep(const char *file, const float *w, const double *fd, const double *acc,
-                      int n, const char *model) {
+static int plot_sweep(const char *file, const float *w, const double *fd, const double *acc, int n,
+                      const char *model) {
     enum { S = 240, M = 20 };
     cdrl_figure *fig = cdrl_figure_create(1, 2, S, S, 8);
     if (!fig) return cli_die(CLI_FAIL, "%s: out of memory", file);
@@ -470,7 +470,8 @@ static int plot_sweep(const char *file, const float *w, const double *fd, const 
         double px = 0, py = 0;
         for (int i = 0; i < n; i++) {
             if (!isfinite(v[i])) continue;
-            const double x = M + ((double)w[i] - (double)w[0]) / (wmax - (double)w[0]) * (S - 2 * M);
+            const double x =
+                M + ((double)w[i] - (double)w[0]) / (wmax - (double)w[0]) * (S - 2 * M);
             const double y = S - M - (v[i] - lo) / (hi - lo) * (S - 2 * M);
             if (i > 0) plot_line(fig, col, px, py, x, y, line);
             for (int d = -2; d <= 2; d++)
@@ -485,10 +486,13 @@ static int plot_sweep(const char *file, const float *w, const double *fd, const 
         snprintf(accs + strlen(accs), sizeof accs - strlen(accs), "%s%.4f", i ? "," : "", acc[i]);
     }
     const char *keys[] = {"Software", "model", "panels", "guidance", "fd", "accuracy"};
-    const char *vals[] = {"cdrl eval --guidance", model,
+    const char *vals[] = {"cdrl eval --guidance",
+                          model,
                           "left: FD against w; right: class accuracy against w (w from 0 to its "
                           "largest value; values padded by 10%)",
-                          ws, fds, accs};
+                          ws,
+                          fds,
+                          accs};
     const cdrl_status st = cdrl_figure_save(fig, file, keys, vals, 6);
     cdrl_figure_free(fig);
     return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the plot", file);
@@ -519,8 +523,8 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
         if (rc == CLI_OK && !o->json)
             printf("guidance sweep of %s: %d samples per w, seed %llu\n%8s %9s %9s %9s %9s "
                    "%9s\n",
-                   path, o->n, (unsigned long long)o->seed, "w", "FD", "KID", "precision",
-                   "recall", "accuracy");
+                   path, o->n, (unsigned long long)o->seed, "w", "FD", "KID", "precision", "recall",
+                   "accuracy");
         for (int i = 0; i < n_w && rc == CLI_OK; i++) {
             o->guidance = w[i];
             rc = score_images(o, m, path, ys, &r, source, sizeof source);
@@ -625,8 +629,9 @@ static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
         if (has_classes(lab + (size_t)i * (size_t)A, want, A))
             memcpy(prod + 2 * (size_t)n_prod++, ref + 2 * (size_t)i, 2 * sizeof(float));
     if (rc == CLI_OK && n_prod < 4)
-        rc = cli_die(CLI_FAIL, "--compose %s: %d of %d data points carry every label (the "
-                               "combination is (nearly) absent from the data)",
+        rc = cli_die(CLI_FAIL,
+                     "--compose %s: %d of %d data points carry every label (the "
+                     "combination is (nearly) absent from the data)",
                      o->compose, n_prod, nref);
     if (rc == CLI_OK) {
         int inside = 0;
@@ -667,8 +672,9 @@ static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
 static int eval_compose_images(cdrl_model *m, const char *path, const eval_opts *o) {
     const cdrl_config *c = cdrl_model_config(m);
     if (strncmp(c->data, "shapes", 6) != 0)
-        return cli_die(CLI_USAGE, "--compose on images is measured on the shapes data (the model "
-                                  "was trained on %s)",
+        return cli_die(CLI_USAGE,
+                       "--compose on images is measured on the shapes data (the model "
+                       "was trained on %s)",
                        c->data);
     const int n = o->n, A = 1 + c->n_more_attrs, D = c->dim;
     cli_compose_terms t;

@@ -99,8 +99,8 @@ static int make_mask(const char *kind, const cdrl_config *c, float *mask, uint64
         else if (!strcmp(kind, "centre"))
             mask[p] = !(y >= S / 4 && y < S / 4 + S / 2 && x >= S / 4 && x < S / 4 + S / 2);
         else if (!strcmp(kind, "random")) { // one draw per pixel, shared by the channels
-            uint64_t z = seed * 0x9E3779B97F4A7C15ull + (uint64_t)i * (uint64_t)HW +
-                         (uint64_t)(p % HW) + 1;
+            uint64_t z =
+                seed * 0x9E3779B97F4A7C15ull + (uint64_t)i * (uint64_t)HW + (uint64_t)(p % HW) + 1;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
             mask[p] = ((z ^ (z >> 31)) >> 63) != 0;
@@ -149,8 +149,7 @@ static void score(const float *y, const float *x, const float *mask, const int *
     *mse = cnt ? se / (double)cnt : (double)NAN;
     *acc = (double)NAN;
     int *pred = k ? malloc(sizeof(int) * (size_t)n) : NULL;
-    if (!pred ||
-        cdrl_classifier_run(k, NULL, pred, NULL, y, n, c->in_ch, c->res) != CDRL_OK) {
+    if (!pred || cdrl_classifier_run(k, NULL, pred, NULL, y, n, c->in_ch, c->res) != CDRL_OK) {
         free(pred);
         return;
     }
@@ -212,8 +211,8 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
         size_t off = 0; // the known values must come out exactly
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             off += mask[i] != 0.0f && memcmp(&y[0][i], &x[i], sizeof(float)) != 0;
-        printf("inpaint %s: %d inputs of %s, mask %s, K = %d, %.1f s\n", path, n, o->data,
-               o->kind, k, t1 - t0);
+        printf("inpaint %s: %d inputs of %s, mask %s, K = %d, %.1f s\n", path, n, o->data, o->kind,
+               k, t1 - t0);
         const char *names[3] = {"cdrl (initializer + Langevin)", "initializer chain alone",
                                 "mean fill"};
         double filled = 0;

@@ -78,8 +78,8 @@ static int msp_scores(const char *path, const cdrl_config *c, const float *x, in
     int rc = logits ? CLI_OK : cli_die(CLI_FAIL, "out of memory");
     for (int s0 = 0; s0 < n && rc == CLI_OK; s0 += B) {
         const int b = n - s0 < B ? n - s0 : B;
-        if (cdrl_classifier_run(k, NULL, NULL, logits, x + (size_t)s0 * (size_t)c->dim, b,
-                                c->in_ch, c->res) != CDRL_OK) {
+        if (cdrl_classifier_run(k, NULL, NULL, logits, x + (size_t)s0 * (size_t)c->dim, b, c->in_ch,
+                                c->res) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "%s: cannot run the classifier", path);
             break;
         }
@@ -142,7 +142,8 @@ static int plot_hist(const char *path, const float *f, const float *msp, int n_i
             for (int x = b * S / BINS; x < (b + 1) * S / BINS; x++)
                 for (int y = 0; y < S; y++) {
                     const int h = S - 1 - y; // height above the bottom
-                    const int inb = h < cnt[0][b] * (S - 4) / top, outb = h < cnt[1][b] * (S - 4) / top;
+                    const int inb = h < cnt[0][b] * (S - 4) / top,
+                              outb = h < cnt[1][b] * (S - 4) / top;
                     if (!inb && !outb) continue;
                     uint8_t *px = cdrl_figure_pixel(fig, 0, j, x, y);
                     px[0] = outb ? 214 : 31, px[1] = inb && outb ? 60 : inb ? 119 : 39;
@@ -159,8 +160,8 @@ static int plot_hist(const char *path, const float *f, const float *msp, int n_i
     return st == CDRL_OK ? CLI_OK : cli_fail(CLI_FAIL, "%s: cannot write the plot", path);
 }
 
-static int write_scores(const char *path, const float *f, const float *msp, int n_in, int n,
-                        int T, int pair) {
+static int write_scores(const char *path, const float *f, const float *msp, int n_in, int n, int T,
+                        int pair) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *fp = fopen(tmp, "w");
@@ -175,8 +176,8 @@ static int write_scores(const char *path, const float *f, const float *msp, int 
                 cJSON *r = cJSON_CreateObject(), *lv = cJSON_AddArrayToObject(r, "f");
                 cli_json_num(r, "score", f[(size_t)(pair - 1) * (size_t)n + (size_t)i]);
                 for (int j = 0; j < T; j++)
-                    cJSON_AddItemToArray(
-                        lv, cJSON_CreateNumber(f[(size_t)j * (size_t)n + (size_t)i]));
+                    cJSON_AddItemToArray(lv,
+                                         cJSON_CreateNumber(f[(size_t)j * (size_t)n + (size_t)i]));
                 if (msp) cli_json_num(r, "msp", msp[i]);
                 cJSON_AddItemToArray(set, r);
             }
@@ -255,8 +256,8 @@ int cmd_ood(int argc, char **argv) {
         if (cls_path[0] && rc == CLI_OK) rc = msp_scores(cls_path, c, x, n, msp);
     }
     if (rc == CLI_OK) {
-        printf("in  %s (%d)\nout %s (%d)\n%-30s %8s %8s\n", o.in, o.n, o.out, o.n, "score",
-               "AUROC", "FPR@95");
+        printf("in  %s (%d)\nout %s (%d)\n%-30s %8s %8s\n", o.in, o.n, o.out, o.n, "score", "AUROC",
+               "FPR@95");
         for (int j = 1; j <= T + (msp != NULL) && rc == CLI_OK; j++) {
             const float *s = j <= T ? f + (size_t)(j - 1) * (size_t)n : msp;
             double au, fpr;

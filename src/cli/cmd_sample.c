@@ -187,7 +187,8 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
         if (terms.n)
             cli_compose_apply(&terms, &sp, n, s0);
         else if (K)
-            sp.n_terms = 1, sp.label[0] = label + (size_t)s0 * (size_t)A, sp.weight[0] = o->guidance;
+            sp.n_terms = 1, sp.label[0] = label + (size_t)s0 * (size_t)A,
+            sp.weight[0] = o->guidance;
         if (cdrl_model_sample_with(m, x + (size_t)s0 * (size_t)c->dim, nb, &sp) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
             break;

@@ -21,16 +21,17 @@ int cli_parse_weights(const char *s, float *w, int max) {
     return n;
 }
 
-int cli_compose(cli_compose_terms *t, const char *spec, const char *weights,
-                const cdrl_config *c, int n) {
+int cli_compose(cli_compose_terms *t, const char *spec, const char *weights, const cdrl_config *c,
+                int n) {
     memset(t, 0, sizeof *t);
     if (!c->n_classes)
         return cli_die(CLI_USAGE, "--compose: the model is unconditional (train it with --labels "
                                   "or --classes)");
     cdrl_dataset *d = NULL;
     if (cdrl_dataset_open(&d, c->data) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "--compose: cannot open the model's data %s for its attribute "
-                                  "names",
+        return cli_fail(CLI_FAIL,
+                        "--compose: cannot open the model's data %s for its attribute "
+                        "names",
                         c->data);
     const int A = cdrl_dataset_attrs(d);
     const int want_a = 1 + c->n_more_attrs;
@@ -77,7 +78,8 @@ int cli_compose(cli_compose_terms *t, const char *spec, const char *weights,
         rc = cli_die(CLI_USAGE, "-w %s: one weight in 0..1000, or one per --compose term (%d)",
                      weights ? weights : "", t->n);
     t->A = want_a;
-    t->labels = rc == CLI_OK ? calloc((size_t)t->n * (size_t)n * (size_t)want_a, sizeof(int)) : NULL;
+    t->labels =
+        rc == CLI_OK ? calloc((size_t)t->n * (size_t)n * (size_t)want_a, sizeof(int)) : NULL;
     if (rc == CLI_OK && !t->labels) rc = cli_die(CLI_FAIL, "out of memory");
     for (int k = 0; k < t->n && rc == CLI_OK; k++) {
         t->w[k] = nw == 1 ? w[0] : w[k];

@@ -62,8 +62,8 @@ int cli_read_image(const cdrl_config *c, const char *path, float *x) {
         return cli_fail(CLI_FAIL, "%s: cannot read the PNG", path);
     if (w != c->res || h != c->res || ch != c->in_ch) {
         cdrl_free(px);
-        return cli_die(CLI_FAIL, "%s: %dx%d %s image, the model takes %dx%d %s (%d channel%s)", path,
-                       w, h, ch == 1 ? "grey" : "colour", c->res, c->res,
+        return cli_die(CLI_FAIL, "%s: %dx%d %s image, the model takes %dx%d %s (%d channel%s)",
+                       path, w, h, ch == 1 ? "grey" : "colour", c->res, c->res,
                        c->in_ch == 1 ? "grey" : "colour", c->in_ch, c->in_ch == 1 ? "" : "s");
     }
     for (int k = 0; k < ch; k++) // (C, H, W) from (H, W, C) bytes

@@ -76,8 +76,8 @@ int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, f
             if (image || cdrl_dataset_open(&d, c->data) != CDRL_OK) {
                 free(x), free(k);
                 return image ? cli_die(CLI_USAGE, "set %s: for 2-D models", spec)
-                             : cli_fail(CLI_FAIL, "set %s: cannot open the model's data %s",
-                                        spec, c->data);
+                             : cli_fail(CLI_FAIL, "set %s: cannot open the model's data %s", spec,
+                                        c->data);
             }
             cdrl_dataset_bbox(d, box);
         }
@@ -85,8 +85,9 @@ int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, f
         if (off && isnan(cdrl_dataset_log_density(d, 0, 0))) {
             cdrl_dataset_free(d);
             free(x), free(k);
-            return cli_die(CLI_USAGE, "set %s: the density of %s is not known (checkerboard, "
-                                      "8gaussians, 25gaussians, rings)",
+            return cli_die(CLI_USAGE,
+                           "set %s: the density of %s is not known (checkerboard, "
+                           "8gaussians, 25gaussians, rings)",
                            spec, c->data);
         }
         for (int i = 0; i < n; i++) {

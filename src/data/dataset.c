@@ -45,8 +45,8 @@ static cdrl_status split_options(const char *spec, char **base, cdrl_images_para
         }
         if ((v = take_suffix(spec, &n, "without")) >= 0) {
             if (v > 999)
-                return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': class %ld out of range",
-                                 spec, v);
+                return cdrl_fail(CDRL_STATUS_INVALID, "dataset '%s': class %ld out of range", spec,
+                                 v);
             p->without = (int)v, again = 1;
         }
     }

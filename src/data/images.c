@@ -47,8 +47,9 @@ void cdrl_images_params_init(cdrl_images_params *p) {
 // Leaves out the images of class k (the set keeps its K classes and their names).
 static cdrl_status drop_class(cdrl_images *s, int k, const char *spec) {
     if (s->n_attrs != 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": :without takes sets of one class "
-                                              "attribute",
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "images: \"%s\": :without takes sets of one class "
+                         "attribute",
                          spec);
     if (k >= s->n_classes)
         return cdrl_fail(CDRL_STATUS_INVALID, "images: \"%s\": no class %d to leave out (0..%d)",
@@ -85,7 +86,7 @@ size_t cdrl_images_dim(const cdrl_images *s) { return (size_t)s->c * (size_t)s->
 
 // Allocates x and labels for n images of c x h0 x w0 before padding; labels start at -1.
 cdrl_status cdrl_images_alloc(cdrl_images *s, size_t n, int c, int h0, int w0, int pad,
-                             const char *what) {
+                              const char *what) {
     s->n = n;
     s->c = c;
     s->h = h0 + 2 * pad;

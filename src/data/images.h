@@ -17,21 +17,21 @@
 // A loaded image set. Set up with cdrl_images_load, released with cdrl_images_deinit.
 // Read-only after loading: any number of threads may draw batches at once, each with its own rng.
 typedef struct cdrl_images {
-    char *spec;         // the spec given to load (owned), e.g. "cifar10:data/cifar:test"
-    size_t n;           // N images
-    int c, h, w;        // C channels (1 grey, 3 RGB), H, W after padding
-    float *x;           // (N, C, H, W) values in [-1, 1] (owned)
-    int *labels;        // (N, n_attrs) class index 0..K-1, or -1 when unknown (owned)
-    int n_classes;      // K; 0 when no image has a class (a folder without sub-folders)
-    int n_attrs;        // label attributes: 1, except for generated sets (shapes: 4)
-    int attr_classes[CDRL_MAX_ATTRS];    // K of each attribute (attribute 0: n_classes)
+    char *spec;    // the spec given to load (owned), e.g. "cifar10:data/cifar:test"
+    size_t n;      // N images
+    int c, h, w;   // C channels (1 grey, 3 RGB), H, W after padding
+    float *x;      // (N, C, H, W) values in [-1, 1] (owned)
+    int *labels;   // (N, n_attrs) class index 0..K-1, or -1 when unknown (owned)
+    int n_classes; // K; 0 when no image has a class (a folder without sub-folders)
+    int n_attrs;   // label attributes: 1, except for generated sets (shapes: 4)
+    int attr_classes[CDRL_MAX_ATTRS];       // K of each attribute (attribute 0: n_classes)
     const char *attr_names[CDRL_MAX_ATTRS]; // static names ("class" for the loaded sets)
     char **class_names; // (K) names (owned): the 10 classes of the dataset, or the sub-folders
 } cdrl_images;
 
 typedef struct cdrl_images_params {
-    int pad;  // pixels of -1 (black) added on each side: 2 turns 28x28 into 32x32. Default 0
-    int test; // 1: the test split (t10k-*, test_batch.bin); a ":test" spec suffix does the same
+    int pad;     // pixels of -1 (black) added on each side: 2 turns 28x28 into 32x32. Default 0
+    int test;    // 1: the test split (t10k-*, test_batch.bin); a ":test" spec suffix does the same
     int without; // a class 0..K-1 whose images are left out (the set keeps its K classes, so
                  // that a model trained on it meets that class only as out-of-distribution
                  // data); -1: none. Default -1

@@ -4,9 +4,9 @@
 //   size        0 small, 1 large                  (circumradius 4.5 or 6.5 pixels: the area)
 //   position    0 upper left, 1 upper right, 2 lower left, 3 lower right (the centroid)
 //   brightness  0 grey (value 0), 1 white (value 1) (the mean of the shape's pixels)
-// Centres (8 or 20 pixels in) move by up to half a pixel, radii by up to 10%. 20000 training images (seed 1), 5000 test
-// images (seed 2); ":holdout=shape=2+position=1,.." leaves every image of those attribute
-// combinations out (a combination holds one or more NAME=CLASS joined by '+').
+// Centres (8 or 20 pixels in) move by up to half a pixel, radii by up to 10%. 20000 training images
+// (seed 1), 5000 test images (seed 2); ":holdout=shape=2+position=1,.." leaves every image of those
+// attribute combinations out (a combination holds one or more NAME=CLASS joined by '+').
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,7 @@
 #include "data/images.h"
 
 #define SIDE 28
-static const char *const attr_name[CDRL_SHAPES_ATTRS] = {"shape", "size", "position",
-                                                         "brightness"};
+static const char *const attr_name[CDRL_SHAPES_ATTRS] = {"shape", "size", "position", "brightness"};
 static const int attr_k[CDRL_SHAPES_ATTRS] = {3, 2, 4, 2};
 static const float radius[2] = {4.5f, 6.5f};
 
@@ -39,12 +38,13 @@ static void render(float *img, const int a[CDRL_SHAPES_ATTRS], const float jit[3
     const float v = a[3] ? 1.0f : 0.0f;
     for (int y = 0; y < SIDE; y++)
         for (int x = 0; x < SIDE; x++)
-            img[y * SIDE + x] = inside(a[0], cx, cy, r, (float)x + 0.5f, (float)y + 0.5f) ? v : -1.0f;
+            img[y * SIDE + x] =
+                inside(a[0], cx, cy, r, (float)x + 0.5f, (float)y + 0.5f) ? v : -1.0f;
 }
 
 // ":holdout=" list: combinations (each up to 4 NAME=CLASS) into combo (values, -1 free).
-static cdrl_status parse_holdout(const char *list, int combo[][CDRL_SHAPES_ATTRS], int *n,
-                                 int max, const char *spec) {
+static cdrl_status parse_holdout(const char *list, int combo[][CDRL_SHAPES_ATTRS], int *n, int max,
+                                 const char *spec) {
     *n = 0;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", list);
@@ -60,7 +60,8 @@ static cdrl_status parse_holdout(const char *list, int combo[][CDRL_SHAPES_ATTRS
             char *eq = strchr(t, '=');
             int a = -1;
             for (int k = 0; eq && k < CDRL_SHAPES_ATTRS; k++)
-                if ((size_t)(eq - t) == strlen(attr_name[k]) && !strncmp(t, attr_name[k], (size_t)(eq - t)))
+                if ((size_t)(eq - t) == strlen(attr_name[k]) &&
+                    !strncmp(t, attr_name[k], (size_t)(eq - t)))
                     a = k;
             char *end = NULL;
             const long v = eq ? strtol(eq + 1, &end, 10) : -1;
@@ -173,8 +174,9 @@ cdrl_status cdrl_shapes_read(int *attrs, const float *x, int n, int side) {
             for (int y = y0 - 2; y <= y1 + 2; y++)
                 for (int q = x0 - 2; q <= x1 + 2; q++) {
                     const int in_t = inside(shape, cx, cy, r, (float)q + 0.5f, (float)y + 0.5f);
-                    const int in_x = y >= 0 && y < SIDE && q >= 0 && q < SIDE &&
-                                     im[(size_t)(y + pad) * (size_t)side + (size_t)(q + pad)] > -0.5f;
+                    const int in_x =
+                        y >= 0 && y < SIDE && q >= 0 && q < SIDE &&
+                        im[(size_t)(y + pad) * (size_t)side + (size_t)(q + pad)] > -0.5f;
                     both += in_t && in_x, either += in_t || in_x;
                 }
             const double iou = either ? (double)both / either : 0;

@@ -326,8 +326,8 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
         }
         if (!width && nf == 2) width = 2; // no header: plain x,y rows
         if (nf < 2 || (!width && nf > 2)) {
-            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"",
-                           path, line_no,
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"", path, line_no,
                            nf > 2 ? " (label columns need a header naming them: x,y,name,..)" : "",
                            QUOTE(b, e));
         } else if (nf != width) {
@@ -337,8 +337,8 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
                            path, line_no, nf, width, QUOTE(b, e));
         } else if (numbers != 2) {
             st = cdrl_fail(CDRL_STATUS_FORMAT,
-                           "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"", path,
-                           line_no, width > 2 ? " then labels" : "", QUOTE(b, e));
+                           "%s:%zu: expected two numbers \"x,y\"%s, got \"%.*s%s\"", path, line_no,
+                           width > 2 ? " then labels" : "", QUOTE(b, e));
         } else if (!isfinite(v[0]) || !isfinite(v[1])) {
             st = cdrl_fail(CDRL_STATUS_FORMAT, "%s:%zu: non-finite value in \"%.*s%s\"", path,
                            line_no, QUOTE(b, e));
@@ -351,8 +351,8 @@ static cdrl_status load_points(cdrl_toy2d *g, const char *path) {
                 const int ok = parse_label(f[a + 2][0], f[a + 2][1], &lv);
                 if (ok == 0)
                     st = cdrl_fail(CDRL_STATUS_FORMAT,
-                                   "%s:%zu: label column %d (%s) is not an integer: \"%.*s\"",
-                                   path, line_no, a + 1, g->attr_names[a],
+                                   "%s:%zu: label column %d (%s) is not an integer: \"%.*s\"", path,
+                                   line_no, a + 1, g->attr_names[a],
                                    (int)(f[a + 2][1] - f[a + 2][0]), f[a + 2][0]);
                 else if (ok < 0)
                     st = cdrl_fail(CDRL_STATUS_FORMAT,

@@ -13,7 +13,6 @@
 
 #include "cdrl.h"
 #include "core/rng.h"
-#include "nn/label_rows.h"
 
 #define CDRL_TOY2D_MAX_LABEL 999 // labels of a CSV: 0..999
 #define CDRL_TOY2D_NAME_MAX  32  // bytes of an attribute's name, with its terminator

@@ -34,8 +34,9 @@ cdrl_status cdrl_eval_ood(double *auroc, double *fpr95, const float *in, int n_i
                           int n_out) {
     CDRL_ASSERT(in && out);
     if (n_in < 1 || n_out < 1)
-        return cdrl_fail(CDRL_STATUS_INVALID, "ood: %d in-distribution and %d other scores (need "
-                                              "at least one of each)",
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "ood: %d in-distribution and %d other scores (need "
+                         "at least one of each)",
                          n_in, n_out);
     for (int i = 0; i < n_in + n_out; i++)
         if (isnan(i < n_in ? in[i] : out[i - n_in]))

@@ -275,7 +275,8 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
         CDRL_ASSERT(level[n] >= 0 && level[n] < m->n_levels);
         m->level[n] = level[n];
     }
-    const int NC = img_ebm_columns(cfg, m->label, label, B), A = cfg->n_classes ? 1 + cfg->n_more : 0;
+    const int NC = img_ebm_columns(cfg, m->label, label, B),
+              A = cfg->n_classes ? 1 + cfg->n_more : 0;
     cdrl_copy(m->x, y, (size_t)B * (size_t)cfg->in_ch * HW0);
 
     // Embedding of each image: its level's e, plus y_map(gain onehot(c)) = (gain W[:, c] + b),

@@ -36,23 +36,23 @@
 #include "core/rng.h"
 #include "models/net.h"
 #include "nn/ebm_base.h"
-#include "nn/param.h"
 #include "nn/label_rows.h"
+#include "nn/param.h"
 #include "nn/sn_layer.h"
 
 #define CDRL_IMG_EBM_MAX_BLOCKS 64
 
 typedef struct cdrl_img_ebm_config {
-    int in_ch;        // image channels: 1 or 3
-    int res;          // H = W: 28, 32, 64 (any size >= 2^n_mult works: the last level >= 2x2)
-    int ch;           // width of module_list.0 and unit of ch_mult: 128 (= temb_dim officially)
-    int temb_dim;     // sinusoid width: 128; the embedding MLP is E = 4 * temb_dim wide
-    int n_mult;       // entries of ch_mult (resolution levels): 4
-    int ch_mult[8];   // (1, 2, 2, 2)
-    int n_blocks;     // blocks per level: 8
-    int n_classes;    // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
-    int n_more;       // label attributes after the first, not in the official code: their
-                      // one-hots follow the first's in y_map's input (nn/label_rows.h)
+    int in_ch;      // image channels: 1 or 3
+    int res;        // H = W: 28, 32, 64 (any size >= 2^n_mult works: the last level >= 2x2)
+    int ch;         // width of module_list.0 and unit of ch_mult: 128 (= temb_dim officially)
+    int temb_dim;   // sinusoid width: 128; the embedding MLP is E = 4 * temb_dim wide
+    int n_mult;     // entries of ch_mult (resolution levels): 4
+    int ch_mult[8]; // (1, 2, 2, 2)
+    int n_blocks;   // blocks per level: 8
+    int n_classes;  // 0: unconditional; else y_map on one-hot of n_classes + 1 (0 = null)
+    int n_more;     // label attributes after the first, not in the official code: their
+                    // one-hots follow the first's in y_map's input (nn/label_rows.h)
     int more_classes[CDRL_MAX_ATTRS - 1];
     float class_gain; // the one-hot's value: 1 (official). Spectral norm keeps each class column
                       // of y_map at norm <= 1 while the time embedding reaches sqrt(temb_dim / 2):

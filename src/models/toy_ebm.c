@@ -99,10 +99,9 @@ cdrl_toy_ebm *cdrl_toy_ebm_create(const cdrl_toy_ebm_config *cfg, int max_batch,
     lin = max_sz(lin, cdrl_linear_scratch_size((int)L, temb, max_w));
     // finish_grads: one (R, max_w) and two label temporaries, then the level embedding's own
     // scratch.
-    size_t fin = cdrl_arena_floats_size(L * (size_t)max_w) +
-                 cdrl_linear_scratch_size((int)L, temb, max_w) +
-                 cdrl_arena_floats_size(L * (size_t)temb) +
-                 cdrl_arena_floats_size((size_t)C * (size_t)temb);
+    size_t fin =
+        cdrl_arena_floats_size(L * (size_t)max_w) + cdrl_linear_scratch_size((int)L, temb, max_w) +
+        cdrl_arena_floats_size(L * (size_t)temb) + cdrl_arena_floats_size((size_t)C * (size_t)temb);
     size_t scratch = max_sz(max_sz(5 * cdrl_arena_floats_size(B * (size_t)max_w) + lin, fin),
                             cdrl_level_embed_scratch_size(te, n_levels)) +
                      CDRL_ALIGN;
@@ -303,8 +302,8 @@ void cdrl_toy_ebm_finish_grads(cdrl_toy_ebm *m) {
         cdrl_class_columns_backward(m->base.grad + m->y_w, m->base.grad + m->y_b, dy, m->lr.cols,
                                     1.0f, m->lr.C, m->lr.A, temb, m->lr.NC);
     } else {
-        cdrl_lrelu_backward(m->base.lemb.de, m->lvl_dle, m->base.lemb.e,
-                            (size_t)L * (size_t)temb, SLOPE);
+        cdrl_lrelu_backward(m->base.lemb.de, m->lvl_dle, m->base.lemb.e, (size_t)L * (size_t)temb,
+                            SLOPE);
     }
     cdrl_arena_release(&m->base.scratch, mark);
     cdrl_ebm_base_finish(&m->base); // then the level embedding and every layer's weight_orig

@@ -65,8 +65,8 @@ typedef struct cdrl_toy_ebm {
     // last forward
     int batch;
     const int *row; // (B) each sample's row, borrowed until backward
-    float *x, *r;     // input copy (B, in_dim); relu of the final features (B, width_out)
-    float *h_final;   // (B, width_out)
+    float *x, *r;   // input copy (B, in_dim); relu of the final features (B, width_out)
+    float *h_final; // (B, width_out)
 } cdrl_toy_ebm;
 
 // Builds the network for batches of at most max_batch rows and up to n_levels noise levels,

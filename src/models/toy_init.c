@@ -269,8 +269,7 @@ void cdrl_toy_init_finish_grads(cdrl_toy_init *m) {
         toy_init_block *b = &m->blk[i];
         cdrl_zero(d1, nr);
         lin_bwd(m, d1, b->lvl_dss, b->lvl_st, b->mlp_w, &b->mlp_b, R, T, 2 * H);
-        cdrl_silu_backward(m->lr.A ? m->row_dt : m->lvl_dt, d1, m->lr.A ? m->row_t : m->lvl_t,
-                           nr);
+        cdrl_silu_backward(m->lr.A ? m->row_dt : m->lvl_dt, d1, m->lr.A ? m->row_t : m->lvl_t, nr);
     }
     if (m->lr.A) { // t of row (l, c) = t_l + y_mlp(c): sums over the rows of each l and c
         cdrl_scatter_rows(m->lvl_dt, m->row_dt, m->lr.row_level, R, T);

@@ -48,7 +48,7 @@ typedef struct cdrl_toy_init {
     size_t y_w, y_b;
     float *row_t, *row_dt, *y_comb; // (R, t_dim), (R, t_dim), (C, t_dim)
     int batch;
-    const int *row; // (B) each sample's row, borrowed until backward
+    const int *row;        // (B) each sample's row, borrowed until backward
     float *x, *h_last, *o; // (B, in), (B, H), silu(h_last) (B, H)
     cdrl_arena store, scratch;
 } cdrl_toy_init;

@@ -322,8 +322,8 @@ void cdrl_scatter_rows(float *dtable, const float *dout, const int *idx, int B, 
 }
 void cdrl_class_columns_forward(float *out, const float *w, const float *b, const int *label,
                                 float gain, int B, int A, int E, int NC) {
-    FORWARD(class_columns_forward(out, w, b, label, gain, B, A, E, NC), "class_columns_forward",
-            "", "", 0.0);
+    FORWARD(class_columns_forward(out, w, b, label, gain, B, A, E, NC), "class_columns_forward", "",
+            "", 0.0);
 }
 void cdrl_class_columns_backward(float *dw, float *db, const float *dout, const int *label,
                                  float gain, int B, int A, int E, int NC) {

@@ -21,8 +21,8 @@ static void observed(float *obs, float *rows_a, float *rows_b, float *eps, const
 
 // The initializer's mean under the conditioning c: y = sum_i (1 + w_i) mu(x, c_i) + a_null
 // mu(x, null); tmp (B, D) is scratch. One term keeps the guidance form (1 + w) mu(c) - w mu(0).
-static void init_mean(const cdrl_net *init, float *y, float *tmp, const float *x,
-                      const int *level, const cdrl_cond *c, float a_null, int B) {
+static void init_mean(const cdrl_net *init, float *y, float *tmp, const float *x, const int *level,
+                      const cdrl_cond *c, float a_null, int B) {
     const size_t nd = (size_t)B * (size_t)init->dim;
     init->forward(init->impl, y, x, level, c->n ? c->label[0] : NULL, B);
     if (c->n == 1) {
@@ -81,8 +81,8 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     const cdrl_cond *c = &cp->cond;
     const float a_null = cdrl_cond_null_weight(c);
     if (cp->mask) { // x_T's observed values: sqrt(g_T) known + sqrt(1 - g_T) eps
-        observed(obs, obs_a, obs_b, xi, cp->known, (float)s->sqrt_g[T], (float)s->sqrt_1mg[T], B,
-                 D, rng);
+        observed(obs, obs_a, obs_b, xi, cp->known, (float)s->sqrt_g[T], (float)s->sqrt_1mg[T], B, D,
+                 rng);
         cdrl_masked_set(x, obs, cp->mask, nd);
     }
     cdrl_status st = CDRL_OK;

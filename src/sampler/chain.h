@@ -18,8 +18,8 @@ typedef struct cdrl_chain_params {
     // (B, dim) are observed; every level keeps them at their forward-noised value (one draw per
     // level) and the output holds them exactly. NULL: none.
     const float *known, *mask;
-    int clip_data;      // Langevin's clip_data (langevin.h): the config's langevin_clip
-    int bf16;           // Langevin's bf16 (langevin.h): the config's langevin_bf16
+    int clip_data; // Langevin's clip_data (langevin.h): the config's langevin_clip
+    int bf16;      // Langevin's bf16 (langevin.h): the config's langevin_bf16
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees
     // each level's proposal and iterates, pair T first.
     void (*trace)(void *user, int k, float *y);

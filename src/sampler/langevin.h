@@ -42,10 +42,10 @@ typedef struct cdrl_langevin_params {
     // Inpainting (method.md §8): after every step y takes the values of known (B, dim) where
     // mask (B, dim) is non-zero; NULL: none.
     const float *known, *mask;
-    int clip_data;    // 1: the iterates of pair j = 1, whose cleaner level is the data (images,
-                      // in [-1, 1]), are clamped to +-sqrt(kappa_1) after every step; 0: off
-    int bf16;         // 1: the EBM's passes here run their convolution products with bfloat16
-                      // operands (cdrl_set_precision), restored afterwards; 0: float
+    int clip_data; // 1: the iterates of pair j = 1, whose cleaner level is the data (images,
+                   // in [-1, 1]), are clamped to +-sqrt(kappa_1) after every step; 0: off
+    int bf16;      // 1: the EBM's passes here run their convolution products with bfloat16
+                   // operands (cdrl_set_precision), restored afterwards; 0: float
     // Test hook (NULL in normal use): called with k = 0 and the proposal y (B, dim) before the
     // first step, then after each step k = 1..K, so that a parity test can compare every
     // iterate with another implementation's. It may overwrite y: the parity test puts the

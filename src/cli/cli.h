@@ -41,6 +41,18 @@ typedef struct cli_opt {
     double min, max;  // range of numeric values (inclusive)
 } cli_opt;
 
+// The last options of every command that computes, for an options struct with the fields
+// threads, backend and verbose, inside a table whose O(f) is offsetof of that struct.
+// clang-format off
+#define CLI_OPTS_GENERAL                                                                           \
+    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)",            \
+     "all cores", 0, 4096},                                                                        \
+    {"backend", 0, CLI_STR, O(backend), "NAME",                                                    \
+     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)",       \
+     "cpu", 0, 0},                                                                                 \
+    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0}
+// clang-format on
+
 #define CLI_MAX_OPTS 48
 #define CLI_MAX_POS  4
 
@@ -92,6 +104,8 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Resolves --model: a folder means <folder>/model.safetensors. Returns 0, or -1 when too long.
 int cli_model_path(const char *arg, char *path, size_t n);
+// --model resolved into path (n bytes) and loaded into *m: CLI_OK, or the code after one line.
+int cli_load_model(const char *arg, cdrl_model **m, char *path, size_t n);
 // Whether a path exists / is a directory.
 int cli_exists(const char *path);
 // The whole file as a NUL-terminated string (free it), or NULL when it cannot be read or is

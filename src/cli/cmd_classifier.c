@@ -34,12 +34,7 @@ static const cli_opt classifier_table[] = {
      "reference features kept for KID and precision/recall (a random subset)", NULL, 4, 1000000},
     {"stats-only", 0, CLI_FLAG, O(stats_only), NULL,
      "do not train: remake the statistics of the classifier at --out", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 

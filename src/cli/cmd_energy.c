@@ -39,12 +39,7 @@ static const cli_opt energy_table[] = {
      "write f (and dfdx) to a safetensors file instead of printing JSON", NULL, 0, 0},
     {"json", 0, CLI_FLAG, O(json), NULL, "print JSON on stdout (also with -o)", "on without -o", 0,
      0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 

@@ -205,12 +205,7 @@ static const cli_opt eval_table[] = {
     {"grid-tol", 0, CLI_FLOAT, O(grid_tol), "NATS",
      "converged once two successive grids agree to this", NULL, 1e-9, 10},
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 
@@ -769,11 +764,8 @@ int cmd_eval(int argc, char **argv) {
         return cli_die(CLI_USAGE, "--images and --calibrate score images, not --model: give one");
     if (o.images || o.calibrate) return eval_images(&o, &a, NULL, NULL);
     char path[4096];
-    if (cli_model_path(o.model, path, sizeof path) != 0)
-        return cli_die(CLI_USAGE, "--model: path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if ((rc = cli_load_model(o.model, &m, path, sizeof path)) != CLI_OK) return rc;
     const cdrl_config *cfg = cdrl_model_config(m);
     if (cfg->kind == CDRL_MODEL_IMAGE && o.compose) {
         if (!cli_given(&eval_cmd, &a, "num-samples")) o.n = 100;

@@ -58,12 +58,7 @@ static const cli_opt inpaint_table[] = {
      "the data's", 0, 0},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of the sampler noise and of random masks", NULL, 0,
      0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 
@@ -332,11 +327,8 @@ int cmd_inpaint(int argc, char **argv) {
     if (!o.data && !(o.image && o.mask && o.output))
         return cli_die(CLI_USAGE, "give --image, --mask and -o, or --data (see --help)");
     char path[4096];
-    if (cli_model_path(o.model, path, sizeof path) != 0)
-        return cli_die(CLI_USAGE, "--model: path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if ((rc = cli_load_model(o.model, &m, path, sizeof path)) != CLI_OK) return rc;
     const cdrl_config *c = cdrl_model_config(m);
     if (o.cls > c->n_classes) {
         cdrl_model_free(m);

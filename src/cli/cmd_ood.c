@@ -45,12 +45,7 @@ static const cli_opt ood_table[] = {
      "images: the classifier of the maximum-softmax baseline",
      "the data's yardstick classifier; none: no baseline", 0, 0},
     {"seed", 's', CLI_U64, O(seed), "S", "seed of drawn and uniform inputs", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 
@@ -219,11 +214,8 @@ int cmd_ood(int argc, char **argv) {
     if (!o.model || !o.in || !o.out)
         return cli_die(CLI_USAGE, "--model, --in and --out are required (see cdrl ood --help)");
     char path[4096];
-    if (cli_model_path(o.model, path, sizeof path) != 0)
-        return cli_die(CLI_USAGE, "--model: path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if ((rc = cli_load_model(o.model, &m, path, sizeof path)) != CLI_OK) return rc;
     const cdrl_config *c = cdrl_model_config(m);
     const int T = c->n_levels, n = 2 * o.n, D = c->dim;
     if (o.pair > T) {

@@ -58,12 +58,7 @@ static const cli_opt sample_table[] = {
      "conditional models (2-D and images): the composition of concepts, each an attribute of "
      "the data at one of its classes 0..K-1 (method.md 8): ring=2,quadrant=3",
      NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 
@@ -258,11 +253,8 @@ int cmd_sample(int argc, char **argv) {
                        o.weights);
     if (o.weights) o.guidance = w1[0];
     char path[4096];
-    if (cli_model_path(o.model, path, sizeof path) != 0)
-        return cli_die(CLI_USAGE, "--model: path too long");
     cdrl_model *m = NULL;
-    if (cdrl_model_load(&m, path) != CDRL_OK)
-        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    if ((rc = cli_load_model(o.model, &m, path, sizeof path)) != CLI_OK) return rc;
     if (o.precision) {
         const int bf16 = cli_precision(o.precision);
         if (bf16 < 0) {

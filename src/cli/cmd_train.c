@@ -115,12 +115,7 @@ static const cli_opt train_table[] = {
      "the preset's", 32, 4096},
     {"levels", 0, CLI_INT, O(levels), "T", "noise levels", "the preset's", 1, 32},
     {NULL, 0, CLI_SECTION, 0, NULL, "general", NULL, 0, 0},
-    {"threads", 't', CLI_INT, O(threads), "T", "threads (results do not depend on it)", "all cores",
-     0, 4096},
-    {"backend", 0, CLI_STR, O(backend), "NAME",
-     "compute backend: cpu, or ref (plain reference loops, one thread: slow, for checking)", "cpu",
-     0, 0},
-    {"verbose", 'v', CLI_FLAG, O(verbose), NULL, "print the library's info messages", NULL, 0, 0},
+    CLI_OPTS_GENERAL,
 };
 #undef O
 

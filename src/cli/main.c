@@ -136,6 +136,14 @@ int cli_model_path(const char *arg, char *path, size_t n) {
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
+int cli_load_model(const char *arg, cdrl_model **m, char *path, size_t n) {
+    *m = NULL;
+    if (cli_model_path(arg, path, n) != 0) return cli_die(CLI_USAGE, "--model: path too long");
+    if (cdrl_model_load(m, path) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "%s: cannot load the checkpoint", path);
+    return CLI_OK;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "usage: cdrl <command> [options]\n"

@@ -103,9 +103,10 @@ one_line "unknown transform @blur"
 run 2 "ood: more inputs than the set" "$CDRL" ood -m "$T/c" --in "$DATA" --out uniform -n 5 -t 1
 one_line "3 inputs, 5 asked for"
 run 0 "inpaint --data, random mask" "$CDRL" inpaint -m "$T/c" --data "$DATA" --mask-kind random \
-    -n 3 -k 2 --grid "$T/inp.png" -t 1
-grep -q "known values changed: 0" "$T/out" && [ "$(grep -c 'fill\|alone\|Langevin' "$T/out")" -ge 3 ]
-ok $? "inpaint: known values exact; cdrl, initializer-alone and mean-fill rows"
+    -n 3 -k 2 --average 2 --grid "$T/inp.png" -t 1
+grep -q "known values changed: 0" "$T/out" && [ "$(grep -c 'fill\|alone\|Langevin' "$T/out")" -ge 3 ] &&
+    grep -q "mean of 2 completions" "$T/out"
+ok $? "inpaint: known values exact; cdrl, initializer-alone, mean-fill and averaged rows"
 [ "$(png_info "$T/inp.png")" = "32 52 2" ]
 ok $? "inpaint --grid: 5 rows of 3 ($(png_info "$T/inp.png"))"
 run 0 "inpaint one PNG" "$CDRL" inpaint -m "$T/c" --image "$T/in/b.png" --mask "$T/in/a.png" \

@@ -22,7 +22,7 @@
 
 typedef struct inpaint_opts {
     const char *model, *image, *mask, *output, *data, *kind, *grid, *classifier, *backend;
-    int n, k, cls, threads, verbose;
+    int n, k, cls, average, threads, verbose;
     float guidance;
     uint64_t seed;
 } inpaint_opts;
@@ -50,6 +50,10 @@ static const cli_opt inpaint_table[] = {
      "conditional models: the class 1..K to complete towards; 0: none (the null label)", NULL, 0,
      100000},
     {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "guidance weight with --class", NULL, 0, 1000},
+    {"average", 0, CLI_INT, O(average), "S",
+     "with --data: also the mean of S completions of each input (an estimate of the posterior "
+     "mean, the completion that minimises the expected squared error)",
+     NULL, 1, 1000},
     {"grid", 'g', CLI_STR, O(grid), "PNG",
      "with --data: a picture of the first 10 inputs: true, masked, cdrl, initializer alone, "
      "mean fill (one row each)",
@@ -159,11 +163,12 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
     const cdrl_config *c = cdrl_model_config(m);
     const int n = o->n, D = c->dim, image = c->kind == CDRL_MODEL_IMAGE;
     float *x = NULL, *mask = malloc(sizeof(float) * (size_t)n * (size_t)D);
-    float *y[3] = {malloc(sizeof(float) * (size_t)n * (size_t)D),
-                   malloc(sizeof(float) * (size_t)n * (size_t)D),
-                   malloc(sizeof(float) * (size_t)n * (size_t)D)};
+    const size_t nd = (size_t)n * (size_t)D;
+    float *y[4] = {malloc(sizeof(float) * nd), malloc(sizeof(float) * nd),
+                   malloc(sizeof(float) * nd), o->average > 1 ? malloc(sizeof(float) * nd) : NULL};
     int *cls = NULL, rc = CLI_OK;
-    if (!mask || !y[0] || !y[1] || !y[2]) rc = cli_die(CLI_FAIL, "out of memory");
+    if (!mask || !y[0] || !y[1] || !y[2] || (o->average > 1 && !y[3]))
+        rc = cli_die(CLI_FAIL, "out of memory");
     if (rc == CLI_OK) rc = cli_load_set(o->data, c, n, o->seed, &x, &cls);
     for (int i = 0; i < n && rc == CLI_OK; i++)
         rc = make_mask(o->kind, c, mask + (size_t)i * (size_t)D, o->seed, i);
@@ -202,20 +207,38 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
     if (rc == CLI_OK) rc = complete(m, y[0], x, mask, n, k, o);
     const double t1 = cli_now();
     if (rc == CLI_OK) rc = complete(m, y[1], x, mask, n, 0, o);
+    if (rc == CLI_OK && o->average > 1) { // the mean of S completions, the first one included
+        double *sum = calloc(nd, sizeof(double));
+        inpaint_opts other = *o;
+        if (!sum) rc = cli_die(CLI_FAIL, "out of memory");
+        for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+            sum[i] = (double)y[0][i];
+        for (int s = 1; s < o->average && rc == CLI_OK; s++) {
+            other.seed = o->seed + (uint64_t)s * 0xD1B54A32D192ED03ull;
+            rc = complete(m, y[3], x, mask, n, k, &other);
+            for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+                sum[i] += (double)y[3][i];
+        }
+        for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+            y[3][i] = mask[i] != 0.0f ? x[i] : (float)(sum[i] / o->average);
+        free(sum);
+    }
     if (rc == CLI_OK) {
         size_t off = 0; // the known values must come out exactly
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             off += mask[i] != 0.0f && memcmp(&y[0][i], &x[i], sizeof(float)) != 0;
         printf("inpaint %s: %d inputs of %s, mask %s, K = %d, %.1f s\n", path, n, o->data, o->kind,
                k, t1 - t0);
-        const char *names[3] = {"cdrl (initializer + Langevin)", "initializer chain alone",
-                                "mean fill"};
+        char avg[64];
+        snprintf(avg, sizeof avg, "cdrl, mean of %d completions", o->average);
+        const char *names[4] = {"cdrl (initializer + Langevin)", "initializer chain alone",
+                                "mean fill", avg};
         double filled = 0;
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             filled += mask[i] == 0.0f;
         printf("  filled share %.4f; known values changed: %zu\n", filled / ((double)n * D), off);
         printf("  %-30s %10s %9s\n", "method", "MSE", "accuracy");
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < (o->average > 1 ? 4 : 3); v++) {
             double mse, acc;
             score(y[v], x, mask, cls, n, D, kl, c, &mse, &acc);
             printf("  %-30s %10.5f %9.4f\n", names[v], mse, acc);
@@ -242,7 +265,7 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
         free(g);
     }
     cdrl_classifier_free(kl);
-    free(x), free(mask), free(y[0]), free(y[1]), free(y[2]), free(cls);
+    free(x), free(mask), free(y[0]), free(y[1]), free(y[2]), free(y[3]), free(cls);
     return rc;
 }
 
@@ -313,7 +336,8 @@ static int files(cdrl_model *m, const char *path, const inpaint_opts *o, int k) 
 }
 
 int cmd_inpaint(int argc, char **argv) {
-    inpaint_opts o = {.kind = "lower", .n = 100, .seed = 1, .guidance = 0.0f}, def = o;
+    inpaint_opts o = {.kind = "lower", .n = 100, .average = 1, .seed = 1, .guidance = 0.0f},
+                 def = o;
     cli_args a;
     cli_begin("inpaint", 0, 0, NULL);
     int rc = cli_parse(&inpaint_cmd, argc, argv, &o, &a);

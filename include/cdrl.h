@@ -334,6 +334,12 @@ cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_
 // higher f = more probable. CDRL_STATUS_INVALID for a pair outside 1..T, DIVERGED on NaN/Inf.
 cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n, int pair,
                               int use_ema);
+// cdrl_model_log_density under the conditioning of p (its terms, weights and use_ema; the
+// other fields are not used): log p = f_c / h_j with f_c = f(null) + sum_i (1 + w_i) [f(c_i) -
+// f(null)] at pair j, and its x-gradient unless dlogp is NULL. One term of weight 0 is the
+// class-conditional density p(x | c) up to its normaliser. INVALID as cdrl_model_sample_with.
+cdrl_status cdrl_model_log_density_with(cdrl_model *m, float *logp, float *dlogp, const float *x,
+                                        int n, int pair, const cdrl_sample_params *p);
 // h_j, pair j's Langevin noise variance (method.md §2: h_j = 2 b C_j sigma_j^2), which turns
 // f into the log density; NaN for a pair outside 1..T.
 double cdrl_model_langevin_h(const cdrl_model *m, int pair);

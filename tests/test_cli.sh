@@ -206,6 +206,10 @@ ok $? "50 composed samples"
 run 0 "eval --compose" "$CDRL" eval -m $L --compose quadrant=0,colour=1 -n 40 -t 1
 grep -q "^inside " $T/out && grep -q "^mmd " $T/out && grep -q "^mmd_data " $T/out
 ok $? "eval --compose: inside share, MMD and its noise floor"
+run 0 "eval --guidance 0,2 on a 2-D conditional model" "$CDRL" eval -m $L --guidance 0,2 -n 40 \
+    --grid-max 128 -t 1
+[ "$(grep -cE '^ +[02] +[0-9.]+ +[0-9.]+$' $T/out)" -eq 2 ]
+ok $? "2-D guidance sweep: the conditional NLL and the right-class share per w"
 run 2 "--compose with an unknown attribute" "$CDRL" sample -m $L --compose size=1 -n 5 -t 1
 one_line "no attribute 'size' (the data has: quadrant, colour)"
 run 2 "--compose with a class out of range" "$CDRL" sample -m $L --compose colour=3 -n 5 -t 1

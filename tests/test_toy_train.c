@@ -60,6 +60,28 @@ static void test_conditional(void) {
     sp.n_terms = 2, sp.label[0] = ring, sp.label[1] = quad, sp.weight[0] = sp.weight[1] = 1.0f;
     CHECK(a && cdrl_model_sample_with(a, x, N, &sp) == CDRL_OK && all_finite(x, N * 2),
           "composed sampling (ring 2 and quadrant 3) is finite");
+    // The composed log density against its definition: sum_i (1 + w_i) lp(c_i) + a0 lp(null),
+    // each lp(c_i) the one-term density of weight 0 and lp(null) the unconditional one.
+    float lc[N], l1[N], l2[N], l0[N];
+    sp.weight[0] = 1.5f, sp.weight[1] = 0.5f;
+    cdrl_sample_params one;
+    cdrl_sample_params_init(&one, a);
+    one.n_terms = 1;
+    int ok = a && cdrl_model_log_density_with(a, lc, NULL, x, N, 1, &sp) == CDRL_OK &&
+             cdrl_model_log_density(a, l0, NULL, x, N, 1, 1) == CDRL_OK;
+    one.label[0] = ring;
+    ok = ok && cdrl_model_log_density_with(a, l1, NULL, x, N, 1, &one) == CDRL_OK;
+    one.label[0] = quad;
+    ok = ok && cdrl_model_log_density_with(a, l2, NULL, x, N, 1, &one) == CDRL_OK;
+    double worst = 0, size = 0;
+    for (int i = 0; ok && i < N; i++) {
+        const double want =
+            2.5 * (double)l1[i] + 1.5 * (double)l2[i] + (1.0 - 2.5 - 1.5) * (double)l0[i];
+        worst = fmax(worst, fabs(want - (double)lc[i]));
+        size = fmax(size, fabs(want));
+    }
+    CHECK(ok && worst <= 1e-5 * size + 1e-5,
+          "composed log density: off its definition by %.3g (of %.3g)", worst, size);
     quad[1] = 5;
     CHECK(a && cdrl_model_sample_with(a, x, N, &sp) == CDRL_STATUS_INVALID,
           "a quadrant label past 4 is refused");

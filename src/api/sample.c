@@ -124,35 +124,49 @@ cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_
 // Pair j's EBM at the points x (n, dim), times scale: out (n) = scale * f(sqrt(kappa_j) x,
 // lambda_{j-1}) and dout (n, dim) its x-gradient unless NULL. The log density (scale 1/h_j)
 // and the raw energy (scale 1) share it, so the two differ by exactly that factor.
+// With terms (p->n_terms > 0, labels (n, A) per term): out = scale * (sum_i (1 + w_i) f(c_i)
+// + a_null f(null)), the energy of the conditioning (langevin.h), and its gradient likewise.
 static cdrl_status ebm_eval(cdrl_model *m, float *out, float *dout, const float *x, int n, int pair,
-                            int use_ema, float scale, const char *what) {
+                            int use_ema, float scale, const cdrl_sample_params *p,
+                            const char *what) {
     if (pair < 1 || pair > m->cfg.n_levels)
         return cdrl_fail(CDRL_STATUS_INVALID, "%s: pair %d outside 1..%d", what, pair,
                          m->cfg.n_levels);
-    const int D = m->cfg.dim, T = m->cfg.n_levels;
+    const int D = m->cfg.dim, T = m->cfg.n_levels, A = cdrl_config_attrs(&m->cfg, NULL);
     const float sk = (float)sqrt(m->sched.kappa[pair]);
     const int CH = m->chunk;
+    // the terms: labels and coefficients; the last one the null term
+    cdrl_cond c = {.n = p ? p->n_terms : 0};
+    for (int t = 0; t < c.n; t++)
+        c.w[t] = p->weight[t];
+    const float a_null = cdrl_cond_null_weight(&c);
     cdrl_model_use_ema(m, use_ema);
     m->ebm_net.prepare(m->ebm_net.impl, m->tr.tau, T + 1, 0);
     const size_t mark = cdrl_arena_mark(&m->scratch);
     int *level = (int *)cdrl_arena_floats(&m->scratch, (size_t)CH);
     float *df = cdrl_arena_floats(&m->scratch, (size_t)CH);
+    float *ft = cdrl_arena_floats(&m->scratch, (size_t)CH);
     float *y = cdrl_arena_floats(&m->scratch, (size_t)CH * (size_t)D);
-    for (int i = 0; i < CH; i++) {
+    for (int i = 0; i < CH; i++)
         level[i] = pair - 1;
-        df[i] = scale;
-    }
     for (int s0 = 0; s0 < n; s0 += CH) {
         const int b = n - s0 < CH ? n - s0 : CH;
         const size_t off = (size_t)s0 * (size_t)D, nd = (size_t)b * (size_t)D;
         cdrl_scale(y, x + off, sk, nd);
-        m->ebm_net.forward(m->ebm_net.impl, out + s0, y, level, NULL, b);
-        cdrl_scale(out + s0, out + s0, scale, (size_t)b);
-        if (dout) {
-            cdrl_zero(dout + off, nd);
+        if (dout) cdrl_zero(dout + off, nd);
+        cdrl_zero(out + s0, (size_t)b);
+        for (int t = 0; t <= c.n; t++) { // the terms, then the null label
+            const float a = t < c.n ? 1.0f + c.w[t] : a_null;
+            if (a == 0.0f) continue;
+            const int *lab = t < c.n ? p->label[t] + (size_t)s0 * (size_t)A : NULL;
+            m->ebm_net.forward(m->ebm_net.impl, ft, y, level, lab, b);
+            cdrl_axpy(out + s0, scale * a, ft, (size_t)b);
+            if (!dout) continue;
+            for (int i = 0; i < b; i++)
+                df[i] = scale * a;
             m->ebm_net.backward(m->ebm_net.impl, dout + off, df, 0);
-            cdrl_scale(dout + off, dout + off, sk, nd);
         }
+        if (dout) cdrl_scale(dout + off, dout + off, sk, nd);
     }
     cdrl_arena_release(&m->scratch, mark);
     cdrl_model_use_ema(m, 0);
@@ -165,12 +179,21 @@ cdrl_status cdrl_model_log_density(cdrl_model *m, float *logp, float *dlogp, con
                                    int pair, int use_ema) {
     const float inv_h =
         pair >= 1 && pair <= m->cfg.n_levels ? (float)(1.0 / m->sched.h[pair]) : 1.0f;
-    return ebm_eval(m, logp, dlogp, x, n, pair, use_ema, inv_h, "log density");
+    return ebm_eval(m, logp, dlogp, x, n, pair, use_ema, inv_h, NULL, "log density");
+}
+
+cdrl_status cdrl_model_log_density_with(cdrl_model *m, float *logp, float *dlogp, const float *x,
+                                        int n, int pair, const cdrl_sample_params *p) {
+    cdrl_status st = check_params(m, p, n);
+    if (st != CDRL_OK) return st;
+    const float inv_h =
+        pair >= 1 && pair <= m->cfg.n_levels ? (float)(1.0 / m->sched.h[pair]) : 1.0f;
+    return ebm_eval(m, logp, dlogp, x, n, pair, p->use_ema, inv_h, p, "log density");
 }
 
 cdrl_status cdrl_model_energy(cdrl_model *m, float *f, float *dfdx, const float *x, int n, int pair,
                               int use_ema) {
-    return ebm_eval(m, f, dfdx, x, n, pair, use_ema, 1.0f, "energy");
+    return ebm_eval(m, f, dfdx, x, n, pair, use_ema, 1.0f, NULL, "energy");
 }
 
 double cdrl_model_langevin_h(const cdrl_model *m, int pair) {

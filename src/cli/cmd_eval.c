@@ -724,6 +724,112 @@ static int eval_compose_images(cdrl_model *m, const char *path, const eval_opts 
     return rc;
 }
 
+// The class-conditional log density of a 2-D model at pair 1 under guidance w, for
+// cdrl_eval_nll: every point asks for the class in `label` (first attribute), the others null.
+typedef struct cond_density {
+    cdrl_model *m;
+    int *labels; // (max_n, A)
+    int A, cls, max_n;
+    float w;
+} cond_density;
+
+static cdrl_status cond_log_density(void *user, float *logp, const float *x, int n) {
+    cond_density *c = user;
+    for (int s0 = 0; s0 < n; s0 += c->max_n) {
+        const int b = n - s0 < c->max_n ? n - s0 : c->max_n;
+        for (int i = 0; i < b; i++)
+            for (int a = 0; a < c->A; a++)
+                c->labels[i * c->A + a] = a == 0 ? c->cls + 1 : 0;
+        cdrl_sample_params sp;
+        cdrl_sample_params_init(&sp, c->m);
+        sp.n_terms = 1, sp.label[0] = c->labels, sp.weight[0] = c->w;
+        cdrl_status st =
+            cdrl_model_log_density_with(c->m, logp + s0, NULL, x + 2 * (size_t)s0, b, 1, &sp);
+        if (st != CDRL_OK) return st;
+    }
+    return CDRL_OK;
+}
+
+// --guidance on a 2-D conditional model: for each w, the class-conditional NLL of held-out
+// points (each class's points under p_w(x | class), normalised on the grid, averaged over the
+// points) and the share of samples asked for a class whose nearest labelled data point has it.
+static int eval_guidance_2d(cdrl_model *m, const char *path, const eval_opts *o,
+                            const cdrl_nll_params *np) {
+    const cdrl_config *c = cdrl_model_config(m);
+    const int A = 1 + c->n_more_attrs, K = c->n_classes, n = o->n, M = 20000;
+    float w[CLI_MAX_K] = {1.0f};
+    const int n_w = o->w_list ? cli_parse_weights(o->w_list, w, CLI_MAX_K) : 1;
+    if (n_w < 1)
+        return cli_die(CLI_USAGE, "--guidance: expected numbers in 0..1000, got '%s'", o->w_list);
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, c->data) != CDRL_OK)
+        return cli_fail(CLI_FAIL, "cannot open the data %s", c->data);
+    const size_t have = cdrl_dataset_size(d);
+    const int nref = have ? (int)have : M, nh = have ? (int)have : n;
+    float *ref = malloc(sizeof(float) * 2 * (size_t)nref),
+          *held = malloc(sizeof(float) * 2 * (size_t)nh);
+    float *pts = malloc(sizeof(float) * 2 * (size_t)nh), *x = malloc(sizeof(float) * 2 * (size_t)n);
+    int *rl = malloc(sizeof(int) * (size_t)nref * (size_t)A),
+        *hl = malloc(sizeof(int) * (size_t)nh * (size_t)A);
+    int *sl = calloc((size_t)n * (size_t)A, sizeof(int));
+    cond_density cd = {.m = m, .A = A, .max_n = 65536};
+    cd.labels = malloc(sizeof(int) * (size_t)cd.max_n * (size_t)A);
+    int rc = ref && held && pts && x && rl && hl && sl && cd.labels
+                 ? CLI_OK
+                 : cli_die(CLI_FAIL, "out of memory");
+    if (rc == CLI_OK) {
+        cdrl_dataset_draw_labelled(d, ref, rl, (size_t)nref, o->seed + 1, 9);
+        cdrl_dataset_draw_labelled(d, held, hl, (size_t)nh, o->seed, 10); // a file: its rows
+        printf("guidance sweep of %s: first attribute (%s, %d classes), %d held-out points, %d "
+               "samples per w\n%8s %12s %12s\n",
+               path, cdrl_dataset_attr_name(d, 0), K, nh, n, "w", "cond. NLL", "right class");
+    }
+    for (int i = 0; i < n; i++)
+        sl[(size_t)i * (size_t)A] = 1 + i % (K ? K : 1);
+    for (int wi = 0; wi < n_w && rc == CLI_OK; wi++) {
+        cd.w = w[wi];
+        double nll = 0;
+        int counted = 0;
+        for (int k = 0; k < K && rc == CLI_OK; k++) {
+            int nk = 0;
+            for (int i = 0; i < nh; i++)
+                if (hl[(size_t)i * (size_t)A] == k)
+                    memcpy(pts + 2 * (size_t)nk++, held + 2 * (size_t)i, 2 * sizeof(float));
+            if (!nk) continue;
+            cd.cls = k;
+            cdrl_nll_result r;
+            if (cdrl_eval_nll(cond_log_density, &cd, pts, nk, np, &r) != CDRL_OK) {
+                rc = cli_fail(CLI_FAIL, "conditional NLL of class %d", k);
+                break;
+            }
+            nll += r.nll * nk, counted += nk;
+        }
+        cdrl_sample_params sp;
+        cdrl_sample_params_init(&sp, m);
+        sp.seed = o->seed, sp.n_terms = 1, sp.label[0] = sl, sp.weight[0] = w[wi];
+        if (rc == CLI_OK && cdrl_model_sample_with(m, x, n, &sp) != CDRL_OK)
+            rc = cli_fail(CLI_FAIL, "sampling at w %g", (double)w[wi]);
+        int right = 0;
+        for (int i = 0; rc == CLI_OK && i < n; i++) {
+            double best = INFINITY;
+            int bi = 0;
+            for (int r = 0; r < nref; r++) {
+                const double dx = (double)x[2 * i] - (double)ref[2 * r],
+                             dy = (double)x[2 * i + 1] - (double)ref[2 * r + 1];
+                if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, bi = r;
+            }
+            right += rl[(size_t)bi * (size_t)A] == sl[(size_t)i * (size_t)A] - 1;
+        }
+        if (rc == CLI_OK)
+            printf("%8g %12.5f %12.4f\n", (double)w[wi], counted ? nll / counted : (double)NAN,
+                   (double)right / n);
+        fflush(stdout);
+    }
+    free(ref), free(held), free(pts), free(x), free(rl), free(hl), free(sl), free(cd.labels);
+    cdrl_dataset_free(d);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     eval_opts o, def;
     eval_defaults(&o);
@@ -815,6 +921,13 @@ int cmd_eval(int argc, char **argv) {
         }
         cdrl_dataset_free(train);
         cdrl_box_widen(eo.nll.box, 0.1f);
+    }
+    if (o.w_list && cfg->n_classes) { // the 2-D guidance sweep
+        if (!cli_given(&eval_cmd, &a, "num-samples")) o.n = 2000;
+        rc = eval_guidance_2d(m, path, &o, &eo.nll);
+        cdrl_dataset_free(d);
+        cdrl_model_free(m);
+        return rc;
     }
     if (eo.n_k == 0) {
         eo.n_k = 1;

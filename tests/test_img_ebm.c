@@ -236,6 +236,53 @@ static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int 
     cdrl_img_ebm_free(m);
 }
 
+// Three attributes (3, 2 and 4 classes), their one-hots concatenated in y_map's input. For one
+// image with labels (l0, l1, l2), e = gain (W[:, l0] + W[:, 4 + l1] + W[:, 7 + l2]) + b, so
+// the gradient of y_map's normalised weight is gain * (the bias's gradient) in exactly those
+// three columns and zero elsewhere, and the null labels use columns 0, 4 and 7. (Finite
+// differences of this tiny network sit at their noise floor; this is exact.)
+static void attribute_columns(const cdrl_img_ebm_config *base) {
+    cdrl_img_ebm_config c = *base;
+    c.class_gain = 1.5f, c.n_more = 2, c.more_classes[0] = 2, c.more_classes[1] = 4;
+    enum { L = 7 };
+    float tau[L];
+    for (int l = 0; l < L; l++)
+        tau[l] = 4.7f + 158.0f * (float)l;
+    cdrl_rng rng;
+    cdrl_rng_init(&rng, 7, 0);
+    cdrl_img_ebm *m = cdrl_img_ebm_create(&c, 1, L, &rng);
+    const int E = 4 * c.temb_dim, NC = 4 + 3 + 5, D = c.in_ch * c.res * c.res;
+    CHECK(m->ymap.IN == NC && m->ymap.OC == E, "y_map takes %d columns (%d), out %d", NC,
+          m->ymap.IN, m->ymap.OC);
+    float *x = test_floats((size_t)D), *dx = test_floats((size_t)D), f, r = 1.0f;
+    test_fill(x, (size_t)D, 3, -1.0f, 1.0f);
+    const int level = 2;
+    const int labels[2][3] = {{3, 1, 4}, {0, 0, 0}};
+    for (int k = 0; k < 2; k++) {
+        cdrl_img_ebm_prepare(m, tau, L, 0);
+        cdrl_img_ebm_zero_grad(m);
+        cdrl_img_ebm_forward(m, &f, x, &level, k ? NULL : labels[0], 1);
+        cdrl_img_ebm_backward(m, dx, &r, 1);
+        const float *dw = m->base.dder + m->ymap.w_sn, *db = m->base.grad + m->ymap_b;
+        const int cols[3] = {labels[k][0], 4 + labels[k][1], 7 + labels[k][2]};
+        double worst = 0, norm = 0;
+        for (int e = 0; e < E; e++) {
+            norm = fmax(norm, fabs((double)db[e]));
+            for (int col = 0; col < NC; col++) {
+                const int used = col == cols[0] || col == cols[1] || col == cols[2];
+                const double want = used ? 1.5 * (double)db[e] : 0.0;
+                worst = fmax(worst, fabs((double)dw[e * NC + col] - want));
+            }
+        }
+        CHECK(norm > 0 && worst <= 1e-6 * norm,
+              "%s: y_map's gradient in columns %d, %d, %d only (err %.3g of %.3g)",
+              k ? "null labels" : "labels (3, 1, 4)", cols[0], cols[1], cols[2], worst, norm);
+    }
+    cdrl_free(x);
+    cdrl_free(dx);
+    cdrl_img_ebm_free(m);
+}
+
 // ---------------------------------------------------------------------------------------
 // Labels, the cdrl_net view and thread-count independence on one small conditional network.
 static void misc_checks(void) {
@@ -436,6 +483,7 @@ int main(void) {
     fd_case("fd cond", &c, lv, lb, 3);
     c.class_gain = 2.5f; // the class one-hot scaled: its gradients carry the gain
     fd_case("fd cond gain 2.5", &c, lv, lb, 3);
+    attribute_columns(&c);
     cdrl_img_ebm_config_default(&c);
     c.in_ch = 1;
     c.res = 10;

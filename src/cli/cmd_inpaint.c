@@ -51,8 +51,8 @@ static const cli_opt inpaint_table[] = {
      100000},
     {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "guidance weight with --class", NULL, 0, 1000},
     {"average", 0, CLI_INT, O(average), "S",
-     "with --data: also the mean of S completions of each input (an estimate of the posterior "
-     "mean, the completion that minimises the expected squared error)",
+     "with --data: also the mean of S completions of each input, by cdrl and by the initializer "
+     "alone (estimates of the posterior mean, which minimises the expected squared error)",
      NULL, 1, 1000},
     {"grid", 'g', CLI_STR, O(grid), "PNG",
      "with --data: a picture of the first 10 inputs: true, masked, cdrl, initializer alone, "
@@ -159,15 +159,39 @@ static void score(const float *y, const float *x, const float *mask, const int *
     free(pred);
 }
 
+// out = the mean of o->average completions with k Langevin steps, first the given one (its
+// seed o->seed), then completions of other seeds; known values exactly x's.
+static int average(cdrl_model *m, float *out, const float *first, const float *x,
+                   const float *mask, int n, int D, int k, const inpaint_opts *o) {
+    const size_t nd = (size_t)n * (size_t)D;
+    double *sum = calloc(nd, sizeof(double));
+    inpaint_opts other = *o;
+    int rc = sum ? CLI_OK : cli_die(CLI_FAIL, "out of memory");
+    for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+        sum[i] = (double)first[i];
+    for (int s = 1; s < o->average && rc == CLI_OK; s++) {
+        other.seed = o->seed + (uint64_t)s * 0xD1B54A32D192ED03ull;
+        rc = complete(m, out, x, mask, n, k, &other);
+        for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+            sum[i] += (double)out[i];
+    }
+    for (size_t i = 0; rc == CLI_OK && i < nd; i++)
+        out[i] = mask[i] != 0.0f ? x[i] : (float)(sum[i] / o->average);
+    free(sum);
+    return rc;
+}
+
 static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k) {
     const cdrl_config *c = cdrl_model_config(m);
     const int n = o->n, D = c->dim, image = c->kind == CDRL_MODEL_IMAGE;
     float *x = NULL, *mask = malloc(sizeof(float) * (size_t)n * (size_t)D);
     const size_t nd = (size_t)n * (size_t)D;
-    float *y[4] = {malloc(sizeof(float) * nd), malloc(sizeof(float) * nd),
-                   malloc(sizeof(float) * nd), o->average > 1 ? malloc(sizeof(float) * nd) : NULL};
+    const int avg = o->average > 1;
+    float *y[5] = {malloc(sizeof(float) * nd), malloc(sizeof(float) * nd),
+                   malloc(sizeof(float) * nd), avg ? malloc(sizeof(float) * nd) : NULL,
+                   avg ? malloc(sizeof(float) * nd) : NULL};
     int *cls = NULL, rc = CLI_OK;
-    if (!mask || !y[0] || !y[1] || !y[2] || (o->average > 1 && !y[3]))
+    if (!mask || !y[0] || !y[1] || !y[2] || (avg && (!y[3] || !y[4])))
         rc = cli_die(CLI_FAIL, "out of memory");
     if (rc == CLI_OK) rc = cli_load_set(o->data, c, n, o->seed, &x, &cls);
     for (int i = 0; i < n && rc == CLI_OK; i++)
@@ -207,38 +231,27 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
     if (rc == CLI_OK) rc = complete(m, y[0], x, mask, n, k, o);
     const double t1 = cli_now();
     if (rc == CLI_OK) rc = complete(m, y[1], x, mask, n, 0, o);
-    if (rc == CLI_OK && o->average > 1) { // the mean of S completions, the first one included
-        double *sum = calloc(nd, sizeof(double));
-        inpaint_opts other = *o;
-        if (!sum) rc = cli_die(CLI_FAIL, "out of memory");
-        for (size_t i = 0; rc == CLI_OK && i < nd; i++)
-            sum[i] = (double)y[0][i];
-        for (int s = 1; s < o->average && rc == CLI_OK; s++) {
-            other.seed = o->seed + (uint64_t)s * 0xD1B54A32D192ED03ull;
-            rc = complete(m, y[3], x, mask, n, k, &other);
-            for (size_t i = 0; rc == CLI_OK && i < nd; i++)
-                sum[i] += (double)y[3][i];
-        }
-        for (size_t i = 0; rc == CLI_OK && i < nd; i++)
-            y[3][i] = mask[i] != 0.0f ? x[i] : (float)(sum[i] / o->average);
-        free(sum);
-    }
+    // the mean of S completions of cdrl (y[3]) and of the initializer alone (y[4]), the first
+    // ones included
+    for (int v = 0; rc == CLI_OK && avg && v < 2; v++)
+        rc = average(m, y[3 + v], y[v], x, mask, n, D, v ? 0 : k, o);
     if (rc == CLI_OK) {
         size_t off = 0; // the known values must come out exactly
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             off += mask[i] != 0.0f && memcmp(&y[0][i], &x[i], sizeof(float)) != 0;
         printf("inpaint %s: %d inputs of %s, mask %s, K = %d, %.1f s\n", path, n, o->data, o->kind,
                k, t1 - t0);
-        char avg[64];
-        snprintf(avg, sizeof avg, "cdrl, mean of %d completions", o->average);
-        const char *names[4] = {"cdrl (initializer + Langevin)", "initializer chain alone",
-                                "mean fill", avg};
+        char an[2][64];
+        snprintf(an[0], sizeof an[0], "cdrl, mean of %d completions", o->average);
+        snprintf(an[1], sizeof an[1], "initializer alone, mean of %d", o->average);
+        const char *names[5] = {"cdrl (initializer + Langevin)", "initializer chain alone",
+                                "mean fill", an[0], an[1]};
         double filled = 0;
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             filled += mask[i] == 0.0f;
         printf("  filled share %.4f; known values changed: %zu\n", filled / ((double)n * D), off);
         printf("  %-30s %10s %9s\n", "method", "MSE", "accuracy");
-        for (int v = 0; v < (o->average > 1 ? 4 : 3); v++) {
+        for (int v = 0; v < (avg ? 5 : 3); v++) {
             double mse, acc;
             score(y[v], x, mask, cls, n, D, kl, c, &mse, &acc);
             printf("  %-30s %10.5f %9.4f\n", names[v], mse, acc);
@@ -265,7 +278,7 @@ static int measure(cdrl_model *m, const char *path, const inpaint_opts *o, int k
         free(g);
     }
     cdrl_classifier_free(kl);
-    free(x), free(mask), free(y[0]), free(y[1]), free(y[2]), free(y[3]), free(cls);
+    free(x), free(mask), free(y[0]), free(y[1]), free(y[2]), free(y[3]), free(y[4]), free(cls);
     return rc;
 }
 

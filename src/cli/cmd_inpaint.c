@@ -161,8 +161,8 @@ static void score(const float *y, const float *x, const float *mask, const int *
 
 // out = the mean of o->average completions with k Langevin steps, first the given one (its
 // seed o->seed), then completions of other seeds; known values exactly x's.
-static int average(cdrl_model *m, float *out, const float *first, const float *x,
-                   const float *mask, int n, int D, int k, const inpaint_opts *o) {
+static int average(cdrl_model *m, float *out, const float *first, const float *x, const float *mask,
+                   int n, int D, int k, const inpaint_opts *o) {
     const size_t nd = (size_t)n * (size_t)D;
     double *sum = calloc(nd, sizeof(double));
     inpaint_opts other = *o;

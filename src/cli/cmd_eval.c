@@ -580,6 +580,18 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
 // the data's points carry every composed label: a sample is inside when its nearest neighbour
 // among 20000 labelled data points does; the MMD is taken against N data points with those
 // labels, beside the MMD between two such sets (the noise floor).
+// The index of the point of ref (n, 2) nearest to p (2), the first of equals.
+static int nearest(const float *p, const float *ref, int n) {
+    double best = INFINITY;
+    int bi = 0;
+    for (int r = 0; r < n; r++) {
+        const double dx = (double)p[0] - (double)ref[2 * r],
+                     dy = (double)p[1] - (double)ref[2 * r + 1];
+        if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, bi = r;
+    }
+    return bi;
+}
+
 static int has_classes(const int *lab, const int *want, int A) {
     for (int a = 0; a < A; a++)
         if (want[a] >= 0 && lab[a] != want[a]) return 0;
@@ -630,14 +642,8 @@ static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
                      o->compose, n_prod, nref);
     if (rc == CLI_OK) {
         int inside = 0;
-        for (int i = 0; i < n; i++) { // nearest labelled data point
-            double best = INFINITY;
-            int bi = 0;
-            for (int r = 0; r < nref; r++) {
-                const double dx = (double)x[2 * i] - (double)ref[2 * r],
-                             dy = (double)x[2 * i + 1] - (double)ref[2 * r + 1];
-                if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, bi = r;
-            }
+        for (int i = 0; i < n; i++) {
+            const int bi = nearest(x + 2 * (size_t)i, ref, nref);
             inside += has_classes(lab + (size_t)bi * (size_t)A, want, A);
         }
         const int half = n_prod / 2, nm = n < half ? n : half;
@@ -811,13 +817,7 @@ static int eval_guidance_2d(cdrl_model *m, const char *path, const eval_opts *o,
             rc = cli_fail(CLI_FAIL, "sampling at w %g", (double)w[wi]);
         int right = 0;
         for (int i = 0; rc == CLI_OK && i < n; i++) {
-            double best = INFINITY;
-            int bi = 0;
-            for (int r = 0; r < nref; r++) {
-                const double dx = (double)x[2 * i] - (double)ref[2 * r],
-                             dy = (double)x[2 * i + 1] - (double)ref[2 * r + 1];
-                if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, bi = r;
-            }
+            const int bi = nearest(x + 2 * (size_t)i, ref, nref);
             right += rl[(size_t)bi * (size_t)A] == sl[(size_t)i * (size_t)A] - 1;
         }
         if (rc == CLI_OK)

@@ -320,6 +320,9 @@ typedef struct cdrl_sample_params {
     float weight[CDRL_SAMPLE_MAX_TERMS];     // w_i >= 0 of term i: 0
     const float *known; // (n, dim) observed values (data range), read where mask != 0; or NULL
     const float *mask;  // (n, dim) non-zero where a value is observed; NULL: no inpainting
+    int resample;       // jumps back per level (RePaint, for inpainting): every level runs
+                        // 1 + resample times, its output noised forward to the level again in
+                        // between, so that the filled values can agree with the kept ones: 0
 } cdrl_sample_params;
 // Defaults for model m (n_langevin from its config); m may be NULL (n_langevin 15).
 void cdrl_sample_params_init(cdrl_sample_params *p, const cdrl_model *m);

@@ -177,6 +177,18 @@ static void check_conditional(const cdrl_config *base, const cdrl_dataset *unlab
         CHECK(exact && moved > NS * D / 4 && all_finite(s1, NS * D),
               "inpainting, K = %d: known values bit-exact, the others sampled", k);
     }
+    // jumps back (RePaint): the known values stay exact, the rest changes
+    memcpy(s2, s1, sizeof s1);
+    sp.resample = 2;
+    int exact = cdrl_model_sample_with(a, s1, NS, &sp) == CDRL_OK;
+    for (int i = 0; i < NS * D; i++)
+        if (mask[i] != 0.0f) exact &= memcmp(&s1[i], &known[i], sizeof(float)) == 0;
+    CHECK(exact && memcmp(s1, s2, sizeof s1) != 0 && all_finite(s1, NS * D),
+          "inpainting with 2 jumps back per level: known values exact, other samples");
+    sp.resample = -1;
+    CHECK(cdrl_model_sample_with(a, s1, NS, &sp) == CDRL_STATUS_INVALID,
+          "a negative resample count is refused");
+    sp.resample = 0;
     sp.known = NULL;
     CHECK(cdrl_model_sample_with(a, s1, NS, &sp) == CDRL_STATUS_INVALID,
           "a mask without known values is refused");

@@ -67,6 +67,8 @@ static cdrl_status check_params(const cdrl_model *m, const cdrl_sample_params *p
                                           "0..%d (0 = none)",
                                           p->label[t][i], i / A, i % A + 1, K[i % A]);
     }
+    if (p->resample < 0 || p->resample > 100)
+        return cdrl_fail(CDRL_STATUS_INVALID, "sample: resample %d out of 0..100", p->resample);
     if (!p->known != !p->mask)
         return cdrl_fail(CDRL_STATUS_INVALID,
                          "sample: inpainting needs both the known values and the mask");
@@ -92,7 +94,8 @@ cdrl_status cdrl_model_sample_with(cdrl_model *m, float *out, int n, const cdrl_
                             .tweedie = m->cfg.kind == CDRL_MODEL_IMAGE && p->n_langevin > 0,
                             .cond = {.n = p->n_terms},
                             .clip_data = m->cfg.langevin_clip,
-                            .bf16 = m->cfg.langevin_bf16};
+                            .bf16 = m->cfg.langevin_bf16,
+                            .resample = p->resample};
     for (int t = 0; t < p->n_terms; t++)
         cp.cond.w[t] = p->weight[t];
     const int CH = m->chunk;

@@ -22,7 +22,7 @@
 
 typedef struct inpaint_opts {
     const char *model, *image, *mask, *output, *data, *kind, *grid, *classifier, *backend;
-    int n, k, cls, average, threads, verbose;
+    int n, k, cls, average, resample, threads, verbose;
     float guidance;
     uint64_t seed;
 } inpaint_opts;
@@ -50,6 +50,10 @@ static const cli_opt inpaint_table[] = {
      "conditional models: the class 1..K to complete towards; 0: none (the null label)", NULL, 0,
      100000},
     {"guidance", 'w', CLI_FLOAT, O(guidance), "W", "guidance weight with --class", NULL, 0, 1000},
+    {"resample", 0, CLI_INT, O(resample), "U",
+     "jumps back per level (RePaint): each level runs 1 + U times, its output noised forward "
+     "again in between (U + 1 times the cost)",
+     NULL, 0, 100},
     {"average", 0, CLI_INT, O(average), "S",
      "with --data: also the mean of S completions of each input, by cdrl and by the initializer "
      "alone (estimates of the posterior mean, which minimises the expected squared error)",
@@ -120,7 +124,7 @@ static int complete(cdrl_model *m, float *out, const float *x, const float *mask
         label[i * A] = o->cls;
     cdrl_sample_params sp;
     cdrl_sample_params_init(&sp, m);
-    sp.n_langevin = k, sp.known = x, sp.mask = mask;
+    sp.n_langevin = k, sp.known = x, sp.mask = mask, sp.resample = o->resample;
     if (c->n_classes && o->cls > 0) sp.n_terms = 1, sp.label[0] = label, sp.weight[0] = o->guidance;
     int rc = CLI_OK;
     for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += c->batch, b++) {

@@ -5,7 +5,7 @@
 
 size_t cdrl_chain_scratch_size(int B, int dim) {
     size_t nd = (size_t)B * (size_t)dim;
-    return 8 * cdrl_arena_floats_size((size_t)B) + 4 * cdrl_arena_floats_size(nd) +
+    return 10 * cdrl_arena_floats_size((size_t)B) + 4 * cdrl_arena_floats_size(nd) +
            cdrl_langevin_scratch_size(B, dim);
 }
 
@@ -63,6 +63,8 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
     float *obs = cp->mask ? cdrl_arena_floats(scratch, nd) : NULL;
     float *obs_a = cp->mask ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
     float *obs_b = cp->mask ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
+    float *jump_a = cp->resample ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
+    float *jump_b = cp->resample ? cdrl_arena_floats(scratch, (size_t)B) : NULL;
     float tau[CDRL_MAX_LEVELS + 1];
     for (int l = 0; l <= T; l++)
         tau[l] = (float)s->tau[l];
@@ -93,24 +95,35 @@ cdrl_status cdrl_chain_run(const cdrl_net *ebm, const cdrl_net *init, float *x, 
             row_a[n] = sd;
             row_b[n] = sk + 1e-8f;
         }
-        init_mean(init, y, grad, x, level, c, a_null, B);
-        const float *z = xi;
-        if (noise && noise->xi_init)
-            z = noise->xi_init + (size_t)(j - 1) * nd;
-        else
-            cdrl_rng_normal(rng, xi, nd);
-        cdrl_rows_add_scaled(y, y, row_a, z, B, D); // y += sd z
-        if (cp->mask) { // y = sqrt(kappa_j) x_{j-1}: observed sqrt(kappa_j) (sqrt(g_{j-1}) ..)
-            observed(obs, obs_a, obs_b, xi, cp->known, sk * (float)s->sqrt_g[j - 1],
-                     sk * (float)s->sqrt_1mg[j - 1], B, D, rng);
-            cdrl_masked_set(y, obs, cp->mask, nd);
+        // RePaint's jumps back: after all but the last pass, x_{j-1} is noised forward to
+        // level j again, x_j = sqrt(r_j) x_{j-1} + sqrt(1 - r_j) eps, and the level reruns.
+        for (int u = 0; u <= cp->resample && st == CDRL_OK; u++) {
+            if (u > 0) {
+                for (int n = 0; n < B; n++)
+                    jump_a[n] = (float)sqrt(s->r[j]), jump_b[n] = (float)s->sigma[j];
+                cdrl_rng_normal(rng, xi, nd);
+                cdrl_rows_axpby(x, jump_a, x, jump_b, xi, B, D);
+            }
+            init_mean(init, y, grad, x, level, c, a_null, B);
+            const float *z = xi;
+            if (noise && noise->xi_init)
+                z = noise->xi_init + (size_t)(j - 1) * nd;
+            else
+                cdrl_rng_normal(rng, xi, nd);
+            cdrl_rows_add_scaled(y, y, row_a, z, B, D); // y += sd z
+            if (cp->mask) { // y = sqrt(kappa_j) x_{j-1}: observed sqrt(kappa_j) (sqrt(g_{j-1}) ..)
+                observed(obs, obs_a, obs_b, xi, cp->known, sk * (float)s->sqrt_g[j - 1],
+                         sk * (float)s->sqrt_1mg[j - 1], B, D, rng);
+                cdrl_masked_set(y, obs, cp->mask, nd);
+            }
+            const float *zl =
+                noise && noise->xi_langevin
+                    ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
+                    : NULL;
+            if (cp->n_langevin > 0)
+                st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
+            cdrl_rows_divide(x, y, row_b, B, D); // x = y / (sk + 1e-8)
         }
-        const float *zl = noise && noise->xi_langevin
-                              ? noise->xi_langevin + (size_t)(j - 1) * (size_t)cp->n_langevin * nd
-                              : NULL;
-        if (cp->n_langevin > 0)
-            st = cdrl_langevin_run(ebm, y, x, pair, B, s, &lp, zl, rng, scratch);
-        cdrl_rows_divide(x, y, row_b, B, D); // x = y / (sk + 1e-8)
         if (levels) cdrl_copy(levels + (size_t)(T - j) * nd, x, nd);
     }
     if (st == CDRL_OK && cp->tweedie) {

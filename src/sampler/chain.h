@@ -18,6 +18,8 @@ typedef struct cdrl_chain_params {
     // (B, dim) are observed; every level keeps them at their forward-noised value (one draw per
     // level) and the output holds them exactly. NULL: none.
     const float *known, *mask;
+    int resample;  // jumps back per level (RePaint): each level runs 1 + resample times, x_{j-1}
+                   // noised forward to level j in between; 0: none
     int clip_data; // Langevin's clip_data (langevin.h): the config's langevin_clip
     int bf16;      // Langevin's bf16 (langevin.h): the config's langevin_bf16
     // Test hook (NULL in normal use), handed to every level's Langevin run (langevin.h): sees

@@ -188,15 +188,21 @@ static double loss(void *p) {
     return test_dot(c->f, c->r, (size_t)c->B);
 }
 
-static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int *level,
-                    const int *label, int B) {
-    enum { L = 7 };
-    float tau[L];
-    for (int l = 0; l < L; l++)
+// The levels (SMALL_L taus) and weights (seed 7) of the small finite-difference networks.
+#define SMALL_L 7
+static cdrl_img_ebm *small_net(const cdrl_img_ebm_config *cfg, int B, float tau[SMALL_L]) {
+    for (int l = 0; l < SMALL_L; l++)
         tau[l] = 4.7f + 158.0f * (float)l;
     cdrl_rng rng;
     cdrl_rng_init(&rng, 7, 0);
-    cdrl_img_ebm *m = cdrl_img_ebm_create(cfg, B, L, &rng);
+    return cdrl_img_ebm_create(cfg, B, SMALL_L, &rng);
+}
+
+static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int *level,
+                    const int *label, int B) {
+    enum { L = SMALL_L };
+    float tau[L];
+    cdrl_img_ebm *m = small_net(cfg, B, tau);
     // Settle u, v (training does the same before any eval-mode use); gains away from 1.
     for (int i = 0; i < 30; i++)
         cdrl_img_ebm_prepare(m, tau, L, 1);
@@ -244,13 +250,9 @@ static void fd_case(const char *name, const cdrl_img_ebm_config *cfg, const int 
 static void attribute_columns(const cdrl_img_ebm_config *base) {
     cdrl_img_ebm_config c = *base;
     c.class_gain = 1.5f, c.n_more = 2, c.more_classes[0] = 2, c.more_classes[1] = 4;
-    enum { L = 7 };
+    enum { L = SMALL_L };
     float tau[L];
-    for (int l = 0; l < L; l++)
-        tau[l] = 4.7f + 158.0f * (float)l;
-    cdrl_rng rng;
-    cdrl_rng_init(&rng, 7, 0);
-    cdrl_img_ebm *m = cdrl_img_ebm_create(&c, 1, L, &rng);
+    cdrl_img_ebm *m = small_net(&c, 1, tau);
     const int E = 4 * c.temb_dim, NC = 4 + 3 + 5, D = c.in_ch * c.res * c.res;
     CHECK(m->ymap.IN == NC && m->ymap.OC == E, "y_map takes %d columns (%d), out %d", NC,
           m->ymap.IN, m->ymap.OC);

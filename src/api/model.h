@@ -35,13 +35,7 @@ struct cdrl_model {
 // The label attributes of a conditional model (0 for an unconditional one) and, unless K is
 // NULL, their classes: the first n_classes, then more_classes.
 static inline int cdrl_config_attrs(const cdrl_config *c, int *K) {
-    if (!c->n_classes) return 0;
-    if (K) {
-        K[0] = c->n_classes;
-        for (int a = 0; a < c->n_more_attrs; a++)
-            K[a + 1] = c->more_classes[a];
-    }
-    return 1 + c->n_more_attrs;
+    return cdrl_attr_classes(K, c->n_classes, c->n_more_attrs, c->more_classes);
 }
 
 static inline int cdrl_model_ref_steps(const cdrl_config *c) {

@@ -225,10 +225,25 @@ int cli_json_line(FILE *f, struct cJSON *o);
 int cli_load_set(const char *spec, const cdrl_config *c, int n, uint64_t seed, float **x,
                  int **cls);
 
+// splitmix64's finaliser: the counter hash of the CLI's own draws (uniform sets, random masks),
+// deterministic and apart from the library's streams.
+static inline uint64_t cli_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+// The noise key of batch b of a sampling run: a batch's samples do not depend on how many
+// batches came before it.
+static inline uint64_t cli_batch_seed(uint64_t seed, int b) {
+    return seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+}
+
 // --compose NAME=CLASS,.. with -w W[,W..] (compose.c): the conditioning terms of n samples.
 typedef struct cli_compose_terms {
     int n, A;    // terms; label attributes of the model
     int *labels; // (n_terms, n, A): term k's labels, its attribute set to CLASS + 1
+    int attr[CDRL_SAMPLE_MAX_TERMS]; // the attribute each term asks for
+    int cls[CDRL_MAX_ATTRS];         // the class asked of each attribute, -1 none
     float w[CDRL_SAMPLE_MAX_TERMS];
     char name[CDRL_SAMPLE_MAX_TERMS][64]; // "ring=2"
 } cli_compose_terms;

@@ -625,12 +625,7 @@ static int eval_compose(cdrl_model *m, const char *path, const eval_opts *o) {
     if (rc == CLI_OK && cdrl_model_sample_with(m, x, n, &sp) != CDRL_OK)
         rc = cli_fail(CLI_FAIL, "composed sampling failed");
     if (rc == CLI_OK) cdrl_dataset_draw_labelled(d, ref, lab, (size_t)nref, o->seed + 1, 9);
-    // the composed classes: each term asks one attribute for one class (-1: not asked)
-    int want[CDRL_MAX_ATTRS] = {-1, -1, -1, -1};
-    for (int k = 0; k < t.n; k++)
-        for (int a = 0; a < A; a++)
-            if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
-                want[a] = t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a] - 1;
+    const int *want = t.cls; // the class asked of each attribute, -1 none
     int n_prod = 0;
     for (int i = 0; rc == CLI_OK && i < nref; i++)
         if (has_classes(lab + (size_t)i * (size_t)A, want, A))
@@ -684,17 +679,13 @@ static int eval_compose_images(cdrl_model *m, const char *path, const eval_opts 
     float *x = malloc(sizeof(float) * (size_t)n * (size_t)D);
     int *got = malloc(sizeof(int) * (size_t)n * CDRL_SHAPES_ATTRS);
     if (!x || !got) rc = cli_die(CLI_FAIL, "out of memory");
-    int want[CDRL_MAX_ATTRS] = {-1, -1, -1, -1};
-    for (int k = 0; k < t.n; k++)
-        for (int a = 0; a < A; a++)
-            if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
-                want[a] = t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a] - 1;
+    const int *want = t.cls; // the class asked of each attribute, -1 none
     const double t0 = cli_now();
     for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += c->batch, b++) {
         const int nb = n - s0 < c->batch ? n - s0 : c->batch;
         cdrl_sample_params sp;
         cdrl_sample_params_init(&sp, m);
-        sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        sp.seed = cli_batch_seed(o->seed, b);
         cli_compose_apply(&t, &sp, n, s0);
         if (cdrl_model_sample_with(m, x + (size_t)s0 * (size_t)D, nb, &sp) != CDRL_OK)
             rc = cli_fail(CLI_FAIL, "composed sampling failed in batch %d", b + 1);
@@ -716,9 +707,7 @@ static int eval_compose_images(cdrl_model *m, const char *path, const eval_opts 
         printf("all_right  %.4f (every composed attribute read back from the pixels)\n",
                (double)all / n);
         for (int k = 0; k < t.n; k++) // each term's attribute
-            for (int a = 0; a < A; a++)
-                if (t.labels[(size_t)k * (size_t)n * (size_t)A + (size_t)a])
-                    printf("attr_right %.4f (%s)\n", (double)right[a] / n, t.name[k]);
+            printf("attr_right %.4f (%s)\n", (double)right[t.attr[k]] / n, t.name[k]);
         if (o->plot) {
             const char *keys[] = {"Software", "compose"};
             const char *vals[] = {"cdrl eval --compose", o->compose};

@@ -102,11 +102,9 @@ static int make_mask(const char *kind, const cdrl_config *c, float *mask, uint64
         else if (!strcmp(kind, "centre"))
             mask[p] = !(y >= S / 4 && y < S / 4 + S / 2 && x >= S / 4 && x < S / 4 + S / 2);
         else if (!strcmp(kind, "random")) { // one draw per pixel, shared by the channels
-            uint64_t z =
-                seed * 0x9E3779B97F4A7C15ull + (uint64_t)i * (uint64_t)HW + (uint64_t)(p % HW) + 1;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-            mask[p] = ((z ^ (z >> 31)) >> 63) != 0;
+            const uint64_t z = cli_mix(seed * 0x9E3779B97F4A7C15ull + (uint64_t)i * (uint64_t)HW +
+                                       (uint64_t)(p % HW) + 1);
+            mask[p] = (z >> 63) != 0;
         } else
             return cli_die(CLI_USAGE, "--mask-kind %s: lower, centre or random", kind);
     }
@@ -130,7 +128,7 @@ static int complete(cdrl_model *m, float *out, const float *x, const float *mask
     for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += c->batch, b++) {
         const int nb = n - s0 < c->batch ? n - s0 : c->batch;
         const size_t off = (size_t)s0 * (size_t)c->dim;
-        sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        sp.seed = cli_batch_seed(o->seed, b);
         sp.known = x + off, sp.mask = mask + off, sp.label[0] = label + (size_t)s0 * (size_t)A;
         if (cdrl_model_sample_with(m, out + off, nb, &sp) != CDRL_OK)
             rc = cli_fail(CLI_FAIL, "inpainting failed in batch %d", b + 1);

@@ -178,7 +178,7 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
         cdrl_sample_params sp;
         cdrl_sample_params_init(&sp, m);
         sp.n_langevin = k;
-        sp.seed = o->seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        sp.seed = cli_batch_seed(o->seed, b);
         if (terms.n)
             cli_compose_apply(&terms, &sp, n, s0);
         else if (K)

@@ -78,6 +78,10 @@ int cli_compose(cli_compose_terms *t, const char *spec, const char *weights, con
         rc = cli_die(CLI_USAGE, "-w %s: one weight in 0..1000, or one per --compose term (%d)",
                      weights ? weights : "", t->n);
     t->A = want_a;
+    for (int a = 0; a < CDRL_MAX_ATTRS; a++)
+        t->cls[a] = -1;
+    for (int k = 0; rc == CLI_OK && k < t->n; k++)
+        t->attr[k] = attr[k], t->cls[attr[k]] = cls[k];
     t->labels =
         rc == CLI_OK ? calloc((size_t)t->n * (size_t)n * (size_t)want_a, sizeof(int)) : NULL;
     if (rc == CLI_OK && !t->labels) rc = cli_die(CLI_FAIL, "out of memory");

@@ -15,10 +15,7 @@
 // Uniform values in [lo, hi) from a small counter hash (splitmix64): deterministic, and
 // independent of the library's streams.
 static float uniform(uint64_t *state, float lo, float hi) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    const uint64_t z = cli_mix(*state += 0x9E3779B97F4A7C15ull);
     return lo + (hi - lo) * (float)((double)(z >> 40) / 16777216.0);
 }
 

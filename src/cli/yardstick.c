@@ -76,7 +76,7 @@ int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int 
     for (int s0 = 0, b = 0; s0 < n; s0 += B, b++) {
         const int nb = n - s0 < B ? n - s0 : B;
         // batch b's noise does not depend on how many batches came before (cdrl sample's keys)
-        const uint64_t key = seed + (uint64_t)b * 0x9E3779B97F4A7C15ull;
+        const uint64_t key = cli_batch_seed(seed, b);
         if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0 * A, w, nb,
                                    k, 1, key) != CDRL_OK) {
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);

@@ -13,11 +13,9 @@
 // y_map's input columns (all attributes' one-hots) and, unless cols is NULL, the columns of the
 // labels (B, A) (NULL: null labels). 1 column for an unconditional network (unused).
 static int img_ebm_columns(const cdrl_img_ebm_config *cfg, int *cols, const int *label, int B) {
-    if (!cfg->n_classes) return 1;
-    int K[CDRL_MAX_ATTRS] = {cfg->n_classes};
-    for (int a = 0; a < cfg->n_more; a++)
-        K[a + 1] = cfg->more_classes[a];
-    return cdrl_label_columns(cols, label, B, 1 + cfg->n_more, K);
+    int K[CDRL_MAX_ATTRS];
+    const int A = cdrl_attr_classes(K, cfg->n_classes, cfg->n_more, cfg->more_classes);
+    return A ? cdrl_label_columns(cols, label, B, A, K) : 1;
 }
 
 void cdrl_img_ebm_config_default(cdrl_img_ebm_config *c) {

@@ -425,10 +425,9 @@ static void init_params(cdrl_unet *m, cdrl_rng *rng) {
 // y_mlp's input columns (all attributes' one-hots) and, unless cols is NULL, the columns of
 // the labels (B, A) (NULL: null labels).
 static int unet_columns(const cdrl_unet_config *c, int *cols, const int *label, int B) {
-    int K[CDRL_MAX_ATTRS] = {c->n_classes};
-    for (int a = 0; a < c->n_more; a++)
-        K[a + 1] = c->more_classes[a];
-    return cdrl_label_columns(cols, label, B, 1 + c->n_more, K);
+    int K[CDRL_MAX_ATTRS];
+    const int A = cdrl_attr_classes(K, c->n_classes, c->n_more, c->more_classes);
+    return cdrl_label_columns(cols, label, B, A, K);
 }
 
 cdrl_unet *cdrl_unet_create(const cdrl_unet_config *cfg, int max_batch, int max_levels,

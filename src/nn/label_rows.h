@@ -11,6 +11,15 @@
 
 #include "core/core.h"
 
+// The classes K (A, unless NULL) of a model's attributes, the first n_classes and then more
+// (n_more): returns A, 0 for an unconditional model.
+static inline int cdrl_attr_classes(int *K, int n_classes, int n_more, const int *more) {
+    if (!n_classes) return 0;
+    for (int a = 0; K && a <= n_more; a++)
+        K[a] = a ? more[a - 1] : n_classes;
+    return 1 + n_more;
+}
+
 // The one-hot columns of labels (B, A) for a Linear of A concatenated one-hots, attribute a
 // with K[a] classes (labels 0..K[a], 0 null) at columns off_a = sum_{b < a} (1 + K[b]):
 // cols[n, a] = off_a + label[n, a]; label NULL: the null labels. Returns the column count NC.

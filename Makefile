@@ -18,9 +18,17 @@ OMP     := -fopenmp
 ifeq ($(NO_OMP),1)
 OMP     := -Wno-unknown-pragmas
 endif
+# Open MPI (data-parallel jobs, README "Many processes"): on when mpicc is found; MPI=0 builds
+# without it, MPI=1 insists. Its flags come from mpicc, so CC stays the compiler of the build.
+MPI     ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DCDRL_MPI $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile))
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
 BUILD   ?= build
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) -Iinclude -Isrc
-LDLIBS  := -ldnnl -llapacke -llapack -lblas -lcjson -lpng -ljpeg -lz -lm $(OMP) $(SAN)
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g $(OPT) $(WARN) $(OMP) $(SAN) $(MPI_CFLAGS) \
+           -Iinclude -Isrc
+LDLIBS  := -ldnnl -llapacke -llapack -lblas -lcjson -lpng -ljpeg -lz -lm $(MPI_LIBS) $(OMP) $(SAN)
 PYTHON  ?= /usr/bin/python3
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))

@@ -1,6 +1,7 @@
 // cdrl: Cooperative Diffusion Recovery Likelihood in C11.
 //
-// This header is the whole public API. The library never prints and never exits: every
+// This header is the whole public API. The library never prints and never exits (but for
+// cdrl_mpi_abort, which ends a job of many processes when asked): every
 // failure the caller cannot prevent comes back as a cdrl_status (CDRL_OK = 0, errors < 0)
 // and its detail (path, expected vs found, a hint) goes to the log callback.
 //
@@ -10,13 +11,16 @@
 // Programming errors (a NULL where none is allowed, a wrong shape) are not statuses: they
 // trip CDRL_ASSERT, which prints the expression with file:line and aborts.
 //
-// What follows, in order: statuses and the log; threads; the configuration (cdrl_config,
-// presets, JSON); data sets; models (create, load and save checkpoints, train one iteration,
-// sample, energies and log-densities); 2-D evaluation (exact NLL, MMD); the image yardstick
-// (classifier, FD, KID, precision and recall). Structs with defaults come with an init
+// What follows, in order: statuses and the log; threads; processes (MPI); the configuration
+// (cdrl_config, presets, JSON); data sets; models (create, load and save checkpoints, train one
+// iteration, sample, energies and log-densities); 2-D evaluation (exact NLL, MMD); the image
+// yardstick (classifier, FD, KID, precision and recall). Structs with defaults come with an init
 // function that fills them in (cdrl_*_params_init, cdrl_config_preset).
 #ifndef CDRL_H
 #define CDRL_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +61,25 @@ void cdrl_set_log_callback(cdrl_log_fn fn, void *user);
 void cdrl_set_threads(int n);
 int cdrl_threads(void);
 
+// Processes of a data-parallel job (Open MPI; README "Many processes"). In a library built
+// with MPI, cdrl_mpi_init joins the job when a launcher (mpirun, srun) started the program, and
+// does nothing otherwise; without MPI the program is always rank 0 of 1. Training in a job
+// shares each batch's chunks (cdrl_config.grad_chunks) among the processes and gives the bytes
+// of one process. Call cdrl_mpi_init first, before making models; cdrl_mpi_finalize last.
+cdrl_status cdrl_mpi_init(int *argc, char ***argv);
+void cdrl_mpi_finalize(void);
+int cdrl_mpi_rank(void);
+int cdrl_mpi_size(void);
+// 1 when flag is set on any process (a collective: every process calls it).
+int cdrl_mpi_any(int flag);
+// Ends the whole job at once with this exit code (a failure the other processes cannot see).
+void cdrl_mpi_abort(int code);
+// Samples made in batches: n items of item_floats floats in batches of `batch` items, batch b
+// made by rank b % size (cdrl_mpi_mine). After the call every rank holds every batch in x.
+// A collective.
+int cdrl_mpi_mine(int b);
+void cdrl_mpi_gather_batches(float *x, int n, int batch, size_t item_floats);
+
 // Compute backend of every op: "cpu" (the default: oneDNN, OpenMP) or "ref" (plain scalar
 // loops, one thread: slow, for checking results). The environment variable CDRL_BACKEND sets
 // it too. Choose before making models: their buffers come from the backend active then.
@@ -77,9 +100,6 @@ const char *cdrl_backend_name(void);
 //     cdrl_model_save(m, "run/model.safetensors");
 //     cdrl_model_sample(m, samples, NULL, 5000, 15, 1, 42);
 //     cdrl_model_free(m);  cdrl_dataset_free(data);
-
-#include <stddef.h>
-#include <stdint.h>
 
 typedef enum cdrl_model_kind {
     CDRL_MODEL_TOY = 0, // 2-D data, MLP networks (method.md §5.6)
@@ -152,6 +172,11 @@ typedef struct cdrl_config {
                             // weights; CPUs with AVX512_BF16, about twice the speed), in training
                             // and sampling; 0: float. Energies, losses and gradients of the
                             // weights stay float.
+    int grad_chunks;        // 1 (0 reads as 1): the batch runs as one pass; C > 1 cuts it into C
+                            // fixed chunks of rows, each run through the iteration on its own,
+                            // their gradients added in chunk order. A job of P <= C processes
+                            // (mpirun) shares the chunks and gives the same bytes as one process
+                            // with the same C; C changes the rounding, not the method
 } cdrl_config;
 
 // The official toy configuration (toy_example.py of the official code).

@@ -90,6 +90,44 @@ static void test_conditional(void) {
     remove(ckpt);
 }
 
+// Chunks of the batch (grad_chunks): the iteration cut into 3, 5 (rows 9 and 10) and 48 chunks
+// (one row each) gives the losses and gradient norms of one pass up to rounding, which a chunk
+// of wrong rows or a lost chunk would not; more chunks than rows are refused.
+static void test_chunks(const cdrl_dataset *d) {
+    cdrl_config c;
+    small_config(&c);
+    cdrl_train_stats one[2], cut[2];
+    cdrl_model *a = NULL;
+    CHECK(cdrl_model_create(&a, &c) == CDRL_OK && train_steps(a, d, 2, one), "one pass");
+    const int chunks[] = {3, 5, 48};
+    for (int i = 0; i < 3; i++) {
+        cdrl_config e = c;
+        e.grad_chunks = chunks[i];
+        cdrl_model *b = NULL;
+        CHECK(cdrl_model_create(&b, &e) == CDRL_OK && train_steps(b, d, 2, cut), "%d chunks",
+              chunks[i]);
+        double worst = 0;
+        for (int k = 0; k < 2; k++) {
+            const double pairs[4][2] = {{one[k].loss_ebm, cut[k].loss_ebm},
+                                        {one[k].loss_init, cut[k].loss_init},
+                                        {one[k].grad_norm_ebm, cut[k].grad_norm_ebm},
+                                        {one[k].grad_norm_init, cut[k].grad_norm_init}};
+            for (int q = 0; q < 4; q++)
+                worst =
+                    fmax(worst, fabs(pairs[q][0] - pairs[q][1]) / fmax(fabs(pairs[q][0]), 1e-3));
+        }
+        CHECK(worst < 1e-4, "%d chunks: losses and gradient norms of one pass (worst rel %.2g)",
+              chunks[i], worst);
+        cdrl_model_free(b);
+    }
+    cdrl_config bad = c;
+    bad.grad_chunks = c.batch + 1;
+    cdrl_model *z = NULL;
+    CHECK(cdrl_model_create(&z, &bad) == CDRL_STATUS_INVALID && !z,
+          "grad_chunks above the batch is refused");
+    cdrl_model_free(a);
+}
+
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
     cdrl_config c;
@@ -249,6 +287,7 @@ int main(void) {
     cdrl_model_free(r);
     cdrl_model_free(one);
     cdrl_model_free(x);
+    test_chunks(d);
     cdrl_dataset_free(d);
     test_conditional();
     return test_report("test_toy_train");

@@ -273,6 +273,9 @@ cdrl_status cdrl_config_check(const cdrl_config *c) {
         return cdrl_fail(CDRL_STATUS_INVALID,
                          "config: langevin_bf16 %d: 0, or 1 for image models only",
                          c->langevin_bf16);
+    if (c->grad_chunks < 0 || c->grad_chunks > c->batch)
+        return cdrl_fail(CDRL_STATUS_INVALID, "config: grad_chunks %d out of 0..batch (%d)",
+                         c->grad_chunks, c->batch);
     return CDRL_OK;
 }
 
@@ -337,6 +340,7 @@ static const field fields[] = {
     FIELD(init_data_weight, F_FLOAT),
     FIELD(langevin_clip, F_INT),
     FIELD(langevin_bf16, F_INT),
+    FIELD(grad_chunks, F_INT),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

@@ -127,7 +127,8 @@ cdrl_status cdrl_model_create(cdrl_model **out, const cdrl_config *c) {
                             .n_attrs = cdrl_config_attrs(c, NULL),
                             .label_drop = c->label_drop,
                             .langevin_clip = c->langevin_clip,
-                            .langevin_bf16 = c->langevin_bf16};
+                            .langevin_bf16 = c->langevin_bf16,
+                            .grad_chunks = c->grad_chunks};
     st = cdrl_trainer_init(&m->tr, &tp, &m->sched, m->ebm_net, m->init_net, c->seed);
     if (st != CDRL_OK) {
         cdrl_model_free(m);

@@ -101,6 +101,9 @@ int cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 const char *cli_take_errors(void);
 // `cdrl <cmd>: warning: ...` on stderr.
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Set by a command of a job of several processes when every rank reaches its failure status
+// together (divergence, interruption): the job then ends in order instead of by MPI_Abort.
+extern int cli_job_agreed;
 
 // Resolves --model: a folder means <folder>/model.safetensors. Returns 0, or -1 when too long.
 int cli_model_path(const char *arg, char *path, size_t n);

@@ -423,7 +423,7 @@ static int score_images(eval_opts *o, cdrl_model *m, const char *path, cdrl_yard
     cdrl_yardstick_params_init(&yp);
     if (rc == CLI_OK && cdrl_yardstick_score_features(ys, f, pred, cls, n, &yp, r) != CDRL_OK)
         rc = cli_fail(CLI_FAIL, "scoring failed");
-    if (rc == CLI_OK && o->dump) rc = dump_features(o->dump, ys, f, n, r);
+    if (rc == CLI_OK && o->dump && cdrl_mpi_rank() == 0) rc = dump_features(o->dump, ys, f, n, r);
     free(x);
     free(cls);
     free(f);
@@ -546,7 +546,8 @@ static int eval_images(eval_opts *o, const cli_args *a, cdrl_model *m, const cha
             cli_json_line(stdout, j);
         }
         cJSON_Delete(rows);
-        if (rc == CLI_OK && o->plot) rc = plot_sweep(o->plot, w, fd, acc, n_w, path);
+        if (rc == CLI_OK && o->plot && cdrl_mpi_rank() == 0)
+            rc = plot_sweep(o->plot, w, fd, acc, n_w, path);
         cdrl_yardstick_free(ys);
         return rc;
     }
@@ -857,11 +858,19 @@ int cmd_eval(int argc, char **argv) {
 
     if ((o.images || o.calibrate) && cli_given(&eval_cmd, &a, "model"))
         return cli_die(CLI_USAGE, "--images and --calibrate score images, not --model: give one");
+    // A job of several processes shares the sampling of an image model's evaluation (every
+    // rank then computes the same figures; rank 0 alone prints and writes); everything else
+    // runs on rank 0 alone.
+    if (cdrl_mpi_rank() > 0 && (o.images || o.calibrate)) return CLI_OK;
     if (o.images || o.calibrate) return eval_images(&o, &a, NULL, NULL);
     char path[4096];
     cdrl_model *m = NULL;
     if ((rc = cli_load_model(o.model, &m, path, sizeof path)) != CLI_OK) return rc;
     const cdrl_config *cfg = cdrl_model_config(m);
+    if (cdrl_mpi_rank() > 0 && (cfg->kind != CDRL_MODEL_IMAGE || o.compose)) {
+        cdrl_model_free(m);
+        return CLI_OK;
+    }
     if (cfg->kind == CDRL_MODEL_IMAGE && o.compose) {
         if (!cli_given(&eval_cmd, &a, "num-samples")) o.n = 100;
         rc = eval_compose_images(m, path, &o);

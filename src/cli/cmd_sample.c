@@ -174,6 +174,7 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
     int rc = CLI_OK;
     for (int s0 = 0, b = 0; s0 < n && rc == CLI_OK; s0 += B, b++) {
         const int nb = n - s0 < B ? n - s0 : B;
+        if (!cdrl_mpi_mine(b)) continue; // a job of P processes: batch b is rank b % P's
         // each batch its own key: batch b's samples do not depend on how many came before
         cdrl_sample_params sp;
         cdrl_sample_params_init(&sp, m);
@@ -188,12 +189,23 @@ static int sample_images(cdrl_model *m, const char *path, const sample_opts *o, 
             rc = cli_fail(CLI_FAIL, "sampling failed in batch %d", b + 1);
             break;
         }
+        if (cdrl_mpi_rank() > 0) continue;
         const double t = cli_now() - t0;
         fprintf(stderr, "%ssampled %d/%d images | %.2f images/s | %.1f s%s", tty ? "\r" : "",
                 s0 + nb, n, (double)(s0 + nb) / t, t, tty ? "\033[K" : "\n");
         fflush(stderr);
     }
-    if (tty) fputc('\n', stderr);
+    if (tty && cdrl_mpi_rank() == 0) fputc('\n', stderr);
+    if (cdrl_mpi_any(rc != CLI_OK)) {
+        free(x), free(label);
+        cli_job_agreed = 1;
+        return rc == CLI_OK ? CLI_FAIL : rc;
+    }
+    cdrl_mpi_gather_batches(x, n, B, (size_t)c->dim);
+    if (cdrl_mpi_rank() > 0) { // the samples are written by rank 0
+        free(x), free(label);
+        return CLI_OK;
+    }
     char seed_s[32], step[32], ks[16], ws[32], cls[32];
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)o->seed);
     snprintf(step, sizeof step, "%ld", cdrl_model_step(m));
@@ -280,6 +292,11 @@ int cmd_sample(int argc, char **argv) {
         cli_given(&sample_cmd, &a, "cols"))
         cli_warn("--grid, --cols, --class and --guidance without --compose are for image "
                  "models: ignored");
+    // 2-D samples come from one draw of seconds: rank 0 of a job makes and writes them alone.
+    if (cdrl_mpi_rank() > 0) {
+        cdrl_model_free(m);
+        return CLI_OK;
+    }
     if (!o.output) o.output = "samples.csv";
     float *x = malloc(sizeof(float) * 2 * (size_t)o.n);
     if (!x) {

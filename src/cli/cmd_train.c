@@ -507,11 +507,18 @@ int cmd_train(int argc, char **argv) {
         cdrl_config_preset(&cfg, o.preset);
         if ((rc = apply_flags(&cfg, &o, &a, argc, argv)) != CLI_OK) return rc;
         if (o.labels && (rc = labels_from_data(&cfg)) != CLI_OK) return rc;
+        // A job of P processes needs P chunks at least: unless --set chose them, one chunk per
+        // process, recorded in the checkpoint (one process with --set grad_chunks=P gives the
+        // same bytes).
+        if (cdrl_mpi_size() > 1 && cfg.grad_chunks <= 1) cfg.grad_chunks = cdrl_mpi_size();
         if (cdrl_model_create(&m, &cfg) != CDRL_OK)
             return cli_fail(CLI_FAIL, "invalid configuration");
     }
     const cdrl_config *cfg = cdrl_model_config(m);
     const int image = cfg->kind == CDRL_MODEL_IMAGE;
+    // In a job of several processes rank 0 (the lead) alone writes: checkpoints, metrics,
+    // figures, evaluations; every rank trains.
+    const int lead = cdrl_mpi_rank() == 0;
     if (!cli_given(&train_cmd, &a, "iters")) o.iters = cfg->iters;
     if (image && !cli_given(&train_cmd, &a, "fig-every")) o.fig_every = 500;
     if (image && !cli_given(&train_cmd, &a, "eval-n")) o.eval_n = 500;
@@ -523,10 +530,11 @@ int cmd_train(int argc, char **argv) {
         cdrl_model_free(m);
         return cli_die(CLI_USAGE, "--eval-every is for image models (2-D runs: cdrl eval)");
     }
-    if (image && (o.eval_every > 0.0f ||
-                  (!o.no_eval && (o.classifier || (cli_default_classifier(cfg->data, cls_path,
-                                                                          sizeof cls_path) == 0 &&
-                                                   cli_exists(cls_path)))))) {
+    if (lead && image &&
+        (o.eval_every > 0.0f ||
+         (!o.no_eval &&
+          (o.classifier || (cli_default_classifier(cfg->data, cls_path, sizeof cls_path) == 0 &&
+                            cli_exists(cls_path)))))) {
         if ((rc = cli_yardstick_open(&ys, o.classifier, cfg->data)) != CLI_OK ||
             (rc = cli_yardstick_check_model(cfg, ys, ckpt)) != CLI_OK) {
             cdrl_yardstick_free(ys);
@@ -559,7 +567,7 @@ int cmd_train(int argc, char **argv) {
                      cfg->data, cdrl_dataset_classes(d), cfg->n_classes);
         goto done;
     }
-    if (make_dirs(o.out) != 0) {
+    if (lead && make_dirs(o.out) != 0) {
         rc = cli_die(CLI_FAIL, "%s: cannot create the folder: %s", o.out, strerror(errno));
         goto done;
     }
@@ -574,6 +582,7 @@ int cmd_train(int argc, char **argv) {
     printf("run:\n  %-20s %s\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %d\n",
            "out", o.out, "iters", o.iters, "ckpt_every", o.ckpt_every, "fig_every", o.fig_every,
            "log_every", o.log_every, "threads", cdrl_threads());
+    if (cdrl_mpi_size() > 1) printf("  %-20s %d\n", "processes", cdrl_mpi_size());
     fflush(stdout);
     if (start >= o.iters) {
         printf("cdrl train: the checkpoint is at step %ld, --iters is %ld: nothing to train\n",
@@ -581,9 +590,9 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     double t_before = 0, t_eval_last = 0; // training time of the run's earlier legs
-    if (o.resume && (rc = trim_metrics(metrics, start, &t_before, &t_eval_last)) != CLI_OK)
+    if (lead && o.resume && (rc = trim_metrics(metrics, start, &t_before, &t_eval_last)) != CLI_OK)
         goto done;
-    FILE *mf = fopen(metrics, o.resume ? "a" : "w");
+    FILE *mf = lead ? fopen(metrics, o.resume ? "a" : "w") : fopen("/dev/null", "w");
     if (!mf) {
         rc = cli_die(CLI_FAIL, "%s: cannot open: %s", metrics, strerror(errno));
         goto done;
@@ -601,6 +610,7 @@ int cmd_train(int argc, char **argv) {
 
     cli_progress pr;
     cli_progress_init(&pr, start, o.iters, o.log_every);
+    if (!lead) pr.bar = pr.lines = 0;
     const double t0 = cli_now() - t_before; // training time, counted from the run's first step
     double t_log = cli_now(), t_eval = 0;   // seconds spent evaluating in this leg
     long saved_step = o.resume ? start : -1, step_log = start;
@@ -609,6 +619,12 @@ int cmd_train(int argc, char **argv) {
         cdrl_status s = cdrl_model_train_step(m, d, &st);
         if (s == CDRL_STATUS_DIVERGED) {
             cli_progress_end(&pr);
+            cli_job_agreed = 1; // every rank of a job returns the same status (trainer.h)
+            if (!lead) {
+                rc = CLI_FAIL;
+                fclose(mf);
+                goto done;
+            }
             char where[4200];
             if (saved_step >= 0)
                 snprintf(where, sizeof where, "%s left at step %ld", ckpt, saved_step);
@@ -664,8 +680,9 @@ int cmd_train(int argc, char **argv) {
                 goto done;
             }
         }
+        if (cdrl_mpi_size() > 1) interrupted = cdrl_mpi_any(interrupted);
         if (interrupted || last || (o.ckpt_every > 0 && step % o.ckpt_every == 0)) {
-            if (cdrl_model_save(m, ckpt) != CDRL_OK) {
+            if (lead && cdrl_model_save(m, ckpt) != CDRL_OK) {
                 cli_progress_end(&pr);
                 rc = cli_fail(CLI_FAIL, "%s: cannot save the checkpoint", ckpt);
                 fclose(mf);
@@ -676,12 +693,17 @@ int cmd_train(int argc, char **argv) {
         if (interrupted) {
             cli_progress_end(&pr);
             fclose(mf);
+            cli_job_agreed = 1;
+            if (!lead) {
+                rc = CLI_INTERRUPTED;
+                goto done;
+            }
             rc = cli_die(CLI_INTERRUPTED,
                          "interrupted at step %ld; checkpoint %s saved (continue with --resume)",
                          step, ckpt);
             goto done;
         }
-        if (!last && o.fig_every > 0 && step % o.fig_every == 0) {
+        if (lead && !last && o.fig_every > 0 && step % o.fig_every == 0) {
             cli_progress_end(&pr);
             rc = image ? write_grid(m, o.out, figpath, ckpt, o.guidance, cfg->seed)
                        : write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed);
@@ -698,6 +720,10 @@ int cmd_train(int argc, char **argv) {
     printf("cdrl train: done, step %ld in %.1f s; checkpoint %s\n", cdrl_model_step(m),
            cli_now() - t0, ckpt);
     fflush(stdout);
+    if (!lead) { // the figure and the evaluation are the lead's
+        fclose(mf);
+        goto done;
+    }
     rc = image ? write_grid(m, o.out, figpath, ckpt, o.guidance, cfg->seed)
                : write_figure(m, box, figpath, ckpt, o.eval_n, cfg->seed);
     if (rc != CLI_OK) {

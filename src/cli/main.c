@@ -68,9 +68,17 @@ const char *cli_take_errors(void) {
     return taken;
 }
 
-int cli_fail(int code, const char *fmt, ...) {
+// "cdrl train: ", or "cdrl train (rank 2): " from the other processes of a job.
+static void prefix(void) {
     fflush(stdout);
-    fprintf(stderr, "cdrl %s: ", cmd_name);
+    if (cdrl_mpi_rank() > 0)
+        fprintf(stderr, "cdrl %s (rank %d): ", cmd_name, cdrl_mpi_rank());
+    else
+        fprintf(stderr, "cdrl %s: ", cmd_name);
+}
+
+int cli_fail(int code, const char *fmt, ...) {
+    prefix();
     if (errors[0]) {
         fprintf(stderr, "%s\n", cli_take_errors());
         return code;
@@ -84,9 +92,8 @@ int cli_fail(int code, const char *fmt, ...) {
 }
 
 int cli_die(int code, const char *fmt, ...) {
-    fflush(stdout);
     errors[0] = '\0';
-    fprintf(stderr, "cdrl %s: ", cmd_name);
+    prefix();
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -96,8 +103,8 @@ int cli_die(int code, const char *fmt, ...) {
 }
 
 void cli_warn(const char *fmt, ...) {
-    fflush(stdout);
-    fprintf(stderr, "cdrl %s: warning: ", cmd_name);
+    prefix();
+    fputs("warning: ", stderr);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -174,6 +181,30 @@ static void prefer_passive_wait(char **argv) {
     execv("/proc/self/exe", argv); // returns only on failure: then run with the default
 }
 
+int cli_job_agreed;
+
+// A job of several processes (mpirun, srun): train, sample and eval run on every rank and share
+// the work; other commands run on rank 0 alone. Rank 0 alone prints to stdout. An outcome all
+// ranks reached together (success, divergence, interruption: cli_job_agreed) ends MPI in
+// order; any other failure of one rank ends the whole job at once, so that no rank waits for
+// it forever.
+static int run(int argc, char **argv) {
+    const char *c = argv[1];
+    if (cdrl_mpi_size() > 1 && strcmp(c, "train") != 0 && strcmp(c, "sample") != 0 &&
+        strcmp(c, "eval") != 0 && cdrl_mpi_rank() > 0)
+        return CLI_OK;
+    if (strcmp(c, "train") == 0) return cmd_train(argc - 2, argv + 2);
+    if (strcmp(c, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
+    if (strcmp(c, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(c, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(c, "energy") == 0) return cmd_energy(argc - 2, argv + 2);
+    if (strcmp(c, "classifier") == 0) return cmd_classifier(argc - 2, argv + 2);
+    if (strcmp(c, "ood") == 0) return cmd_ood(argc - 2, argv + 2);
+    if (strcmp(c, "inpaint") == 0) return cmd_inpaint(argc - 2, argv + 2);
+    fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
+    return CLI_USAGE;
+}
+
 int main(int argc, char **argv) {
     prefer_passive_wait(argv);
     if (argc < 2) {
@@ -189,28 +220,18 @@ int main(int argc, char **argv) {
         printf("cdrl %d.%d.%d\n", CDRL_VERSION_MAJOR, CDRL_VERSION_MINOR, CDRL_VERSION_PATCH);
         return CLI_OK;
     }
-    int rc;
-    if (strcmp(c, "train") == 0)
-        rc = cmd_train(argc - 2, argv + 2);
-    else if (strcmp(c, "sample") == 0)
-        rc = cmd_sample(argc - 2, argv + 2);
-    else if (strcmp(c, "eval") == 0)
-        rc = cmd_eval(argc - 2, argv + 2);
-    else if (strcmp(c, "info") == 0)
-        rc = cmd_info(argc - 2, argv + 2);
-    else if (strcmp(c, "energy") == 0)
-        rc = cmd_energy(argc - 2, argv + 2);
-    else if (strcmp(c, "classifier") == 0)
-        rc = cmd_classifier(argc - 2, argv + 2);
-    else if (strcmp(c, "ood") == 0)
-        rc = cmd_ood(argc - 2, argv + 2);
-    else if (strcmp(c, "inpaint") == 0)
-        rc = cmd_inpaint(argc - 2, argv + 2);
-    else {
-        fprintf(stderr, "cdrl: unknown command '%s' (see cdrl help)\n", c);
-        return CLI_USAGE;
+    if (cdrl_mpi_init(&argc, &argv) != CDRL_OK) {
+        fprintf(stderr, "cdrl: cannot join the MPI job (MPI_Init failed)\n");
+        return CLI_FAIL;
     }
+    if (cdrl_mpi_rank() > 0 && !freopen("/dev/null", "w", stdout)) return CLI_FAIL;
+    const int rc = run(argc, argv);
     // Errors the library logged on the way to a success still deserve to be seen.
     if (errors[0]) cli_warn("%s", cli_take_errors());
+    if (rc != CLI_OK && cdrl_mpi_size() > 1 && !cli_job_agreed) {
+        fflush(NULL);
+        cdrl_mpi_abort(rc);
+    }
+    cdrl_mpi_finalize();
     return rc;
 }

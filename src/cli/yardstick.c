@@ -47,7 +47,7 @@ int cli_yardstick_open(cdrl_yardstick **ys, const char *classifier, const char *
 
 // "[=====     ] 300/1000 | 2.1 img/s | ETA 5m" on stderr, only when it is a terminal.
 static void bar(const char *what, int done, int total, double t0) {
-    if (!isatty(STDERR_FILENO)) return;
+    if (!isatty(STDERR_FILENO) || cdrl_mpi_rank() > 0) return;
     char b[25];
     const int fill = total > 0 ? (int)(24.0 * done / total) : 24;
     for (int i = 0; i < 24; i++)
@@ -75,6 +75,7 @@ int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int 
     bar(what, 0, n, t0);
     for (int s0 = 0, b = 0; s0 < n; s0 += B, b++) {
         const int nb = n - s0 < B ? n - s0 : B;
+        if (!cdrl_mpi_mine(b)) continue; // a job of P processes: batch b is rank b % P's
         // batch b's noise does not depend on how many batches came before (cdrl sample's keys)
         const uint64_t key = cli_batch_seed(seed, b);
         if (cdrl_model_sample_cond(m, x + (size_t)s0 * (size_t)c->dim, NULL, label + s0 * A, w, nb,
@@ -85,6 +86,12 @@ int cli_yardstick_sample(cdrl_model *m, float *x, int *cls, int n, float w, int 
         bar(what, s0 + nb, n, t0);
     }
     free(label);
+    // Every rank gets every batch: the metrics are computed alike on all of them.
+    if (cdrl_mpi_any(rc != CLI_OK)) {
+        cli_job_agreed = 1;
+        return rc == CLI_OK ? CLI_FAIL : rc;
+    }
+    cdrl_mpi_gather_batches(x, n, B, (size_t)c->dim);
     return rc;
 }
 

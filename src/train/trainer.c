@@ -5,8 +5,10 @@
 #include "train/trainer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "ops/backend.h"
 #include "sampler/langevin.h"
 #include "train/optim.h"
@@ -18,7 +20,17 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     // struct by hand must set it (1 for the official step size).
     CDRL_ASSERT(ebm.dim == init.dim && tp->batch >= 1 && tp->n_langevin >= 1 &&
                 tp->step_mul > 0.0f);
+    const int C = tp->grad_chunks ? tp->grad_chunks : 1, P = cdrl_dist_size();
+    if (C < 1 || C > tp->batch)
+        return cdrl_fail(CDRL_STATUS_INVALID, "grad_chunks %d: must be in 1..batch (%d)", C,
+                         tp->batch);
+    if (C < P)
+        return cdrl_fail(CDRL_STATUS_INVALID,
+                         "grad_chunks %d is below the %d processes: each process needs a chunk "
+                         "(set grad_chunks to a multiple of the process count)",
+                         C, P);
     t->tp = *tp;
+    t->tp.grad_chunks = C;
     t->sched = *s;
     t->ebm = ebm;
     t->init = init;
@@ -28,10 +40,21 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
 
     const size_t B = (size_t)tp->batch, nd = B * (size_t)ebm.dim;
     const size_t ne = ebm.params->total, ni = init.params->total;
-    size_t bytes = 3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
-                   12 * cdrl_arena_floats_size(B) + 2 * cdrl_arena_floats_size(B * CDRL_MAX_ATTRS) +
-                   (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
-                   cdrl_langevin_scratch_size(tp->batch, ebm.dim);
+    // Chunks: rows [c B / C, (c + 1) B / C) of chunk c; this process runs chunks [c_lo, c_hi).
+    int c_lo, c_hi;
+    cdrl_dist_share(C, cdrl_dist_rank(), P, &c_lo, &c_hi);
+    const size_t chunk_nd = (size_t)((B + (size_t)C - 1) / (size_t)C) * (size_t)ebm.dim;
+    const size_t n_own = cdrl_dist_rank() > 0 ? (size_t)(c_hi - c_lo) : 0;
+    const int chunked = C > 1 || P > 1;
+    size_t bytes =
+        3 * cdrl_arena_floats_size(ne) + 3 * cdrl_arena_floats_size(ni) +
+        12 * cdrl_arena_floats_size(B) + 2 * cdrl_arena_floats_size(B * CDRL_MAX_ATTRS) +
+        (9 + (size_t)tp->n_langevin) * cdrl_arena_floats_size(nd) +
+        cdrl_arena_floats_size(2 * (size_t)C) +
+        (chunked ? cdrl_arena_floats_size((size_t)tp->n_langevin * chunk_nd) +
+                       cdrl_arena_floats_size(ne + ni) + cdrl_arena_floats_size(n_own * (ne + ni))
+                 : 0) +
+        cdrl_langevin_scratch_size(tp->batch, ebm.dim);
     if (cdrl_device_arena_init(&t->mem, bytes) != CDRL_OK) return CDRL_STATUS_NOMEM;
     cdrl_zero((float *)t->mem.base, bytes / sizeof(float));
     cdrl_arena *a = &t->mem;
@@ -63,6 +86,12 @@ cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, cons
     t->y = cdrl_arena_floats(a, nd);
     t->y_neg = cdrl_arena_floats(a, nd);
     t->dmu = cdrl_arena_floats(a, nd);
+    t->loss_init = (double *)(void *)cdrl_arena_floats(a, 2 * (size_t)C);
+    if (chunked) {
+        t->xi_chunk = cdrl_arena_floats(a, (size_t)tp->n_langevin * chunk_nd);
+        t->grad_sum = cdrl_arena_floats(a, ne + ni);
+        if (n_own) t->grad_own = cdrl_arena_floats(a, n_own * (ne + ni));
+    }
     return CDRL_OK;
 }
 
@@ -101,12 +130,151 @@ static void update(const cdrl_trainer *t, const cdrl_net *net, float *m, float *
                     t->tp.ema_ramp ? cdrl_ema_decay(ema_decay, t->step) : ema_decay);
 }
 
+// Rows [n0, n1) of the batch through the iteration up to both networks' finished gradients
+// (ebm->grad, init->grad: this chunk's share of the batch mean), with the positive and negative
+// energies in f_pos/f_neg and the initializer loss sum in *loss_init. Both networks are
+// prepared (train mode) and their gradients zero.
+static cdrl_status chunk_grads(cdrl_trainer *t, const float *x, const int *label,
+                               const cdrl_step_noise *nz, int n0, int n1, double *loss_init) {
+    const cdrl_schedule *s = &t->sched;
+    const cdrl_net *ebm = &t->ebm, *init = &t->init;
+    const int B = t->tp.batch, D = ebm->dim, T = s->T, nb = n1 - n0, K = t->tp.n_langevin;
+    const size_t o = (size_t)n0 * (size_t)D, nd = (size_t)nb * (size_t)D;
+    const int *lab = label ? label + (size_t)n0 * (size_t)t->tp.n_attrs : NULL;
+    const int *pair = nz->pair + n0, *lvl_ebm = t->level_ebm + n0, *lvl_init = t->level_init + n0;
+    float *f_pos = t->f_pos + n0, *f_neg = t->f_neg + n0, *df = t->df + n0;
+    float *x_j = t->x_j + o, *y_pos = t->y_pos + o, *mu = t->mu + o, *y0 = t->y0 + o, *y = t->y + o,
+          *y_neg = t->y_neg + o, *dmu = t->dmu + o;
+
+    // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps. Per sample:
+    // x_j = a x + b eps, y+ = sqrt(kappa_j) (a' x + b' eps) with the constants of j and j - 1.
+    float *a = t->row[0] + n0, *b = t->row[1] + n0, *a1 = t->row[2] + n0, *b1 = t->row[3] + n0,
+          *sk = t->row[4] + n0, *sd = t->row[5] + n0;
+    for (int n = 0; n < nb; n++) {
+        const int j = pair[n];
+        CDRL_ASSERT(j >= 1 && j <= T);
+        t->level_ebm[n0 + n] = j - 1;
+        t->level_init[n0 + n] = j;
+        a[n] = (float)s->sqrt_g[j];
+        b[n] = (float)s->sqrt_1mg[j];
+        a1[n] = (float)s->sqrt_g[j - 1];
+        b1[n] = (float)s->sqrt_1mg[j - 1];
+        sk[n] = (float)sqrt(s->kappa[j]);
+        sd[n] = (float)s->init_std[j];
+    }
+    cdrl_rows_axpby(x_j, a, x + o, b, nz->eps + o, nb, D);
+    cdrl_rows_axpby(y_pos, a1, x + o, b1, nz->eps + o, nb, D);
+    cdrl_rows_scale(y_pos, sk, y_pos, nb, D);
+
+    // (1) Positive energies (the networks are prepared in train mode: the spectral-norm power
+    // iteration has run once for the whole batch).
+    ebm->forward(ebm->impl, f_pos, y_pos, lvl_ebm, lab, nb);
+    for (int n = 0; n < nb; n++)
+        df[n] = -(float)s->loss_w[pair[n]] / (float)B;
+    ebm->backward(ebm->impl, NULL, df, 1);
+
+    // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
+    init->forward(init->impl, mu, x_j, lvl_init, lab, nb);
+    cdrl_rows_add_scaled(y0, mu, sd, nz->xi_init + o, nb, D);
+
+    // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
+    // normalised weights prepared there are already the eval-mode ones. The noise of a chunk
+    // is its rows of each step's (B, dim) draw.
+    const float *xi = nz->xi_langevin;
+    if (nb < B) {
+        for (int k = 0; k < K; k++)
+            cdrl_copy(t->xi_chunk + (size_t)k * nd, nz->xi_langevin + (size_t)k * B * D + o, nd);
+        xi = t->xi_chunk;
+    }
+    cdrl_copy(y, y0, nd);
+    cdrl_langevin_params lp = {.n_steps = K,
+                               .step_mul = t->tp.step_mul,
+                               .clip_data = t->tp.langevin_clip,
+                               .bf16 = t->tp.langevin_bf16,
+                               .cond = cdrl_cond_labels(lab),
+                               .trace = t->langevin_trace,
+                               .trace_user = t->langevin_trace_user};
+    cdrl_status st = cdrl_langevin_run(ebm, y, x_j, pair, nb, s, &lp, xi, NULL, &t->mem);
+    if (st != CDRL_OK) return st;
+
+    // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
+    float *sk_eps = a; // row[0] again: x_j's constants a[] are not needed any more
+    for (int n = 0; n < nb; n++)
+        sk_eps[n] = sk[n] + 1e-8f;
+    cdrl_rows_divide(y_neg, y, sk_eps, nb, D);
+    cdrl_rows_scale(y_neg, sk, y_neg, nb, D);
+    ebm->forward(ebm->impl, f_neg, y_neg, lvl_ebm, lab, nb);
+    for (int n = 0; n < nb; n++)
+        df[n] = (float)s->loss_w[pair[n]] / (float)B;
+    ebm->backward(ebm->impl, NULL, df, 1);
+    ebm->finish_grads(ebm->impl);
+
+    // (6, computed before any update) Initializer loss on the refined samples (with the
+    // diagnostic init_data_weight a, on (1 - a) refined + a data: a = 0 is CDRL).
+    *loss_init = cdrl_init_loss(dmu, y_neg, y_pos, y0, t->tp.init_data_weight, B, nd);
+    init->backward(init->impl, NULL, dmu, 1);
+    init->finish_grads(init->impl);
+    return CDRL_OK;
+}
+
+// Every chunk of this process, then the gradients summed over all chunks in chunk order, in
+// the networks' grad on every process; the energies and loss sums of every chunk gathered.
+static cdrl_status batch_grads(cdrl_trainer *t, const float *x, const int *label,
+                               const cdrl_step_noise *nz) {
+    const cdrl_net *ebm = &t->ebm, *init = &t->init;
+    const int B = t->tp.batch, C = t->tp.grad_chunks, P = cdrl_dist_size(), r = cdrl_dist_rank();
+    const size_t ne = ebm->params->total, ni = init->params->total;
+    int c_lo, c_hi;
+    cdrl_dist_share(C, r, P, &c_lo, &c_hi);
+    cdrl_status st = CDRL_OK;
+    for (int c = c_lo; c < c_hi && st == CDRL_OK; c++) {
+        ebm->zero_grad(ebm->impl);
+        init->zero_grad(init->impl);
+        st = chunk_grads(t, x, label, nz, c * B / C, (c + 1) * B / C, &t->loss_init[c]);
+        if (st != CDRL_OK || (C == 1 && P == 1)) break; // one chunk: its gradients are the sum
+        // The first process folds its chunks as they come; the others keep theirs for the
+        // chain sum, which adds them after every earlier chunk.
+        float *g = r == 0 ? t->grad_sum : t->grad_own + (size_t)(c - c_lo) * (ne + ni);
+        if (r == 0 && c > c_lo) {
+            cdrl_add_into(g, ebm->grad, ne);
+            cdrl_add_into(g + ne, init->grad, ni);
+        } else {
+            cdrl_copy(g, ebm->grad, ne);
+            cdrl_copy(g + ne, init->grad, ni);
+        }
+    }
+    if (P > 1) {
+        char msg[160] = "";
+        if (st != CDRL_OK)
+            snprintf(msg, sizeof msg, "rank %d: training step %ld: Langevin diverged", r,
+                     t->step + 1);
+        if (cdrl_dist_first_set(st != CDRL_OK, msg, sizeof msg) >= 0)
+            return cdrl_fail(CDRL_STATUS_DIVERGED, "%s", msg);
+        // The energies of every row and the loss sum of every chunk, to every process.
+        for (int q = 0; q < P; q++) {
+            int lo, hi;
+            cdrl_dist_share(C, q, P, &lo, &hi);
+            const int n0 = lo * B / C, nb = hi * B / C - n0;
+            cdrl_dist_bcast(t->f_pos + n0, (size_t)nb * sizeof(float), q);
+            cdrl_dist_bcast(t->f_neg + n0, (size_t)nb * sizeof(float), q);
+            cdrl_dist_bcast(t->loss_init + lo, (size_t)(hi - lo) * sizeof(double), q);
+        }
+        cdrl_dist_chain_sum(t->grad_sum, r ? t->grad_own : NULL, r ? c_hi - c_lo : 0, ne + ni);
+    } else if (st != CDRL_OK) {
+        return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
+    }
+    if (C > 1 || P > 1) {
+        cdrl_copy(ebm->grad, t->grad_sum, ne);
+        cdrl_copy(init->grad, t->grad_sum + ne, ni);
+    }
+    return CDRL_OK;
+}
+
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *cls,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats) {
     const cdrl_schedule *s = &t->sched;
     const cdrl_net *ebm = &t->ebm, *init = &t->init;
-    const int B = t->tp.batch, D = ebm->dim, T = s->T;
-    const size_t nd = (size_t)B * (size_t)D;
+    const int B = t->tp.batch, T = s->T;
     CDRL_ASSERT(*ebm->p == ebm->p_own && *init->p == init->p_own); // not while EMA is swapped in
     CDRL_ASSERT(!cls == !t->tp.n_attrs);
 
@@ -119,78 +287,21 @@ cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const 
         label = t->label;
     }
 
-    // (0) Noisy pairs from one shared draw: x_j and x_{j-1} from the same eps. Per sample:
-    // x_j = a x + b eps, y+ = sqrt(kappa_j) (a' x + b' eps) with the constants of j and j - 1.
-    float *a = t->row[0], *b = t->row[1], *a1 = t->row[2], *b1 = t->row[3], *sk = t->row[4],
-          *sd = t->row[5];
-    for (int n = 0; n < B; n++) {
-        const int j = nz->pair[n];
-        CDRL_ASSERT(j >= 1 && j <= T);
-        t->level_ebm[n] = j - 1;
-        t->level_init[n] = j;
-        a[n] = (float)s->sqrt_g[j];
-        b[n] = (float)s->sqrt_1mg[j];
-        a1[n] = (float)s->sqrt_g[j - 1];
-        b1[n] = (float)s->sqrt_1mg[j - 1];
-        sk[n] = (float)sqrt(s->kappa[j]);
-        sd[n] = (float)s->init_std[j];
-    }
-    cdrl_rows_axpby(t->x_j, a, x, b, nz->eps, B, D);
-    cdrl_rows_axpby(t->y_pos, a1, x, b1, nz->eps, B, D);
-    cdrl_rows_scale(t->y_pos, sk, t->y_pos, B, D);
-    ebm->zero_grad(ebm->impl);
-    init->zero_grad(init->impl);
-
-    // (1) Positive energies in train mode: one spectral-norm power iteration.
+    // Train mode once per iteration: one spectral-norm power iteration, whatever the chunks.
     ebm->prepare(ebm->impl, t->tau, T + 1, 1);
-    ebm->forward(ebm->impl, t->f_pos, t->y_pos, t->level_ebm, label, B);
-    for (int n = 0; n < B; n++)
-        t->df[n] = -(float)s->loss_w[nz->pair[n]] / (float)B;
-    ebm->backward(ebm->impl, NULL, t->df, 1);
-
-    // (2) Initializer proposals y0 = mu(x_j, lambda_j) + sqrt(beta~ kappa) xi.
     init->prepare(init->impl, t->tau, T + 1, 1);
-    init->forward(init->impl, t->mu, t->x_j, t->level_init, label, B);
-    cdrl_rows_add_scaled(t->y0, t->mu, sd, nz->xi_init, B, D);
+    cdrl_status st = batch_grads(t, x, label, nz);
+    if (st != CDRL_OK) return st;
 
-    // (3) Langevin in eval mode: the weights and u, v are those of step (1), so the
-    // normalised weights prepared there are already the eval-mode ones.
-    cdrl_copy(t->y, t->y0, nd);
-    cdrl_langevin_params lp = {.n_steps = t->tp.n_langevin,
-                               .step_mul = t->tp.step_mul,
-                               .clip_data = t->tp.langevin_clip,
-                               .bf16 = t->tp.langevin_bf16,
-                               .cond = cdrl_cond_labels(label),
-                               .trace = t->langevin_trace,
-                               .trace_user = t->langevin_trace_user};
-    cdrl_status st =
-        cdrl_langevin_run(ebm, t->y, t->x_j, nz->pair, B, s, &lp, nz->xi_langevin, NULL, &t->mem);
-    if (st != CDRL_OK) return cdrl_fail(st, "training step %ld: Langevin diverged", t->step + 1);
-
-    // (4) Negative energies at sqrt(kappa) x^, x^ = y / (sqrt(kappa) + 1e-8).
-    float *sk_eps = a; // row[0] again: x_j's constants a[] are not needed any more
-    for (int n = 0; n < B; n++)
-        sk_eps[n] = sk[n] + 1e-8f;
-    cdrl_rows_divide(t->y_neg, t->y, sk_eps, B, D);
-    cdrl_rows_scale(t->y_neg, sk, t->y_neg, B, D);
-    ebm->forward(ebm->impl, t->f_neg, t->y_neg, t->level_ebm, label, B);
-    double loss_ebm = 0, f_pos = 0, f_neg = 0;
+    double loss_ebm = 0, f_pos = 0, f_neg = 0, loss_init_sum = 0;
     for (int n = 0; n < B; n++) {
         const double w = s->loss_w[nz->pair[n]];
         loss_ebm += w * ((double)t->f_neg[n] - (double)t->f_pos[n]);
         f_pos += (double)t->f_pos[n];
         f_neg += (double)t->f_neg[n];
-        t->df[n] = (float)w / (float)B;
     }
-    ebm->backward(ebm->impl, NULL, t->df, 1);
-    ebm->finish_grads(ebm->impl);
-
-    // (6, computed before any update) Initializer loss on the refined samples (with the
-    // diagnostic init_data_weight a, on (1 - a) refined + a data: a = 0 is CDRL).
-    const double loss_init_sum =
-        cdrl_init_loss(t->dmu, t->y_neg, t->y_pos, t->y0, t->tp.init_data_weight, B, nd);
-    init->backward(init->impl, NULL, t->dmu, 1);
-    init->finish_grads(init->impl);
+    for (int c = 0; c < t->tp.grad_chunks; c++)
+        loss_init_sum += t->loss_init[c];
     loss_ebm /= B;
     const double loss_init = loss_init_sum / B;
     if (!isfinite(loss_ebm) || !isfinite(loss_init))

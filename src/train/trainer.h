@@ -34,6 +34,10 @@ typedef struct cdrl_train_params {
     float label_drop;  // share of class labels replaced by the null label: 0.1 (p_cond)
     int langevin_clip; // Langevin's clip_data (langevin.h): 0 (official)
     int langevin_bf16; // Langevin's bf16 (langevin.h): 0 (official)
+    int grad_chunks;   // C >= 1: the batch is cut into C fixed chunks of rows, each run through
+                       // the whole iteration on its own, their gradients added in chunk order;
+                       // the processes of a data-parallel job (core/dist.h) share the chunks,
+                       // so that any process count up to C gives the same bytes. 1 (or 0): one pass
 } cdrl_train_params;
 
 // All random draws of one iteration.
@@ -67,8 +71,13 @@ typedef struct cdrl_trainer {
     int *level_ebm, *level_init;
     int *label; // (B, A) the labels fed to both networks: class + 1, or 0 where dropped
     float *x_j, *y_pos, *f_pos, *f_neg, *df, *mu, *y0, *y, *y_neg, *dmu;
-    float *row[6];  // (B) each: per-sample constants of the noise levels, filled each step
-    cdrl_arena mem; // every buffer above, then the Langevin temporaries of each step
+    float *row[6];     // (B) each: per-sample constants of the noise levels, filled each step
+    float *xi_chunk;   // (K, rows of a chunk, dim) a chunk's Langevin noise (C > 1)
+    double *loss_init; // (C) each chunk's initializer loss sum
+    float *grad_sum;   // (ebm + init parameters) the gradients summed over the chunks (C > 1)
+    float *grad_own;   // (chunks of this process, ebm + init parameters): on processes after
+                       // the first, each own chunk's gradients until the sum passes by
+    cdrl_arena mem;    // every buffer above, then the Langevin temporaries of each step
     // Test hook (NULL in normal use): handed to the Langevin run of each step (langevin.h).
     void (*langevin_trace)(void *user, int k, float *y);
     void *langevin_trace_user;
@@ -76,6 +85,7 @@ typedef struct cdrl_trainer {
 
 // Takes the networks (borrowed; they must outlive the trainer). The EMA copies start equal to
 // the parameters and the moments at zero, as in PyTorch. The rng is seeded with seed.
+// CDRL_STATUS_INVALID when grad_chunks is not in 1..batch or below the process count.
 cdrl_status cdrl_trainer_init(cdrl_trainer *t, const cdrl_train_params *tp, const cdrl_schedule *s,
                               cdrl_net ebm, cdrl_net init, uint64_t seed);
 void cdrl_trainer_deinit(cdrl_trainer *t);
@@ -85,7 +95,9 @@ void cdrl_trainer_draw_noise(cdrl_trainer *t);
 // 0..K-1 of a conditional model's batch (NULL otherwise): class k becomes label k + 1, or the
 // null label 0 where nz->label_u < label_drop.
 // CDRL_STATUS_DIVERGED when a loss, a gradient or a sample is not finite: then no weight, moment or
-// EMA copy has changed (the spectral-norm vectors have taken their power iteration).
+// EMA copy has changed (the spectral-norm vectors have taken their power iteration). In a job
+// of several processes every process draws the whole batch's noise, runs its own chunks and
+// returns the same status; a divergence names the lowest rank that saw it.
 cdrl_status cdrl_trainer_step_with_noise(cdrl_trainer *t, const float *x, const int *cls,
                                          const cdrl_step_noise *nz, cdrl_step_stats *stats);
 // Draws the noise, then cdrl_trainer_step_with_noise.

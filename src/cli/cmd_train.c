@@ -620,7 +620,8 @@ int cmd_train(int argc, char **argv) {
         if (s == CDRL_STATUS_DIVERGED) {
             cli_progress_end(&pr);
             cli_job_agreed = 1; // every rank of a job returns the same status (trainer.h)
-            if (!lead) {
+            if (!lead) {        // the lead reports it
+                (void)cli_take_errors();
                 rc = CLI_FAIL;
                 fclose(mf);
                 goto done;

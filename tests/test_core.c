@@ -157,6 +157,41 @@ static void test_safetensors(void) {
     CHECK(cdrl_st_load(&f, bad) == CDRL_STATUS_FORMAT, "huge header length refused");
     CHECK(cdrl_st_load(&f, "build/no-such-file.safetensors") == CDRL_STATUS_IO,
           "missing file refused");
+
+    // Hostile headers (a header, then 16 data bytes): each refused with FORMAT.
+    static const char *const hostile[][2] = {
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         "overlapping tensors"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         "two tensors of one name"},
+        {"{\"__metadata__\":{\"k\":\"v\"},\"__metadata__\":{\"k\":\"v\",\"l\":\"w\"}}",
+         "two metadata entries"},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":[65536,65536,65536,65536],"
+         "\"data_offsets\":[0,0]}}",
+         "a shape whose element count overflows"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1000000],\"data_offsets\":[0,4000000]}}",
+         "a shape larger than the file"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}",
+         "a fractional dimension"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",4]}}",
+         "an offset that is not a number"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
+         "\"b\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
+         "a tensor inside another"},
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        unsigned char file[1024] = {0};
+        const size_t hl = strlen(hostile[i][0]);
+        for (int k = 0; k < 8; k++)
+            file[k] = (unsigned char)(hl >> (8 * k));
+        memcpy(file + 8, hostile[i][0], hl);
+        write_bytes(bad, file, 8 + hl + 16);
+        f = NULL;
+        CHECK(cdrl_st_load(&f, bad) == CDRL_STATUS_FORMAT && !f, "%s refused", hostile[i][1]);
+        cdrl_st_free(f);
+    }
     remove(bad);
     remove(path);
 }

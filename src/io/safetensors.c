@@ -80,19 +80,29 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     if (t->ndim > CDRL_ST_MAX_DIMS)
         return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': %d dimensions (at most %d)", path,
                          t->name, t->ndim, CDRL_ST_MAX_DIMS);
+    // Each dimension a whole number, the element count no larger than the data section could
+    // hold (so that no product overflows and no size is believed beyond the file).
+    const size_t elem = dtypes[d].size, max_numel = f->data_bytes / elem;
     size_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         const cJSON *s = cJSON_GetArrayItem(shape, i);
-        if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1e15)
+        if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1e15 ||
+            s->valuedouble != (double)(int64_t)s->valuedouble)
             return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': bad shape", path, t->name);
         t->shape[i] = (int64_t)s->valuedouble;
+        if (t->shape[i] && numel > max_numel / (size_t)t->shape[i])
+            return cdrl_fail(CDRL_STATUS_FORMAT,
+                             "%s: tensor '%s': its shape holds more elements than the file's %zu "
+                             "data bytes",
+                             path, t->name, f->data_bytes);
         numel *= (size_t)t->shape[i];
     }
     t->numel = numel;
-    double b = cJSON_GetArrayItem(offs, 0)->valuedouble,
-           e_ = cJSON_GetArrayItem(offs, 1)->valuedouble;
-    size_t elem = dtypes[d].size;
-    if (b < 0 || e_ < b || e_ > (double)f->data_bytes || (size_t)(e_ - b) != numel * elem)
+    const cJSON *jb = cJSON_GetArrayItem(offs, 0), *je = cJSON_GetArrayItem(offs, 1);
+    const double b = jb->valuedouble, e_ = je->valuedouble;
+    if (!cJSON_IsNumber(jb) || !cJSON_IsNumber(je) || b != (double)(int64_t)b ||
+        e_ != (double)(int64_t)e_ || b < 0 || e_ < b || e_ > (double)f->data_bytes ||
+        (size_t)(e_ - b) != numel * elem)
         return cdrl_fail(CDRL_STATUS_FORMAT,
                          "%s: tensor '%s': data_offsets [%.0f, %.0f] do not fit its shape or the "
                          "file (%zu data bytes)",
@@ -102,6 +112,45 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
                          "%s: tensor '%s': data not aligned to its element size", path, t->name);
     t->data = f->data + (size_t)b;
     return CDRL_OK;
+}
+
+static int by_offset(const void *a, const void *b) {
+    const cdrl_st_tensor *x = *(const cdrl_st_tensor *const *)a,
+                         *y = *(const cdrl_st_tensor *const *)b;
+    const char *px = x->data, *py = y->data;
+    return px < py ? -1 : px > py ? 1 : strcmp(x->name, y->name);
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const cdrl_st_tensor *const *)a)->name,
+                  (*(const cdrl_st_tensor *const *)b)->name);
+}
+
+// Two tensors never share a name or a byte of data: a file that says otherwise was not written
+// by a safetensors writer and is refused.
+static cdrl_status check_layout(const cdrl_st_file *f) {
+    const int n = f->n_tensors;
+    if (n < 2) return CDRL_OK;
+    const cdrl_st_tensor **order = cdrl_malloc(sizeof *order * (size_t)n);
+    if (!order) return cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory", f->path);
+    for (int i = 0; i < n; i++)
+        order[i] = &f->tensors[i];
+    qsort(order, (size_t)n, sizeof *order, by_offset);
+    cdrl_status st = CDRL_OK;
+    for (int i = 1; i < n && st == CDRL_OK; i++) {
+        const cdrl_st_tensor *a = order[i - 1], *b = order[i];
+        const char *a_end = (const char *)a->data + a->numel * dtypes[a->dtype].size;
+        if (a_end > (const char *)b->data)
+            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensors '%s' and '%s' overlap", f->path,
+                           a->name, b->name);
+    }
+    qsort(order, (size_t)n, sizeof *order, by_name);
+    for (int i = 1; i < n && st == CDRL_OK; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
+            st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: two tensors named '%s'", f->path,
+                           order[i]->name);
+    cdrl_free(order);
+    return st;
 }
 
 static cdrl_status parse_header(cdrl_st_file *f, const char *json, size_t len) {
@@ -118,6 +167,10 @@ static cdrl_status parse_header(cdrl_st_file *f, const char *json, size_t len) {
     cJSON_ArrayForEach(e, root) {
         if (st != CDRL_OK) break;
         if (strcmp(e->string, "__metadata__") == 0) {
+            if (f->meta_keys) {
+                st = cdrl_fail(CDRL_STATUS_FORMAT, "%s: two __metadata__ entries", f->path);
+                break;
+            }
             int m = cJSON_GetArraySize(e);
             f->meta_keys = cdrl_calloc(sizeof(char *) * (size_t)(m + 1));
             f->meta_values = cdrl_calloc(sizeof(char *) * (size_t)(m + 1));
@@ -148,7 +201,7 @@ static cdrl_status parse_header(cdrl_st_file *f, const char *json, size_t len) {
         st = parse_tensor(t, e, f);
     }
     cJSON_Delete(root);
-    return st;
+    return st == CDRL_OK ? check_layout(f) : st;
 }
 
 static cdrl_status load_file(cdrl_st_file *f) {

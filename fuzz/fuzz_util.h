@@ -1,0 +1,44 @@
+// Shared by the libFuzzer harnesses (fuzz/fuzz_*.c, `make fuzz`): cdrl's readers take paths,
+// so each input is written to a file of this process under /tmp, named as the reader expects.
+#ifndef CDRL_FUZZ_FUZZ_UTIL_H
+#define CDRL_FUZZ_FUZZ_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// A folder of this process: /tmp/cdrl_fuzz_<pid>, made once.
+static inline const char *fuzz_dir(void) {
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/cdrl_fuzz_%d", (int)getpid());
+        mkdir(dir, 0700);
+    }
+    return dir;
+}
+
+// Writes data to <fuzz_dir>/<name> and returns that path (valid until the next call).
+static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return NULL;
+    if (size && fwrite(data, 1, size, f) != size) {
+        fclose(f);
+        return NULL;
+    }
+    return fclose(f) == 0 ? path : NULL;
+}
+
+// Sums every byte of a buffer the reader handed over, so that a length it got wrong is read
+// out of bounds under ASan.
+static inline unsigned fuzz_touch(const void *p, size_t n) {
+    const volatile uint8_t *b = p;
+    unsigned s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += b[i];
+    return s;
+}
+
+#endif // CDRL_FUZZ_FUZZ_UTIL_H

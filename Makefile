@@ -70,6 +70,11 @@ cdrl: build/cdrl
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libcdrl.a
 	$(CC) $^ $(LDLIBS) -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
+# The I/O fault shim of tests/test_io_faults.sh (LD_PRELOAD; plain, whatever SAN is).
+$(BUILD)/tests/libfault_shim.so: tests/fault_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -Wall $< -ldl -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
 # The fuzz harnesses as plain programs over files (fuzz/replay_main.c, tests/test_fuzz_replay.sh).
 $(BUILD)/tests/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c fuzz/fuzz_util.h $(BUILD)/libcdrl.a $(BUILD)/src/cli/args.o
 	@mkdir -p $(dir $@)
@@ -84,7 +89,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libcdrl.a
 # tests/test_*.sh (each exits non-zero on any failure), and prints one summary line.
 BACKENDS ?= cpu ref
 REPLAYS   := $(patsubst fuzz/fuzz_%.c,$(BUILD)/tests/replay_%,$(wildcard fuzz/fuzz_*.c))
-test: $(TESTS) $(REPLAYS) $(BUILD)/cdrl
+test: $(TESTS) $(REPLAYS) $(BUILD)/tests/libfault_shim.so $(BUILD)/cdrl
 	@pass=0; fail=0; for be in $(BACKENDS); do for t in $(TESTS); do \
 	  if CDRL_BACKEND=$$be $$t > $$t.$$be.log 2>&1; then pass=$$((pass+1)); \
 	  else fail=$$((fail+1)); cat $$t.$$be.log; echo "FAILED: $$t (backend $$be)"; fi; \

@@ -445,8 +445,10 @@ static int trim_metrics(const char *path, long start, double *t_train, double *t
     ok = ok && !ferror(in);
     fclose(in);
     if (fclose(out) != 0 || !ok || rename(tmp, path) != 0) {
+        const int err = errno;
         remove(tmp);
-        return cli_die(CLI_FAIL, "%s: cannot rewrite for the resume", path);
+        return cli_die(CLI_FAIL, "%s: cannot rewrite for the resume: %s", path,
+                       err ? strerror(err) : "read or write failed");
     }
     return CLI_OK;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "io/commit.h"
 
 // One call in progress: the file to name in messages, the last libpng error, whether an
 // allocation failed (so that OOM maps to its own status), and what the cleanup must free.
@@ -159,12 +160,12 @@ cdrl_status cdrl_png_write(const char *path, const uint8_t *pixels, int width, i
     }
     png_destroy_write_struct(&c.png, &c.info);
     cdrl_free(texts);
-    int bad = ferror(fp);
-    if (fclose(fp) != 0) bad = 1;
-    if (s == CDRL_OK && bad) s = cdrl_fail(CDRL_STATUS_IO, "%s: write failed (disk full?)", path);
-    if (s == CDRL_OK && rename(tmp, path) != 0)
-        s = cdrl_fail(CDRL_STATUS_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (s != CDRL_OK) remove(tmp);
+    if (s == CDRL_OK) {
+        s = cdrl_commit_file(fp, 1, tmp, path);
+    } else {
+        fclose(fp);
+        remove(tmp);
+    }
     cdrl_free(tmp);
     return s;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "io/commit.h"
 
 // A header larger than this is not a file we wrote or can use (the format's own limit).
 #define ST_MAX_HEADER (100u << 20)
@@ -402,6 +403,7 @@ cdrl_status cdrl_st_writer_save(const cdrl_st_writer *w, const char *path) {
         cJSON_free(json);
         return cdrl_fail(CDRL_STATUS_INVALID, "%s: path too long", path);
     }
+    errno = 0;
     FILE *fp = fopen(tmp, "wb");
     if (!fp) {
         cJSON_free(json);
@@ -416,15 +418,5 @@ cdrl_status cdrl_st_writer_save(const cdrl_st_writer *w, const char *path) {
     for (int i = 0; ok && i < w->n; i++)
         ok = fwrite(w->entries[i].data, 1, w->entries[i].bytes, fp) == w->entries[i].bytes;
     cJSON_free(json);
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok) {
-        remove(tmp);
-        return cdrl_fail(CDRL_STATUS_IO, "%s: write failed (disk full?)", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return cdrl_fail(CDRL_STATUS_IO, "%s: cannot rename into place: %s", path, strerror(err));
-    }
-    return CDRL_OK;
+    return cdrl_commit_file(fp, ok, tmp, path);
 }

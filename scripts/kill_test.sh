@@ -22,6 +22,7 @@ mkdir -p "$T"
 }
 
 fail=0
+writes=0
 trial=0
 seed=12345
 while [ "$trial" -lt "$TRIALS" ]; do
@@ -37,8 +38,13 @@ while [ "$trial" -lt "$TRIALS" ]; do
     ms=$((50 + seed % 1000))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill -s "$SIG" "$pid" 2>/dev/null
-    wait "$pid"
+    wait "$pid" 2>/dev/null
     rc=$?
+    mid=""
+    if [ -e "$T/run/model.safetensors.tmp" ]; then # killed while writing a checkpoint
+        mid=", mid-write"
+        writes=$((writes + 1))
+    fi
     step=none
     if [ -e "$T/run/model.safetensors" ]; then
         if step=$("$CDRL" info "$T/run" 2>/dev/null | awk '$1 == "step" {print $2}') && [ -n "$step" ]; then
@@ -59,7 +65,7 @@ while [ "$trial" -lt "$TRIALS" ]; do
         echo "trial $trial: SIG$SIG: the checkpoint is at step $step, not the step the message names"
         continue
     fi
-    echo "trial $trial: SIG$SIG after $ms ms (exit $rc), checkpoint at step $step"
+    echo "trial $trial: SIG$SIG after $ms ms (exit $rc$mid), checkpoint at step $step"
 done
 
 "$CDRL" train $ARGS --ckpt-every 50 --out "$T/run" --resume >"$T/out" 2>"$T/err"
@@ -73,5 +79,5 @@ else
     fail=$((fail + 1))
     echo "final: the weights differ from the uninterrupted run's"
 fi
-echo "kill_test: $TRIALS trials of SIG$SIG, $fail failed"
+echo "kill_test: $TRIALS trials of SIG$SIG ($writes during a checkpoint write), $fail failed"
 [ "$fail" -eq 0 ]

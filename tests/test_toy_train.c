@@ -275,6 +275,20 @@ int main(void) {
 
     // Corrupt checkpoints are refused with a status.
     check_truncated_refused(ckpt);
+    // A small file whose configuration asks for a huge model (ebm_ch 20000) or batch (10^6)
+    // is refused before cdrl allocates more than the file warrants.
+    const char *hostile[] = {"tests/corpus/checkpoint/regress-wide-config.safetensors",
+                             "tests/corpus/checkpoint/regress-huge-batch.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        cdrl_model *h = NULL;
+        cdrl_set_log_callback(capture_log, NULL);
+        last_log[0] = 0;
+        const cdrl_status hs = cdrl_model_load(&h, hostile[i]);
+        cdrl_set_log_callback(test_log, NULL);
+        CHECK(hs == CDRL_STATUS_NOMEM && !h && strstr(last_log, "more memory than a checkpoint"),
+              "%s refused (%s: %s)", hostile[i], cdrl_status_str(hs), last_log);
+        cdrl_model_free(h);
+    }
     cdrl_config wrong = c;
     wrong.ebm_ch = 0;
     cdrl_model *z = NULL;

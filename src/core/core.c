@@ -73,8 +73,26 @@ cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) {
 // Heap
 static atomic_long alloc_live;
 
+static _Thread_local size_t budget, budget_used;
+static _Thread_local int budget_refused;
+
+void cdrl_alloc_budget_set(size_t bytes) {
+    budget = bytes;
+    budget_used = 0;
+    budget_refused = 0;
+}
+
+int cdrl_alloc_budget_refused(void) { return budget_refused; }
+
 void *cdrl_malloc(size_t bytes) {
     size_t rounded = (bytes + CDRL_ALIGN - 1) / CDRL_ALIGN * CDRL_ALIGN;
+    if (budget) {
+        if (rounded > budget - budget_used) {
+            budget_refused = 1;
+            return NULL;
+        }
+        budget_used += rounded;
+    }
     void *p = aligned_alloc(CDRL_ALIGN, rounded ? rounded : CDRL_ALIGN);
     if (p) atomic_fetch_add(&alloc_live, 1);
     return p;

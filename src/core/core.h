@@ -45,6 +45,13 @@ cdrl_status cdrl_fail(cdrl_status s, const char *fmt, ...) CDRL_PRINTF(2, 3);
 void *cdrl_malloc(size_t bytes);
 void *cdrl_calloc(size_t bytes);
 long cdrl_alloc_live(void);
+// A budget of the calling thread: while one is set (bytes > 0), cdrl_malloc refuses (NULL) a
+// block that would take the blocks given since cdrl_alloc_budget_set past `bytes`; 0 lifts
+// it. cdrl_model_load sets one from the checkpoint's size, so that a configuration in a file
+// cannot make cdrl allocate more than the file warrants. cdrl_alloc_budget_refused: 1 when a
+// block was refused since the budget was set.
+void cdrl_alloc_budget_set(size_t bytes);
+int cdrl_alloc_budget_refused(void);
 
 // ---------------------------------------------------------------------------------------
 // Scratch arena: one block sized up front, bump-allocated, released to a mark. Training and

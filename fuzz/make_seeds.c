@@ -82,6 +82,25 @@ static void checkpoints(void) {
         exit(1);
     }
     cdrl_st_writer_free(w);
+    // the weights-only form of official checkpoints (tools/convert_official.py): its metadata
+    // and one tensor; the loader reads the sizes, builds the model, then misses the rest
+    w = cdrl_st_writer_create();
+    path_of(path, sizeof path, "checkpoint", "official-weights.safetensors");
+    if (!w || cdrl_st_writer_add_f32(w, "ebm.final.weight", 2, (int64_t[]){2, 3}, f) != CDRL_OK ||
+        cdrl_st_writer_meta(w, "format", "cdrl-image-weights") != CDRL_OK ||
+        cdrl_st_writer_meta(w, "version", "1") != CDRL_OK ||
+        cdrl_st_writer_meta(w, "ebm_ema.num_updates", "7") != CDRL_OK ||
+        cdrl_st_writer_meta(
+            w, "config",
+            "{\"ebm\": {\"in_ch\": 1, \"res\": 8, \"ch\": 4, \"ch_mult\": [1, 2], \"n_blocks\": 1, "
+            "\"temb_dim\": 4, \"n_classes\": 0}, \"unet\": {\"in_ch\": 1, \"resolution\": 8, "
+            "\"dim\": 32, \"dim_mults\": [1], \"num_res_blocks\": 1, \"attn_resolutions\": [], "
+            "\"dropout\": 0.0, \"n_classes\": 0}}") != CDRL_OK ||
+        cdrl_st_writer_save(w, path) != CDRL_OK) {
+        fprintf(stderr, "make_seeds: cannot write %s\n", path);
+        exit(1);
+    }
+    cdrl_st_writer_free(w);
     path_of(path, sizeof path, "safetensors", "toy.safetensors");
     char from[512];
     snprintf(from, sizeof from, "%s/checkpoint/toy.safetensors", root);

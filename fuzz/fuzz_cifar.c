@@ -6,9 +6,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!fuzz_file(data, size, "data_batch_1.bin")) return 0;
-    char spec[128];
-    snprintf(spec, sizeof spec, "cifar10:%s", fuzz_dir());
-    cdrl_dataset *d = NULL;
-    if (cdrl_dataset_open(&d, spec) == CDRL_OK) cdrl_dataset_free(d);
+    fuzz_open_set("cifar10", "");
     return 0;
 }

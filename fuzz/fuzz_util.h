@@ -5,8 +5,11 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "cdrl.h"
 
 // A folder of this process: /tmp/cdrl_fuzz_<pid>, made once.
 static inline const char *fuzz_dir(void) {
@@ -18,9 +21,15 @@ static inline const char *fuzz_dir(void) {
     return dir;
 }
 
-// Writes data to <fuzz_dir>/<name> and returns that path (valid until the next call).
+// Writes data to <fuzz_dir>/<name> (name may hold one sub-folder, made once) and returns that
+// path (valid until the next call).
 static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
     static char path[256];
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        snprintf(path, sizeof path, "%s/%.*s", fuzz_dir(), (int)(slash - name), name);
+        mkdir(path, 0700);
+    }
     snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
     FILE *f = fopen(path, "wb");
     if (!f) return NULL;
@@ -39,6 +48,14 @@ static inline unsigned fuzz_touch(const void *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         s += b[i];
     return s;
+}
+
+// Opens "<kind>:<fuzz_dir><sub>" as a data set (the files written there) and frees it again.
+static inline void fuzz_open_set(const char *kind, const char *sub) {
+    char spec[160];
+    snprintf(spec, sizeof spec, "%s:%s%s", kind, fuzz_dir(), sub);
+    cdrl_dataset *d = NULL;
+    if (cdrl_dataset_open(&d, spec) == CDRL_OK) cdrl_dataset_free(d);
 }
 
 #endif // CDRL_FUZZ_FUZZ_UTIL_H

@@ -5,32 +5,52 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdrl.h"
 
-// A folder of this process: /tmp/cdrl_fuzz_<pid>, made once.
+// The folder of this process, /tmp/cdrl_fuzz_<pid>, and what was made in it (removed at exit).
+static char fuzz_dir_path[64], fuzz_made[8][256];
+static int fuzz_n_made;
+
+static inline void fuzz_cleanup(void) {
+    for (int i = fuzz_n_made - 1; i >= 0; i--) // files, then their sub-folders
+        remove(fuzz_made[i]);
+    rmdir(fuzz_dir_path);
+}
+
+// Remembers a path to remove at exit (once).
+static inline void fuzz_made_path(const char *path) {
+    for (int i = 0; i < fuzz_n_made; i++)
+        if (strcmp(fuzz_made[i], path) == 0) return;
+    if (fuzz_n_made < 8) snprintf(fuzz_made[fuzz_n_made++], sizeof fuzz_made[0], "%s", path);
+}
+
 static inline const char *fuzz_dir(void) {
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/cdrl_fuzz_%d", (int)getpid());
-        mkdir(dir, 0700);
+    if (!fuzz_dir_path[0]) {
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "/tmp/cdrl_fuzz_%d", (int)getpid());
+        mkdir(fuzz_dir_path, 0700);
+        atexit(fuzz_cleanup);
     }
-    return dir;
+    return fuzz_dir_path;
 }
 
 // Writes data to <fuzz_dir>/<name> (name may hold one sub-folder, made once) and returns that
 // path (valid until the next call).
 static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
     static char path[256];
+    mkdir(fuzz_dir(), 0700); // again: /tmp may have been cleaned while a long run went on
     const char *slash = strchr(name, '/');
     if (slash) {
         snprintf(path, sizeof path, "%s/%.*s", fuzz_dir(), (int)(slash - name), name);
         mkdir(path, 0700);
+        fuzz_made_path(path);
     }
     snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
+    fuzz_made_path(path);
     FILE *f = fopen(path, "wb");
     if (!f) return NULL;
     if (size && fwrite(data, 1, size, f) != size) {

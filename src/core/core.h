@@ -53,6 +53,15 @@ long cdrl_alloc_live(void);
 void cdrl_alloc_budget_set(size_t bytes);
 int cdrl_alloc_budget_refused(void);
 
+// Decoded images (PNG, JPEG) may take at most this many bytes per byte of their file, plus
+// 64 KiB: above deflate's 1032:1 and what JPEG reaches on real images, far below what a hostile
+// header can claim (a 1e6 x 1e6 PNG in 83 bytes), so that such a header is refused before any
+// allocation.
+#define CDRL_MAX_EXPANSION 1100
+static inline size_t cdrl_max_decoded(size_t file_bytes) {
+    return CDRL_MAX_EXPANSION * file_bytes + 65536;
+}
+
 // ---------------------------------------------------------------------------------------
 // Scratch arena: one block sized up front, bump-allocated, released to a mark. Training and
 // sampling loops take all their temporaries from an arena so that they never call malloc.

@@ -374,6 +374,11 @@ static void jpeg_on_message(j_common_ptr cinfo, int level) {
     if (level < 0) jpeg_on_error(cinfo); // warnings; trace messages (level >= 0) are ignored
 }
 
+static size_t file_bytes(FILE *f) {
+    struct stat sb;
+    return fstat(fileno(f), &sb) == 0 && sb.st_size > 0 ? (size_t)sb.st_size : 0;
+}
+
 static cdrl_status jpeg_read(const char *path, uint8_t **pixels, int *w, int *h, int *channels) {
     *pixels = NULL;
     *w = *h = *channels = 0;
@@ -394,6 +399,16 @@ static cdrl_status jpeg_read(const char *path, uint8_t **pixels, int *w, int *h,
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
+    // A header may claim any size up to 65500 x 65500; the pixels (and libjpeg's whole-image
+    // buffers of progressive files) may take at most CDRL_MAX_EXPANSION times the file's bytes.
+    const size_t file = file_bytes(f),
+                 claimed = (size_t)cinfo.image_width * cinfo.image_height * cinfo.num_components;
+    if (claimed > cdrl_max_decoded(file)) {
+        snprintf(err.msg, sizeof err.msg, "a %ux%u image does not fit a file of %zu bytes",
+                 cinfo.image_width, cinfo.image_height, file);
+        longjmp(err.jump, 1);
+    }
+    cinfo.mem->max_memory_to_use = (long)(2 * cdrl_max_decoded(file));
     cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int C = cinfo.output_components;

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/core.h"
 #include "io/commit.h"
@@ -25,8 +26,11 @@ typedef struct png_ctx {
     int oom;
     png_structp png;
     png_infop info;
-    uint8_t *buf;    // reader: (h, w, channels), handed to the caller on success
-    png_bytep *rows; // reader: (h) pointers into buf
+    uint8_t *buf;      // reader: (h, w, channels), handed to the caller on success
+    png_bytep *rows;   // reader: (h) pointers into buf
+    size_t file_bytes; // reader: the file's size
+    size_t alloc_max;  // reader: the largest block the file warrants (core.h); 0: no limit
+    int too_big;       // a block above alloc_max was asked for
 } png_ctx;
 
 static void on_error(png_structp png, png_const_charp msg) {
@@ -43,8 +47,13 @@ static void on_warning(png_structp png, png_const_charp msg) {
 }
 
 static png_voidp on_malloc(png_structp png, png_alloc_size_t bytes) {
+    png_ctx *c = png_get_mem_ptr(png);
+    if (c->alloc_max && bytes > c->alloc_max) { // a chunk or image the file cannot hold
+        c->too_big = 1;
+        return NULL;
+    }
     void *p = cdrl_malloc(bytes);
-    if (!p) ((png_ctx *)png_get_mem_ptr(png))->oom = 1;
+    if (!p) c->oom = 1;
     return p;
 }
 
@@ -182,7 +191,13 @@ static int read_body(png_ctx *c, FILE *fp, int *w, int *h, int *channels) {
     png_infop info = c->info;
     png_init_io(png, fp);
     png_set_sig_bytes(png, 8);
+    // No chunk larger than the file, no image that does not fit it (core.h).
+    png_set_chunk_malloc_max(png, c->file_bytes + 1);
+    c->alloc_max = cdrl_max_decoded(c->file_bytes);
     png_read_info(png, info);
+    if ((size_t)png_get_image_width(png, info) * png_get_image_height(png, info) * 4 >
+        cdrl_max_decoded(c->file_bytes))
+        png_error(png, "the image's size does not fit the file");
     // Every source layout funnels into 8-bit grey or RGB: palettes and low bit depths
     // expand (tRNS becomes an alpha channel, which is then dropped with the others), 16-bit
     // samples scale to 8 bits with rounding (v * 255 / 65535, not just the high byte).
@@ -235,7 +250,8 @@ cdrl_status cdrl_png_read(const char *path, uint8_t **pixels, int *w, int *h, in
                                             : "bad signature");
     }
 
-    png_ctx c = {.path = path};
+    struct stat sb;
+    png_ctx c = {.path = path, .file_bytes = fstat(fileno(fp), &sb) == 0 ? (size_t)sb.st_size : 0};
     c.png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning, &c, on_malloc,
                                      on_free);
     c.info = c.png ? png_create_info_struct(c.png) : NULL;
@@ -244,8 +260,13 @@ cdrl_status cdrl_png_read(const char *path, uint8_t **pixels, int *w, int *h, in
     if (!c.info)
         s = cdrl_fail(CDRL_STATUS_NOMEM, "%s: cannot create a libpng reader", path);
     else if (read_body(&c, fp, &rw, &rh, &rc) != 0)
-        s = c.oom ? cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory (%s)", path, c.msg)
-                  : cdrl_fail(CDRL_STATUS_FORMAT, "%s: corrupt or truncated PNG: %s", path, c.msg);
+        s = c.too_big ? cdrl_fail(CDRL_STATUS_FORMAT,
+                                  "%s: corrupt PNG: a chunk or the image is larger than a file of "
+                                  "%zu bytes can hold",
+                                  path, c.file_bytes)
+            : c.oom
+                ? cdrl_fail(CDRL_STATUS_NOMEM, "%s: out of memory (%s)", path, c.msg)
+                : cdrl_fail(CDRL_STATUS_FORMAT, "%s: corrupt or truncated PNG: %s", path, c.msg);
     png_destroy_read_struct(&c.png, &c.info, NULL);
     fclose(fp);
     cdrl_free(c.rows);

@@ -52,9 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     argv[argc] = NULL;
     opts o = {.i = 1, .backend = "cpu"};
     cli_args a;
-    static int quiet; // the parser's usage errors go to stderr: once to /dev/null
-    if (!quiet && !freopen("/dev/null", "w", stderr)) abort();
-    quiet = 1;
+    // The parser's usage errors go to stderr: point that at /dev/null (a new FILE, so that
+    // libFuzzer, which kept the old one, still reports).
+    static FILE *null_out;
+    if (!null_out && !(null_out = fopen("/dev/null", "w"))) abort();
+    stderr = null_out;
     (void)cli_parse(&cmd, argc, argv, &o, &a);
     free(buf);
     return 0;

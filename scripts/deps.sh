@@ -4,7 +4,7 @@
 # dataset-fashion-mnist, under /usr/share/datasets/fashion-mnist) that the fmnist-cpu preset
 # reads. Safe to run again: it only calls apt-get when something is absent. Needs root (or sudo).
 set -e
-need="gcc make libc6-dev libdnnl-dev liblapacke-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev clang-format clang libopenmpi-dev openmpi-bin"
+need="gcc make libc6-dev libdnnl-dev liblapacke-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev clang-format clang libopenmpi-dev openmpi-bin procps"
 [ "$1" = "fashion-mnist" ] && need="$need dataset-fashion-mnist"
 missing=""
 for p in $need; do

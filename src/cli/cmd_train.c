@@ -465,6 +465,7 @@ static int trim_metrics(const char *path, long start, double *t_train, double *t
         return cli_die(CLI_FAIL, "%s: cannot write: %s", tmp, strerror(errno));
     }
     int ok = 1;
+    errno = 0; // what a failure below leaves here is its reason
     while (ok && fgets(line, sizeof line, in)) {
         cJSON *j = cJSON_Parse(line);
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");

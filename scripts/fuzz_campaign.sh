@@ -3,7 +3,9 @@
 # fuzz-build`) on its corpus until the process has used CPU_SECONDS of processor time, then stops
 # it with SIGINT (libFuzzer prints its final statistics and keeps the corpus). Wall time is not
 # the measure because the campaign runs at idle priority beside other work: it takes only what
-# the machine leaves. One line per harness run goes to build/fuzz/campaign.tsv (docs/reliability.md).
+# the machine leaves. One line per harness run goes to build/fuzz/campaign.tsv (docs/reliability.md),
+# and CPU_SECONDS is each harness's total over that file: SIGTERM to the script stops the running
+# harness, records its line and exits, and the same command later goes on where it stopped.
 #
 #   sh scripts/fuzz_campaign.sh CPU_SECONDS NAME...
 #
@@ -17,7 +19,14 @@ tick=$(getconf CLK_TCK)
 idle=""
 chrt --idle 0 true 2>/dev/null && idle="chrt --idle 0"
 status=0
+pid=""
+stopping=0
+trap 'stopping=1; [ -n "$pid" ] && kill -INT $pid 2>/dev/null' TERM INT
 for name in "$@"; do
+	[ $stopping -eq 1 ] && break
+	done_before=$(awk -F'\t' -v n="$name" '$1 == n { s += $3 } END { print s + 0 }' build/fuzz/campaign.tsv 2>/dev/null || echo 0)
+	left=$((budget - done_before))
+	[ $left -gt 0 ] || continue
 	bin=build/fuzz/fuzz_$name
 	[ -x "$bin" ] || { echo "fuzz_campaign: $bin not built (make fuzz-build)" >&2; exit 2; }
 	mkdir -p build/fuzz/corpus/$name
@@ -27,15 +36,20 @@ for name in "$@"; do
 		-artifact_prefix=build/fuzz/crash-$name- build/fuzz/corpus/$name tests/corpus/$name >"$log" 2>&1 &
 	pid=$!
 	cpu=0
-	while kill -0 $pid 2>/dev/null; do
-		# fields 14 and 15 of /proc/PID/stat: user and system time of all the process's threads
-		ticks=$(awk '{ print $14 + $15 }' /proc/$pid/stat 2>/dev/null) || break
-		cpu=$((ticks / tick))
-		[ $cpu -ge $budget ] && { kill -INT $pid; break; }
+	while :; do
+		# fields 3, 14 and 15 of /proc/PID/stat: the state (Z once it has exited) and the user and
+		# system time of all the process's threads
+		stat=$(cat /proc/$pid/stat 2>/dev/null) || break
+		set -- $stat
+		[ "$3" = Z ] && break
+		cpu=$(((${14} + ${15}) / tick))
+		[ $cpu -ge $left ] && { kill -INT $pid; break; }
 		sleep 5
 	done
 	wait $pid
 	rc=$?
+	# a trap interrupts wait: wait again for the harness's own exit status
+	[ $rc -gt 128 ] && [ -e /proc/$pid ] && { wait $pid; rc=$?; }
 	wall=$(($(date +%s) - start))
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	cov=$(grep -oE "cov: [0-9]+ ft: [0-9]+ corp: [0-9]+" "$log" | tail -1 | awk '{ print $2 "\t" $4 "\t" $6 }')

@@ -180,6 +180,10 @@ static void test_safetensors(void) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
          "\"b\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
          "a tensor inside another"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[3e70,4e70]}}",
+         "offsets beyond any integer type"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-1e300,4]}}",
+         "a hugely negative offset"},
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         unsigned char file[1024] = {0};

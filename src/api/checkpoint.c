@@ -101,7 +101,7 @@ static cdrl_status weights_config(cdrl_config *c, const char *json, const char *
     c->unet_res_blocks = json_int(u, "num_res_blocks", &ok);
     c->unet_n_attn = json_ints(u, "attn_resolutions", c->unet_attn, CDRL_CONFIG_MAX_ATTN, &ok);
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "dropout");
-    ok = ok && cJSON_IsNumber(d);
+    ok = ok && cJSON_IsNumber(d) && d->valuedouble >= 0 && d->valuedouble <= 1;
     if (ok) c->unet_dropout = (float)d->valuedouble;
     c->data[0] = '\0'; // the training data is not recorded
     cJSON_Delete(root);
@@ -109,7 +109,7 @@ static cdrl_status weights_config(cdrl_config *c, const char *json, const char *
         return cdrl_fail(CDRL_STATUS_FORMAT,
                          "%s: the config metadata lacks an entry of {\"ebm\": {in_ch, res, ch, "
                          "ch_mult, n_blocks, temb_dim, n_classes}, \"unet\": {in_ch, resolution, "
-                         "dim, dim_mults, num_res_blocks, attn_resolutions, dropout, n_classes}}",
+                         "dim, dim_mults, num_res_blocks, attn_resolutions, dropout in [0, 1], n_classes}}",
                          path);
     for (int l = 0; l < c->unet_levels; l++)
         if (mults[l] != 1)

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,13 @@ void cdrl_st_free(cdrl_st_file *f) {
     cdrl_free(f);
 }
 
+// A JSON number that is a whole number in [0, hi]: compared before any conversion, since converting
+// a double outside an integer type's range is undefined behaviour.
+static int whole_number(const cJSON *v, double hi) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= hi &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
 // Parses one tensor entry; the caller has already allocated t->name.
 static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st_file *f) {
     const char *path = f->path;
@@ -87,8 +95,7 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     size_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         const cJSON *s = cJSON_GetArrayItem(shape, i);
-        if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1e15 ||
-            s->valuedouble != (double)(int64_t)s->valuedouble)
+        if (!whole_number(s, 1e15))
             return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': bad shape", path, t->name);
         t->shape[i] = (int64_t)s->valuedouble;
         if (t->shape[i] && numel > max_numel / (size_t)t->shape[i])
@@ -101,11 +108,10 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     t->numel = numel;
     const cJSON *jb = cJSON_GetArrayItem(offs, 0), *je = cJSON_GetArrayItem(offs, 1);
     const double b = jb->valuedouble, e_ = je->valuedouble;
-    if (!cJSON_IsNumber(jb) || !cJSON_IsNumber(je) || b != (double)(int64_t)b ||
-        e_ != (double)(int64_t)e_ || b < 0 || e_ < b || e_ > (double)f->data_bytes ||
-        (size_t)(e_ - b) != numel * elem)
+    if (!whole_number(jb, (double)f->data_bytes) || !whole_number(je, (double)f->data_bytes) ||
+        e_ < b || (size_t)(e_ - b) != numel * elem)
         return cdrl_fail(CDRL_STATUS_FORMAT,
-                         "%s: tensor '%s': data_offsets [%.0f, %.0f] do not fit its shape or the "
+                         "%s: tensor '%s': data_offsets [%.15g, %.15g] do not fit its shape or the "
                          "file (%zu data bytes)",
                          path, t->name, b, e_, f->data_bytes);
     if ((size_t)b % elem != 0)

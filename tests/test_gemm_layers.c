@@ -422,6 +422,7 @@ int main(void) {
     // Winograd tiles (cpu backend): groups of whole images, and bands of tile rows.
     test_conv_big(&(cdrl_conv2d_desc){3, 16, 20, 30, 26, 3});
     test_conv_big(&(cdrl_conv2d_desc){2, 16, 16, 70, 33, 3});
+    test_conv_big(&(cdrl_conv2d_desc){64, 64, 64, 8, 8, 3}); // small maps, 8 images per chunk
     // Planes smaller than a 3x3 tap's offset (the EBM's last level after floor pooling).
     test_conv_big(&(cdrl_conv2d_desc){4, 5, 3, 1, 1, 3});
     test_conv_big(&(cdrl_conv2d_desc){3, 4, 6, 2, 1, 3});

@@ -106,11 +106,12 @@ static cdrl_status weights_config(cdrl_config *c, const char *json, const char *
     c->data[0] = '\0'; // the training data is not recorded
     cJSON_Delete(root);
     if (!ok)
-        return cdrl_fail(CDRL_STATUS_FORMAT,
-                         "%s: the config metadata lacks an entry of {\"ebm\": {in_ch, res, ch, "
-                         "ch_mult, n_blocks, temb_dim, n_classes}, \"unet\": {in_ch, resolution, "
-                         "dim, dim_mults, num_res_blocks, attn_resolutions, dropout in [0, 1], n_classes}}",
-                         path);
+        return cdrl_fail(
+            CDRL_STATUS_FORMAT,
+            "%s: the config metadata lacks an entry of {\"ebm\": {in_ch, res, ch, "
+            "ch_mult, n_blocks, temb_dim, n_classes}, \"unet\": {in_ch, resolution, "
+            "dim, dim_mults, num_res_blocks, attn_resolutions, dropout in [0, 1], n_classes}}",
+            path);
     for (int l = 0; l < c->unet_levels; l++)
         if (mults[l] != 1)
             return cdrl_fail(CDRL_STATUS_MISMATCH,

@@ -3,10 +3,11 @@
 # level, U-Net width 32 with 3 levels, K 15): seconds per training iteration and images per
 # second through the sampling chain (EMA weights), cdrl (bench_image) and the PyTorch twin
 # (ref/bench_image_twin.py) one after the other in the same run, their ratios, and both peak
-# memories (getrusage max RSS). Both run with OMP_WAIT_POLICY=passive: on 2 cores shared with
-# other jobs, threads that spin at every barrier while their partner is descheduled made cdrl
-# 3x slower (27-35 s/iteration against 10-12 s passive, measured with one other busy process).
-# The twin runs tuned: 2 threads, and
+# memories (getrusage max RSS). All run with the wait the cdrl command sets for itself
+# (src/cli/main.c): OMP_WAIT_POLICY=passive and GOMP_SPINCOUNT=1000, a short spin before
+# sleeping. Threads that spin at every barrier while their partner is descheduled made cdrl
+# 3x slower on 2 shared cores; the short spin is 7-10% faster than passive alone on a quiet
+# machine, for the twin as much as for cdrl (docs/speed.md). The twin runs tuned: 2 threads, and
 # OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512 (Haswell otherwise: SkylakeX kernels die
 # with SIGILL without it). About two and a half minutes on 2 cores; `uptime` before and after
 # tells whether other jobs shared them. Needs python3-torch. Run from the repository root.
@@ -17,12 +18,13 @@ set -e
 make -s build/bench/bench_image
 core=Haswell
 grep -q avx512f /proc/cpuinfo && core=SkylakeX
+export OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=1000
 echo "before: $(uptime)"
-ours=$(OMP_WAIT_POLICY=passive ./build/bench/bench_image | head -n 1)
-twin=$(OPENBLAS_CORETYPE=$core OMP_WAIT_POLICY=passive /usr/bin/python3 ref/bench_image_twin.py --threads 2 | head -n 1)
+ours=$(./build/bench/bench_image | head -n 1)
+twin=$(OPENBLAS_CORETYPE=$core /usr/bin/python3 ref/bench_image_twin.py --threads 2 | head -n 1)
 official='{}'
 if [ -n "${OFFICIAL:-}" ]; then
-    official=$(OPENBLAS_CORETYPE=$core OMP_WAIT_POLICY=passive /usr/bin/python3 ref/bench_official_iter.py "$OFFICIAL" --threads 2 2>/dev/null | tail -n 1)
+    official=$(OPENBLAS_CORETYPE=$core /usr/bin/python3 ref/bench_official_iter.py "$OFFICIAL" --threads 2 2>/dev/null | tail -n 1)
 fi
 echo "after:  $(uptime)"
 echo "cdrl: $ours"

@@ -231,6 +231,7 @@ def main():
     print(json.dumps({"bench": "image_twin_train_iter", "torch": torch.__version__,
                       "threads": a.threads, "OPENBLAS_CORETYPE": coretype,
                       "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""),
+                      "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", ""),
                       "batch": BATCH, "K": K, "ebm_ch": 32, "ebm_blocks": 2, "unet_dim": 32,
                       "res": RES, "in_ch": 1, "s_per_iter_median": round(med, 4),
                       "s_per_iter_min": round(min(times), 4), "n": a.iters,

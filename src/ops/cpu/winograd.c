@@ -44,16 +44,17 @@ int cdrl_wino_applies(const cdrl_conv2d_desc *d, int C, int OC) {
         enabled = !(e && strcmp(e, "0") == 0);
     }
     if (!enabled || d->K != 3 || C < 16 || OC < 16) return 0;
-    // Maps of 24+ pixels a side; 16..23 from 32 channels; 8..15 from 64 channels when the
+    // Maps of 24+ pixels a side; 12..23 from 32 channels; 7..11 from 64 channels when the
     // batch gives every one of the WINO_MIN_CHUNKS chunks 32+ tiles (an 8x8 map has 4 tiles and
     // a spare column of 2 per row: narrower chunks make products too small to pay for it).
-    // Measured on Zen4 (2 cores, reduced configuration): 16x16 at 32 and 64 channels 1.15x the
-    // direct path for the whole iteration, 8x8 at 64 channels and batch 64 another 1.035x;
-    // 8x8 at batch 32 (chunks of 16 tiles) lost 20% of the sampling speed.
+    // Measured on Zen4, 2 cores: in the reduced configuration 16x16 at 32 and 64 channels made
+    // the whole iteration 1.15x faster than the direct path, 8x8 at 64 channels and batch 64
+    // another 1.035x, while 8x8 at batch 32 (chunks of 16 tiles) lost 20% of the sampling
+    // speed; in the fmnist-cpu preset 14x14 and 7x7 gave 1.05x.
     const int side = d->H < d->W ? d->H : d->W, narrow = C < OC ? C : OC;
     const long tiles = (long)((d->H + 3) / 4) * ((d->W + 3) / 4) * d->B;
-    return side >= 24 || (side >= 16 && narrow >= 32) ||
-           (side >= 8 && narrow >= 64 && tiles >= 32L * WINO_MIN_CHUNKS);
+    return side >= 24 || (side >= 12 && narrow >= 32) ||
+           (side >= 7 && narrow >= 64 && tiles >= 32L * WINO_MIN_CHUNKS);
 }
 
 int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {

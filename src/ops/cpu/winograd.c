@@ -331,30 +331,44 @@ static const double G[6][3] = {{1.0 / 4, 0, 0},
                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                {0, 0, 1}};
 
+// Kernels (o, i0 .. i0 + n - 1), n <= KERNEL_STRIP, with the input channel innermost so that
+// the loops vectorise and U's rows are written contiguously: the same double operations in the
+// same order as one kernel at a time, so the same bytes.
+#define KERNEL_STRIP 64
+WINO_CLONES static void kernel_strip(float *U, const float *w, int C, int OC, int flip, int o,
+                                     int i0, int n) {
+    double g[9][KERNEL_STRIP], gg[6][3][KERNEL_STRIP];
+    for (int t = 0; t < 9; t++) {
+        const int kh = t / 3, kw = t % 3;
+        for (int j = 0; j < n; j++) {
+            const size_t i = (size_t)(i0 + j);
+            g[t][j] =
+                flip ? (double)
+                           w[(i * (size_t)OC + (size_t)o) * 9 + (size_t)((2 - kh) * 3 + (2 - kw))]
+                     : (double)w[((size_t)o * (size_t)C + i) * 9 + (size_t)t];
+        }
+    }
+    for (int r = 0; r < 6; r++) {
+        for (int kw = 0; kw < 3; kw++) {
+            for (int j = 0; j < n; j++)
+                gg[r][kw][j] = G[r][0] * g[kw][j] + G[r][1] * g[3 + kw][j] + G[r][2] * g[6 + kw][j];
+        }
+    }
+    for (int r = 0; r < 6; r++) {
+        for (int s = 0; s < 6; s++) {
+            float *u = U + ((size_t)(r * 6 + s) * (size_t)OC + (size_t)o) * (size_t)C + (size_t)i0;
+            for (int j = 0; j < n; j++)
+                u[j] =
+                    (float)(gg[r][0][j] * G[s][0] + gg[r][1][j] * G[s][1] + gg[r][2][j] * G[s][2]);
+        }
+    }
+}
+
 static void kernel_tiles(float *U, const float *w, int C, int OC, int flip) {
 #pragma omp parallel for schedule(static) if ((size_t)OC * (size_t)C >= 1024)
     for (int o = 0; o < OC; o++) {
-        for (int i = 0; i < C; i++) {
-            double g[3][3], gg[6][3];
-            for (int kh = 0; kh < 3; kh++) {
-                for (int kw = 0; kw < 3; kw++)
-                    g[kh][kw] = flip ? (double)w[((size_t)i * (size_t)OC + (size_t)o) * 9 +
-                                                 (size_t)((2 - kh) * 3 + (2 - kw))]
-                                     : (double)w[((size_t)o * (size_t)C + (size_t)i) * 9 +
-                                                 (size_t)(kh * 3 + kw)];
-            }
-            for (int r = 0; r < 6; r++) {
-                for (int kw = 0; kw < 3; kw++)
-                    gg[r][kw] = G[r][0] * g[0][kw] + G[r][1] * g[1][kw] + G[r][2] * g[2][kw];
-            }
-            for (int r = 0; r < 6; r++) {
-                for (int s = 0; s < 6; s++) {
-                    double u = gg[r][0] * G[s][0] + gg[r][1] * G[s][1] + gg[r][2] * G[s][2];
-                    U[((size_t)(r * 6 + s) * (size_t)OC + (size_t)o) * (size_t)C + (size_t)i] =
-                        (float)u;
-                }
-            }
-        }
+        for (int i0 = 0; i0 < C; i0 += KERNEL_STRIP)
+            kernel_strip(U, w, C, OC, flip, o, i0, C - i0 < KERNEL_STRIP ? C - i0 : KERNEL_STRIP);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "io/json.h"
 #include "models/img_ebm.h"
 #include "models/unet.h"
 
@@ -477,12 +478,6 @@ cdrl_status cdrl_config_set(cdrl_config *c, const char *key, const char *value) 
     return CDRL_OK;
 }
 
-// A JSON number that is a whole number within [lo, hi] (what an int or long field can hold).
-static int whole_in(const cJSON *v, double lo, double hi) {
-    return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
-           v->valuedouble == floor(v->valuedouble);
-}
-
 cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
     cJSON *o = cJSON_Parse(json);
     if (!o || !cJSON_IsObject(o)) {
@@ -497,13 +492,13 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
         int is_num = cJSON_IsNumber(v);
         switch (fields[i].type) {
         case F_INT:
-            if (whole_in(v, INT_MIN, INT_MAX))
+            if (cdrl_json_whole_in(v, INT_MIN, INT_MAX))
                 *(int *)(void *)p = v->valueint;
             else
                 st = CDRL_STATUS_FORMAT;
             break;
         case F_LONG: // 2^63 itself is not a long: the bound is the largest double below it
-            if (whole_in(v, -9223372036854775808.0, 9223372036854774784.0))
+            if (cdrl_json_whole_in(v, -9223372036854775808.0, 9223372036854774784.0))
                 *(long *)(void *)p = (long)v->valuedouble;
             else
                 st = CDRL_STATUS_FORMAT;
@@ -542,7 +537,7 @@ cdrl_status cdrl_config_from_json(cdrl_config *c, const char *json) {
             }
             memset(a, 0, sizeof(int) * (size_t)fields[i].cap);
             for (const cJSON *e = v->child; e && st == CDRL_OK; e = e->next, k++) {
-                if (whole_in(e, INT_MIN, INT_MAX))
+                if (cdrl_json_whole_in(e, INT_MIN, INT_MAX))
                     a[k] = e->valueint;
                 else
                     st = CDRL_STATUS_FORMAT;

@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "io/commit.h"
+#include "io/json.h"
 
 // A header larger than this is not a file we wrote or can use (the format's own limit).
 #define ST_MAX_HEADER (100u << 20)
@@ -60,13 +61,6 @@ void cdrl_st_free(cdrl_st_file *f) {
     cdrl_free(f);
 }
 
-// A JSON number that is a whole number in [0, hi]: compared before any conversion, since converting
-// a double outside an integer type's range is undefined behaviour.
-static int whole_number(const cJSON *v, double hi) {
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= hi &&
-           v->valuedouble == floor(v->valuedouble);
-}
-
 // Parses one tensor entry; the caller has already allocated t->name.
 static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st_file *f) {
     const char *path = f->path;
@@ -95,7 +89,7 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     size_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         const cJSON *s = cJSON_GetArrayItem(shape, i);
-        if (!whole_number(s, 1e15))
+        if (!cdrl_json_whole_in(s, 0, 1e15))
             return cdrl_fail(CDRL_STATUS_FORMAT, "%s: tensor '%s': bad shape", path, t->name);
         t->shape[i] = (int64_t)s->valuedouble;
         if (t->shape[i] && numel > max_numel / (size_t)t->shape[i])
@@ -108,8 +102,9 @@ static cdrl_status parse_tensor(cdrl_st_tensor *t, const cJSON *e, const cdrl_st
     t->numel = numel;
     const cJSON *jb = cJSON_GetArrayItem(offs, 0), *je = cJSON_GetArrayItem(offs, 1);
     const double b = jb->valuedouble, e_ = je->valuedouble;
-    if (!whole_number(jb, (double)f->data_bytes) || !whole_number(je, (double)f->data_bytes) ||
-        e_ < b || (size_t)(e_ - b) != numel * elem)
+    if (!cdrl_json_whole_in(jb, 0, (double)f->data_bytes) ||
+        !cdrl_json_whole_in(je, 0, (double)f->data_bytes) || e_ < b ||
+        (size_t)(e_ - b) != numel * elem)
         return cdrl_fail(CDRL_STATUS_FORMAT,
                          "%s: tensor '%s': data_offsets [%.15g, %.15g] do not fit its shape or the "
                          "file (%zu data bytes)",

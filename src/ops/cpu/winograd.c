@@ -45,16 +45,17 @@ int cdrl_wino_applies(const cdrl_conv2d_desc *d, int C, int OC) {
     }
     if (!enabled || d->K != 3 || C < 16 || OC < 16) return 0;
     // Maps of 24+ pixels a side; 12..23 from 32 channels; 7..11 from 64 channels when the
-    // batch gives every one of the WINO_MIN_CHUNKS chunks 32+ tiles (an 8x8 map has 4 tiles and
-    // a spare column of 2 per row: narrower chunks make products too small to pay for it).
-    // Measured on Zen4, 2 cores: in the reduced configuration 16x16 at 32 and 64 channels made
-    // the whole iteration 1.15x faster than the direct path, 8x8 at 64 channels and batch 64
-    // another 1.035x, while 8x8 at batch 32 (chunks of 16 tiles) lost 20% of the sampling
-    // speed; in the fmnist-cpu preset 14x14 and 7x7 gave 1.05x.
+    // batch gives every one of the WINO_MIN_CHUNKS chunks 16+ tiles (an 8x8 map has 4 tiles:
+    // narrower chunks make products too small to pay for the transforms). Measured on Zen4,
+    // 2 cores: in the reduced configuration 16x16 at 32 and 64 channels made the whole
+    // iteration 1.15x faster than the direct path, 8x8 at 64 channels and batch 64 another
+    // 1.035x; one 8x8 64-channel layer at batch 32 runs 1.44x faster than the direct path, at
+    // batch 16 1.2x slower, 4x4 at batch 32 2x slower; in the fmnist-cpu preset 14x14 and 7x7
+    // gave 1.05x.
     const int side = d->H < d->W ? d->H : d->W, narrow = C < OC ? C : OC;
     const long tiles = (long)((d->H + 3) / 4) * ((d->W + 3) / 4) * d->B;
     return side >= 24 || (side >= 12 && narrow >= 32) ||
-           (side >= 7 && narrow >= 64 && tiles >= 32L * WINO_MIN_CHUNKS);
+           (side >= 7 && narrow >= 64 && tiles >= 16L * WINO_MIN_CHUNKS);
 }
 
 int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {
@@ -63,21 +64,22 @@ int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {
 
 // ---------------------------------------------------------------------------------------
 // Chunks of tiles. Column t of a chunk's matrices is (image i, tile row ry of the band, tile
-// column tx) with t = (i nr + ry)(tw + 1) + tx; its output pixels are rows 4 ty .. 4 ty + 3
-// (ty = ty0 + ry) and columns 4 tx .. 4 tx + 3, its input pixels one more on every side. Each
-// tile row has one spare column (tx = tw), never written out: with it, the chunk's image rows
-// laid end to end in segments of 4 (tw + 1) floats give every tile element by one stride-4
-// read over the whole chunk (tile_rows, deinterleave4), long loops that vectorise, instead of
-// gathers of tw elements per row. The spare columns cost 1 / tw more product columns.
+// column tx) with t = (i nr + ry) tw + tx; its output pixels are rows 4 ty .. 4 ty + 3
+// (ty = ty0 + ry) and columns 4 tx .. 4 tx + 3, its input pixels one more on every side. The
+// chunk's image rows laid end to end in segments of 4 tw floats give every tile element by one
+// stride-4 read over the whole chunk (tile_rows, bt6_lines), long loops that vectorise,
+// instead of gathers of tw elements per row: elements 0-3 of every tile from the rows placed
+// one pixel to the right (x = -1 .. 4 tw - 2), elements 4 and 5 from the rows placed three
+// pixels to the left (x = 3 .. 4 tw + 2).
 typedef struct wplan {
     int th, tw;       // tile rows and columns per image
     cdrl_chunks c;    // of tile rows
-    int cols_max, ld; // widest chunk in columns (spares included), the row stride of V, M, work
+    int cols_max, ld; // widest chunk in columns, the row stride of V, M, work
 } wplan;
 
 typedef struct wchunk {
     int i0, ni, ty0, nr;
-    int T; // columns: ni nr (tw + 1)
+    int T; // columns: ni nr tw
 } wchunk;
 
 static wplan plan_of(const cdrl_conv2d_desc *d) {
@@ -87,8 +89,8 @@ static wplan plan_of(const cdrl_conv2d_desc *d) {
     const long spread = (long)p.th * p.tw * d->B / WINO_MIN_CHUNKS;
     const int target = spread >= WINO_TILES ? WINO_TILES : spread > 0 ? (int)spread : 1;
     p.c = cdrl_chunks_of(d->B, p.th, p.tw, target);
-    p.cols_max = p.c.n_img * p.c.n_rows * (p.tw + 1);
-    p.ld = cdrl_sgemm_ld(p.cols_max + 1); // + 1: the shifted reads of deinterleave4's rows
+    p.cols_max = p.c.n_img * p.c.n_rows * p.tw;
+    p.ld = cdrl_sgemm_ld(p.cols_max);
     return p;
 }
 
@@ -96,16 +98,16 @@ static wchunk chunk_at(const wplan *p, const cdrl_conv2d_desc *d, int c) {
     const cdrl_chunk_span sp = cdrl_chunk_span_at(&p->c, d->B, p->th, c);
     wchunk k;
     k.i0 = sp.i0, k.ni = sp.ni, k.ty0 = sp.r0, k.nr = sp.nr;
-    k.T = k.ni * k.nr * (p->tw + 1);
+    k.T = k.ni * k.nr * p->tw;
     return k;
 }
 
-// Per-worker bytes: V and M (36 rows per channel of the wider side), two work blocks of 36
-// rows (gathered tiles, half-transformed tiles) and the chunk's image rows end to end.
+// Per-worker bytes: V and M (36 rows per channel of the wider side), a work block of 36 rows
+// (half-transformed tiles) and two copies of the chunk's image rows end to end.
 static size_t worker_bytes(const cdrl_conv2d_desc *d, const wplan *p) {
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
-    return 2 * cdrl_arena_floats_size(36 * C * ld) + cdrl_arena_floats_size(72 * ld) +
-           cdrl_arena_floats_size(4 * (size_t)p->cols_max + 8);
+    return 2 * cdrl_arena_floats_size(36 * C * ld) + cdrl_arena_floats_size(36 * ld) +
+           cdrl_arena_floats_size(8 * (size_t)p->cols_max);
 }
 
 typedef struct wworker {
@@ -115,7 +117,7 @@ typedef struct wworker {
 static wworker worker_at(float *base, const cdrl_conv2d_desc *d, const wplan *p, int t) {
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
     const size_t vm = cdrl_arena_floats_size(36 * C * ld) / sizeof(float);
-    const size_t wk = cdrl_arena_floats_size(72 * ld) / sizeof(float);
+    const size_t wk = cdrl_arena_floats_size(36 * ld) / sizeof(float);
     float *b = base + (size_t)t * (worker_bytes(d, p) / sizeof(float));
     return (wworker){b, b + vm, b + 2 * vm, b + 2 * vm + wk};
 }
@@ -143,111 +145,159 @@ static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const
 }
 
 // ---------------------------------------------------------------------------------------
-// The 1-D transforms, each over n columns at once: row k of the input is d[k sd + j], row k of
-// the output o[k so + j].
+// The 1-D transforms of one vector, and loops that run them over n columns at once: rows of a
+// matrix (row k of the input d[k sd + j], of the output o[k so + j]), or the tiles of the
+// chunk's image rows laid end to end (element q of column j at LL[4 j + q]), so that the
+// horizontal pass reads the image rows and the last pass writes them without a separate
+// (de)interleaving pass.
 
 // B^T (6x6) of a 6-vector: the input tile's transform.
-WINO_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
-                            int n) {
-#pragma GCC ivdep // the rows never overlap: 6 or 4 rows of one matrix
-    for (int j = 0; j < n; j++) {
-        const float d0 = d[j], d1 = d[sd + j], d2 = d[2 * sd + j], d3 = d[3 * sd + j],
-                    d4 = d[4 * sd + j], d5 = d[5 * sd + j];
-        const float t1 = d4 - 4.0f * d2, t2 = d3 - 4.0f * d1;
-        const float t3 = d4 - d2, t4 = 2.0f * (d3 - d1);
-        o[j] = 4.0f * d0 - 5.0f * d2 + d4;
-        o[so + j] = t1 + t2;
-        o[2 * so + j] = t1 - t2;
-        o[3 * so + j] = t3 + t4;
-        o[4 * so + j] = t3 - t4;
-        o[5 * so + j] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
+static inline void bt_1(float o[6], const float d[6]) {
+    const float t1 = d[4] - 4.0f * d[2], t2 = d[3] - 4.0f * d[1];
+    const float t3 = d[4] - d[2], t4 = 2.0f * (d[3] - d[1]);
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = t1 + t2;
+    o[2] = t1 - t2;
+    o[3] = t3 + t4;
+    o[4] = t3 - t4;
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
 }
 
 // A^T (4x6) of a 6-vector: the output tile from the products.
-WINO_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
-                            int n) {
-#pragma GCC ivdep // the rows never overlap: 6 or 4 rows of one matrix
-    for (int j = 0; j < n; j++) {
-        const float m0 = m[j], m1 = m[sm + j], m2 = m[2 * sm + j], m3 = m[3 * sm + j],
-                    m4 = m[4 * sm + j], m5 = m[5 * sm + j];
-        const float s1 = m1 + m2, s2 = m1 - m2, s3 = m3 + m4, s4 = m3 - m4;
-        o[j] = m0 + s1 + s3;
-        o[so + j] = s2 + 2.0f * s4;
-        o[2 * so + j] = s1 + 4.0f * s3;
-        o[3 * so + j] = s2 + 8.0f * s4 + m5;
-    }
+static inline void at_1(float o[4], const float m[6]) {
+    const float s1 = m[1] + m[2], s2 = m[1] - m[2], s3 = m[3] + m[4], s4 = m[3] - m[4];
+    o[0] = m[0] + s1 + s3;
+    o[1] = s2 + 2.0f * s4;
+    o[2] = s1 + 4.0f * s3;
+    o[3] = s2 + 8.0f * s4 + m[5];
 }
 
 // A (6x4) of a 4-vector: the output gradient's tile, for the kernel gradient.
-WINO_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
-                           int n) {
-#pragma GCC ivdep // the rows never overlap: 6 or 4 rows of one matrix
+static inline void a_1(float o[6], const float y[4]) {
+    const float p = y[0] + y[2], q = y[1] + y[3], p2 = y[0] + 4.0f * y[2],
+                q2 = 2.0f * y[1] + 8.0f * y[3];
+    o[0] = y[0];
+    o[1] = p + q;
+    o[2] = p - q;
+    o[3] = p2 + q2;
+    o[4] = p2 - q2;
+    o[5] = y[3];
+}
+
+// Rows to rows: B^T of 6 rows.
+WINO_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
+                            int n) {
+#pragma GCC ivdep // the rows never overlap: rows of one matrix
     for (int j = 0; j < n; j++) {
-        const float y0 = y[j], y1 = y[sy + j], y2 = y[2 * sy + j], y3 = y[3 * sy + j];
-        const float p = y0 + y2, q = y1 + y3, p2 = y0 + 4.0f * y2, q2 = 2.0f * y1 + 8.0f * y3;
-        o[j] = y0;
-        o[so + j] = p + q;
-        o[2 * so + j] = p - q;
-        o[3 * so + j] = p2 + q2;
-        o[4 * so + j] = p2 - q2;
-        o[5 * so + j] = y3;
+        float x[6], y[6];
+        for (int k = 0; k < 6; k++)
+            x[k] = d[(size_t)k * sd + (size_t)j];
+        bt_1(y, x);
+        for (int k = 0; k < 6; k++)
+            o[(size_t)k * so + (size_t)j] = y[k];
     }
 }
 
-// LL: image row 4 ty + y_off of every tile row of the chunk, in segments of 4 (tw + 1) floats
-// (the row at x0, zeros around it and for rows outside the image), then 4 zeros. The chunk's
-// channel planes lie ps floats apart from inp.
+// Image rows to rows: B^T of elements 0-3 of each tile from L4 (L4[4 j + q]) and 4-5 from L2
+// (L2[4 j + q - 4]).
+WINO_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
+                                  const float *restrict L2, int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[6], y[6];
+        for (int k = 0; k < 4; k++)
+            x[k] = L4[4 * (size_t)j + (size_t)k];
+        x[4] = L2[4 * (size_t)j];
+        x[5] = L2[4 * (size_t)j + 1];
+        bt_1(y, x);
+        for (int k = 0; k < 6; k++)
+            o[(size_t)k * so + (size_t)j] = y[k];
+    }
+}
+
+// Rows to rows: A^T of 6 rows.
+WINO_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
+                            int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[6], y[4];
+        for (int k = 0; k < 6; k++)
+            x[k] = m[(size_t)k * sm + (size_t)j];
+        at_1(y, x);
+        for (int k = 0; k < 4; k++)
+            o[(size_t)k * so + (size_t)j] = y[k];
+    }
+}
+
+// Rows to image rows: LL[4 j + k] = A^T of 6 rows (stride sm).
+WINO_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm, int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[6], y[4];
+        for (int k = 0; k < 6; k++)
+            x[k] = m[(size_t)k * sm + (size_t)j];
+        at_1(y, x);
+        for (int k = 0; k < 4; k++)
+            LL[4 * (size_t)j + (size_t)k] = y[k];
+    }
+}
+
+// Rows to rows: A of 4 rows.
+WINO_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
+                           int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[4], z[6];
+        for (int k = 0; k < 4; k++)
+            x[k] = y[(size_t)k * sy + (size_t)j];
+        a_1(z, x);
+        for (int k = 0; k < 6; k++)
+            o[(size_t)k * so + (size_t)j] = z[k];
+    }
+}
+
+// Image rows to rows: A of the 4 elements of each tile, LL[4 j + k].
+WINO_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL, int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[4], z[6];
+        for (int k = 0; k < 4; k++)
+            x[k] = LL[4 * (size_t)j + (size_t)k];
+        a_1(z, x);
+        for (int k = 0; k < 6; k++)
+            o[(size_t)k * so + (size_t)j] = z[k];
+    }
+}
+
+// LL: image row 4 ty + y_off of every tile row of the chunk, in segments of 4 tw floats:
+// segment element e is pixel x = e - x0 of the row, zero outside the image. The chunk's channel
+// planes lie ps floats apart from inp.
 WINO_CLONES static void tile_rows(float *restrict LL, const float *restrict inp, size_t ps,
                                   int y_off, int x0, const cdrl_conv2d_desc *d, const wplan *p,
                                   const wchunk *k) {
-    const int H = d->H, W = d->W, seg = 4 * (p->tw + 1);
+    const int H = d->H, W = d->W, seg = 4 * p->tw;
+    const int x_lo = x0 < 0 ? -x0 : 0, x_hi = seg - x0 < W ? seg - x0 : W;
     for (int i = 0; i < k->ni; i++) {
         for (int ry = 0; ry < k->nr; ry++) {
             float *dst = LL + (size_t)(i * k->nr + ry) * (size_t)seg;
             const int y = 4 * (k->ty0 + ry) + y_off;
-            for (int x = 0; x < seg; x++)
-                dst[x] = 0.0f;
+            for (int e = 0; e < seg; e++)
+                dst[e] = 0.0f;
             if (y >= 0 && y < H) {
                 const float *src = inp + (size_t)i * ps + (size_t)y * (size_t)W;
-                for (int x = 0; x < W; x++)
+                for (int x = x_lo; x < x_hi; x++)
                     dst[x0 + x] = src[x];
             }
         }
     }
-    for (int x = 0; x < 4; x++)
-        LL[(size_t)(k->ni * k->nr) * (size_t)seg + (size_t)x] = 0.0f;
 }
 
-// q row b (stride ld) = LL[4 j + b] for j < n, b < 4.
-WINO_CLONES static void deinterleave4(float *restrict q, size_t ld, const float *restrict LL,
-                                      int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        q[j] = LL[4 * j];
-        q[ld + j] = LL[4 * j + 1];
-        q[2 * ld + j] = LL[4 * j + 2];
-        q[3 * ld + j] = LL[4 * j + 3];
-    }
-}
-
-// LL[4 j + b] = q row b (stride ld) for j < n, b < 4.
-WINO_CLONES static void interleave4(float *restrict LL, const float *restrict q, size_t ld, int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        LL[4 * j] = q[j];
-        LL[4 * j + 1] = q[ld + j];
-        LL[4 * j + 2] = q[2 * ld + j];
-        LL[4 * j + 3] = q[3 * ld + j];
-    }
-}
-
-// Output row 4 ty + a of every tile row of the chunk from LL (segments of 4 (tw + 1) floats):
+// Output row 4 ty + a of every tile row of the chunk from LL (segments of 4 tw floats):
 // out = LL + bias, or out += LL + bias; rows past the image dropped. Planes ps floats apart.
 WINO_CLONES static void output_rows(float *restrict out, size_t ps, const float *restrict LL, int a,
                                     float bias, int accumulate, const cdrl_conv2d_desc *d,
                                     const wplan *p, const wchunk *k) {
-    const int H = d->H, W = d->W, seg = 4 * (p->tw + 1);
+    const int H = d->H, W = d->W, seg = 4 * p->tw;
     for (int i = 0; i < k->ni; i++) {
         for (int ry = 0; ry < k->nr; ry++) {
             const int y = 4 * (k->ty0 + ry) + a;
@@ -267,23 +317,21 @@ WINO_CLONES static void output_rows(float *restrict out, size_t ps, const float 
 
 // ---------------------------------------------------------------------------------------
 // V rows ((a 6 + b) C + c), columns the chunk's tiles, row stride ld: the transformed 6x6
-// input tiles of channel c of inp (B, C, H, W). work: 72 rows of stride ld; line: 4 tw + 2.
+// input tiles of channel c of inp (B, C, H, W). work: 36 rows of stride ld; lines: two of 4 tw
+// floats per tile row.
 static void input_tiles(float *V, const float *inp, int C, int c, const cdrl_conv2d_desc *d,
-                        const wplan *p, const wchunk *k, float *work, float *line) {
-    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W;
+                        const wplan *p, const wchunk *k, float *work, float *lines) {
+    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, ps = (size_t)C * HW;
     const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * HW;
-    // D row (r 4 + q) = element (r, q) of every tile; elements (r, 4) and (r, 5) are elements
-    // (r, 0) and (r, 1) of the next column.
-    float *D = work, *tmp = work + 36 * ld;
-    for (int r = 0; r < 6; r++) {
-        tile_rows(line, plane, (size_t)C * HW, r - 1, 1, d, p, k);
-        deinterleave4(D + (size_t)(r * 4) * ld, ld, line, k->T + 1);
+    float *tmp = work, *L4 = lines, *L2 = lines + 4 * (size_t)p->cols_max;
+    for (int r = 0; r < 6; r++) { // rows: tmp row (r 6 + b) = Σ_q B^T[b][q] d(r, q)
+        tile_rows(L4, plane, ps, r - 1, 1, d, p, k);
+        tile_rows(L2, plane, ps, r - 1, -3, d, p, k);
+        bt6_lines(tmp + (size_t)(r * 6) * ld, ld, L4, L2, k->T);
     }
-    for (int s = 0; s < 6; s++) // columns: tmp row (a 6 + s) = Σ_r B^T[a][r] D(r, s)
-        bt6(tmp + (size_t)s * ld, 6 * ld, D + (size_t)(s % 4) * ld + (size_t)(s / 4), 4 * ld, k->T);
-    for (int a = 0; a < 6; a++) // rows: V[(a 6 + b) C + c] = Σ_s B^T[b][s] tmp[a 6 + s]
-        bt6(V + ((size_t)(a * 6) * (size_t)C + (size_t)c) * ld, (size_t)C * ld,
-            tmp + (size_t)(a * 6) * ld, ld, k->T);
+    for (int b = 0; b < 6; b++) // columns: V[(a 6 + b) C + c] = Σ_r B^T[a][r] tmp[r 6 + b]
+        bt6(V + ((size_t)b * (size_t)C + (size_t)c) * ld, 6 * (size_t)C * ld,
+            tmp + (size_t)b * ld, 6 * ld, k->T);
 }
 
 // Output channel oc of the chunk from M rows (ξ OC + oc): out (B, OC, H, W) = (or +=) A^T M A
@@ -292,14 +340,12 @@ static void output_tiles(float *out, const float *M, int OC, int oc, float bias,
                          const cdrl_conv2d_desc *d, const wplan *p, const wchunk *k, float *work,
                          float *line) {
     const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W;
-    float *tmp = work, *Y = work + 36 * ld;
+    float *tmp = work;
     for (int s = 0; s < 6; s++) // columns: tmp row (a 6 + s) = Σ_r A^T[a][r] M[r 6 + s]
         at6(tmp + (size_t)s * ld, 6 * ld, M + ((size_t)s * (size_t)OC + (size_t)oc) * ld,
             6 * (size_t)OC * ld, k->T);
-    for (int a = 0; a < 4; a++) // rows: Y row (a 4 + b) = Σ_s A^T[b][s] tmp[a 6 + s]
-        at6(Y + (size_t)(a * 4) * ld, ld, tmp + (size_t)(a * 6) * ld, ld, k->T);
-    for (int a = 0; a < 4; a++) {
-        interleave4(line, Y + (size_t)(a * 4) * ld, ld, k->T);
+    for (int a = 0; a < 4; a++) { // rows: output row a of each tile = Σ_s A^T[b][s] tmp[a 6 + s]
+        at6_line(line, tmp + (size_t)(a * 6) * ld, ld, k->T);
         output_rows(out + ((size_t)k->i0 * (size_t)OC + (size_t)oc) * HW, (size_t)OC * HW, line, a,
                     bias, accumulate, d, p, k);
     }
@@ -310,17 +356,15 @@ static void output_tiles(float *out, const float *M, int OC, int oc, float bias,
 static void grad_tiles(float *M, const float *dout, int OC, int oc, const cdrl_conv2d_desc *d,
                        const wplan *p, const wchunk *k, float *work, float *line) {
     const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W;
-    float *Dy = work, *tmp = work + 36 * ld;
+    float *tmp = work;
     const float *plane = dout + ((size_t)k->i0 * (size_t)OC + (size_t)oc) * HW;
-    for (int a = 0; a < 4; a++) { // the spare columns read zeros
+    for (int a = 0; a < 4; a++) { // rows: tmp row (a 6 + s) = Σ_b A[s][b] dy(a, b)
         tile_rows(line, plane, (size_t)OC * HW, a, 0, d, p, k);
-        deinterleave4(Dy + (size_t)(a * 4) * ld, ld, line, k->T);
+        a4_line(tmp + (size_t)(a * 6) * ld, ld, line, k->T);
     }
-    for (int b = 0; b < 4; b++) // columns: tmp row (r 4 + b) = Σ_a A[r][a] Dy[a 4 + b]
-        a4(tmp + (size_t)b * ld, 4 * ld, Dy + (size_t)b * ld, 4 * ld, k->T);
-    for (int r = 0; r < 6; r++) // rows: M[(r 6 + s) OC + oc] = Σ_b A[s][b] tmp[r 4 + b]
-        a4(M + ((size_t)(r * 6) * (size_t)OC + (size_t)oc) * ld, (size_t)OC * ld,
-           tmp + (size_t)(r * 4) * ld, ld, k->T);
+    for (int s = 0; s < 6; s++) // columns: M[(r 6 + s) OC + oc] = Σ_a A[r][a] tmp[a 6 + s]
+        a4(M + ((size_t)s * (size_t)OC + (size_t)oc) * ld, 6 * (size_t)OC * ld,
+           tmp + (size_t)s * ld, 6 * ld, k->T);
 }
 
 // U (36, OC, C) = G g G^T of every kernel (in double, then rounded once).

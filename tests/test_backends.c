@@ -171,13 +171,28 @@ static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
         float *gc = rnd(nx, -9, 9), *gr = rnd(nx, -9, 9), *gz = rnd(nx, 0, 0);
         for (size_t i = 0; i < nx; i += 7)
             gc[i] = NAN;
-        CPU->conv2d_input_grad(gc, r, w, &d, &a);
-        REF->conv2d_input_grad(gr, r, w, &d, &a);
+        CPU->conv2d_input_grad(gc, r, w, NULL, &d, &a);
+        REF->conv2d_input_grad(gr, r, w, NULL, &d, &a);
         CPU->conv2d_backward(gz, NULL, NULL, r, x, w, &d, &a);
         cmp("conv2d", "dinp written", gr, gc, nx, conv_atol(&d, OC, IC, gr, nx), SUM_RTOL);
         cmp("conv2d", "dinp written = += from zero", gz, gc, nx, 0.0, 0.0);
-        float *f[3] = {gc, gr, gz};
-        free_all(f, 3);
+        // LeakyReLU's backward folded in: the same bytes as the separate pass, with and
+        // without the added branch, and against ref.
+        float *at = rnd(nx, -1, 1), *add = rnd(nx, -1, 1);
+        for (int with_add = 0; with_add < 2; with_add++) {
+            const cdrl_lrelu_grad act = {at, with_add ? add : NULL, 0.2f};
+            float *fc = rnd(nx, -9, 9), *fr = rnd(nx, -9, 9), *sep = dup(gc, nx);
+            CPU->conv2d_input_grad(fc, r, w, &act, &d, &a);
+            REF->conv2d_input_grad(fr, r, w, &act, &d, &a);
+            CPU->lrelu_backward_set(sep, sep, at, act.add, nx, act.slope);
+            cmp("conv2d", with_add ? "dinp with lrelu grad + add" : "dinp with lrelu grad", fr, fc,
+                nx, conv_atol(&d, OC, IC, fr, nx), SUM_RTOL);
+            cmp("conv2d", "... = the separate pass", sep, fc, nx, 0.0, 0.0);
+            float *f[3] = {fc, fr, sep};
+            free_all(f, 3);
+        }
+        float *f[5] = {gc, gr, gz, at, add};
+        free_all(f, 5);
     }
     const int masks[4] = {7, 4, 2, 1};
     for (int m = 0; m < 4; m++) {

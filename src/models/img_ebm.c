@@ -163,9 +163,12 @@ cdrl_img_ebm *cdrl_img_ebm_create(const cdrl_img_ebm_config *cfg, int max_batch,
         kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, b->out));
     }
     kern = max_sz(kern, cdrl_linear_scratch_size(max_batch, E, in));
+    size_t kernel_max = 0; // conv2's kernel scaled by the block gain (Langevin backward)
+    for (int i = 0; i < m->n_blk; i++)
+        kernel_max = max_sz(kernel_max, (size_t)m->blk[i].out * (size_t)m->blk[i].out * 9);
     size_t small = 2 * cdrl_arena_floats_size(B * (size_t)E) +
                    2 * cdrl_arena_floats_size(B * (size_t)in) +
-                   2 * cdrl_arena_floats_size(B * max_out);
+                   2 * cdrl_arena_floats_size(B * max_out) + cdrl_arena_floats_size(kernel_max);
     // The level embedding uses the scratch alone (prepare, finish_grads).
     size_t scratch = max_sz(5 * cdrl_arena_floats_size(B * max_f) + small + kern,
                             cdrl_level_embed_scratch_size(te, n_levels)) +
@@ -241,14 +244,35 @@ static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const floa
                          &d, &m->base.scratch);
 }
 
-// As conv_bwd, but dinp is written (no zeroing pass first).
-static void conv_bwd_set(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
-                         const cdrl_sn *s, size_t bias, int B, int H, int W, int param_grads) {
+// The kernel and bias gradients alone.
+static void conv_param_grads(cdrl_img_ebm *m, const float *dout, const float *inp,
+                             const cdrl_sn *s, size_t bias, int B, int H, int W) {
     cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
-    cdrl_conv2d_input_grad(dinp, dout, m->base.der + s->w_sn, &d, &m->base.scratch);
-    if (param_grads)
-        cdrl_conv2d_backward(NULL, m->base.dder + s->w_sn, m->base.grad + bias, dout, inp,
-                             m->base.der + s->w_sn, &d, &m->base.scratch);
+    cdrl_conv2d_backward(NULL, m->base.dder + s->w_sn, m->base.grad + bias, dout, inp,
+                         m->base.der + s->w_sn, &d, &m->base.scratch);
+}
+
+// As conv_bwd, but dinp is written (no zeroing pass first), through act (or NULL).
+static void conv_bwd_set(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
+                         const cdrl_sn *s, size_t bias, int B, int H, int W, int param_grads,
+                         const cdrl_lrelu_grad *act) {
+    cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
+    cdrl_conv2d_input_grad(dinp, dout, m->base.der + s->w_sn, act, &d, &m->base.scratch);
+    if (param_grads) conv_param_grads(m, dout, inp, s, bias, B, H, W);
+}
+
+// dinp = convᵀ(g ⊙ dout) through act, g per output channel, as the input gradient of the
+// convolution whose kernel o is scaled by g[o]: a pass over the small kernel instead of over
+// dout (written, not added).
+static void conv_input_grad_scaled(cdrl_img_ebm *m, float *dinp, const float *dout,
+                                   const cdrl_sn *s, const float *g, const cdrl_lrelu_grad *act,
+                                   int B, int H, int W) {
+    cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
+    const size_t mark = cdrl_arena_mark(&m->base.scratch);
+    float *w = cdrl_arena_floats(&m->base.scratch, (size_t)s->OC * (size_t)s->IN);
+    cdrl_channel_scale(w, NULL, m->base.der + s->w_sn, g, 1, s->OC, s->IN, 0);
+    cdrl_conv2d_input_grad(dinp, dout, w, act, &d, &m->base.scratch);
+    cdrl_arena_release(&m->base.scratch, mark);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,14 +391,17 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
         const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
         const size_t n_out = (size_t)B * (size_t)b->out * (size_t)HW;
         const float *g = m->base.p + b->g;
-        // out = c2 * g + S(h)
-        cdrl_channel_scale(t1, NULL, cur, g, B, b->out, HW, 0); // dc2
-        if (param_grads) cdrl_channel_dot(m->base.grad + b->g, cur, b->c2, B, b->out, HW);
-        // c2 = conv2(lrelu(s)); conv2's input is needed for its weight gradient only (the
-        // Langevin backward, without parameter gradients, skips it).
-        if (param_grads) cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
-        conv_bwd_set(m, t3, t1, t2, &b->conv2, b->b2, B, b->H, b->W, param_grads);
-        cdrl_lrelu_backward_set(t1, t3, b->s, NULL, n_out, SLOPE); // ds
+        // out = c2 * g + S(h), c2 = conv2(lrelu(s)): ds = lrelu'(s) conv2ᵀ(g cur), LeakyReLU's
+        // backward folded into the convolution; conv2's input is needed for its weight
+        // gradient only.
+        const cdrl_lrelu_grad ds_of = {b->s, NULL, SLOPE};
+        conv_input_grad_scaled(m, t1, cur, &b->conv2, g, &ds_of, B, b->H, b->W); // ds
+        if (param_grads) {
+            cdrl_channel_scale(t3, NULL, cur, g, B, b->out, HW, 0); // dc2
+            cdrl_channel_dot(m->base.grad + b->g, cur, b->c2, B, b->out, HW);
+            cdrl_lrelu_forward(t2, b->s, n_out, SLOPE);
+            conv_param_grads(m, t3, t2, &b->conv2, b->b2, B, b->H, b->W);
+        }
         // s = conv1(lrelu(h)) + lrelu(z), z = temb_map(le)
         if (param_grads) {
             const size_t nz = (size_t)B * (size_t)b->out;
@@ -385,9 +412,10 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
             lin_bwd(m, dle, dz, m->le, &b->temb, b->bt, B, 1);
         }
         if (param_grads) cdrl_lrelu_forward(t2, b->h, n_in, SLOPE); // conv1's input, as above
-        conv_bwd_set(m, t3, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads);
-        // dhi = lrelu'(h) t3 + the shortcut's gradient (cur itself when the shortcut is S = 1)
-        cdrl_lrelu_backward_set(dhi, t3, b->h, b->in == b->out ? cur : NULL, n_in, SLOPE);
+        // dhi = lrelu'(h) conv1ᵀ(ds) + the shortcut's gradient (cur itself when the shortcut is
+        // S = 1)
+        const cdrl_lrelu_grad dh_of = {b->h, b->in == b->out ? cur : NULL, SLOPE};
+        conv_bwd_set(m, dhi, t1, t2, &b->conv1, b->b1, B, b->H, b->W, param_grads, &dh_of);
         if (b->in != b->out)
             conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
         if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block

@@ -132,8 +132,9 @@ void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const flo
             conv_flops(d));
 }
 void cdrl_conv2d_input_grad(float *dinp, const float *dout, const float *w,
-                            const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
-    FORWARD(conv2d_input_grad(dinp, dout, w, d, scratch), "conv2d", grad_pass(1, 0),
+                            const cdrl_lrelu_grad *act, const cdrl_conv2d_desc *d,
+                            cdrl_arena *scratch) {
+    FORWARD(conv2d_input_grad(dinp, dout, w, act, d, scratch), "conv2d", grad_pass(1, 0),
             conv_shape(d).s, conv_flops(d));
 }
 void cdrl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,

@@ -60,9 +60,17 @@ typedef void cdrl_conv2d_backward_fn(float *dinp, float *dw, float *db, const fl
                                      cdrl_arena *scratch);
 cdrl_conv2d_backward_fn cdrl_conv2d_backward;
 // dinp (B, IC, H, W) = the input gradient alone, written rather than added (no zeroing pass
-// first): the Langevin passes, which need no parameter gradients.
+// first): the Langevin passes, which need no parameter gradients. With act given, the result
+// then goes through LeakyReLU's backward as cdrl_lrelu_backward_set does, dinp = dinp ·
+// lrelu'(act->at) + act->add (at, add (B, IC, H, W), add may be NULL), the same float
+// operations, applied chunk by chunk while the chunk is in cache instead of in a pass of its own.
+typedef struct cdrl_lrelu_grad {
+    const float *at, *add;
+    float slope;
+} cdrl_lrelu_grad;
 typedef void cdrl_conv2d_input_grad_fn(float *dinp, const float *dout, const float *w,
-                                       const cdrl_conv2d_desc *d, cdrl_arena *scratch);
+                                       const cdrl_lrelu_grad *act, const cdrl_conv2d_desc *d,
+                                       cdrl_arena *scratch);
 cdrl_conv2d_input_grad_fn cdrl_conv2d_input_grad;
 
 // ---------------------------------------------------------------------------------------

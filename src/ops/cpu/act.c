@@ -48,8 +48,10 @@ ACT_CLONES static void lrelu_backward_block(float *dinp, const float *dout, cons
 }
 
 // add == NULL adds nothing: the loop is unswitched on it at O3, so neither form pays a test.
+// ivdep: dinp may be dout (in place, the convolution's epilogue); element i reads index i only.
 ACT_CLONES static void lrelu_backward_set_block(float *dinp, const float *dout, const float *inp,
                                                 const float *add, size_t n, float slope) {
+#pragma GCC ivdep
     for (size_t i = 0; i < n; i++) {
         float k = inp[i] > 0.0f ? 1.0f : slope;
         dinp[i] = add ? dout[i] * k + add[i] : dout[i] * k;
@@ -96,6 +98,23 @@ void cdrl_cpu_lrelu_backward_set(float *dinp, const float *dout, const float *in
     for (size_t b = 0; b < nb; b++) {
         size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
         lrelu_backward_set_block(dinp + i0, dout + i0, inp + i0, add ? add + i0 : NULL, len, slope);
+    }
+}
+
+void cdrl_cpu_lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H, int W, int i0,
+                              int ni, int y0, int y1) {
+    // Whole images are one block (a long loop over consecutive pages), bands one per channel.
+    const int whole = y0 == 0 && y1 == H;
+    const size_t len = whole ? (size_t)ni * (size_t)C * (size_t)H * (size_t)W
+                             : (size_t)(y1 - y0) * (size_t)W;
+    const int n_img = whole ? 1 : ni, n_ch = whole ? 1 : C;
+    for (int i = i0; i < i0 + n_img; i++) {
+        for (int c = 0; c < n_ch; c++) {
+            const size_t o = (((size_t)i * (size_t)C + (size_t)c) * (size_t)H + (size_t)y0) *
+                             (size_t)W;
+            lrelu_backward_set_block(x + o, x + o, act->at + o, act->add ? act->add + o : NULL, len,
+                                     act->slope);
+        }
     }
 }
 

@@ -357,7 +357,7 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
     if (!bf16_pays(d, d->IC) && cdrl_wino_applies(d, d->IC, d->OC)) {
-        cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, scratch);
+        cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, NULL, scratch);
         return;
     }
     chunking g = chunking_of(d);
@@ -393,11 +393,14 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
 
 // dinp += conv(dout, w_flip): w_flip (IC, OC, K, K) = w (OC, IC, K, K) with the first two axes
 // swapped and the kernel rotated by 180 degrees; padding K/2 stays K/2 because K is odd.
-// With accumulate 0, dinp = conv(dout, w_flip) instead.
+// With accumulate 0, dinp = conv(dout, w_flip) instead, then through act if given (each chunk
+// as soon as it is written).
 static void backward_data(float *dinp, const float *dout, const float *w, const cdrl_conv2d_desc *d,
-                          const chunking *g, int accumulate, cdrl_arena *scratch) {
+                          const chunking *g, int accumulate, const cdrl_lrelu_grad *act,
+                          cdrl_arena *scratch) {
+    CDRL_ASSERT(!(act && accumulate));
     if (!bf16_pays(d, d->OC) && cdrl_wino_applies(d, d->OC, d->IC)) {
-        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, scratch);
+        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, act, scratch);
         return;
     }
     int KK = d->K * d->K;
@@ -418,6 +421,9 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
             chunk k = chunk_at(g, d, c);
             conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, accumulate,
                       ws.col + (size_t)t * ws.col_n, col16_of(&ws, t));
+            if (act)
+                cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0,
+                                         k.y0 + k.nr);
         }
         return;
     }
@@ -440,6 +446,9 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
         conv_chunk(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, accumulate,
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
                    col16_of(&ws, t));
+        if (act)
+            cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0,
+                                     k.y0 + k.nr);
     }
 }
 
@@ -553,7 +562,7 @@ void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *do
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
     if (dinp) {
-        backward_data(dinp, dout, w, d, &g, 1, scratch);
+        backward_data(dinp, dout, w, d, &g, 1, NULL, scratch);
         cdrl_arena_release(scratch, mark);
     }
     if (dw && cdrl_wino_weight_grad_applies(d)) {
@@ -567,11 +576,12 @@ void cdrl_cpu_conv2d_backward(float *dinp, float *dw, float *db, const float *do
 }
 
 void cdrl_cpu_conv2d_input_grad(float *dinp, const float *dout, const float *w,
-                                const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+                                const cdrl_lrelu_grad *act, const cdrl_conv2d_desc *d,
+                                cdrl_arena *scratch) {
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
     chunking g = chunking_of(d);
     size_t mark = cdrl_arena_mark(scratch);
-    backward_data(dinp, dout, w, d, &g, 0, scratch);
+    backward_data(dinp, dout, w, d, &g, 0, act, scratch);
     cdrl_arena_release(scratch, mark);
 }

@@ -140,11 +140,13 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
 // of dout[b, oc, y, x] w[oc, ic, kh, kw]; dw[oc, ic, kh, kw] += sum_{b, y, x} dout[b, oc, y, x]
 // inp[b, ic, y + kh - p, x + kw - p]; db[oc] += sum_{b, y, x} dout[b, oc, y, x].
 void cdrl_ref_conv2d_input_grad(float *dinp, const float *dout, const float *w,
-                                const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+                                const cdrl_lrelu_grad *act, const cdrl_conv2d_desc *d,
+                                cdrl_arena *scratch) {
     const size_t n = (size_t)d->B * (size_t)d->IC * (size_t)d->H * (size_t)d->W;
     for (size_t i = 0; i < n; i++)
         dinp[i] = 0.0f;
     cdrl_ref_conv2d_backward(dinp, NULL, NULL, dout, NULL, w, d, scratch);
+    if (act) cdrl_ref_lrelu_backward_set(dinp, dinp, act->at, act->add, n, act->slope);
 }
 
 void cdrl_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,

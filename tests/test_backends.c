@@ -910,16 +910,16 @@ int main(void) {
     test_conv_case(4, 32, 16, 32, 32, 3);
     test_conv_case(1, 16, 16, 66, 37, 3);
     test_conv_case(1, 128, 128, 16, 17, 3); // Winograd forward, direct kernel gradient
-    // Small maps take Winograd from 64 channels when the batch has 16+ tiles per chunk: 8x8 at
-    // batch 32 does, at batch 16 it does not; 12x10 (partial tiles) at batch 32 does, and so
-    // do 14x14 from 32 channels and 7x7 at batch 64; 4x4 never.
+    // Every 3x3 map of 3+ pixels a side from 16 channels takes Winograd: one tile per image
+    // (3x3, 4x4), a partial last tile (7x7, 12x10, 14x14), chunks of several images; 2x2 maps,
+    // 15 channels and 1x1 kernels take the direct path.
     CHECK(cdrl_wino_applies(&(cdrl_conv2d_desc){32, 64, 64, 8, 8, 3}, 64, 64) &&
-              !cdrl_wino_applies(&(cdrl_conv2d_desc){16, 64, 64, 8, 8, 3}, 64, 64) &&
+              cdrl_wino_applies(&(cdrl_conv2d_desc){16, 64, 64, 4, 4, 3}, 64, 64) &&
+              cdrl_wino_applies(&(cdrl_conv2d_desc){2, 16, 16, 3, 3, 3}, 16, 16) &&
               cdrl_wino_applies(&(cdrl_conv2d_desc){32, 64, 64, 12, 10, 3}, 64, 64) &&
-              cdrl_wino_applies(&(cdrl_conv2d_desc){2, 32, 32, 16, 16, 3}, 32, 32) &&
-              cdrl_wino_applies(&(cdrl_conv2d_desc){2, 32, 64, 14, 14, 3}, 32, 64) &&
-              cdrl_wino_applies(&(cdrl_conv2d_desc){64, 64, 64, 7, 7, 3}, 64, 64) &&
-              !cdrl_wino_applies(&(cdrl_conv2d_desc){64, 64, 64, 4, 4, 3}, 64, 64),
+              !cdrl_wino_applies(&(cdrl_conv2d_desc){8, 64, 64, 2, 2, 3}, 64, 64) &&
+              !cdrl_wino_applies(&(cdrl_conv2d_desc){8, 15, 64, 8, 8, 3}, 15, 64) &&
+              !cdrl_wino_applies(&(cdrl_conv2d_desc){8, 64, 64, 8, 8, 1}, 64, 64),
           "the Winograd rule for small maps");
     test_conv_case(64, 64, 64, 8, 8, 3);
     test_conv_case(32, 64, 64, 8, 8, 3);
@@ -927,6 +927,8 @@ int main(void) {
     test_conv_case(2, 32, 32, 16, 16, 3);
     test_conv_case(2, 32, 64, 14, 14, 3);
     test_conv_case(64, 64, 64, 7, 7, 3);
+    test_conv_case(16, 64, 64, 4, 4, 3);
+    test_conv_case(5, 16, 32, 3, 3, 3);
     test_resample_case(3, 6, 8);
     test_resample_case(2, 7, 5);
     test_resample_case(2, 4, 3);

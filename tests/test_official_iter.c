@@ -237,10 +237,11 @@ static void rebuild_yK(float *row, const float *x, const int *pair, int B, size_
 
 // Langevin iterates, rows of B samples of D values, each computed by one C step from the
 // official previous iterate. Within TOL_NET, except for kink events (see trace): elements
-// beyond it are allowed in one sample of a row, up to KINK_MAX each (measured up to 6e-4: one
-// unit's LeakyReLU slope 0.2 <-> 1 in 0.5 grad f). A wrong constant or noise row moves every
-// sample, and a misplaced noise row by sqrt(h_j) >= 5e-3.
-#define KINK_MAX 2e-3
+// beyond it are allowed in one sample of a row, up to KINK_MAX each (one unit's LeakyReLU slope
+// 0.2 <-> 1 in 0.5 grad f: measured up to 6e-4, and 3.8e-3 in the pixels around one unit once
+// Winograd took the 4x4 and 8x8 maps and rounded differently). A wrong constant or noise row
+// moves every sample, and a misplaced noise row by sqrt(h_j) >= 5e-3.
+#define KINK_MAX 4.5e-3
 static void cmp_iterates(const char *key, const float *got, const float *want, int rows, int B,
                          size_t D) {
     const size_t nd = (size_t)B * D;

@@ -27,12 +27,16 @@
 #endif
 
 // Tiles per chunk: the width of the 36 products. 256 tiles keep V and M of a 32-channel layer
-// near 1.3 MB each. At least WINO_MIN_CHUNKS chunks where the batch has the tiles, so that
-// small maps still spread over the threads.
+// near 1.3 MB each. Smaller layers are cut into WINO_MIN_CHUNKS chunks, as wide as the batch
+// allows, so that both cores of the machines this is tuned for work: wide products repay the
+// transforms and oneDNN's per-call cost, and on Zen4, 2 cores, 2 chunks ran 1.2-2.8x faster than
+// 8 at 4x4 and 8x8 maps, 1.2x at 16x16, batch 32 (a build for many cores may set 8).
 #ifndef WINO_TILES
 #define WINO_TILES 256
 #endif
-#define WINO_MIN_CHUNKS 8
+#ifndef WINO_MIN_CHUNKS
+#define WINO_MIN_CHUNKS 2
+#endif
 // Partial kernel-gradient buffers: as CONV_DW_SLOTS in conv2d.c, a constant, not the thread
 // count, so the bytes of dw never depend on how many threads ran.
 #define WINO_DW_SLOTS 8
@@ -44,18 +48,11 @@ int cdrl_wino_applies(const cdrl_conv2d_desc *d, int C, int OC) {
         enabled = !(e && strcmp(e, "0") == 0);
     }
     if (!enabled || d->K != 3 || C < 16 || OC < 16) return 0;
-    // Maps of 24+ pixels a side; 12..23 from 32 channels; 7..11 from 64 channels when the
-    // batch gives every one of the WINO_MIN_CHUNKS chunks 16+ tiles (an 8x8 map has 4 tiles:
-    // narrower chunks make products too small to pay for the transforms). Measured on Zen4,
-    // 2 cores: in the reduced configuration 16x16 at 32 and 64 channels made the whole
-    // iteration 1.15x faster than the direct path, 8x8 at 64 channels and batch 64 another
-    // 1.035x; one 8x8 64-channel layer at batch 32 runs 1.44x faster than the direct path, at
-    // batch 16 1.2x slower, 4x4 at batch 32 2x slower; in the fmnist-cpu preset 14x14 and 7x7
-    // gave 1.05x.
-    const int side = d->H < d->W ? d->H : d->W, narrow = C < OC ? C : OC;
-    const long tiles = (long)((d->H + 3) / 4) * ((d->W + 3) / 4) * d->B;
-    return side >= 24 || (side >= 12 && narrow >= 32) ||
-           (side >= 7 && narrow >= 64 && tiles >= 16L * WINO_MIN_CHUNKS);
+    // Every map of 3+ pixels a side. Measured on Zen4, 2 cores, one layer against the direct
+    // path (im2col + GEMM): faster at every shape tried, 16-64 channels, batch 8-64, maps of
+    // 3x3 to 32x32: 1.05x (4x4, 32 channels, batch 32), 1.2-1.6x (4x4 and 8x8), 2-2.4x (16x16).
+    const int side = d->H < d->W ? d->H : d->W;
+    return side >= 3;
 }
 
 int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {

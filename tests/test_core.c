@@ -20,6 +20,31 @@ static void test_philox(void) {
           "philox(pi) = %08x %08x %08x %08x", x[0], x[1], x[2], x[3]);
 }
 
+// Uniform draws (computed RNG_LANES blocks at a time) against cdrl_philox4x32 block by block:
+// lengths around the lane groups, and counters across the carry into the high word.
+static void test_uniform_bits(void) {
+    const size_t lens[] = {1, 63, 64, 65, 1000, 4099};
+    const uint64_t starts[] = {0, 0xfffffff0ull};
+    float *u = test_floats(4099);
+    int bad = 0;
+    for (int s = 0; s < 2; s++) {
+        for (int li = 0; li < 6; li++) {
+            cdrl_rng r;
+            cdrl_rng_init(&r, 0x1234567887654321ull, 5);
+            r.counter = starts[s];
+            cdrl_rng_uniform(&r, u, lens[li]);
+            for (size_t i = 0; i < lens[li]; i++) {
+                uint32_t x[4];
+                cdrl_philox4x32(x, r.key, r.stream, starts[s] + i / 4);
+                bad += u[i] != (float)(x[i % 4] >> 8) * (1.0f / 16777216.0f);
+            }
+            bad += r.counter != starts[s] + (lens[li] + 3) / 4;
+        }
+    }
+    CHECK(bad == 0, "uniform draws differ from the Philox blocks in %d places", bad);
+    cdrl_free(u);
+}
+
 static void test_draws(void) {
     size_t n = 1 << 20;
     float *a = test_floats(n), *b = test_floats(n);
@@ -203,6 +228,7 @@ static void test_safetensors(void) {
 int main(void) {
     cdrl_set_log_callback(test_log, NULL);
     test_philox();
+    test_uniform_bits();
     test_draws();
     test_arena();
     test_safetensors();

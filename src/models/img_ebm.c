@@ -245,8 +245,8 @@ static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const floa
 }
 
 // The kernel and bias gradients alone.
-static void conv_param_grads(cdrl_img_ebm *m, const float *dout, const float *inp,
-                             const cdrl_sn *s, size_t bias, int B, int H, int W) {
+static void conv_param_grads(cdrl_img_ebm *m, const float *dout, const float *inp, const cdrl_sn *s,
+                             size_t bias, int B, int H, int W) {
     cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
     cdrl_conv2d_backward(NULL, m->base.dder + s->w_sn, m->base.grad + bias, dout, inp,
                          m->base.der + s->w_sn, &d, &m->base.scratch);

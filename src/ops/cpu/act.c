@@ -105,13 +105,13 @@ void cdrl_cpu_lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H
                               int ni, int y0, int y1) {
     // Whole images are one block (a long loop over consecutive pages), bands one per channel.
     const int whole = y0 == 0 && y1 == H;
-    const size_t len = whole ? (size_t)ni * (size_t)C * (size_t)H * (size_t)W
-                             : (size_t)(y1 - y0) * (size_t)W;
+    const size_t len =
+        whole ? (size_t)ni * (size_t)C * (size_t)H * (size_t)W : (size_t)(y1 - y0) * (size_t)W;
     const int n_img = whole ? 1 : ni, n_ch = whole ? 1 : C;
     for (int i = i0; i < i0 + n_img; i++) {
         for (int c = 0; c < n_ch; c++) {
-            const size_t o = (((size_t)i * (size_t)C + (size_t)c) * (size_t)H + (size_t)y0) *
-                             (size_t)W;
+            const size_t o =
+                (((size_t)i * (size_t)C + (size_t)c) * (size_t)H + (size_t)y0) * (size_t)W;
             lrelu_backward_set_block(x + o, x + o, act->at + o, act->add ? act->add + o : NULL, len,
                                      act->slope);
         }

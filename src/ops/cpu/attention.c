@@ -114,9 +114,11 @@ void cdrl_cpu_attention_forward(float *out, float *probs, const float *qkv, int 
 #pragma GCC push_options
 #pragma GCC optimize("O3")
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define DOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DOT_CLONES
 #endif
-static double dot_lanes(const float *a, const float *d, int n) {
+DOT_CLONES static double dot_lanes(const float *a, const float *d, int n) {
     double lane[8] = {0};
     int j = 0;
     for (; j + 8 <= n; j += 8) {

@@ -447,8 +447,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
                    col16_of(&ws, t));
         if (act)
-            cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0,
-                                     k.y0 + k.nr);
+            cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0, k.y0 + k.nr);
     }
 }
 

@@ -327,8 +327,8 @@ static void input_tiles(float *V, const float *inp, int C, int c, const cdrl_con
         bt6_lines(tmp + (size_t)(r * 6) * ld, ld, L4, L2, k->T);
     }
     for (int b = 0; b < 6; b++) // columns: V[(a 6 + b) C + c] = Σ_r B^T[a][r] tmp[r 6 + b]
-        bt6(V + ((size_t)b * (size_t)C + (size_t)c) * ld, 6 * (size_t)C * ld,
-            tmp + (size_t)b * ld, 6 * ld, k->T);
+        bt6(V + ((size_t)b * (size_t)C + (size_t)c) * ld, 6 * (size_t)C * ld, tmp + (size_t)b * ld,
+            6 * ld, k->T);
 }
 
 // Output channel oc of the chunk from M rows (ξ OC + oc): out (B, OC, H, W) = (or +=) A^T M A
@@ -415,8 +415,8 @@ static void kernel_tiles(float *U, const float *w, int C, int OC, int flip) {
 
 // ---------------------------------------------------------------------------------------
 void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b, int C, int OC,
-                    int flip, const cdrl_conv2d_desc *d, int accumulate,
-                    const cdrl_lrelu_grad *act, cdrl_arena *scratch) {
+                    int flip, const cdrl_conv2d_desc *d, int accumulate, const cdrl_lrelu_grad *act,
+                    cdrl_arena *scratch) {
     CDRL_ASSERT(d->K == 3 && !(act && accumulate));
     if (d->B == 0) return;
     const wplan p = plan_of(d);

@@ -24,8 +24,8 @@ size_t cdrl_wino_scratch_size(const cdrl_conv2d_desc *d);
 // (or NULL) is applied to out as cdrl_cpu_lrelu_grad_rows does, each chunk as soon as it is
 // written.
 void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b, int C, int OC,
-                    int flip, const cdrl_conv2d_desc *d, int accumulate,
-                    const cdrl_lrelu_grad *act, cdrl_arena *scratch);
+                    int flip, const cdrl_conv2d_desc *d, int accumulate, const cdrl_lrelu_grad *act,
+                    cdrl_arena *scratch);
 // dw (OC, IC, 3, 3) += the kernel gradient of the forward convolution d, from dout (B, OC, H, W)
 // and inp (B, IC, H, W).
 void cdrl_wino_weight_grad(float *dw, const float *dout, const float *inp,

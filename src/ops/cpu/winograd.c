@@ -181,89 +181,87 @@ static inline void a_1(float o[6], const float y[4]) {
     o[5] = y[3];
 }
 
-// Rows to rows: B^T of 6 rows.
-WINO_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
-                            int n) {
+// B^T of 6 values over n columns into 6 rows (stride so): values 0-3 of column j at
+// lo[k vk + j vj], values 4-5 at hi[(k - 4) vk + j vj]. Inlined with constant strides, as below.
+static inline __attribute__((always_inline)) void bt6_from(float *restrict o, size_t so,
+                                                           const float *restrict lo,
+                                                           const float *restrict hi, size_t vk,
+                                                           size_t vj, int n) {
 #pragma GCC ivdep // the rows never overlap: rows of one matrix
     for (int j = 0; j < n; j++) {
         float x[6], y[6];
-        for (int k = 0; k < 6; k++)
-            x[k] = d[(size_t)k * sd + (size_t)j];
+        for (int k = 0; k < 4; k++)
+            x[k] = lo[(size_t)k * vk + (size_t)j * vj];
+        for (int k = 4; k < 6; k++)
+            x[k] = hi[(size_t)(k - 4) * vk + (size_t)j * vj];
         bt_1(y, x);
         for (int k = 0; k < 6; k++)
             o[(size_t)k * so + (size_t)j] = y[k];
     }
+}
+
+// Rows to rows: B^T of 6 rows.
+WINO_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
+                            int n) {
+    bt6_from(o, so, d, d + 4 * sd, sd, 1, n);
 }
 
 // Image rows to rows: B^T of elements 0-3 of each tile from L4 (L4[4 j + q]) and 4-5 from L2
 // (L2[4 j + q - 4]).
 WINO_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
                                   const float *restrict L2, int n) {
+    bt6_from(o, so, L4, L2, 1, 4, n);
+}
+
+// A^T of 6 rows (stride sm) over n columns: output k of column j at o[k ok + j oj]. Inlined with
+// constant strides into each caller below, so that each is vectorised for its own layout.
+static inline __attribute__((always_inline)) void
+at6_to(float *restrict o, size_t ok, size_t oj, const float *restrict m, size_t sm, int n) {
 #pragma GCC ivdep
     for (int j = 0; j < n; j++) {
-        float x[6], y[6];
-        for (int k = 0; k < 4; k++)
-            x[k] = L4[4 * (size_t)j + (size_t)k];
-        x[4] = L2[4 * (size_t)j];
-        x[5] = L2[4 * (size_t)j + 1];
-        bt_1(y, x);
+        float x[6], y[4];
         for (int k = 0; k < 6; k++)
-            o[(size_t)k * so + (size_t)j] = y[k];
+            x[k] = m[(size_t)k * sm + (size_t)j];
+        at_1(y, x);
+        for (int k = 0; k < 4; k++)
+            o[(size_t)k * ok + (size_t)j * oj] = y[k];
+    }
+}
+
+// A of 4 values (value k of column j at y[k yk + j yj]) over n columns, into 6 rows (stride so).
+static inline __attribute__((always_inline)) void
+a4_from(float *restrict o, size_t so, const float *restrict y, size_t yk, size_t yj, int n) {
+#pragma GCC ivdep
+    for (int j = 0; j < n; j++) {
+        float x[4], z[6];
+        for (int k = 0; k < 4; k++)
+            x[k] = y[(size_t)k * yk + (size_t)j * yj];
+        a_1(z, x);
+        for (int k = 0; k < 6; k++)
+            o[(size_t)k * so + (size_t)j] = z[k];
     }
 }
 
 // Rows to rows: A^T of 6 rows.
 WINO_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
                             int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        float x[6], y[4];
-        for (int k = 0; k < 6; k++)
-            x[k] = m[(size_t)k * sm + (size_t)j];
-        at_1(y, x);
-        for (int k = 0; k < 4; k++)
-            o[(size_t)k * so + (size_t)j] = y[k];
-    }
+    at6_to(o, so, 1, m, sm, n);
 }
 
 // Rows to image rows: LL[4 j + k] = A^T of 6 rows (stride sm).
 WINO_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm, int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        float x[6], y[4];
-        for (int k = 0; k < 6; k++)
-            x[k] = m[(size_t)k * sm + (size_t)j];
-        at_1(y, x);
-        for (int k = 0; k < 4; k++)
-            LL[4 * (size_t)j + (size_t)k] = y[k];
-    }
+    at6_to(LL, 1, 4, m, sm, n);
 }
 
 // Rows to rows: A of 4 rows.
 WINO_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
                            int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        float x[4], z[6];
-        for (int k = 0; k < 4; k++)
-            x[k] = y[(size_t)k * sy + (size_t)j];
-        a_1(z, x);
-        for (int k = 0; k < 6; k++)
-            o[(size_t)k * so + (size_t)j] = z[k];
-    }
+    a4_from(o, so, y, sy, 1, n);
 }
 
 // Image rows to rows: A of the 4 elements of each tile, LL[4 j + k].
 WINO_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL, int n) {
-#pragma GCC ivdep
-    for (int j = 0; j < n; j++) {
-        float x[4], z[6];
-        for (int k = 0; k < 4; k++)
-            x[k] = LL[4 * (size_t)j + (size_t)k];
-        a_1(z, x);
-        for (int k = 0; k < 6; k++)
-            o[(size_t)k * so + (size_t)j] = z[k];
-    }
+    a4_from(o, so, LL, 1, 4, n);
 }
 
 // LL: image row 4 ty + y_off of every tile row of the chunk, in segments of 4 tw floats:

@@ -231,6 +231,19 @@ static cdrl_status load_idx(cdrl_images *s, const char *dir, int test, int pad, 
     }
 
     size_t per = (size_t)rows * cols, bytes = (size_t)n * per;
+    // The header alone must not decide how much is allocated: the file has to be able to hold
+    // the pixels it claims (raw: its size; gzip: deflate's largest ratio, 1032:1).
+    struct stat sb;
+    if (stat(ipath, &sb) == 0) {
+        const double room = (double)sb.st_size * (gzdirect(fi) ? 1.0 : 1032.0);
+        if ((double)bytes + 16.0 > room) {
+            st = cdrl_fail(CDRL_STATUS_FORMAT,
+                           "%s: the header claims %u images of %ux%u (%zu bytes), more than "
+                           "the file's %lld bytes can hold",
+                           ipath, n, rows, cols, bytes, (long long)sb.st_size);
+            goto done;
+        }
+    }
     pix = cdrl_malloc(bytes);
     lab = cdrl_malloc(n);
     if (!pix || !lab) {

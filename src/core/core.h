@@ -63,6 +63,16 @@ static inline size_t cdrl_max_decoded(size_t file_bytes) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Vector loops compiled three times, for AVX-512 and AVX2 machines and a baseline, the copy
+// chosen when the program loads (GCC's target_clones); each runs the same operations in the
+// same order, so the same bytes on any of them.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CDRL_VECTOR_CLONES                                                                         \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CDRL_VECTOR_CLONES
+#endif
+
 // Scratch arena: one block sized up front, bump-allocated, released to a mark. Training and
 // sampling loops take all their temporaries from an arena so that they never call malloc.
 // Running out is a sizing bug, hence an assertion, not a status.

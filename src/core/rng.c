@@ -52,12 +52,8 @@ static inline float u24(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.
 #define RNG_LANES 16
 #pragma GCC push_options
 #pragma GCC optimize("O3")
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define RNG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RNG_CLONES
-#endif
-RNG_CLONES static void uniform_lanes(float *out, uint64_t key, uint64_t stream, uint64_t counter) {
+CDRL_VECTOR_CLONES static void uniform_lanes(float *out, uint64_t key, uint64_t stream,
+                                             uint64_t counter) {
     uint32_t c0[RNG_LANES], c1[RNG_LANES], c2[RNG_LANES], c3[RNG_LANES];
     for (int l = 0; l < RNG_LANES; l++) {
         const uint64_t c = counter + (uint64_t)l;

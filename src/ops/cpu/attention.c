@@ -113,12 +113,7 @@ void cdrl_cpu_attention_forward(float *out, float *probs, const float *qkv, int 
 // every call.
 #pragma GCC push_options
 #pragma GCC optimize("O3")
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DOT_CLONES
-#endif
-DOT_CLONES static double dot_lanes(const float *a, const float *d, int n) {
+CDRL_VECTOR_CLONES static double dot_lanes(const float *a, const float *d, int n) {
     double lane[8] = {0};
     int j = 0;
     for (; j + 8 <= n; j += 8) {

@@ -20,11 +20,6 @@
 // Neither changes a result: every lane runs the same float operations in the same order, and
 // -std=c11 forbids contracting them into fused multiply-adds.
 #pragma GCC optimize("O3")
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define WINO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define WINO_CLONES
-#endif
 
 // Tiles per chunk: the width of the 36 products. 256 tiles keep V and M of a 32-channel layer
 // near 1.3 MB each. Smaller layers are cut into WINO_MIN_CHUNKS chunks, as wide as the batch
@@ -201,15 +196,15 @@ static inline __attribute__((always_inline)) void bt6_from(float *restrict o, si
 }
 
 // Rows to rows: B^T of 6 rows.
-WINO_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
-                            int n) {
+CDRL_VECTOR_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
+                                   int n) {
     bt6_from(o, so, d, d + 4 * sd, sd, 1, n);
 }
 
 // Image rows to rows: B^T of elements 0-3 of each tile from L4 (L4[4 j + q]) and 4-5 from L2
 // (L2[4 j + q - 4]).
-WINO_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
-                                  const float *restrict L2, int n) {
+CDRL_VECTOR_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
+                                         const float *restrict L2, int n) {
     bt6_from(o, so, L4, L2, 1, 4, n);
 }
 
@@ -243,33 +238,35 @@ a4_from(float *restrict o, size_t so, const float *restrict y, size_t yk, size_t
 }
 
 // Rows to rows: A^T of 6 rows.
-WINO_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
-                            int n) {
+CDRL_VECTOR_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
+                                   int n) {
     at6_to(o, so, 1, m, sm, n);
 }
 
 // Rows to image rows: LL[4 j + k] = A^T of 6 rows (stride sm).
-WINO_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm, int n) {
+CDRL_VECTOR_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm,
+                                        int n) {
     at6_to(LL, 1, 4, m, sm, n);
 }
 
 // Rows to rows: A of 4 rows.
-WINO_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
-                           int n) {
+CDRL_VECTOR_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
+                                  int n) {
     a4_from(o, so, y, sy, 1, n);
 }
 
 // Image rows to rows: A of the 4 elements of each tile, LL[4 j + k].
-WINO_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL, int n) {
+CDRL_VECTOR_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL,
+                                       int n) {
     a4_from(o, so, LL, 1, 4, n);
 }
 
 // LL: image row 4 ty + y_off of every tile row of the chunk, in segments of 4 tw floats:
 // segment element e is pixel x = e - x0 of the row, zero outside the image. The chunk's channel
 // planes lie ps floats apart from inp.
-WINO_CLONES static void tile_rows(float *restrict LL, const float *restrict inp, size_t ps,
-                                  int y_off, int x0, const cdrl_conv2d_desc *d, const wplan *p,
-                                  const wchunk *k) {
+CDRL_VECTOR_CLONES static void tile_rows(float *restrict LL, const float *restrict inp, size_t ps,
+                                         int y_off, int x0, const cdrl_conv2d_desc *d,
+                                         const wplan *p, const wchunk *k) {
     const int H = d->H, W = d->W, seg = 4 * p->tw;
     const int x_lo = x0 < 0 ? -x0 : 0, x_hi = seg - x0 < W ? seg - x0 : W;
     for (int i = 0; i < k->ni; i++) {
@@ -289,9 +286,10 @@ WINO_CLONES static void tile_rows(float *restrict LL, const float *restrict inp,
 
 // Output row 4 ty + a of every tile row of the chunk from LL (segments of 4 tw floats):
 // out = LL + bias, or out += LL + bias; rows past the image dropped. Planes ps floats apart.
-WINO_CLONES static void output_rows(float *restrict out, size_t ps, const float *restrict LL, int a,
-                                    float bias, int accumulate, const cdrl_conv2d_desc *d,
-                                    const wplan *p, const wchunk *k) {
+CDRL_VECTOR_CLONES static void output_rows(float *restrict out, size_t ps, const float *restrict LL,
+                                           int a, float bias, int accumulate,
+                                           const cdrl_conv2d_desc *d, const wplan *p,
+                                           const wchunk *k) {
     const int H = d->H, W = d->W, seg = 4 * p->tw;
     for (int i = 0; i < k->ni; i++) {
         for (int ry = 0; ry < k->nr; ry++) {
@@ -374,8 +372,8 @@ static const double G[6][3] = {{1.0 / 4, 0, 0},
 // the loops vectorise and U's rows are written contiguously: the same double operations in the
 // same order as one kernel at a time, so the same bytes.
 #define KERNEL_STRIP 64
-WINO_CLONES static void kernel_strip(float *U, const float *w, int C, int OC, int flip, int o,
-                                     int i0, int n) {
+CDRL_VECTOR_CLONES static void kernel_strip(float *U, const float *w, int C, int OC, int flip,
+                                            int o, int i0, int n) {
     double g[9][KERNEL_STRIP], gg[6][3][KERNEL_STRIP];
     for (int t = 0; t < 9; t++) {
         const int kh = t / 3, kw = t % 3;

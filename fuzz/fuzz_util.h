@@ -1,5 +1,7 @@
 // Shared by the libFuzzer harnesses (fuzz/fuzz_*.c, `make fuzz`): cdrl's readers take paths,
-// so each input is written to a file of this process under /tmp, named as the reader expects.
+// so each input is written to a file of this process, named as the reader expects. The folder is
+// on /dev/shm where the machine has it: a memory file system, so that millions of small files
+// cost no disk writeback (on /tmp a file-reading harness spent half its time in the kernel).
 #ifndef CDRL_FUZZ_FUZZ_UTIL_H
 #define CDRL_FUZZ_FUZZ_UTIL_H
 
@@ -12,7 +14,8 @@
 
 #include "cdrl.h"
 
-// The folder of this process, /tmp/cdrl_fuzz_<pid>, and what was made in it (removed at exit).
+// The folder of this process, /dev/shm/cdrl_fuzz_<pid> (or /tmp/...), and what was made in it
+// (removed at exit).
 static char fuzz_dir_path[64], fuzz_made[8][256];
 static int fuzz_n_made;
 
@@ -31,7 +34,10 @@ static inline void fuzz_made_path(const char *path) {
 
 static inline const char *fuzz_dir(void) {
     if (!fuzz_dir_path[0]) {
-        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "/tmp/cdrl_fuzz_%d", (int)getpid());
+        struct stat shm;
+        const char *root =
+            stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) ? "/dev/shm" : "/tmp";
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/cdrl_fuzz_%d", root, (int)getpid());
         mkdir(fuzz_dir_path, 0700);
         atexit(fuzz_cleanup);
     }
@@ -42,7 +48,7 @@ static inline const char *fuzz_dir(void) {
 // path (valid until the next call).
 static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
     static char path[256];
-    mkdir(fuzz_dir(), 0700); // again: /tmp may have been cleaned while a long run went on
+    mkdir(fuzz_dir(), 0700); // again: the folder may have been cleaned while a long run went on
     const char *slash = strchr(name, '/');
     if (slash) {
         snprintf(path, sizeof path, "%s/%.*s", fuzz_dir(), (int)(slash - name), name);

@@ -161,11 +161,62 @@ static void test_conv_case(int B, int IC, int OC, int H, int W, int K) {
     cdrl_arena a = arena_of(CPU->conv2d_scratch_size(&d));
     for (int bias = 0; bias < 2; bias++) {
         float *yc = dup(y0, ny), *yr = dup(y0, ny);
-        CPU->conv2d_forward(yc, x, w, bias ? b : NULL, &d, &a);
-        REF->conv2d_forward(yr, x, w, bias ? b : NULL, &d, &a);
+        CPU->conv2d_forward(yc, x, w, bias ? b : NULL, NULL, &d, &a);
+        REF->conv2d_forward(yr, x, w, bias ? b : NULL, NULL, &d, &a);
         cmp("conv2d", bias ? "out" : "out (no bias)", yr, yc, ny, conv_atol(&d, IC, OC, yr, ny),
             SUM_RTOL);
         cdrl_free(yc), cdrl_free(yr);
+    }
+    { // the forward's epilogues: the same bytes as the separate passes, and against ref
+        float *add = rnd((size_t)B * OC, -1, 1), *gain = rnd((size_t)OC, -2, 2);
+        float *base = rnd(ny, -1, 1);
+        const int kinds[5][3] = {{1, 0, 1}, {0, 1, 1}, {0, 1, 0}, {0, 0, 1}, {1, 1, 1}};
+        for (int e = 0; e < 5; e++) {
+            const int with_add = kinds[e][0], with_gain = kinds[e][1], with_act = kinds[e][2];
+            float *yc = rnd(ny, -9, 9), *yr = rnd(ny, -9, 9), *ys = rnd(ny, -9, 9);
+            float *sc = dup(base, ny), *sr = dup(base, ny), *ss = dup(base, ny);
+            float *ac = rnd(ny, -9, 9), *ar = rnd(ny, -9, 9), *as = rnd(ny, -9, 9);
+            // sum in place of base (the shortcut block's dst += g conv2) in the last kind
+            const int in_place = e == 4;
+            cdrl_conv_epilogue ec = {with_add ? add : NULL,
+                                     with_gain ? gain : NULL,
+                                     with_gain ? (in_place ? sc : base) : NULL,
+                                     with_gain ? sc : NULL,
+                                     with_act ? ac : NULL,
+                                     0.2f};
+            cdrl_conv_epilogue er = ec;
+            er.base = with_gain ? (in_place ? sr : base) : NULL;
+            er.sum = with_gain ? sr : NULL;
+            er.act = with_act ? ar : NULL;
+            CPU->conv2d_forward(yc, x, w, b, &ec, &d, &a);
+            REF->conv2d_forward(yr, x, w, b, &er, &d, &a);
+            CPU->conv2d_forward(ys, x, w, b, NULL, &d, &a); // then the passes it stands for
+            if (with_add) CPU->add_channel_forward(ys, ys, add, B, OC, (int)HW);
+            const float *y = ys;
+            if (with_gain) {
+                CPU->channel_scale(ss, in_place ? ss : base, ys, gain, B, OC, (int)HW, 0);
+                y = ss;
+            }
+            if (with_act) CPU->lrelu_forward(as, y, ny, 0.2f);
+            char what[64];
+            snprintf(what, sizeof what, "epilogue add %d gain %d act %d%s", with_add, with_gain,
+                     with_act, in_place ? " (in place)" : "");
+            const double atol = conv_atol(&d, IC, OC, yr, ny);
+            cmp("conv2d", what, yr, yc, ny, atol, SUM_RTOL);
+            cmp("conv2d", "... out = the separate passes", ys, yc, ny, 0.0, 0.0);
+            if (with_gain) {
+                cmp("conv2d", "... sum", sr, sc, ny, 2 * atol, SUM_RTOL);
+                cmp("conv2d", "... sum = the separate passes", ss, sc, ny, 0.0, 0.0);
+            }
+            if (with_act) {
+                cmp("conv2d", "... act", ar, ac, ny, 2 * atol, SUM_RTOL);
+                cmp("conv2d", "... act = the separate passes", as, ac, ny, 0.0, 0.0);
+            }
+            float *f[9] = {yc, yr, ys, sc, sr, ss, ac, ar, as};
+            free_all(f, 9);
+        }
+        float *f[3] = {add, gain, base};
+        free_all(f, 3);
     }
     { // the written input gradient: garbage in dinp first, against ref and against += from 0
         float *gc = rnd(nx, -9, 9), *gr = rnd(nx, -9, 9), *gz = rnd(nx, 0, 0);
@@ -851,12 +902,12 @@ static void test_conv_bf16(int B, int IC, int OC, int H, int W, int K) {
     cdrl_arena a = arena_of(CPU->conv2d_scratch_size(&d));
     float *yf = rnd(ny, 0, 1), *yc = rnd(ny, 0, 1), *yr = rnd(ny, 0, 1);
     float *dxf = dup(dx0, nx), *dxc = dup(dx0, nx), *dxr = dup(dx0, nx);
-    CPU->conv2d_forward(yf, x, w, b, &d, &a);
+    CPU->conv2d_forward(yf, x, w, b, NULL, &d, &a);
     CPU->conv2d_backward(dxf, NULL, NULL, r, x, w, &d, &a);
     CHECK(CPU->set_precision(CDRL_PRECISION_BF16) == CDRL_PRECISION_F32, "cpu precision not f32");
     CHECK(REF->set_precision(CDRL_PRECISION_BF16) == CDRL_PRECISION_F32, "ref precision not f32");
-    CPU->conv2d_forward(yc, x, w, b, &d, &a);
-    REF->conv2d_forward(yr, x, w, b, &d, &a);
+    CPU->conv2d_forward(yc, x, w, b, NULL, &d, &a);
+    REF->conv2d_forward(yr, x, w, b, NULL, &d, &a);
     CPU->conv2d_backward(dxc, NULL, NULL, r, x, w, &d, &a);
     REF->conv2d_backward(dxr, NULL, NULL, r, x, w, &d, &a);
     CHECK(CPU->set_precision(CDRL_PRECISION_F32) == CDRL_PRECISION_BF16, "cpu precision lost");

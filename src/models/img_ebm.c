@@ -231,9 +231,10 @@ static void lin_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float
 }
 
 static void conv_fwd(cdrl_img_ebm *m, float *out, const float *inp, const cdrl_sn *s, size_t bias,
-                     int B, int H, int W) {
+                     const cdrl_conv_epilogue *then, int B, int H, int W) {
     cdrl_conv2d_desc d = conv_desc(B, s->IN / 9, s->OC, H, W);
-    cdrl_conv2d_forward(out, inp, m->base.der + s->w_sn, m->base.p + bias, &d, &m->base.scratch);
+    cdrl_conv2d_forward_then(out, inp, m->base.der + s->w_sn, m->base.p + bias, then, &d,
+                             &m->base.scratch);
 }
 
 static void conv_bwd(cdrl_img_ebm *m, float *dinp, const float *dout, const float *inp,
@@ -317,28 +318,35 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
 
     const size_t mark = cdrl_arena_mark(&m->base.scratch);
     const size_t max_f = m->max_f, max_out = m->max_out;
-    float *a = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f); // LeakyReLU outputs
+    // LeakyReLU outputs: a block's input's in a, its conv2's input in a2
+    float *a = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f);
+    float *a2 = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f);
     float *pre =
         cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f); // a block output before pooling
     float *tp = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_out); // lrelu(z)
 
-    conv_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, B, cfg->res, cfg->res);
+    // Each convolution's epilogue forms what the next one reads: conv1's s + lrelu(z) and its
+    // LeakyReLU, conv2's residual sum and, unless a pool follows, the next block's LeakyReLU.
+    const cdrl_conv_epilogue first = {.act = a, .slope = SLOPE};
+    conv_fwd(m, m->blk[0].h, m->x, &m->in, m->in_b, &first, B, cfg->res, cfg->res);
     for (int i = 0; i < m->n_blk; i++) {
         img_ebm_block *b = &m->blk[i];
         const int HW = b->H * b->W;
         const size_t n_in = (size_t)B * (size_t)b->in * (size_t)HW;
-        cdrl_lrelu_forward(a, b->h, n_in, SLOPE);
-        conv_fwd(m, b->s, a, &b->conv1, b->b1, B, b->H, b->W);
+        if (i > 0 && m->blk[i - 1].pool) cdrl_lrelu_forward(a, b->h, n_in, SLOPE);
         cdrl_lrelu_forward(tp, b->z, (size_t)B * (size_t)b->out, SLOPE);
-        cdrl_add_channel_lrelu(b->s, a, b->s, tp, B, b->out, HW, SLOPE);
-        conv_fwd(m, b->c2, a, &b->conv2, b->b2, B, b->H, b->W);
-        float *dst = i + 1 == m->n_blk ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
-        if (b->in != b->out) {
-            conv_fwd(m, dst, b->h, &b->shortcut, b->bs, B, b->H, b->W);
-            cdrl_channel_scale(dst, NULL, b->c2, m->base.p + b->g, B, b->out, HW, 1);
-        } else {
-            cdrl_channel_scale(dst, b->h, b->c2, m->base.p + b->g, B, b->out, HW, 1);
-        }
+        const cdrl_conv_epilogue s_of = {.add = tp, .act = a2, .slope = SLOPE};
+        conv_fwd(m, b->s, a, &b->conv1, b->b1, &s_of, B, b->H, b->W);
+        const int last = i + 1 == m->n_blk;
+        float *dst = last ? m->h_final : b->pool ? pre : m->blk[i + 1].h;
+        // out = S(h) + g c2: the shortcut convolution (into dst) or h itself
+        if (b->in != b->out) conv_fwd(m, dst, b->h, &b->shortcut, b->bs, NULL, B, b->H, b->W);
+        const cdrl_conv_epilogue out_of = {.gain = m->base.p + b->g,
+                                           .base = b->in != b->out ? dst : b->h,
+                                           .sum = dst,
+                                           .act = last || b->pool ? NULL : a,
+                                           .slope = SLOPE};
+        conv_fwd(m, b->c2, a2, &b->conv2, b->b2, &out_of, B, b->H, b->W);
         if (b->pool) cdrl_avgpool2_forward(m->blk[i + 1].h, pre, B * b->out, b->H, b->W);
     }
 

@@ -126,10 +126,15 @@ void cdrl_linear_backward(float *dinp, float *dw, float *db, const float *dout, 
 size_t cdrl_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
     return active()->conv2d_scratch_size(d);
 }
+void cdrl_conv2d_forward_then(float *out, const float *inp, const float *w, const float *b,
+                              const cdrl_conv_epilogue *ep, const cdrl_conv2d_desc *d,
+                              cdrl_arena *scratch) {
+    FORWARD(conv2d_forward(out, inp, w, b, ep, d, scratch), "conv2d", "fwd", conv_shape(d).s,
+            conv_flops(d));
+}
 void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                          const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
-    FORWARD(conv2d_forward(out, inp, w, b, d, scratch), "conv2d", "fwd", conv_shape(d).s,
-            conv_flops(d));
+    cdrl_conv2d_forward_then(out, inp, w, b, NULL, d, scratch);
 }
 void cdrl_conv2d_input_grad(float *dinp, const float *dout, const float *w,
                             const cdrl_lrelu_grad *act, const cdrl_conv2d_desc *d,

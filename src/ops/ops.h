@@ -51,10 +51,26 @@ typedef struct cdrl_conv2d_desc {
 } cdrl_conv2d_desc;
 typedef size_t cdrl_conv2d_scratch_size_fn(const cdrl_conv2d_desc *d);
 cdrl_conv2d_scratch_size_fn cdrl_conv2d_scratch_size;
-// out (B, OC, H, W); inp (B, IC, H, W); b (OC) or NULL.
+// What the forward may do to its output before it returns, each chunk while the chunk is in
+// cache instead of in passes of their own, with the float operations of those passes:
+//   out += add[b, c]            (cdrl_add_channel_forward), when add (B, OC) is given;
+//   sum = base + out · gain[c]  (cdrl_channel_scale with base), when gain (OC) is given, with
+//                               base and sum (B, OC, H, W); sum may be base (then sum += ...);
+//   act = LeakyReLU(sum, or out when there is no gain) (cdrl_lrelu_forward), when act is given.
+// sum and act must not overlap out or inp. The energy network's blocks: conv1 + lrelu(z) and
+// its LeakyReLU, then the residual x + g conv2(.) and the next block's LeakyReLU.
+typedef struct cdrl_conv_epilogue {
+    const float *add, *gain, *base;
+    float *sum, *act;
+    float slope;
+} cdrl_conv_epilogue;
+// out (B, OC, H, W); inp (B, IC, H, W); b (OC) or NULL; ep NULL or as above.
 typedef void cdrl_conv2d_forward_fn(float *out, const float *inp, const float *w, const float *b,
-                                    const cdrl_conv2d_desc *d, cdrl_arena *scratch);
-cdrl_conv2d_forward_fn cdrl_conv2d_forward;
+                                    const cdrl_conv_epilogue *ep, const cdrl_conv2d_desc *d,
+                                    cdrl_arena *scratch);
+cdrl_conv2d_forward_fn cdrl_conv2d_forward_then;
+void cdrl_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                         const cdrl_conv2d_desc *d, cdrl_arena *scratch);
 typedef void cdrl_conv2d_backward_fn(float *dinp, float *dw, float *db, const float *dout,
                                      const float *inp, const float *w, const cdrl_conv2d_desc *d,
                                      cdrl_arena *scratch);

@@ -69,6 +69,54 @@ ACT_CLONES static void add_lrelu_block(float *out, float *act, const float *inp,
     }
 }
 
+// One plane of the forward convolution's epilogue (ops.h), in the float operations of
+// add_lrelu_block, cdrl_channel_scale and lrelu_forward_block. Each combination the energy
+// network uses gets its own loop (always inlined with constant flags). ivdep: sum may be base;
+// element i reads and writes index i only.
+static inline __attribute__((always_inline)) void
+epilogue_loop(float *out, float a, const float *base, float g, float *sum, float *act, size_t n,
+              float slope, const int add, const int scale, const int lrelu) {
+#pragma GCC ivdep
+    for (size_t i = 0; i < n; i++) {
+        float x = out[i];
+        if (add) {
+            x = x + a;
+            out[i] = x;
+        }
+        if (scale) {
+            x = base[i] + x * g;
+            sum[i] = x;
+        }
+        if (lrelu) {
+            float sx = x * slope;
+            act[i] = x > sx ? x : sx;
+        }
+    }
+}
+
+ACT_CLONES static void conv_epilogue_block(float *out, float a, float g, const float *base,
+                                           float *sum, float *act, size_t n, float slope, int add,
+                                           int scale) {
+    if (add && act && !scale)
+        epilogue_loop(out, a, NULL, 0.0f, NULL, act, n, slope, 1, 0, 1);
+    else if (scale && act && !add)
+        epilogue_loop(out, 0.0f, base, g, sum, act, n, slope, 0, 1, 1);
+    else if (scale && !act && !add)
+        epilogue_loop(out, 0.0f, base, g, sum, NULL, n, slope, 0, 1, 0);
+    else if (act && !add && !scale)
+        epilogue_loop(out, 0.0f, NULL, 0.0f, NULL, act, n, slope, 0, 0, 1);
+    else // any other combination: one general loop
+        for (size_t i = 0; i < n; i++) {
+            float x = out[i];
+            if (add) out[i] = x = x + a;
+            if (scale) sum[i] = x = base[i] + x * g;
+            if (act) {
+                float sx = x * slope;
+                act[i] = x > sx ? x : sx;
+            }
+        }
+}
+
 #pragma GCC pop_options
 
 void cdrl_cpu_lrelu_forward(float *out, const float *inp, size_t n, float slope) {
@@ -101,8 +149,8 @@ void cdrl_cpu_lrelu_backward_set(float *dinp, const float *dout, const float *in
     }
 }
 
-void cdrl_cpu_lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H, int W, int i0,
-                              int ni, int y0, int y1) {
+static void lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H, int W, int i0,
+                            int ni, int y0, int y1) {
     // Whole images are one block (a long loop over consecutive pages), bands one per channel.
     const int whole = y0 == 0 && y1 == H;
     const size_t len =
@@ -116,6 +164,30 @@ void cdrl_cpu_lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H
                                      act->slope);
         }
     }
+}
+
+// The forward epilogue on rows [y0, y1) of each plane: add is per image and channel, gain per
+// channel.
+static void epilogue_rows(float *x, const cdrl_conv_epilogue *ep, int C, int H, int W, int i0,
+                          int ni, int y0, int y1) {
+    const size_t len = (size_t)(y1 - y0) * (size_t)W;
+    for (int i = i0; i < i0 + ni; i++) {
+        for (int c = 0; c < C; c++) {
+            const size_t r = (size_t)i * (size_t)C + (size_t)c;
+            const size_t o = (r * (size_t)H + (size_t)y0) * (size_t)W;
+            conv_epilogue_block(x + o, ep->add ? ep->add[r] : 0.0f, ep->gain ? ep->gain[c] : 0.0f,
+                                ep->base ? ep->base + o : NULL, ep->sum ? ep->sum + o : NULL,
+                                ep->act ? ep->act + o : NULL, len, ep->slope, ep->add != NULL,
+                                ep->gain != NULL);
+        }
+    }
+}
+
+void cdrl_cpu_conv_then_rows(float *x, const cdrl_cpu_conv_then *then, int C, int H, int W, int i0,
+                             int ni, int y0, int y1) {
+    if (!then) return;
+    if (then->grad) lrelu_grad_rows(x, then->grad, C, H, W, i0, ni, y0, y1);
+    if (then->fwd) epilogue_rows(x, then->fwd, C, H, W, i0, ni, y0, y1);
 }
 
 void cdrl_cpu_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,

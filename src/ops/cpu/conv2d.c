@@ -353,11 +353,13 @@ static int bf16_pays(const cdrl_conv2d_desc *d, int C) {
 
 // ---------------------------------------------------------------------------------------
 void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                             const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+                             const cdrl_conv_epilogue *ep, const cdrl_conv2d_desc *d,
+                             cdrl_arena *scratch) {
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
+    const cdrl_cpu_conv_then then = {NULL, ep};
     if (!bf16_pays(d, d->IC) && cdrl_wino_applies(d, d->IC, d->OC)) {
-        cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, NULL, scratch);
+        cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, ep ? &then : NULL, scratch);
         return;
     }
     chunking g = chunking_of(d);
@@ -387,6 +389,8 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
         else
             conv_chunk(out, inp, w, w16, b, d->IC, d->OC, d, &k, 0, col,
                        ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL, col16);
+        if (ep)
+            cdrl_cpu_conv_then_rows(out, &then, d->OC, d->H, d->W, k.i0, k.ni, k.y0, k.y0 + k.nr);
     }
     cdrl_arena_release(scratch, mark);
 }
@@ -399,8 +403,10 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                           const chunking *g, int accumulate, const cdrl_lrelu_grad *act,
                           cdrl_arena *scratch) {
     CDRL_ASSERT(!(act && accumulate));
+    const cdrl_cpu_conv_then then = {act, NULL};
     if (!bf16_pays(d, d->OC) && cdrl_wino_applies(d, d->OC, d->IC)) {
-        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, act, scratch);
+        cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, act ? &then : NULL,
+                       scratch);
         return;
     }
     int KK = d->K * d->K;
@@ -422,8 +428,8 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
             conv_band(dinp, dout, w_flip, w16, NULL, d->OC, d->IC, d, &k, ld, accumulate,
                       ws.col + (size_t)t * ws.col_n, col16_of(&ws, t));
             if (act)
-                cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0,
-                                         k.y0 + k.nr);
+                cdrl_cpu_conv_then_rows(dinp, &then, d->IC, d->H, d->W, k.i0, k.ni, k.y0,
+                                        k.y0 + k.nr);
         }
         return;
     }
@@ -447,7 +453,7 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                    ws.col + (size_t)t * ws.col_n, ws.tile ? ws.tile + (size_t)t * ws.tile_n : NULL,
                    col16_of(&ws, t));
         if (act)
-            cdrl_cpu_lrelu_grad_rows(dinp, act, d->IC, d->H, d->W, k.i0, k.ni, k.y0, k.y0 + k.nr);
+            cdrl_cpu_conv_then_rows(dinp, &then, d->IC, d->H, d->W, k.i0, k.ni, k.y0, k.y0 + k.nr);
     }
 }
 

@@ -12,10 +12,17 @@ cdrl_conv2d_scratch_size_fn cdrl_cpu_conv2d_scratch_size;
 cdrl_conv2d_forward_fn cdrl_cpu_conv2d_forward;
 cdrl_conv2d_backward_fn cdrl_cpu_conv2d_backward;
 cdrl_conv2d_input_grad_fn cdrl_cpu_conv2d_input_grad;
-// x (B, C, H, W): rows [y0, y1) of every channel of images [i0, i0 + ni) through act in place,
-// as cdrl_cpu_lrelu_backward_set would: the epilogue of cdrl_cpu_conv2d_input_grad.
-void cdrl_cpu_lrelu_grad_rows(float *x, const cdrl_lrelu_grad *act, int C, int H, int W, int i0,
-                              int ni, int y0, int y1);
+// What a convolution applies to each chunk of its output as soon as the chunk is written: the
+// input gradient's LeakyReLU backward (as cdrl_cpu_lrelu_backward_set would) or the forward's
+// epilogue (ops.h), or neither (both NULL).
+typedef struct cdrl_cpu_conv_then {
+    const cdrl_lrelu_grad *grad;
+    const cdrl_conv_epilogue *fwd;
+} cdrl_cpu_conv_then;
+// x (B, C, H, W): rows [y0, y1) of every channel of images [i0, i0 + ni) through then, in place
+// (and into the epilogue's sum and act).
+void cdrl_cpu_conv_then_rows(float *x, const cdrl_cpu_conv_then *then, int C, int H, int W, int i0,
+                             int ni, int y0, int y1);
 cdrl_avgpool2_forward_fn cdrl_cpu_avgpool2_forward;
 cdrl_avgpool2_backward_fn cdrl_cpu_avgpool2_backward;
 cdrl_upsample2_forward_fn cdrl_cpu_upsample2_forward;

@@ -411,9 +411,9 @@ static void kernel_tiles(float *U, const float *w, int C, int OC, int flip) {
 
 // ---------------------------------------------------------------------------------------
 void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b, int C, int OC,
-                    int flip, const cdrl_conv2d_desc *d, int accumulate, const cdrl_lrelu_grad *act,
-                    cdrl_arena *scratch) {
-    CDRL_ASSERT(d->K == 3 && !(act && accumulate));
+                    int flip, const cdrl_conv2d_desc *d, int accumulate,
+                    const cdrl_cpu_conv_then *then, cdrl_arena *scratch) {
+    CDRL_ASSERT(d->K == 3 && !(then && accumulate));
     if (d->B == 0) return;
     const wplan p = plan_of(d);
     const size_t mark = cdrl_arena_mark(scratch);
@@ -435,9 +435,9 @@ void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b
         for (int oc = 0; oc < OC; oc++)
             output_tiles(out, ws.M, OC, oc, b ? b[oc] : 0.0f, accumulate, d, &p, &k, ws.work,
                          ws.line);
-        if (act) {
+        if (then) {
             const int y1 = 4 * (k.ty0 + k.nr) < d->H ? 4 * (k.ty0 + k.nr) : d->H;
-            cdrl_cpu_lrelu_grad_rows(out, act, OC, d->H, d->W, k.i0, k.ni, 4 * k.ty0, y1);
+            cdrl_cpu_conv_then_rows(out, then, OC, d->H, d->W, k.i0, k.ni, 4 * k.ty0, y1);
         }
     }
     cdrl_arena_release(scratch, mark);

@@ -9,6 +9,7 @@
 #ifndef CDRL_OPS_CPU_WINOGRAD_H
 #define CDRL_OPS_CPU_WINOGRAD_H
 
+#include "ops/cpu/cpu.h"
 #include "ops/ops.h"
 
 // Whether the 3x3 convolution d runs through Winograd: for C input and OC output channels of
@@ -20,12 +21,11 @@ int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d);
 size_t cdrl_wino_scratch_size(const cdrl_conv2d_desc *d);
 // out (B, OC, H, W) = (or += when accumulate) conv(inp (B, C, H, W), kernel) + b (OC, or NULL).
 // The kernel is w (OC, C, 3, 3), or with flip the input gradient's kernel taken from the forward
-// kernel w (C, OC, 3, 3): channels swapped and rotated by 180 degrees. Without accumulate, act
-// (or NULL) is applied to out as cdrl_cpu_lrelu_grad_rows does, each chunk as soon as it is
-// written.
+// kernel w (C, OC, 3, 3): channels swapped and rotated by 180 degrees. Without accumulate, then
+// (or NULL) is applied to each chunk of out as soon as it is written (cdrl_cpu_conv_then_rows).
 void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b, int C, int OC,
-                    int flip, const cdrl_conv2d_desc *d, int accumulate, const cdrl_lrelu_grad *act,
-                    cdrl_arena *scratch);
+                    int flip, const cdrl_conv2d_desc *d, int accumulate,
+                    const cdrl_cpu_conv_then *then, cdrl_arena *scratch);
 // dw (OC, IC, 3, 3) += the kernel gradient of the forward convolution d, from dout (B, OC, H, W)
 // and inp (B, IC, H, W).
 void cdrl_wino_weight_grad(float *dw, const float *dout, const float *inp,

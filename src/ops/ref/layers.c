@@ -113,8 +113,22 @@ static double factor(float v, int round) {
     return (double)r;
 }
 
+// The epilogue as the passes it stands for (ops.h), after the whole convolution.
+static void conv_epilogue(float *out, const cdrl_conv_epilogue *ep, const cdrl_conv2d_desc *d) {
+    const int HW = d->H * d->W;
+    const size_t n = (size_t)d->B * (size_t)d->OC * (size_t)HW;
+    if (ep->add) cdrl_ref_add_channel_forward(out, out, ep->add, d->B, d->OC, HW);
+    const float *y = out;
+    if (ep->gain) {
+        cdrl_ref_channel_scale(ep->sum, ep->base, out, ep->gain, d->B, d->OC, HW, 0);
+        y = ep->sum;
+    }
+    if (ep->act) cdrl_ref_lrelu_forward(ep->act, y, n, ep->slope);
+}
+
 void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                             const cdrl_conv2d_desc *d, cdrl_arena *scratch) {
+                             const cdrl_conv_epilogue *ep, const cdrl_conv2d_desc *d,
+                             cdrl_arena *scratch) {
     (void)scratch;
     const int B = d->B, IC = d->IC, OC = d->OC, H = d->H, W = d->W, K = d->K, p = K / 2;
     CDRL_ASSERT(K == 1 || K == 3);
@@ -134,6 +148,7 @@ void cdrl_ref_conv2d_forward(float *out, const float *inp, const float *w, const
                             }
                     out[at4(n, oc, y, x, OC, H, W)] = (float)s;
                 }
+    if (ep) conv_epilogue(out, ep, d);
 }
 
 // dinp[b, ic, iy, ix] += sum over the outputs (oc, y, x) that read it, y = iy - kh + p,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "ops/backend.h"
+#include "ops/cpu/conv_small.h"
 #include "ops/cpu/winograd.h"
 #include "test_util.h"
 
@@ -950,7 +951,19 @@ int main(void) {
     test_conv_case(1, 2, 3, 20, 17, 3);
     test_conv_case(3, 5, 2, 1, 1, 3);
     test_conv_case(2, 8, 16, 28, 28, 3); // narrow layers on large maps: whole-image chunks
-    test_conv_case(1, 4, 4, 40, 40, 3);  // ... and bands of 1024 columns
+    test_conv_case(1, 6, 4, 40, 40, 3);  // ... and bands of 1024 columns
+    // 1-4 channels on the input side: the direct loops (ops/cpu/conv_small.c), the first layer's
+    // shape, rows wider than their 256-pixel segments, one-pixel maps
+    const cdrl_conv2d_desc grey = {3, 1, 32, 32, 32, 3}, rgb = {3, 3, 32, 32, 32, 3};
+    const cdrl_conv2d_desc five = {3, 5, 32, 32, 32, 3}, one_by_one = {3, 1, 32, 32, 32, 1};
+    CHECK(cdrl_conv_small_applies(&grey, 1, 0) && cdrl_conv_small_applies(&grey, 1, 1) &&
+              cdrl_conv_small_applies(&rgb, 3, 0) && !cdrl_conv_small_applies(&rgb, 3, 1) &&
+              !cdrl_conv_small_applies(&five, 5, 0) && !cdrl_conv_small_applies(&one_by_one, 1, 0),
+          "the direct loops' rule");
+    test_conv_case(3, 1, 32, 32, 32, 3);
+    test_conv_case(2, 3, 8, 3, 300, 3);
+    test_conv_case(2, 1, 5, 4, 300, 3);
+    test_conv_case(2, 4, 6, 1, 1, 3);
     // Winograd F(4x4, 3x3) on the cpu side: maps not a multiple of 4 (partial tiles), chunks
     // of several images, and bands of tile rows of one image with a short last band.
     const cdrl_conv2d_desc wd = {3, 16, 24, 30, 26, 3};

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ops/cpu/chunks.h"
+#include "ops/cpu/conv_small.h"
 #include "ops/cpu/cpu.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_bf16.h"
@@ -151,7 +152,9 @@ size_t cdrl_cpu_conv2d_scratch_size(const cdrl_conv2d_desc *d) {
     const size_t wino = cdrl_wino_applies(d, d->IC, d->OC) || cdrl_wino_applies(d, d->OC, d->IC)
                             ? cdrl_wino_scratch_size(d)
                             : 0;
-    return direct > wino ? direct : wino;
+    const size_t small = cdrl_conv_small_applies(d, d->IC, 0) ? cdrl_conv_small_scratch_size(d) : 0;
+    const size_t most = direct > wino ? direct : wino;
+    return most > small ? most : small;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,6 +361,10 @@ void cdrl_cpu_conv2d_forward(float *out, const float *inp, const float *w, const
     CDRL_ASSERT((d->K == 1 || d->K == 3) && d->H > 0 && d->W > 0 && d->B >= 0);
     if (d->B == 0) return;
     const cdrl_cpu_conv_then then = {NULL, ep};
+    if (cdrl_conv_small_applies(d, d->IC, 0)) {
+        cdrl_conv_small_forward(out, inp, w, b, d, ep ? &then : NULL, scratch);
+        return;
+    }
     if (!bf16_pays(d, d->IC) && cdrl_wino_applies(d, d->IC, d->OC)) {
         cdrl_wino_conv(out, inp, w, b, d->IC, d->OC, 0, d, 0, ep ? &then : NULL, scratch);
         return;
@@ -404,6 +411,10 @@ static void backward_data(float *dinp, const float *dout, const float *w, const 
                           cdrl_arena *scratch) {
     CDRL_ASSERT(!(act && accumulate));
     const cdrl_cpu_conv_then then = {act, NULL};
+    if (cdrl_conv_small_applies(d, d->IC, 1)) {
+        cdrl_conv_small_input_grad(dinp, dout, w, d, accumulate, act ? &then : NULL, scratch);
+        return;
+    }
     if (!bf16_pays(d, d->OC) && cdrl_wino_applies(d, d->OC, d->IC)) {
         cdrl_wino_conv(dinp, dout, w, NULL, d->OC, d->IC, 1, d, accumulate, act ? &then : NULL,
                        scratch);

@@ -65,7 +65,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 71, "cdrl_backend holds %zu ops, this test knows 71", n_ops);
+    CHECK(n_ops == 72, "cdrl_backend holds %zu ops, this test knows 72", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -283,6 +283,17 @@ static void test_resample_case(int BC, int H, int W) {
     CPU->avgpool2_backward(dc, rp, BC, H, W);
     REF->avgpool2_backward(dr, rp, BC, H, W);
     cmp("avgpool2", "dinp +=", dr, dc, n, 0.0, 0.0);
+    { // written: the bytes of += into zeros (-0 included), garbage in dinp first, odd sizes
+        float *sc = rnd(n, -9, 9), *sr = rnd(n, -9, 9), *z = rnd(n, 0, 0);
+        rp[0] = -0.0f;
+        CPU->avgpool2_backward_set(sc, rp, BC, H, W);
+        REF->avgpool2_backward_set(sr, rp, BC, H, W);
+        CPU->avgpool2_backward(z, rp, BC, H, W);
+        cmp("avgpool2", "dinp written", sr, sc, n, 0.0, 0.0);
+        CHECK(memcmp(sc, z, n * sizeof(float)) == 0, "avgpool2: written != += into zeros");
+        float *f[3] = {sc, sr, z};
+        free_all(f, 3);
+    }
     if (H % 2 || W % 2) {
         // The dropped row and column are left as they were.
         size_t moved = 0;

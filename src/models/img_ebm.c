@@ -428,8 +428,7 @@ void cdrl_img_ebm_backward(cdrl_img_ebm *m, float *dy, const float *df, int para
             conv_bwd(m, dhi, cur, b->h, &b->shortcut, b->bs, B, b->H, b->W, param_grads);
         if (i > 0 && m->blk[i - 1].pool) { // through the pool in front of this block
             const img_ebm_block *p = &m->blk[i - 1];
-            cdrl_zero(cur, (size_t)B * (size_t)p->out * (size_t)p->H * (size_t)p->W);
-            cdrl_avgpool2_backward(cur, dhi, B * p->out, p->H, p->W);
+            cdrl_avgpool2_backward_set(cur, dhi, B * p->out, p->H, p->W);
         } else {
             float *t = cur;
             cur = dhi;

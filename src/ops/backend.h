@@ -25,6 +25,7 @@ typedef struct cdrl_backend {
     cdrl_conv2d_input_grad_fn *conv2d_input_grad;
     cdrl_avgpool2_forward_fn *avgpool2_forward;
     cdrl_avgpool2_backward_fn *avgpool2_backward;
+    cdrl_avgpool2_backward_fn *avgpool2_backward_set;
     cdrl_upsample2_forward_fn *upsample2_forward;
     cdrl_upsample2_backward_fn *upsample2_backward;
     cdrl_lrelu_forward_fn *lrelu_forward;

@@ -154,6 +154,9 @@ void cdrl_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
 void cdrl_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
     FORWARD(avgpool2_backward(dinp, dout, BC, H, W), "avgpool2_backward", "", "", 0.0);
 }
+void cdrl_avgpool2_backward_set(float *dinp, const float *dout, int BC, int H, int W) {
+    FORWARD(avgpool2_backward_set(dinp, dout, BC, H, W), "avgpool2_backward", "set", "", 0.0);
+}
 void cdrl_upsample2_forward(float *out, const float *inp, int BC, int H, int W) {
     FORWARD(upsample2_forward(out, inp, BC, H, W), "upsample2_forward", "", "", 0.0);
 }

@@ -94,8 +94,11 @@ cdrl_conv2d_input_grad_fn cdrl_conv2d_input_grad;
 // is dropped (7 -> 3). out (BC, H/2, W/2); inp (BC, H, W), BC = B*C; H, W >= 2.
 typedef void cdrl_avgpool2_forward_fn(float *out, const float *inp, int BC, int H, int W);
 cdrl_avgpool2_forward_fn cdrl_avgpool2_forward;
+// backward: dinp += the gradient; _set: dinp = the gradient, every element written (the dropped
+// row and column 0), the bytes of the first into zeros, without the zeroing pass.
 typedef void cdrl_avgpool2_backward_fn(float *dinp, const float *dout, int BC, int H, int W);
 cdrl_avgpool2_backward_fn cdrl_avgpool2_backward;
+cdrl_avgpool2_backward_fn cdrl_avgpool2_backward_set;
 
 // Nearest-neighbour x2 upsampling (F.interpolate(x, scale_factor=2, mode="nearest")).
 // out (BC, 2H, 2W); inp (BC, H, W).

@@ -15,6 +15,7 @@ const cdrl_backend cdrl_backend_cpu = {
     .conv2d_input_grad = cdrl_cpu_conv2d_input_grad,
     .avgpool2_forward = cdrl_cpu_avgpool2_forward,
     .avgpool2_backward = cdrl_cpu_avgpool2_backward,
+    .avgpool2_backward_set = cdrl_cpu_avgpool2_backward_set,
     .upsample2_forward = cdrl_cpu_upsample2_forward,
     .upsample2_backward = cdrl_cpu_upsample2_backward,
     .lrelu_forward = cdrl_cpu_lrelu_forward,

@@ -25,6 +25,7 @@ void cdrl_cpu_conv_then_rows(float *x, const cdrl_cpu_conv_then *then, int C, in
                              int ni, int y0, int y1);
 cdrl_avgpool2_forward_fn cdrl_cpu_avgpool2_forward;
 cdrl_avgpool2_backward_fn cdrl_cpu_avgpool2_backward;
+cdrl_avgpool2_backward_fn cdrl_cpu_avgpool2_backward_set;
 cdrl_upsample2_forward_fn cdrl_cpu_upsample2_forward;
 cdrl_upsample2_backward_fn cdrl_cpu_upsample2_backward;
 cdrl_lrelu_forward_fn cdrl_cpu_lrelu_forward;

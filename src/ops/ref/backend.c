@@ -15,6 +15,7 @@ const cdrl_backend cdrl_backend_ref = {
     .conv2d_input_grad = cdrl_ref_conv2d_input_grad,
     .avgpool2_forward = cdrl_ref_avgpool2_forward,
     .avgpool2_backward = cdrl_ref_avgpool2_backward,
+    .avgpool2_backward_set = cdrl_ref_avgpool2_backward_set,
     .upsample2_forward = cdrl_ref_upsample2_forward,
     .upsample2_backward = cdrl_ref_upsample2_backward,
     .lrelu_forward = cdrl_ref_lrelu_forward,

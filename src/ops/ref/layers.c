@@ -248,6 +248,12 @@ void cdrl_ref_avgpool2_backward(float *dinp, const float *dout, int BC, int H, i
             }
 }
 
+void cdrl_ref_avgpool2_backward_set(float *dinp, const float *dout, int BC, int H, int W) {
+    for (size_t i = 0; i < (size_t)BC * (size_t)H * (size_t)W; i++)
+        dinp[i] = 0.0f;
+    cdrl_ref_avgpool2_backward(dinp, dout, BC, H, W);
+}
+
 // out[c, y, x] = inp[c, y / 2, x / 2].
 void cdrl_ref_upsample2_forward(float *out, const float *inp, int BC, int H, int W) {
     for (int c = 0; c < BC; c++)

@@ -157,9 +157,11 @@ CDRL_VECTOR_CLONES static void input_grad_image(float *dinp, const float *dout, 
     }
 }
 
-void cdrl_conv_small_forward(float *out, const float *inp, const float *w, const float *b,
-                             const cdrl_conv2d_desc *d, const cdrl_cpu_conv_then *then,
-                             cdrl_arena *scratch) {
+// Each image on one worker, through its padded copy, then `then` on the image: y (B, OC, H, W)
+// from x (B, IC, H, W) forward, or the input gradient y (B, IC, H, W) from x (B, OC, H, W).
+static void by_image(float *y, const float *x, const float *w, const float *b,
+                     const cdrl_conv2d_desc *d, int input_grad, int accumulate,
+                     const cdrl_cpu_conv_then *then, cdrl_arena *scratch) {
     const size_t in_img = (size_t)d->IC * (size_t)d->H * (size_t)d->W;
     const size_t out_img = (size_t)d->OC * (size_t)d->H * (size_t)d->W;
     const size_t mark = cdrl_arena_mark(scratch), per = worker_bytes(d) / sizeof(float);
@@ -168,28 +170,26 @@ void cdrl_conv_small_forward(float *out, const float *inp, const float *w, const
 #pragma omp parallel for schedule(static) num_threads(nw)
     for (int i = 0; i < d->B; i++) {
         float *pad = pads + (size_t)cdrl_worker_id() * per;
-        forward_image(out + (size_t)i * out_img, inp + (size_t)i * in_img, pad, w, b, d->IC, d->OC,
-                      d->H, d->W);
-        cdrl_cpu_conv_then_rows(out, then, d->OC, d->H, d->W, i, 1, 0, d->H);
+        if (input_grad)
+            input_grad_image(y + (size_t)i * in_img, x + (size_t)i * out_img, pad, w, d->IC, d->OC,
+                             d->H, d->W, accumulate);
+        else
+            forward_image(y + (size_t)i * out_img, x + (size_t)i * in_img, pad, w, b, d->IC, d->OC,
+                          d->H, d->W);
+        cdrl_cpu_conv_then_rows(y, then, input_grad ? d->IC : d->OC, d->H, d->W, i, 1, 0, d->H);
     }
     cdrl_arena_release(scratch, mark);
+}
+
+void cdrl_conv_small_forward(float *out, const float *inp, const float *w, const float *b,
+                             const cdrl_conv2d_desc *d, const cdrl_cpu_conv_then *then,
+                             cdrl_arena *scratch) {
+    by_image(out, inp, w, b, d, 0, 0, then, scratch);
 }
 
 void cdrl_conv_small_input_grad(float *dinp, const float *dout, const float *w,
                                 const cdrl_conv2d_desc *d, int accumulate,
                                 const cdrl_cpu_conv_then *then, cdrl_arena *scratch) {
     CDRL_ASSERT(!(then && accumulate));
-    const size_t in_img = (size_t)d->IC * (size_t)d->H * (size_t)d->W;
-    const size_t out_img = (size_t)d->OC * (size_t)d->H * (size_t)d->W;
-    const size_t mark = cdrl_arena_mark(scratch), per = worker_bytes(d) / sizeof(float);
-    const int nw = cdrl_workers_fitting(scratch, worker_bytes(d), d->B);
-    float *pads = cdrl_arena_floats(scratch, (size_t)nw * per);
-#pragma omp parallel for schedule(static) num_threads(nw)
-    for (int i = 0; i < d->B; i++) {
-        float *pad = pads + (size_t)cdrl_worker_id() * per;
-        input_grad_image(dinp + (size_t)i * in_img, dout + (size_t)i * out_img, pad, w, d->IC,
-                         d->OC, d->H, d->W, accumulate);
-        cdrl_cpu_conv_then_rows(dinp, then, d->IC, d->H, d->W, i, 1, 0, d->H);
-    }
-    cdrl_arena_release(scratch, mark);
+    by_image(dinp, dout, w, NULL, d, 1, accumulate, then, scratch);
 }

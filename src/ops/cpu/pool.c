@@ -31,7 +31,9 @@ void cdrl_cpu_avgpool2_forward(float *out, const float *inp, int BC, int H, int 
     }
 }
 
-void cdrl_cpu_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+// dinp += the gradient, or with set dinp = 0 + the gradient (the bytes of the first into
+// zeros, -0 included) and the dropped row and column 0.
+static void pool_backward(float *dinp, const float *dout, int BC, int H, int W, int set) {
     CDRL_ASSERT(H >= 2 && W >= 2 && BC >= 0); // floor mode: an odd last row or column is dropped
     const int Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
@@ -42,38 +44,30 @@ void cdrl_cpu_avgpool2_backward(float *dinp, const float *dout, int BC, int H, i
             float *r0 = dx + (size_t)(2 * i) * W, *r1 = r0 + W;
             for (int j = 0; j < Wo; j++) {
                 float g = dy[(size_t)i * Wo + j] / 4.0f;
-                r0[2 * j] += g;
-                r0[2 * j + 1] += g;
-                r1[2 * j] += g;
-                r1[2 * j + 1] += g;
+                if (set) {
+                    g = 0.0f + g;
+                    r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = g;
+                } else {
+                    r0[2 * j] += g;
+                    r0[2 * j + 1] += g;
+                    r1[2 * j] += g;
+                    r1[2 * j + 1] += g;
+                }
             }
+            if (set && W % 2) r0[W - 1] = r1[W - 1] = 0.0f;
         }
-    }
-}
-
-// 0 + g rather than g: the bytes of the += form into zeros, -0 included.
-void cdrl_cpu_avgpool2_backward_set(float *dinp, const float *dout, int BC, int H, int W) {
-    CDRL_ASSERT(H >= 2 && W >= 2 && BC >= 0);
-    const int Ho = H / 2, Wo = W / 2;
-#pragma omp parallel for schedule(static) if ((size_t)BC * H * W >= POOL_PAR_MIN)
-    for (int p = 0; p < BC; p++) {
-        float *dx = dinp + (size_t)p * H * W;         // (H, W)
-        const float *dy = dout + (size_t)p * Ho * Wo; // (H/2, W/2)
-        for (int i = 0; i < Ho; i++) {
-            float *r0 = dx + (size_t)(2 * i) * W, *r1 = r0 + W;
-            for (int j = 0; j < Wo; j++) {
-                float g = 0.0f + dy[(size_t)i * Wo + j] / 4.0f;
-                r0[2 * j] = g;
-                r0[2 * j + 1] = g;
-                r1[2 * j] = g;
-                r1[2 * j + 1] = g;
-            }
-            if (W % 2) r0[W - 1] = r1[W - 1] = 0.0f;
-        }
-        if (H % 2)
+        if (set && H % 2)
             for (int x = 0; x < W; x++)
                 dx[(size_t)(H - 1) * W + x] = 0.0f;
     }
+}
+
+void cdrl_cpu_avgpool2_backward(float *dinp, const float *dout, int BC, int H, int W) {
+    pool_backward(dinp, dout, BC, H, W, 0);
+}
+
+void cdrl_cpu_avgpool2_backward_set(float *dinp, const float *dout, int BC, int H, int W) {
+    pool_backward(dinp, dout, BC, H, W, 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -318,7 +318,7 @@ void cdrl_img_ebm_forward(cdrl_img_ebm *m, float *f, const float *y, const int *
 
     const size_t mark = cdrl_arena_mark(&m->base.scratch);
     const size_t max_f = m->max_f, max_out = m->max_out;
-    // LeakyReLU outputs: a block's input's in a, its conv2's input in a2
+    // LeakyReLU outputs: of a block's input in a, of its conv2's input in a2
     float *a = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f);
     float *a2 = cdrl_arena_floats(&m->base.scratch, (size_t)B * max_f);
     float *pre =

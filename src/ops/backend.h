@@ -51,7 +51,6 @@ typedef struct cdrl_backend {
     cdrl_spatial_sum_forward_fn *spatial_sum_forward;
     cdrl_spatial_sum_backward_fn *spatial_sum_backward;
     cdrl_add_channel_forward_fn *add_channel_forward;
-    cdrl_add_channel_lrelu_fn *add_channel_lrelu;
     cdrl_add_channel_backward_fn *add_channel_backward;
     cdrl_zero_fn *zero;
     cdrl_copy_fn *copy;

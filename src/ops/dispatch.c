@@ -248,11 +248,6 @@ void cdrl_spatial_sum_forward(float *out, const float *inp, int B, int C, int HW
 void cdrl_spatial_sum_backward(float *dinp, const float *dout, int B, int C, int HW) {
     FORWARD(spatial_sum_backward(dinp, dout, B, C, HW), "spatial_sum_backward", "", "", 0.0);
 }
-void cdrl_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,
-                            int C, int HW, float slope) {
-    FORWARD(add_channel_lrelu(out, act, inp, add, B, C, HW, slope), "add_channel_lrelu", "", "",
-            0.0);
-}
 void cdrl_add_channel_forward(float *out, const float *inp, const float *add, int B, int C,
                               int HW) {
     FORWARD(add_channel_forward(out, inp, add, B, C, HW), "add_channel_forward", "", "", 0.0);

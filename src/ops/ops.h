@@ -216,11 +216,6 @@ cdrl_spatial_sum_backward_fn cdrl_spatial_sum_backward;
 typedef void cdrl_add_channel_forward_fn(float *out, const float *inp, const float *add, int B,
                                          int C, int HW);
 cdrl_add_channel_forward_fn cdrl_add_channel_forward;
-// The same, then act (B, C, HW) = LeakyReLU(out) in the same pass (the energy block's
-// s = conv1(.) + lrelu(z) and the next convolution's input).
-typedef void cdrl_add_channel_lrelu_fn(float *out, float *act, const float *inp, const float *add,
-                                       int B, int C, int HW, float slope);
-cdrl_add_channel_lrelu_fn cdrl_add_channel_lrelu;
 // dadd (B, C) += sum over HW of dout (dinp is dout itself: the caller reuses it).
 typedef void cdrl_add_channel_backward_fn(float *dadd, const float *dout, int B, int C, int HW);
 cdrl_add_channel_backward_fn cdrl_add_channel_backward;

@@ -58,19 +58,8 @@ ACT_CLONES static void lrelu_backward_set_block(float *dinp, const float *dout, 
     }
 }
 
-// One plane: out = inp + a, act = lrelu(out) (as lrelu_forward_block).
-ACT_CLONES static void add_lrelu_block(float *out, float *act, const float *inp, float a, size_t n,
-                                       float slope) {
-#pragma GCC ivdep
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i] + a, sx = x * slope;
-        out[i] = x;
-        act[i] = x > sx ? x : sx;
-    }
-}
-
 // One plane of the forward convolution's epilogue (ops.h), in the float operations of
-// add_lrelu_block, cdrl_channel_scale and lrelu_forward_block. Each combination the energy
+// cdrl_add_channel_forward, cdrl_channel_scale and lrelu_forward_block. Each combination the energy
 // network uses gets its own loop (always inlined with constant flags). ivdep: sum may be base;
 // element i reads and writes index i only.
 static inline __attribute__((always_inline)) void
@@ -188,16 +177,6 @@ void cdrl_cpu_conv_then_rows(float *x, const cdrl_cpu_conv_then *then, int C, in
     if (!then) return;
     if (then->grad) lrelu_grad_rows(x, then->grad, C, H, W, i0, ni, y0, y1);
     if (then->fwd) epilogue_rows(x, then->fwd, C, H, W, i0, ni, y0, y1);
-}
-
-void cdrl_cpu_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,
-                                int C, int HW, float slope) {
-    CDRL_ASSERT(B >= 0 && C >= 0 && HW >= 0 && slope >= 0.0f && slope <= 1.0f);
-    const int BC = B * C;
-#pragma omp parallel for schedule(static) if ((size_t)BC * (size_t)HW >= ACT_PAR_MIN)
-    for (int r = 0; r < BC; r++)
-        add_lrelu_block(out + (size_t)r * (size_t)HW, act + (size_t)r * (size_t)HW,
-                        inp + (size_t)r * (size_t)HW, add[r], (size_t)HW, slope);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ const cdrl_backend cdrl_backend_cpu = {
     .spatial_sum_forward = cdrl_cpu_spatial_sum_forward,
     .spatial_sum_backward = cdrl_cpu_spatial_sum_backward,
     .add_channel_forward = cdrl_cpu_add_channel_forward,
-    .add_channel_lrelu = cdrl_cpu_add_channel_lrelu,
     .add_channel_backward = cdrl_cpu_add_channel_backward,
     .zero = cdrl_cpu_zero,
     .copy = cdrl_cpu_copy,

@@ -51,7 +51,6 @@ cdrl_concat_backward_fn cdrl_cpu_concat_backward;
 cdrl_spatial_sum_forward_fn cdrl_cpu_spatial_sum_forward;
 cdrl_spatial_sum_backward_fn cdrl_cpu_spatial_sum_backward;
 cdrl_add_channel_forward_fn cdrl_cpu_add_channel_forward;
-cdrl_add_channel_lrelu_fn cdrl_cpu_add_channel_lrelu;
 cdrl_add_channel_backward_fn cdrl_cpu_add_channel_backward;
 cdrl_zero_fn cdrl_cpu_zero;
 cdrl_copy_fn cdrl_cpu_copy;

@@ -41,7 +41,6 @@ const cdrl_backend cdrl_backend_ref = {
     .spatial_sum_forward = cdrl_ref_spatial_sum_forward,
     .spatial_sum_backward = cdrl_ref_spatial_sum_backward,
     .add_channel_forward = cdrl_ref_add_channel_forward,
-    .add_channel_lrelu = cdrl_ref_add_channel_lrelu,
     .add_channel_backward = cdrl_ref_add_channel_backward,
     .zero = cdrl_ref_zero,
     .copy = cdrl_ref_copy,

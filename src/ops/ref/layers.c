@@ -708,12 +708,6 @@ void cdrl_ref_add_channel_forward(float *out, const float *inp, const float *add
             out[r * (size_t)HW + (size_t)i] = inp[r * (size_t)HW + (size_t)i] + add[r];
 }
 
-void cdrl_ref_add_channel_lrelu(float *out, float *act, const float *inp, const float *add, int B,
-                                int C, int HW, float slope) {
-    cdrl_ref_add_channel_forward(out, inp, add, B, C, HW);
-    cdrl_ref_lrelu_forward(act, out, (size_t)B * (size_t)C * (size_t)HW, slope);
-}
-
 void cdrl_ref_add_channel_backward(float *dadd, const float *dout, int B, int C, int HW) {
     for (size_t r = 0; r < (size_t)B * (size_t)C; r++) {
         double s = 0.0;

@@ -60,8 +60,10 @@ pad_image(float *restrict pad, const float *restrict img, int C, int H, int W) {
 
 // acc[x] += wv · row[x] for x in [0, n): one tap over a row segment, inlined into the cloned
 // loops below. Whole segments have the constant width VW, so that the compiler keeps acc in
-// vector registers across all the taps of a segment; the rest of a row takes the loop as it is.
-#define VW 32
+// vector registers across all the taps of a segment; the rest of a row goes in segments of up
+// to SEG_MAX pixels, acc in memory.
+#define VW      32
+#define SEG_MAX 256
 static inline __attribute__((always_inline)) void tap(float *restrict acc,
                                                       const float *restrict row, float wv, int n) {
     for (int x = 0; x < n; x++)
@@ -74,7 +76,7 @@ static inline __attribute__((always_inline)) void forward_segment(float *out, co
                                                                   const float *w, float bias,
                                                                   int IC, int oc, int y, int x0,
                                                                   int n, size_t Wp, size_t plane) {
-    float acc[256];
+    float acc[SEG_MAX];
     for (int x = 0; x < n; x++)
         acc[x] = bias;
     for (int ic = 0; ic < IC; ic++) {
@@ -103,8 +105,8 @@ CDRL_VECTOR_CLONES static void forward_image(float *out, const float *inp, float
             int x0 = 0;
             for (; x0 + VW <= W; x0 += VW)
                 forward_segment(o + x0, pad, w, bias, IC, oc, y, x0, VW, Wp, plane);
-            for (; x0 < W; x0 += 256) {
-                const int n = W - x0 < 256 ? W - x0 : 256;
+            for (; x0 < W; x0 += SEG_MAX) {
+                const int n = W - x0 < SEG_MAX ? W - x0 : SEG_MAX;
                 forward_segment(o + x0, pad, w, bias, IC, oc, y, x0, n, Wp, plane);
             }
         }
@@ -117,7 +119,7 @@ CDRL_VECTOR_CLONES static void forward_image(float *out, const float *inp, float
 static inline __attribute__((always_inline)) void
 input_grad_segment(float *dinp, const float *pad, const float *w, int IC, int OC, int ic, int iy,
                    int x0, int n, size_t Wp, size_t plane, int accumulate) {
-    float acc[256];
+    float acc[SEG_MAX];
     for (int x = 0; x < n; x++)
         acc[x] = 0.0f;
     for (int oc = 0; oc < OC; oc++) {
@@ -149,8 +151,8 @@ CDRL_VECTOR_CLONES static void input_grad_image(float *dinp, const float *dout, 
             int x0 = 0;
             for (; x0 + VW <= W; x0 += VW)
                 input_grad_segment(o + x0, pad, w, IC, OC, ic, iy, x0, VW, Wp, plane, accumulate);
-            for (; x0 < W; x0 += 256) {
-                const int n = W - x0 < 256 ? W - x0 : 256;
+            for (; x0 < W; x0 += SEG_MAX) {
+                const int n = W - x0 < SEG_MAX ? W - x0 : SEG_MAX;
                 input_grad_segment(o + x0, pad, w, IC, OC, ic, iy, x0, n, Wp, plane, accumulate);
             }
         }

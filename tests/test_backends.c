@@ -65,7 +65,7 @@ static void test_tables(void) {
     const size_t first = offsetof(cdrl_backend, linear_scratch_size);
     const size_t slot = sizeof(cdrl_backend_cpu.linear_scratch_size);
     const size_t n_ops = (sizeof(cdrl_backend) - first) / slot;
-    CHECK(n_ops == 71, "cdrl_backend holds %zu ops, this test knows 71", n_ops);
+    CHECK(n_ops == 74, "cdrl_backend holds %zu ops, this test knows 74", n_ops);
     const cdrl_backend *be[2] = {CPU, REF};
     for (int k = 0; k < 2; k++) {
         CHECK(be[k]->name && be[k]->alloc && be[k]->free, "backend %d: name or allocator NULL", k);
@@ -317,6 +317,18 @@ static void test_resample_case(int BC, int H, int W) {
     free_all(f, 10);
 }
 
+// A written (_set) backward form against the accumulating one: garbage in dinp first, then
+// the cpu's written bytes must be those of its += into zeros (-0 included), and the ref's
+// written form must match the ref's += into zeros.
+static void check_written(const char *op, const float *set_cpu, const float *add_cpu_zero,
+                          const float *set_ref, size_t n, double atol, double rtol) {
+    char what[64];
+    snprintf(what, sizeof what, "dinp written");
+    cmp(op, what, set_ref, set_cpu, n, atol, rtol);
+    CHECK(memcmp(set_cpu, add_cpu_zero, n * sizeof(float)) == 0, "%s: written != += into zeros",
+          op);
+}
+
 // ---------------------------------------------------------------------------------------
 // Activations on values in [-6, 6] with exact zeros (the kinks) and far tails (+-100), both
 // out of place and in place. LeakyReLU and ReLU are exact; the cpu SiLU uses its own
@@ -349,6 +361,14 @@ static void test_activations(size_t n) {
         cmp(names[k], "out", yr, yc, n, atol, rtol);
         cmp(names[k], "out (in place)", ir, ic, n, atol, rtol);
         cmp(names[k], "dinp +=", dr, dc, n, k == 2 ? 5e-7 : 0.0, rtol);
+        if (k == 2) { // the written form
+            float *sc = rnd(n, -9, 9), *sr = rnd(n, -9, 9), *z = rnd(n, 0, 0);
+            CPU->silu_backward_set(sc, r, x, n), REF->silu_backward_set(sr, r, x, n);
+            CPU->silu_backward(z, r, x, n);
+            check_written(names[k], sc, z, sr, n, 5e-7, rtol);
+            float *f[3] = {sc, sr, z};
+            free_all(f, 3);
+        }
         if (k == 0) { // the written form, with and without the added gradient
             for (int with_add = 0; with_add < 2; with_add++) {
                 float *sc = rnd(n, -9, 9), *sr = dup(sc, n);
@@ -413,6 +433,19 @@ static void test_groupnorm_case(int B, int C, int HW, int G, float offset) {
         float *f[6] = {dxc, dxr, dgc, dgr, dbc, dbr};
         free_all(f, 6);
     }
+    { // the written form: dinp set, dgamma and dbeta still added to
+        float *wc = rnd(n, -9, 9), *wr = rnd(n, -9, 9), *wz = rnd(n, 0, 0);
+        float *dgc = dup(dg0, (size_t)C), *dgr = dup(dg0, (size_t)C), *dgz = dup(dg0, (size_t)C);
+        CPU->groupnorm_backward_set(wc, dgc, NULL, r, x, mc, sc, gamma, B, C, HW, G);
+        REF->groupnorm_backward_set(wr, dgr, NULL, r, x, mc, sc, gamma, B, C, HW, G);
+        CPU->groupnorm_backward(wz, dgz, NULL, r, x, mc, sc, gamma, B, C, HW, G);
+        check_written("groupnorm", wc, wz, wr, n, SUM_ATOL, SUM_RTOL);
+        cmp("groupnorm", "dgamma (written dinp)", dgr, dgc, (size_t)C, SUM_ATOL, SUM_RTOL);
+        CHECK(memcmp(dgc, dgz, (size_t)C * sizeof(float)) == 0,
+              "groupnorm: dgamma of the written form differs");
+        float *f[6] = {wc, wr, wz, dgc, dgr, dgz};
+        free_all(f, 6);
+    }
     float *f[13] = {x, gamma, beta, r, g0, dg0, db0, yc, yr, mc, mr, sc, sr};
     free_all(f, 13);
 }
@@ -442,6 +475,15 @@ static void test_dropout(size_t n) {
         CPU->dropout_backward(dc, r, mc, n);
         REF->dropout_backward(dr, r, mc, n);
         cmp(op, "dinp +=", dr, dc, n, 0.0, 0.0);
+        { // the written form
+            float *wc = rnd(n, -9, 9), *wr = rnd(n, -9, 9), *wz = rnd(n, 0, 0);
+            CPU->dropout_backward_set(wc, r, mc, n);
+            REF->dropout_backward_set(wr, r, mc, n);
+            CPU->dropout_backward(wz, r, mc, n);
+            check_written(op, wc, wz, wr, n, 0.0, 0.0);
+            float *w[3] = {wc, wr, wz};
+            free_all(w, 3);
+        }
         float *f[6] = {yc, yr, mc, mr, dc, dr};
         free_all(f, 6);
     }

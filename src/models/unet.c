@@ -641,15 +641,15 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
         const size_t m2 = cdrl_arena_mark(s);
         float *a = cdrl_arena_floats(s, nh);
         cdrl_silu_forward(a, m->fn, nh);
-        float *da = zeros(s, nh);
+        float *da = cdrl_arena_floats(s, nh);
         cdrl_conv2d_desc df = cd(B, C, c->in_ch, S, S, 3);
-        cdrl_conv2d_backward(da, g + m->final_w, g + m->final_b, dmu, a, p + m->final_w, &df, s);
-        float *dfn = zeros(s, nh);
-        cdrl_silu_backward(dfn, da, m->fn, nh);
-        cdrl_zero(pass[0], nh);
-        cdrl_groupnorm_backward(pass[0], g + m->norm_w, g + m->norm_b, dfn,
-                                m->tensors[m->t_last].data, m->mean_f, m->rstd_f, p + m->norm_w, B,
-                                C, (int)HW, GN_G);
+        cdrl_conv2d_input_grad(da, dmu, p + m->final_w, NULL, &df, s);
+        cdrl_conv2d_backward(NULL, g + m->final_w, g + m->final_b, dmu, a, p + m->final_w, &df, s);
+        float *dfn = a; // the conv's input is spent
+        cdrl_silu_backward_set(dfn, da, m->fn, nh);
+        cdrl_groupnorm_backward_set(pass[0], g + m->norm_w, g + m->norm_b, dfn,
+                                    m->tensors[m->t_last].data, m->mean_f, m->rstd_f, p + m->norm_w,
+                                    B, C, (int)HW, GN_G);
         m->tensors[m->t_last].grad = pass[0];
         cdrl_arena_release(s, m2);
     }
@@ -661,9 +661,12 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
         CDRL_ASSERT(gout);
         const size_t n_in = (size_t)B * in->c * (size_t)(in->h * in->w);
         float *gin = in->grad;
-        if (!in->is_skip) {
+        // A skip tensor's gradient sums those of its consumers; a pass-along one has one
+        // consumer, which writes it (a ResBlock) or adds to zeros (attention, concat).
+        const int fresh = !in->is_skip, written = fresh && op->kind != OP_ATTN && op->skip < 0;
+        if (fresh) {
             gin = gout == pass[0] ? pass[1] : pass[0];
-            cdrl_zero(gin, n_in);
+            if (!written) cdrl_zero(gin, n_in);
             in->grad = gin;
         }
         if (op->kind == OP_ATTN) {
@@ -682,12 +685,11 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
             const cdrl_res_block_grads rg = res_grads(m, r);
             if (op->skip < 0) {
                 cdrl_res_block_backward(gin, dst, &rg, gout, &r->acts, in->data, m->st, &rb, B,
-                                        m->train, s);
+                                        m->train, !written, s);
             } else {
                 cdrl_unet_tensor *sk = &m->tensors[op->skip];
-                cdrl_zero(gcat, (size_t)B * r->cin * (size_t)(r->hi * r->wi));
                 cdrl_res_block_backward(gcat, dst, &rg, gout, &r->acts, r->cat, m->st, &rb, B,
-                                        m->train, s);
+                                        m->train, 0, s);
                 cdrl_concat_backward(gin, sk->grad, gcat, B, in->c, sk->c, in->h * in->w);
             }
         }
@@ -698,8 +700,8 @@ void cdrl_unet_backward(cdrl_unet *m, const float *dmu) {
 
     // Time vector: the level part waits in lvl_dt for finish_grads; the class part is the
     // one-hot Linear, whose weight gradient is the column of each sample's label.
-    float *dt = zeros(s, (size_t)B * E);
-    cdrl_silu_backward(dt, dst, m->t, (size_t)B * E);
+    float *dt = cdrl_arena_floats(s, (size_t)B * E);
+    cdrl_silu_backward_set(dt, dst, m->t, (size_t)B * E);
     cdrl_scatter_rows(m->lvl_dt, dt, m->level, B, E);
     if (c->n_classes)
         cdrl_class_columns_backward(g + m->y_w, g + m->y_b, dt, m->fwd_labels, 1.0f, B, A, E, K1);

@@ -81,17 +81,17 @@ void cdrl_attn_block_backward(float *dinp, const cdrl_attn_block_grads *grads, c
     float *d_o = cdrl_arena_floats(scratch, n);       // (B, C, N)
     float *d_qkv = cdrl_arena_floats(scratch, 3 * n); // (B, 3C, N)
     float *d_norm = cdrl_arena_floats(scratch, n);    // (B, C, N)
-    // Backward kernels accumulate, so the intermediate gradients start at zero.
-    cdrl_zero(d_o, n);
+    // The attention's backward adds to d_qkv, so it starts at zero; the convolutions' input
+    // gradients are written.
     cdrl_zero(d_qkv, 3 * n);
-    cdrl_zero(d_norm, n);
 
     // d norm is needed for d x and for GroupNorm's own parameters only.
     int want_norm = dinp || g->norm_w || g->norm_b;
-    cdrl_conv2d_backward(d_o, g->out_w, g->out_b, dout, acts->o, p->out_w, &dproj, scratch);
+    cdrl_conv2d_input_grad(d_o, dout, p->out_w, NULL, &dproj, scratch);
+    cdrl_conv2d_backward(NULL, g->out_w, g->out_b, dout, acts->o, p->out_w, &dproj, scratch);
     cdrl_attention_backward(d_qkv, d_o, acts->probs, acts->qkv, B, C, N, scratch);
-    cdrl_conv2d_backward(want_norm ? d_norm : NULL, g->qkv_w, g->qkv_b, d_qkv, acts->norm, p->qkv_w,
-                         &dq, scratch);
+    if (want_norm) cdrl_conv2d_input_grad(d_norm, d_qkv, p->qkv_w, NULL, &dq, scratch);
+    cdrl_conv2d_backward(NULL, g->qkv_w, g->qkv_b, d_qkv, acts->norm, p->qkv_w, &dq, scratch);
     if (want_norm) {
         cdrl_groupnorm_backward(dinp, g->norm_w, g->norm_b, d_norm, inp, acts->mean, acts->rstd,
                                 p->norm_w, B, C, N, p->G);

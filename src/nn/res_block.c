@@ -75,10 +75,29 @@ static void resample_backward(float *dinp, const float *dout, int resample, int 
         cdrl_upsample2_backward(dinp, dout, BC, H, W);
 }
 
-static float *zeros(cdrl_arena *s, size_t n) {
-    float *x = cdrl_arena_floats(s, n);
-    cdrl_zero(x, n);
-    return x;
+// dinp = (accumulate: +=) the resampling's input gradient.
+static void resample_backward_to(float *dinp, const float *dout, int accumulate, int resample,
+                                 int BC, int H, int W) {
+    if (accumulate) {
+        resample_backward(dinp, dout, resample, BC, H, W);
+    } else if (resample == CDRL_RESAMPLE_DOWN) {
+        cdrl_avgpool2_backward_set(dinp, dout, BC, H, W);
+    } else {
+        cdrl_zero(dinp, (size_t)BC * (size_t)H * (size_t)W);
+        cdrl_upsample2_backward(dinp, dout, BC, H, W);
+    }
+}
+
+// dinp = (accumulate: +=) a convolution's input gradient; dw, db += theirs.
+static void conv_backward_to(float *dinp, int accumulate, float *dw, float *db, const float *dout,
+                             const float *inp, const float *w, const cdrl_conv2d_desc *d,
+                             cdrl_arena *s) {
+    if (accumulate) {
+        cdrl_conv2d_backward(dinp, dw, db, dout, inp, w, d, s);
+        return;
+    }
+    cdrl_conv2d_input_grad(dinp, dout, w, NULL, d, s);
+    cdrl_conv2d_backward(NULL, dw, db, dout, inp, w, d, s);
 }
 
 void cdrl_res_block_forward(float *out, cdrl_res_block_acts *acts, const float *inp,
@@ -131,7 +150,7 @@ void cdrl_res_block_forward(float *out, cdrl_res_block_acts *acts, const float *
 void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads *g,
                              const float *dout, const cdrl_res_block_acts *acts, const float *inp,
                              const float *st, const cdrl_res_block *p, int B, int train,
-                             cdrl_arena *s) {
+                             int accumulate, cdrl_arena *s) {
     const int Ho = cdrl_res_block_out_size(p, p->H), Wo = cdrl_res_block_out_size(p, p->W);
     const int HWi = p->H * p->W, HWo = Ho * Wo, ci = p->cin, co = p->cout;
     const size_t ni = (size_t)B * ci * HWi, nio = (size_t)B * ci * HWo, no = (size_t)B * co * HWo;
@@ -141,14 +160,25 @@ void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads
     cdrl_conv2d_desc d2 = conv_desc(B, co, co, Ho, Wo, 3);
     cdrl_conv2d_desc ds = conv_desc(B, ci, co, Ho, Wo, 1);
 
-    // Skip path: out = conv2(...) + res_conv(R(x)) (or + R(x)).
+    // Skip path: out = conv2(...) + res_conv(R(x)) (or + R(x)): dinp's first term, written
+    // unless accumulate. The other buffers below are written by the _set forms of the backward
+    // ops (no zeroing passes).
     const float *xs = p->resample ? acts->xr : inp;
-    float *gxs = p->resample ? zeros(s, nio) : dinp; // (B, cin, HWo)
-    if (p->sc_w)
-        cdrl_conv2d_backward(gxs, g->sc_w, g->sc_b, dout, xs, p->sc_w, &ds, s);
-    else
-        cdrl_add_into(gxs, dout, no);
-    if (p->resample) resample_backward(dinp, gxs, p->resample, B * ci, p->H, p->W);
+    if (p->resample) {
+        const float *gxs = dout; // (B, cin, HWo)
+        if (p->sc_w) {
+            float *t = cdrl_arena_floats(s, nio);
+            conv_backward_to(t, 0, g->sc_w, g->sc_b, dout, xs, p->sc_w, &ds, s);
+            gxs = t;
+        }
+        resample_backward_to(dinp, gxs, accumulate, p->resample, B * ci, p->H, p->W);
+    } else if (p->sc_w) {
+        conv_backward_to(dinp, accumulate, g->sc_w, g->sc_b, dout, xs, p->sc_w, &ds, s);
+    } else if (accumulate) {
+        cdrl_add_into(dinp, dout, no);
+    } else {
+        cdrl_copy(dinp, dout, no);
+    }
 
     // conv2's input, recomputed: dropout(silu(film(n2))).
     float *mm = cdrl_arena_floats(s, no); // (B, cout, HWo) film output
@@ -156,18 +186,15 @@ void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads
     cdrl_film_forward(mm, acts->n2, acts->ss, B, co, HWo);
     cdrl_silu_forward(h, mm, no);
     if (drop) cdrl_mul_into(h, acts->mask, no);
-    float *dh = zeros(s, no);
-    cdrl_conv2d_backward(dh, g->c2_w, g->c2_b, dout, h, p->c2_w, &d2, s);
+    float *dh = cdrl_arena_floats(s, no);
+    conv_backward_to(dh, 0, g->c2_w, g->c2_b, dout, h, p->c2_w, &d2, s);
     float *dm; // (B, cout, HWo) gradient wrt the film output
     if (drop) {
-        cdrl_zero(h, no);
-        cdrl_dropout_backward(h, dh, acts->mask, no);
-        cdrl_zero(dh, no);
-        cdrl_silu_backward(dh, h, mm, no);
+        cdrl_dropout_backward_set(h, dh, acts->mask, no);
+        cdrl_silu_backward_set(dh, h, mm, no);
         dm = dh;
     } else {
-        cdrl_zero(h, no);
-        cdrl_silu_backward(h, dh, mm, no);
+        cdrl_silu_backward_set(h, dh, mm, no);
         dm = h;
     }
 
@@ -175,10 +202,9 @@ void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads
     float *dss = cdrl_arena_floats(s, (size_t)B * 2 * co); // (B, 2 cout)
     cdrl_film_backward(dm, dss, acts->n2, acts->ss, B, co, HWo);
     cdrl_linear_backward(dst, g->mlp_w, g->mlp_b, dss, st, p->mlp_w, B, p->E, 2 * co, s);
-    cdrl_zero(mm, no);
     float *dc1 = mm;
-    cdrl_groupnorm_backward(dc1, g->n2_w, g->n2_b, dm, acts->c1, acts->mean2, acts->rstd2, p->n2_w,
-                            B, co, HWo, p->G);
+    cdrl_groupnorm_backward_set(dc1, g->n2_w, g->n2_b, dm, acts->c1, acts->mean2, acts->rstd2,
+                                p->n2_w, B, co, HWo, p->G);
 
     // conv1 on R(silu(n1)), recomputed.
     float *a1 = cdrl_arena_floats(s, ni); // (B, cin, HWi)
@@ -189,15 +215,15 @@ void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads
         resample_forward(ar, a1, p->resample, B * ci, p->H, p->W);
         a = ar;
     }
-    float *da = zeros(s, nio);
-    cdrl_conv2d_backward(da, g->c1_w, g->c1_b, dc1, a, p->c1_w, &d1, s);
+    float *da = cdrl_arena_floats(s, nio);
+    conv_backward_to(da, 0, g->c1_w, g->c1_b, dc1, a, p->c1_w, &d1, s);
     float *da1 = da;
     if (p->resample) {
-        da1 = zeros(s, ni);
-        resample_backward(da1, da, p->resample, B * ci, p->H, p->W);
+        da1 = cdrl_arena_floats(s, ni);
+        resample_backward_to(da1, da, 0, p->resample, B * ci, p->H, p->W);
     }
-    float *dn1 = zeros(s, ni);
-    cdrl_silu_backward(dn1, da1, acts->n1, ni);
+    float *dn1 = a1; // conv1's input is spent
+    cdrl_silu_backward_set(dn1, da1, acts->n1, ni);
     cdrl_groupnorm_backward(dinp, g->n1_w, g->n1_b, dn1, inp, acts->mean1, acts->rstd1, p->n1_w, B,
                             ci, HWi, p->G);
     cdrl_arena_release(s, mark);

@@ -69,11 +69,12 @@ size_t cdrl_res_block_scratch_size(const cdrl_res_block *p, int B);
 void cdrl_res_block_forward(float *out, cdrl_res_block_acts *acts, const float *inp,
                             const float *st, const cdrl_res_block *p, int B, int train,
                             cdrl_rng *rng, const float *replay, cdrl_arena *scratch);
-// dinp (B, cin, H, W) += d loss / d inp; dst (B, E) += d loss / d st; grads += the parameter
-// gradients. dout (B, cout, Ho, Wo); inp, st, acts and train as given to the forward.
+// dinp (B, cin, H, W) = d loss / d inp (accumulate: +=); dst (B, E) += d loss / d st; grads +=
+// the parameter gradients. dout (B, cout, Ho, Wo); inp, st, acts and train as given to the
+// forward.
 void cdrl_res_block_backward(float *dinp, float *dst, const cdrl_res_block_grads *grads,
                              const float *dout, const cdrl_res_block_acts *acts, const float *inp,
                              const float *st, const cdrl_res_block *p, int B, int train,
-                             cdrl_arena *scratch);
+                             int accumulate, cdrl_arena *scratch);
 
 #endif // CDRL_NN_RES_BLOCK_H

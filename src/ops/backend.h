@@ -35,10 +35,13 @@ typedef struct cdrl_backend {
     cdrl_relu_backward_fn *relu_backward;
     cdrl_silu_forward_fn *silu_forward;
     cdrl_silu_backward_fn *silu_backward;
+    cdrl_silu_backward_fn *silu_backward_set;
     cdrl_groupnorm_forward_fn *groupnorm_forward;
     cdrl_groupnorm_backward_fn *groupnorm_backward;
+    cdrl_groupnorm_backward_fn *groupnorm_backward_set;
     cdrl_dropout_forward_fn *dropout_forward;
     cdrl_dropout_backward_fn *dropout_backward;
+    cdrl_dropout_backward_fn *dropout_backward_set;
     cdrl_spectral_norm_forward_fn *spectral_norm_forward;
     cdrl_spectral_norm_backward_fn *spectral_norm_backward;
     cdrl_timestep_embedding_forward_fn *timestep_embedding_forward;

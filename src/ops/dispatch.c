@@ -185,6 +185,9 @@ void cdrl_silu_forward(float *out, const float *inp, size_t n) {
 void cdrl_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
     FORWARD(silu_backward(dinp, dout, inp, n), "silu_backward", "", "", 0.0);
 }
+void cdrl_silu_backward_set(float *dinp, const float *dout, const float *inp, size_t n) {
+    FORWARD(silu_backward_set(dinp, dout, inp, n), "silu_backward", "set", "", 0.0);
+}
 void cdrl_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
                             const float *gamma, const float *beta, int B, int C, int HW, int G,
                             float eps) {
@@ -197,12 +200,21 @@ void cdrl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const flo
     FORWARD(groupnorm_backward(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, B, C, HW, G),
             "groupnorm", "bwd", gn_shape(B, C, HW).s, 0.0);
 }
+void cdrl_groupnorm_backward_set(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 const float *gamma, int B, int C, int HW, int G) {
+    FORWARD(groupnorm_backward_set(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, B, C, HW, G),
+            "groupnorm", "bwd set", gn_shape(B, C, HW).s, 0.0);
+}
 void cdrl_dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
                           cdrl_rng *rng) {
     FORWARD(dropout_forward(out, mask, inp, n, p, rng), "dropout_forward", "", "", 0.0);
 }
 void cdrl_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n) {
     FORWARD(dropout_backward(dinp, dout, mask, n), "dropout_backward", "", "", 0.0);
+}
+void cdrl_dropout_backward_set(float *dinp, const float *dout, const float *mask, size_t n) {
+    FORWARD(dropout_backward_set(dinp, dout, mask, n), "dropout_backward", "set", "", 0.0);
 }
 void cdrl_spectral_norm_forward(float *w_sn, float *sigma, float *u, float *v, const float *w,
                                 int OC, int IN, int power_iterate) {

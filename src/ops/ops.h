@@ -128,6 +128,10 @@ typedef void cdrl_silu_forward_fn(float *out, const float *inp, size_t n);
 cdrl_silu_forward_fn cdrl_silu_forward;
 typedef void cdrl_silu_backward_fn(float *dinp, const float *dout, const float *inp, size_t n);
 cdrl_silu_backward_fn cdrl_silu_backward;
+// The backward passes below, like the pooling one, come in two forms: dinp += the gradient,
+// and _set: dinp = the gradient (0 + it, so the bytes of the first into zeros), which saves
+// the zeroing pass and the read of the zeros.
+cdrl_silu_backward_fn cdrl_silu_backward_set;
 
 // ---------------------------------------------------------------------------------------
 // Group normalisation with affine parameters (torch.nn.GroupNorm(G, C, eps)); C % G == 0.
@@ -141,6 +145,7 @@ typedef void cdrl_groupnorm_backward_fn(float *dinp, float *dgamma, float *dbeta
                                         const float *inp, const float *mean, const float *rstd,
                                         const float *gamma, int B, int C, int HW, int G);
 cdrl_groupnorm_backward_fn cdrl_groupnorm_backward;
+cdrl_groupnorm_backward_fn cdrl_groupnorm_backward_set; // dinp set; dgamma, dbeta still +=
 
 // ---------------------------------------------------------------------------------------
 // Dropout (F.dropout, training mode): keep each value with probability 1-p and scale it by
@@ -150,6 +155,7 @@ typedef void cdrl_dropout_forward_fn(float *out, float *mask, const float *inp, 
 cdrl_dropout_forward_fn cdrl_dropout_forward;
 typedef void cdrl_dropout_backward_fn(float *dinp, const float *dout, const float *mask, size_t n);
 cdrl_dropout_backward_fn cdrl_dropout_backward;
+cdrl_dropout_backward_fn cdrl_dropout_backward_set;
 
 // ---------------------------------------------------------------------------------------
 // Spectral normalisation exactly as torch.nn.utils.spectral_norm (n_power_iterations 1,

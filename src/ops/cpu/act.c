@@ -246,13 +246,20 @@ ACT_CLONES static void silu_forward_block(float *out, const float *inp, size_t n
         out[i] = inp[i] / (1.0f + exp_neg(inp[i]));
 }
 
-// d/dx x s(x) = s (1 + x (1 - s)), s = sigmoid(x).
+// d/dx x s(x) = s (1 + x (1 - s)), s = sigmoid(x), in PyTorch's order of products; added to
+// dinp, or (set) written as 0 + it.
 ACT_CLONES static void silu_backward_block(float *dinp, const float *dout, const float *inp,
-                                           size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float s = 1.0f / (1.0f + exp_neg(x));
-        dinp[i] += dout[i] * s * (1.0f + x * (1.0f - s)); // PyTorch's order of products
+                                           size_t n, int set) {
+    if (set) {
+        for (size_t i = 0; i < n; i++) {
+            const float x = inp[i], s = 1.0f / (1.0f + exp_neg(x));
+            dinp[i] = 0.0f + dout[i] * s * (1.0f + x * (1.0f - s));
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const float x = inp[i], s = 1.0f / (1.0f + exp_neg(x));
+            dinp[i] += dout[i] * s * (1.0f + x * (1.0f - s));
+        }
     }
 }
 
@@ -267,11 +274,19 @@ void cdrl_cpu_silu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void cdrl_cpu_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+static void silu_backward(float *dinp, const float *dout, const float *inp, size_t n, int set) {
     const size_t nb = (n + ACT_BLOCK - 1) / ACT_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t i0 = b * ACT_BLOCK, len = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
-        silu_backward_block(dinp + i0, dout + i0, inp + i0, len);
+        silu_backward_block(dinp + i0, dout + i0, inp + i0, len, set);
     }
+}
+
+void cdrl_cpu_silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    silu_backward(dinp, dout, inp, n, 0);
+}
+
+void cdrl_cpu_silu_backward_set(float *dinp, const float *dout, const float *inp, size_t n) {
+    silu_backward(dinp, dout, inp, n, 1);
 }

@@ -37,3 +37,9 @@ void cdrl_cpu_dropout_backward(float *dinp, const float *dout, const float *mask
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * mask[i];
 }
+
+void cdrl_cpu_dropout_backward_set(float *dinp, const float *dout, const float *mask, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        dinp[i] = 0.0f + dout[i] * mask[i];
+}

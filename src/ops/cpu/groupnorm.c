@@ -112,12 +112,19 @@ GN_CLONES static void norm_row(float *y, const float *x, size_t n, double m, dou
         y[i] = (float)(((double)x[i] - m) * scale + shift);
 }
 
-// dx += rs (dy gm - mean_g - (x - m) rs mean_gx)
+// dx += rs (dy gm - mean_g - (x - m) rs mean_gx), or (set) dx = 0 + it
 GN_CLONES static void dx_row(float *dx, const float *dy, const float *x, size_t n, double gm,
-                             double m, double rs, double mean_g, double mean_gx) {
-    for (size_t i = 0; i < n; i++) {
-        double xhat = ((double)x[i] - m) * rs;
-        dx[i] += (float)(rs * ((double)dy[i] * gm - mean_g - xhat * mean_gx));
+                             double m, double rs, double mean_g, double mean_gx, int set) {
+    if (set) {
+        for (size_t i = 0; i < n; i++) {
+            double xhat = ((double)x[i] - m) * rs;
+            dx[i] = 0.0f + (float)(rs * ((double)dy[i] * gm - mean_g - xhat * mean_gx));
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double xhat = ((double)x[i] - m) * rs;
+            dx[i] += (float)(rs * ((double)dy[i] * gm - mean_g - xhat * mean_gx));
+        }
     }
 }
 
@@ -168,11 +175,10 @@ void cdrl_cpu_groupnorm_forward(float *out, float *mean, float *rstd, const floa
 // around every GN.
 static double group_mean(const float *x, size_t n) { return sum_x(x, n) / (double)n; }
 
-void cdrl_cpu_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                                 const float *inp, const float *mean, const float *rstd,
-                                 const float *gamma, int B, int C, int HW, int G) {
+static void groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *inp, const float *rstd, const float *gamma, int B,
+                               int C, int HW, int G, int set) {
     CDRL_ASSERT(G > 0 && C % G == 0 && B >= 0 && HW > 0 && gamma);
-    (void)mean; // recomputed, see above
     const int CG = C / G;
     const size_t n = (size_t)CG * (size_t)HW;
     const int BG = B * G;
@@ -194,7 +200,7 @@ void cdrl_cpu_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const
             for (int c = 0; c < CG; c++) {
                 const size_t o = (size_t)c * (size_t)HW;
                 dx_row(dx + o, dy + o, x + o, (size_t)HW, (double)gamma[c0 + c], m, rs, mean_g,
-                       mean_gx);
+                       mean_gx, set);
             }
         }
     }
@@ -215,6 +221,20 @@ void cdrl_cpu_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const
             if (dbeta) dbeta[c] += (float)sd[0];
         }
     }
+}
+
+void cdrl_cpu_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                 const float *inp, const float *mean, const float *rstd,
+                                 const float *gamma, int B, int C, int HW, int G) {
+    (void)mean; // recomputed, see above
+    groupnorm_backward(dinp, dgamma, dbeta, dout, inp, rstd, gamma, B, C, HW, G, 0);
+}
+
+void cdrl_cpu_groupnorm_backward_set(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                     const float *inp, const float *mean, const float *rstd,
+                                     const float *gamma, int B, int C, int HW, int G) {
+    (void)mean;
+    groupnorm_backward(dinp, dgamma, dbeta, dout, inp, rstd, gamma, B, C, HW, G, 1);
 }
 
 #pragma GCC pop_options

@@ -323,6 +323,12 @@ void cdrl_ref_silu_backward(float *dinp, const float *dout, const float *inp, si
     }
 }
 
+void cdrl_ref_silu_backward_set(float *dinp, const float *dout, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        dinp[i] = 0.0f;
+    cdrl_ref_silu_backward(dinp, dout, inp, n);
+}
+
 // ---------------------------------------------------------------------------------------
 // Group norm. Group (b, g) is the CG = C/G channels from g CG on, CG HW values that lie
 // contiguously in (B, C, HW). Mean and biased variance in double, two passes.
@@ -420,6 +426,16 @@ void cdrl_ref_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const
     }
 }
 
+void cdrl_ref_groupnorm_backward_set(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                     const float *inp, const float *mean, const float *rstd,
+                                     const float *gamma, int B, int C, int HW, int G) {
+    if (dinp) {
+        for (size_t i = 0; i < (size_t)B * (size_t)C * (size_t)HW; i++)
+            dinp[i] = 0.0f;
+    }
+    cdrl_ref_groupnorm_backward(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, B, C, HW, G);
+}
+
 // ---------------------------------------------------------------------------------------
 // Dropout. The draws are those of the cpu backend, so that a seeded model drops the same
 // values on either: n uniforms from rng in one call (none at all when p = 0), value i kept
@@ -448,6 +464,12 @@ void cdrl_ref_dropout_forward(float *out, float *mask, const float *inp, size_t 
 void cdrl_ref_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n) {
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * mask[i];
+}
+
+void cdrl_ref_dropout_backward_set(float *dinp, const float *dout, const float *mask, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        dinp[i] = 0.0f;
+    cdrl_ref_dropout_backward(dinp, dout, mask, n);
 }
 
 // ---------------------------------------------------------------------------------------

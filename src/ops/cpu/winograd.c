@@ -63,11 +63,11 @@ int cdrl_wino_weight_grad_applies(const cdrl_conv2d_desc *d) {
 // Chunks of tiles. Column t of a chunk's matrices is (image i, tile row ry of the band, tile
 // column tx) with t = (i nr + ry) tw + tx; its output pixels are rows 4 ty .. 4 ty + 3
 // (ty = ty0 + ry) and columns 4 tx .. 4 tx + 3, its input pixels one more on every side. The
-// chunk's image rows laid end to end in segments of 4 tw floats give every tile element by one
-// stride-4 read over the whole chunk (tile_rows, bt6_lines), long loops that vectorise,
-// instead of gathers of tw elements per row: elements 0-3 of every tile from the rows placed
-// one pixel to the right (x = -1 .. 4 tw - 2), elements 4 and 5 from the rows placed three
-// pixels to the left (x = 3 .. 4 tw + 2).
+// // passes across the tiles run over lines that hold the chunk's tile rows end to end in
+// segments of 4 tw floats, so that every tile element is one stride-4 access over the whole
+// chunk (long loops that vectorise, instead of gathers of tw elements per row): for the input,
+// elements 0-3 of every tile from lines of the pixels x = -1 .. 4 tw - 2 and elements 4 and 5
+// from lines of x = 3 .. 4 tw + 2.
 typedef struct wplan {
     int th, tw;       // tile rows and columns per image
     cdrl_chunks c;    // of tile rows
@@ -99,24 +99,31 @@ static wchunk chunk_at(const wplan *p, const cdrl_conv2d_desc *d, int c) {
     return k;
 }
 
-// Per-worker bytes: V and M (36 rows per channel of the wider side), a work block of 36 rows
-// (half-transformed tiles) and two copies of the chunk's image rows end to end.
+// Per-worker bytes: V and M (36 rows per channel of the wider side), the twelve lines of the
+// separable passes (line_stride, LINE_PAD floats of slack before each set of six, where the
+// input pass's shifted writes may land) and W zeros for the rows above and below the image.
+#define LINE_PAD 16
+static size_t line_stride(const wplan *p) { return 4 * (size_t)p->cols_max + LINE_PAD; }
+
 static size_t worker_bytes(const cdrl_conv2d_desc *d, const wplan *p) {
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
-    return 2 * cdrl_arena_floats_size(36 * C * ld) + cdrl_arena_floats_size(36 * ld) +
-           cdrl_arena_floats_size(8 * (size_t)p->cols_max);
+    return 2 * cdrl_arena_floats_size(36 * C * ld) +
+           cdrl_arena_floats_size(12 * line_stride(p) + 2 * LINE_PAD) +
+           cdrl_arena_floats_size((size_t)d->W);
 }
 
 typedef struct wworker {
-    float *V, *M, *work, *line;
+    float *V, *M, *lines, *zeros;
 } wworker;
 
 static wworker worker_at(float *base, const cdrl_conv2d_desc *d, const wplan *p, int t) {
     const size_t C = (size_t)(d->IC > d->OC ? d->IC : d->OC), ld = (size_t)p->ld;
     const size_t vm = cdrl_arena_floats_size(36 * C * ld) / sizeof(float);
-    const size_t wk = cdrl_arena_floats_size(36 * ld) / sizeof(float);
+    const size_t ln = cdrl_arena_floats_size(12 * line_stride(p) + 2 * LINE_PAD) / sizeof(float);
     float *b = base + (size_t)t * (worker_bytes(d, p) / sizeof(float));
-    return (wworker){b, b + vm, b + 2 * vm, b + 2 * vm + wk};
+    wworker ws = {b, b + vm, b + 2 * vm, b + 2 * vm + ln};
+    memset(ws.zeros, 0, sizeof(float) * (size_t)d->W);
+    return ws;
 }
 
 static int dw_slots(const wplan *p) {
@@ -142,11 +149,10 @@ static int workers_fitting(const cdrl_arena *a, const cdrl_conv2d_desc *d, const
 }
 
 // ---------------------------------------------------------------------------------------
-// The 1-D transforms of one vector, and loops that run them over n columns at once: rows of a
-// matrix (row k of the input d[k sd + j], of the output o[k so + j]), or the tiles of the
-// chunk's image rows laid end to end (element q of column j at LL[4 j + q]), so that the
-// horizontal pass reads the image rows and the last pass writes them without a separate
-// (de)interleaving pass.
+// The 1-D transforms of one vector. Each 2-D transform runs as two passes: one down the image
+// columns, over the pixels of a tile row's image rows (contiguous, read and written in place
+// in the maps), and one across the tiles, over the lines of the whole chunk (stride-4 reads or
+// writes, see "Chunks of tiles" above).
 
 // B^T (6x6) of a 6-vector: the input tile's transform.
 static inline void bt_1(float o[6], const float d[6]) {
@@ -181,188 +187,232 @@ static inline void a_1(float o[6], const float y[4]) {
     o[5] = y[3];
 }
 
-// B^T of 6 values over n columns into 6 rows (stride so): values 0-3 of column j at
-// lo[k vk + j vj], values 4-5 at hi[(k - 4) vk + j vj]. Inlined with constant strides, as below.
-static inline __attribute__((always_inline)) void bt6_from(float *restrict o, size_t so,
-                                                           const float *restrict lo,
-                                                           const float *restrict hi, size_t vk,
-                                                           size_t vj, int n) {
+// Across the tiles: B^T of elements 0-3 of each tile from L4 (L4[4 j + q]) and 4-5 from L2
+// (L2[4 j + q - 4]), into 6 rows of n columns (stride so).
+CDRL_VECTOR_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
+                                         const float *restrict L2, int n) {
 #pragma GCC ivdep // the rows never overlap: rows of one matrix
     for (int j = 0; j < n; j++) {
         float x[6], y[6];
         for (int k = 0; k < 4; k++)
-            x[k] = lo[(size_t)k * vk + (size_t)j * vj];
+            x[k] = L4[4 * (size_t)j + (size_t)k];
         for (int k = 4; k < 6; k++)
-            x[k] = hi[(size_t)(k - 4) * vk + (size_t)j * vj];
+            x[k] = L2[4 * (size_t)j + (size_t)(k - 4)];
         bt_1(y, x);
         for (int k = 0; k < 6; k++)
             o[(size_t)k * so + (size_t)j] = y[k];
     }
 }
 
-// Rows to rows: B^T of 6 rows.
-CDRL_VECTOR_CLONES static void bt6(float *restrict o, size_t so, const float *restrict d, size_t sd,
-                                   int n) {
-    bt6_from(o, so, d, d + 4 * sd, sd, 1, n);
-}
-
-// Image rows to rows: B^T of elements 0-3 of each tile from L4 (L4[4 j + q]) and 4-5 from L2
-// (L2[4 j + q - 4]).
-CDRL_VECTOR_CLONES static void bt6_lines(float *restrict o, size_t so, const float *restrict L4,
-                                         const float *restrict L2, int n) {
-    bt6_from(o, so, L4, L2, 1, 4, n);
-}
-
-// A^T of 6 rows (stride sm) over n columns: output k of column j at o[k ok + j oj]. Inlined with
-// constant strides into each caller below, so that each is vectorised for its own layout.
-static inline __attribute__((always_inline)) void
-at6_to(float *restrict o, size_t ok, size_t oj, const float *restrict m, size_t sm, int n) {
-#pragma GCC ivdep
+// Across the tiles: LL[4 j + k] = A^T of column j of 6 rows (stride sm).
+CDRL_VECTOR_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm,
+                                        int n) {
     for (int j = 0; j < n; j++) {
         float x[6], y[4];
         for (int k = 0; k < 6; k++)
             x[k] = m[(size_t)k * sm + (size_t)j];
         at_1(y, x);
         for (int k = 0; k < 4; k++)
-            o[(size_t)k * ok + (size_t)j * oj] = y[k];
+            LL[4 * (size_t)j + (size_t)k] = y[k];
     }
 }
 
-// A of 4 values (value k of column j at y[k yk + j yj]) over n columns, into 6 rows (stride so).
-static inline __attribute__((always_inline)) void
-a4_from(float *restrict o, size_t so, const float *restrict y, size_t yk, size_t yj, int n) {
+// Across the tiles: A of the 4 elements of each tile (LL[4 j + k]) into 6 rows (stride so).
+CDRL_VECTOR_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL,
+                                       int n) {
 #pragma GCC ivdep
     for (int j = 0; j < n; j++) {
         float x[4], z[6];
         for (int k = 0; k < 4; k++)
-            x[k] = y[(size_t)k * yk + (size_t)j * yj];
+            x[k] = LL[4 * (size_t)j + (size_t)k];
         a_1(z, x);
         for (int k = 0; k < 6; k++)
             o[(size_t)k * so + (size_t)j] = z[k];
     }
 }
 
-// Rows to rows: A^T of 6 rows.
-CDRL_VECTOR_CLONES static void at6(float *restrict o, size_t so, const float *restrict m, size_t sm,
-                                   int n) {
-    at6_to(o, so, 1, m, sm, n);
-}
-
-// Rows to image rows: LL[4 j + k] = A^T of 6 rows (stride sm).
-CDRL_VECTOR_CLONES static void at6_line(float *restrict LL, const float *restrict m, size_t sm,
-                                        int n) {
-    at6_to(LL, 1, 4, m, sm, n);
-}
-
-// Rows to rows: A of 4 rows.
-CDRL_VECTOR_CLONES static void a4(float *restrict o, size_t so, const float *restrict y, size_t sy,
-                                  int n) {
-    a4_from(o, so, y, sy, 1, n);
-}
-
-// Image rows to rows: A of the 4 elements of each tile, LL[4 j + k].
-CDRL_VECTOR_CLONES static void a4_line(float *restrict o, size_t so, const float *restrict LL,
-                                       int n) {
-    a4_from(o, so, LL, 1, 4, n);
-}
-
-// LL: image row 4 ty + y_off of every tile row of the chunk, in segments of 4 tw floats:
-// segment element e is pixel x = e - x0 of the row, zero outside the image. The chunk's channel
-// planes lie ps floats apart from inp.
-CDRL_VECTOR_CLONES static void tile_rows(float *restrict LL, const float *restrict inp, size_t ps,
-                                         int y_off, int x0, const cdrl_conv2d_desc *d,
-                                         const wplan *p, const wchunk *k) {
-    const int H = d->H, W = d->W, seg = 4 * p->tw;
-    const int x_lo = x0 < 0 ? -x0 : 0, x_hi = seg - x0 < W ? seg - x0 : W;
-    for (int i = 0; i < k->ni; i++) {
-        for (int ry = 0; ry < k->nr; ry++) {
-            float *dst = LL + (size_t)(i * k->nr + ry) * (size_t)seg;
-            const int y = 4 * (k->ty0 + ry) + y_off;
-            for (int e = 0; e < seg; e++)
-                dst[e] = 0.0f;
-            if (y >= 0 && y < H) {
-                const float *src = inp + (size_t)i * ps + (size_t)y * (size_t)W;
-                for (int x = x_lo; x < x_hi; x++)
-                    dst[x0 + x] = src[x];
-            }
+// Down the columns, one tile row of the input: y_r(x) = Σ_q B^T[r][q] d_q(x) for the W pixels
+// of its six image rows d0 .. d5 (zeros above or below the image), each written twice, at
+// L4[r sl + x] and L2[r sl + x]: the caller places L4 one pixel to the right of the segment
+// (x - 1 at element e = x) and L2 three to the left (x + 3 at e = x), so that each vector loop
+// runs over whole rows; input_tiles then zeroes what fell outside the image or into a
+// neighbouring segment.
+CDRL_VECTOR_CLONES static void bt_columns(float *restrict L4, float *restrict L2, size_t sl, int W,
+                                          const float *restrict d0, const float *restrict d1,
+                                          const float *restrict d2, const float *restrict d3,
+                                          const float *restrict d4, const float *restrict d5) {
+#pragma GCC ivdep // the lines never overlap
+    for (int x = 0; x < W; x++) {
+        const float v[6] = {d0[x], d1[x], d2[x], d3[x], d4[x], d5[x]};
+        float y[6];
+        bt_1(y, v);
+        for (int r = 0; r < 6; r++) {
+            L4[(size_t)r * sl + (size_t)x] = y[r];
+            L2[(size_t)r * sl + (size_t)x] = y[r];
         }
     }
 }
 
-// Output row 4 ty + a of every tile row of the chunk from LL (segments of 4 tw floats):
-// out = LL + bias, or out += LL + bias; rows past the image dropped. Planes ps floats apart.
-CDRL_VECTOR_CLONES static void output_rows(float *restrict out, size_t ps, const float *restrict LL,
-                                           int a, float bias, int accumulate,
-                                           const cdrl_conv2d_desc *d, const wplan *p,
-                                           const wchunk *k) {
-    const int H = d->H, W = d->W, seg = 4 * p->tw;
-    for (int i = 0; i < k->ni; i++) {
-        for (int ry = 0; ry < k->nr; ry++) {
-            const int y = 4 * (k->ty0 + ry) + a;
-            if (y >= H) continue;
-            const float *src = LL + (size_t)(i * k->nr + ry) * (size_t)seg;
-            float *row = out + (size_t)i * ps + (size_t)y * (size_t)W;
-            if (accumulate) {
-                for (int x = 0; x < W; x++)
-                    row[x] += src[x] + bias;
-            } else {
-                for (int x = 0; x < W; x++)
-                    row[x] = src[x] + bias;
-            }
+// Down the columns, one tile row of the output: row a of the tile row (o0 .. o3) = A^T over the
+// 6 lines LL[r sl + x], + bias, written (or added, `accumulate`), x in [0, W).
+CDRL_VECTOR_CLONES static void at_columns(float *restrict o0, float *restrict o1,
+                                          float *restrict o2, float *restrict o3,
+                                          const float *restrict LL, size_t sl, int W, float bias,
+                                          int accumulate) {
+    for (int x = 0; x < W; x++) {
+        float m[6], y[4];
+        for (int r = 0; r < 6; r++)
+            m[r] = LL[(size_t)r * sl + (size_t)x];
+        at_1(y, m);
+        if (accumulate) {
+            o0[x] += y[0] + bias, o1[x] += y[1] + bias;
+            o2[x] += y[2] + bias, o3[x] += y[3] + bias;
+        } else {
+            o0[x] = y[0] + bias, o1[x] = y[1] + bias;
+            o2[x] = y[2] + bias, o3[x] = y[3] + bias;
         }
     }
+}
+
+// Down the columns, one tile row of the output gradient: LL[r sl + e] = Σ_a A[r][a] y_a(e), e
+// in [0, seg), zero from W on. y0 .. y3: the tile row's four rows (zeros below the image).
+CDRL_VECTOR_CLONES static void a_columns(float *restrict LL, size_t sl, int W, int seg,
+                                         const float *restrict y0, const float *restrict y1,
+                                         const float *restrict y2, const float *restrict y3) {
+    const int hi = W < seg ? W : seg;
+#pragma GCC ivdep // the six lines never overlap
+    for (int e = 0; e < hi; e++) {
+        const float x[4] = {y0[e], y1[e], y2[e], y3[e]};
+        float z[6];
+        a_1(z, x);
+        for (int r = 0; r < 6; r++)
+            LL[(size_t)r * sl + (size_t)e] = z[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        for (int e = hi; e < seg; e++)
+            LL[(size_t)r * sl + (size_t)e] = 0.0f;
+    }
+}
+
+// Image row y of a plane, or the worker's zeros outside the image.
+// Asks for the chunk's rows [y_lo, y_hi) of channel plane c of every image of the chunk (planes
+// of HW floats, ps apart from one image to the next) ahead of their use: the passes go plane by
+// plane, and a 32x32 plane is one 4 KB page, where the hardware prefetchers stop. write: the
+// rows are about to be written.
+#define PREFETCH_LINE 16 // floats per 64-byte cache line
+static void prefetch_rows(const float *plane0, size_t ps, int y_lo, int y_hi,
+                          const cdrl_conv2d_desc *d, const wchunk *k, int write) {
+    y_lo = y_lo > 0 ? y_lo : 0;
+    y_hi = y_hi < d->H ? y_hi : d->H;
+    if (y_hi <= y_lo) return;
+    const size_t n = (size_t)(y_hi - y_lo) * (size_t)d->W;
+    for (int i = 0; i < k->ni; i++) {
+        const float *a = plane0 + (size_t)i * ps + (size_t)y_lo * (size_t)d->W;
+        for (size_t e = 0; e < n; e += PREFETCH_LINE) {
+            if (write)
+                __builtin_prefetch(a + e, 1);
+            else
+                __builtin_prefetch(a + e, 0);
+        }
+    }
+}
+
+static const float *row_or_zeros(const float *plane, int y, const cdrl_conv2d_desc *d,
+                                 const float *zeros) {
+    return y >= 0 && y < d->H ? plane + (size_t)y * (size_t)d->W : zeros;
 }
 
 // ---------------------------------------------------------------------------------------
 // V rows ((a 6 + b) C + c), columns the chunk's tiles, row stride ld: the transformed 6x6
-// input tiles of channel c of inp (B, C, H, W). work: 36 rows of stride ld; lines: two of 4 tw
-// floats per tile row.
+// input tiles of channel c of inp (B, C, H, W). Down the columns into two sets of six lines
+// (elements 0-3 of each tile at x = e - 1, 4-5 at x = e + 3), then across the tiles into V.
 static void input_tiles(float *V, const float *inp, int C, int c, const cdrl_conv2d_desc *d,
-                        const wplan *p, const wchunk *k, float *work, float *lines) {
-    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, ps = (size_t)C * HW;
-    const float *plane = inp + ((size_t)k->i0 * (size_t)C + (size_t)c) * HW;
-    float *tmp = work, *L4 = lines, *L2 = lines + 4 * (size_t)p->cols_max;
-    for (int r = 0; r < 6; r++) { // rows: tmp row (r 6 + b) = Σ_q B^T[b][q] d(r, q)
-        tile_rows(L4, plane, ps, r - 1, 1, d, p, k);
-        tile_rows(L2, plane, ps, r - 1, -3, d, p, k);
-        bt6_lines(tmp + (size_t)(r * 6) * ld, ld, L4, L2, k->T);
+                        const wplan *p, const wchunk *k, const wworker *ws) {
+    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, sl = line_stride(p);
+    const int seg = 4 * p->tw, W = d->W, n_seg = k->ni * k->nr;
+    float *L4 = ws->lines + LINE_PAD, *L2 = L4 + 6 * sl + LINE_PAD;
+    if (c + 1 < C)
+        prefetch_rows(inp + ((size_t)k->i0 * (size_t)C + (size_t)(c + 1)) * HW, (size_t)C * HW,
+                      4 * k->ty0 - 1, 4 * (k->ty0 + k->nr) + 1, d, k, 0);
+    for (int i = 0; i < k->ni; i++) {
+        const float *plane = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * HW;
+        for (int ry = 0; ry < k->nr; ry++) {
+            const int y0 = 4 * (k->ty0 + ry) - 1;
+            const float *r[6];
+            for (int q = 0; q < 6; q++)
+                r[q] = row_or_zeros(plane, y0 + q, d, ws->zeros);
+            const size_t at = (size_t)(i * k->nr + ry) * (size_t)seg;
+            bt_columns(L4 + at + 1, L2 + at - 3, sl, W, r[0], r[1], r[2], r[3], r[4], r[5]);
+        }
     }
-    for (int b = 0; b < 6; b++) // columns: V[(a 6 + b) C + c] = Σ_r B^T[a][r] tmp[r 6 + b]
-        bt6(V + ((size_t)b * (size_t)C + (size_t)c) * ld, 6 * (size_t)C * ld, tmp + (size_t)b * ld,
-            6 * ld, k->T);
+    // Elements outside the image: x = -1 and x >= W in L4, x >= W in L2 (this also clears
+    // what each segment's writes spilled into its neighbours).
+    const int l2_lo = W - 3 > 0 ? W - 3 : 0;
+    for (int a = 0; a < 6; a++) {
+        for (int s = 0; s < n_seg; s++) {
+            float *l4 = L4 + (size_t)a * sl + (size_t)s * (size_t)seg;
+            float *l2 = L2 + (size_t)a * sl + (size_t)s * (size_t)seg;
+            l4[0] = 0.0f;
+            for (int e = W + 1; e < seg; e++)
+                l4[e] = 0.0f;
+            for (int e = l2_lo; e < seg; e++)
+                l2[e] = 0.0f;
+        }
+        bt6_lines(V + ((size_t)(a * 6) * (size_t)C + (size_t)c) * ld, (size_t)C * ld,
+                  L4 + (size_t)a * sl, L2 + (size_t)a * sl, k->T);
+    }
 }
 
 // Output channel oc of the chunk from M rows (ξ OC + oc): out (B, OC, H, W) = (or +=) A^T M A
-// + bias.
+// + bias. Across the tiles into six lines, then down the columns into the output rows (rows
+// past the image go to the worker's V, free by then).
 static void output_tiles(float *out, const float *M, int OC, int oc, float bias, int accumulate,
-                         const cdrl_conv2d_desc *d, const wplan *p, const wchunk *k, float *work,
-                         float *line) {
-    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W;
-    float *tmp = work;
-    for (int s = 0; s < 6; s++) // columns: tmp row (a 6 + s) = Σ_r A^T[a][r] M[r 6 + s]
-        at6(tmp + (size_t)s * ld, 6 * ld, M + ((size_t)s * (size_t)OC + (size_t)oc) * ld,
-            6 * (size_t)OC * ld, k->T);
-    for (int a = 0; a < 4; a++) { // rows: output row a of each tile = Σ_s A^T[b][s] tmp[a 6 + s]
-        at6_line(line, tmp + (size_t)(a * 6) * ld, ld, k->T);
-        output_rows(out + ((size_t)k->i0 * (size_t)OC + (size_t)oc) * HW, (size_t)OC * HW, line, a,
-                    bias, accumulate, d, p, k);
+                         const cdrl_conv2d_desc *d, const wplan *p, const wchunk *k,
+                         const wworker *ws) {
+    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, sl = line_stride(p);
+    const int seg = 4 * p->tw;
+    float *LL = ws->lines;
+    if (oc + 1 < OC)
+        prefetch_rows(out + ((size_t)k->i0 * (size_t)OC + (size_t)(oc + 1)) * HW, (size_t)OC * HW,
+                      4 * k->ty0, 4 * (k->ty0 + k->nr), d, k, !accumulate);
+    for (int r = 0; r < 6; r++)
+        at6_line(LL + (size_t)r * sl, M + ((size_t)(r * 6) * (size_t)OC + (size_t)oc) * ld,
+                 (size_t)OC * ld, k->T);
+    for (int i = 0; i < k->ni; i++) {
+        float *plane = out + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
+        for (int ry = 0; ry < k->nr; ry++) {
+            const int y0 = 4 * (k->ty0 + ry);
+            float *o[4];
+            for (int a = 0; a < 4; a++)
+                o[a] = y0 + a < d->H ? plane + (size_t)(y0 + a) * (size_t)d->W
+                                     : ws->V + (size_t)a * (size_t)d->W;
+            at_columns(o[0], o[1], o[2], o[3], LL + (size_t)(i * k->nr + ry) * (size_t)seg, sl,
+                       d->W, bias, accumulate);
+        }
     }
 }
 
 // M rows ((r 6 + s) OC + oc): A dy A^T of channel oc of dout (B, OC, H, W), zero outside the
-// image.
+// image. Down the columns into six lines, then across the tiles into M.
 static void grad_tiles(float *M, const float *dout, int OC, int oc, const cdrl_conv2d_desc *d,
-                       const wplan *p, const wchunk *k, float *work, float *line) {
-    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W;
-    float *tmp = work;
-    const float *plane = dout + ((size_t)k->i0 * (size_t)OC + (size_t)oc) * HW;
-    for (int a = 0; a < 4; a++) { // rows: tmp row (a 6 + s) = Σ_b A[s][b] dy(a, b)
-        tile_rows(line, plane, (size_t)OC * HW, a, 0, d, p, k);
-        a4_line(tmp + (size_t)(a * 6) * ld, ld, line, k->T);
+                       const wplan *p, const wchunk *k, const wworker *ws) {
+    const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, sl = line_stride(p);
+    const int seg = 4 * p->tw;
+    float *LL = ws->lines;
+    for (int i = 0; i < k->ni; i++) {
+        const float *plane = dout + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
+        for (int ry = 0; ry < k->nr; ry++) {
+            const int y0 = 4 * (k->ty0 + ry);
+            const float *y[4];
+            for (int a = 0; a < 4; a++)
+                y[a] = row_or_zeros(plane, y0 + a, d, ws->zeros);
+            a_columns(LL + (size_t)(i * k->nr + ry) * (size_t)seg, sl, d->W, seg, y[0], y[1], y[2],
+                      y[3]);
+        }
     }
-    for (int s = 0; s < 6; s++) // columns: M[(r 6 + s) OC + oc] = Σ_a A[r][a] tmp[a 6 + s]
-        a4(M + ((size_t)s * (size_t)OC + (size_t)oc) * ld, 6 * (size_t)OC * ld,
-           tmp + (size_t)s * ld, 6 * ld, k->T);
+    for (int r = 0; r < 6; r++)
+        a4_line(M + ((size_t)(r * 6) * (size_t)OC + (size_t)oc) * ld, (size_t)OC * ld,
+                LL + (size_t)r * sl, k->T);
 }
 
 // U (36, OC, C) = G g G^T of every kernel (in double, then rounded once).
@@ -432,14 +482,13 @@ void cdrl_wino_conv(float *out, const float *inp, const float *w, const float *b
         const wworker ws = worker_at(base, d, &p, cdrl_worker_id());
         const wchunk k = chunk_at(&p, d, c);
         for (int ic = 0; ic < C; ic++)
-            input_tiles(ws.V, inp, C, ic, d, &p, &k, ws.work, ws.line);
+            input_tiles(ws.V, inp, C, ic, d, &p, &k, &ws);
         for (int x = 0; x < 36; x++)
             cdrl_sgemm(0, 0, OC, k.T, C, 1.0f, U + (size_t)x * (size_t)OC * (size_t)C, C,
                        ws.V + (size_t)x * (size_t)C * ld, (int)ld, 0.0f,
                        ws.M + (size_t)x * (size_t)OC * ld, (int)ld);
         for (int oc = 0; oc < OC; oc++)
-            output_tiles(out, ws.M, OC, oc, b ? b[oc] : 0.0f, accumulate, d, &p, &k, ws.work,
-                         ws.line);
+            output_tiles(out, ws.M, OC, oc, b ? b[oc] : 0.0f, accumulate, d, &p, &k, &ws);
         if (then) {
             const int y1 = 4 * (k.ty0 + k.nr) < d->H ? 4 * (k.ty0 + k.nr) : d->H;
             cdrl_cpu_conv_then_rows(out, then, OC, d->H, d->W, k.i0, k.ni, 4 * k.ty0, y1);
@@ -466,9 +515,9 @@ void cdrl_wino_weight_grad(float *dw, const float *dout, const float *inp,
         for (int c = s; c < p.c.n_chunks; c += n_slots) {
             const wchunk k = chunk_at(&p, d, c);
             for (int ic = 0; ic < IC; ic++)
-                input_tiles(ws.V, inp, IC, ic, d, &p, &k, ws.work, ws.line);
+                input_tiles(ws.V, inp, IC, ic, d, &p, &k, &ws);
             for (int oc = 0; oc < OC; oc++)
-                grad_tiles(ws.M, dout, OC, oc, d, &p, &k, ws.work, ws.line);
+                grad_tiles(ws.M, dout, OC, oc, d, &p, &k, &ws);
             for (int x = 0; x < 36; x++)
                 cdrl_sgemm(0, 1, OC, IC, k.T, 1.0f, ws.M + (size_t)x * (size_t)OC * ld, (int)ld,
                            ws.V + (size_t)x * (size_t)IC * ld, (int)ld, c == s ? 0.0f : 1.0f,

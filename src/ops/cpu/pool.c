@@ -11,6 +11,40 @@
 // the loop.
 #define POOL_PAR_MIN 32768
 
+// Row helpers in vector code (O3 and the AVX-512 / AVX2 clones; no reassociation, so the values
+// are those of the plain loops).
+#pragma GCC push_options
+#pragma GCC optimize("O3")
+
+// y[j] = (r0[2j] + r0[2j+1] + r1[2j] + r1[2j+1]) / 4, the sum in that order.
+CDRL_VECTOR_CLONES static void pool_row(float *restrict y, const float *restrict r0,
+                                        const float *restrict r1, int Wo) {
+    for (int j = 0; j < Wo; j++) {
+        float s = r0[2 * j] + r0[2 * j + 1];
+        s += r1[2 * j];
+        s += r1[2 * j + 1];
+        y[j] = s / 4.0f;
+    }
+}
+
+// The 2x2 window under each dy[j] gets dy[j] / 4: added, or (set) written as 0 + it.
+CDRL_VECTOR_CLONES static void pool_grad_row(float *restrict r0, float *restrict r1,
+                                             const float *restrict dy, int Wo, int set) {
+    if (set) {
+        for (int j = 0; j < Wo; j++) {
+            const float g = 0.0f + dy[j] / 4.0f;
+            r0[2 * j] = g, r0[2 * j + 1] = g, r1[2 * j] = g, r1[2 * j + 1] = g;
+        }
+    } else {
+        for (int j = 0; j < Wo; j++) {
+            const float g = dy[j] / 4.0f;
+            r0[2 * j] += g, r0[2 * j + 1] += g, r1[2 * j] += g, r1[2 * j + 1] += g;
+        }
+    }
+}
+
+#pragma GCC pop_options
+
 // ---------------------------------------------------------------------------------------
 void cdrl_cpu_avgpool2_forward(float *out, const float *inp, int BC, int H, int W) {
     CDRL_ASSERT(H >= 2 && W >= 2 && BC >= 0); // floor mode: an odd last row or column is dropped
@@ -20,13 +54,8 @@ void cdrl_cpu_avgpool2_forward(float *out, const float *inp, int BC, int H, int 
         const float *x = inp + (size_t)p * H * W; // (H, W)
         float *y = out + (size_t)p * Ho * Wo;     // (H/2, W/2)
         for (int i = 0; i < Ho; i++) {
-            const float *r0 = x + (size_t)(2 * i) * W, *r1 = r0 + W;
-            for (int j = 0; j < Wo; j++) {
-                float s = r0[2 * j] + r0[2 * j + 1];
-                s += r1[2 * j];
-                s += r1[2 * j + 1];
-                y[(size_t)i * Wo + j] = s / 4.0f;
-            }
+            const float *r0 = x + (size_t)(2 * i) * W;
+            pool_row(y + (size_t)i * Wo, r0, r0 + W, Wo);
         }
     }
 }
@@ -42,18 +71,7 @@ static void pool_backward(float *dinp, const float *dout, int BC, int H, int W, 
         const float *dy = dout + (size_t)p * Ho * Wo; // (H/2, W/2)
         for (int i = 0; i < Ho; i++) {
             float *r0 = dx + (size_t)(2 * i) * W, *r1 = r0 + W;
-            for (int j = 0; j < Wo; j++) {
-                float g = dy[(size_t)i * Wo + j] / 4.0f;
-                if (set) {
-                    g = 0.0f + g;
-                    r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = g;
-                } else {
-                    r0[2 * j] += g;
-                    r0[2 * j + 1] += g;
-                    r1[2 * j] += g;
-                    r1[2 * j + 1] += g;
-                }
-            }
+            pool_grad_row(r0, r1, dy + (size_t)i * Wo, Wo, set);
             if (set && W % 2) r0[W - 1] = r1[W - 1] = 0.0f;
         }
         if (set && H % 2)

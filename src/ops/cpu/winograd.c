@@ -295,25 +295,22 @@ CDRL_VECTOR_CLONES static void a_columns(float *restrict LL, size_t sl, int W, i
 }
 
 // Image row y of a plane, or the worker's zeros outside the image.
-// Asks for the chunk's rows [y_lo, y_hi) of channel plane c of every image of the chunk (planes
-// of HW floats, ps apart from one image to the next) ahead of their use: the passes go plane by
-// plane, and a 32x32 plane is one 4 KB page, where the hardware prefetchers stop. write: the
-// rows are about to be written.
+// Asks for image rows [y_lo, y_hi) of a plane ahead of their use: the passes go plane by plane,
+// and a 32x32 plane is one 4 KB page, where the hardware prefetchers stop. Each tile row asks
+// for its rows of the next plane (a few lines at a time, spread over the pass: a burst of a
+// whole plane's lines stalls on the queue of misses). write: the rows are about to be written.
 #define PREFETCH_LINE 16 // floats per 64-byte cache line
-static void prefetch_rows(const float *plane0, size_t ps, int y_lo, int y_hi,
-                          const cdrl_conv2d_desc *d, const wchunk *k, int write) {
+static void prefetch_rows(const float *plane, int y_lo, int y_hi, const cdrl_conv2d_desc *d,
+                          int write) {
     y_lo = y_lo > 0 ? y_lo : 0;
     y_hi = y_hi < d->H ? y_hi : d->H;
-    if (y_hi <= y_lo) return;
-    const size_t n = (size_t)(y_hi - y_lo) * (size_t)d->W;
-    for (int i = 0; i < k->ni; i++) {
-        const float *a = plane0 + (size_t)i * ps + (size_t)y_lo * (size_t)d->W;
-        for (size_t e = 0; e < n; e += PREFETCH_LINE) {
-            if (write)
-                __builtin_prefetch(a + e, 1);
-            else
-                __builtin_prefetch(a + e, 0);
-        }
+    const float *a = plane + (size_t)y_lo * (size_t)d->W;
+    for (size_t e = 0; y_hi > y_lo && e < (size_t)(y_hi - y_lo) * (size_t)d->W;
+         e += PREFETCH_LINE) {
+        if (write)
+            __builtin_prefetch(a + e, 1);
+        else
+            __builtin_prefetch(a + e, 0);
     }
 }
 
@@ -331,13 +328,11 @@ static void input_tiles(float *V, const float *inp, int C, int c, const cdrl_con
     const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, sl = line_stride(p);
     const int seg = 4 * p->tw, W = d->W, n_seg = k->ni * k->nr;
     float *L4 = ws->lines + LINE_PAD, *L2 = L4 + 6 * sl + LINE_PAD;
-    if (c + 1 < C)
-        prefetch_rows(inp + ((size_t)k->i0 * (size_t)C + (size_t)(c + 1)) * HW, (size_t)C * HW,
-                      4 * k->ty0 - 1, 4 * (k->ty0 + k->nr) + 1, d, k, 0);
     for (int i = 0; i < k->ni; i++) {
         const float *plane = inp + ((size_t)(k->i0 + i) * (size_t)C + (size_t)c) * HW;
         for (int ry = 0; ry < k->nr; ry++) {
             const int y0 = 4 * (k->ty0 + ry) - 1;
+            if (c + 1 < C) prefetch_rows(plane + HW, y0 + (ry == 0 ? 0 : 2), y0 + 6, d, 0);
             const float *r[6];
             for (int q = 0; q < 6; q++)
                 r[q] = row_or_zeros(plane, y0 + q, d, ws->zeros);
@@ -372,9 +367,6 @@ static void output_tiles(float *out, const float *M, int OC, int oc, float bias,
     const size_t ld = (size_t)p->ld, HW = (size_t)d->H * (size_t)d->W, sl = line_stride(p);
     const int seg = 4 * p->tw;
     float *LL = ws->lines;
-    if (oc + 1 < OC)
-        prefetch_rows(out + ((size_t)k->i0 * (size_t)OC + (size_t)(oc + 1)) * HW, (size_t)OC * HW,
-                      4 * k->ty0, 4 * (k->ty0 + k->nr), d, k, !accumulate);
     for (int r = 0; r < 6; r++)
         at6_line(LL + (size_t)r * sl, M + ((size_t)(r * 6) * (size_t)OC + (size_t)oc) * ld,
                  (size_t)OC * ld, k->T);
@@ -382,6 +374,7 @@ static void output_tiles(float *out, const float *M, int OC, int oc, float bias,
         float *plane = out + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
         for (int ry = 0; ry < k->nr; ry++) {
             const int y0 = 4 * (k->ty0 + ry);
+            if (oc + 1 < OC) prefetch_rows(plane + HW, y0, y0 + 4, d, !accumulate);
             float *o[4];
             for (int a = 0; a < 4; a++)
                 o[a] = y0 + a < d->H ? plane + (size_t)(y0 + a) * (size_t)d->W
@@ -403,6 +396,7 @@ static void grad_tiles(float *M, const float *dout, int OC, int oc, const cdrl_c
         const float *plane = dout + ((size_t)(k->i0 + i) * (size_t)OC + (size_t)oc) * HW;
         for (int ry = 0; ry < k->nr; ry++) {
             const int y0 = 4 * (k->ty0 + ry);
+            if (oc + 1 < OC) prefetch_rows(plane + HW, y0, y0 + 4, d, 0);
             const float *y[4];
             for (int a = 0; a < 4; a++)
                 y[a] = row_or_zeros(plane, y0 + a, d, ws->zeros);

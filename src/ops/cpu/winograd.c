@@ -18,8 +18,10 @@
 // The transforms are loops over the tiles of a chunk, vectorised by GCC at O3 and, on x86-64,
 // compiled again for AVX-512 and AVX2 machines (the clone is chosen when the program loads).
 // Neither changes a result: every lane runs the same float operations in the same order, and
-// -std=c11 forbids contracting them into fused multiply-adds.
-#pragma GCC optimize("O3")
+// -std=c11 forbids contracting them into fused multiply-adds. No loop becomes a call to memset
+// or memcpy: the loops here are a few elements long (the zeros at a segment's edges), where a
+// call costs more than the stores.
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
 
 // Tiles per chunk: the width of the 36 products. 256 tiles keep V and M of a 32-channel layer
 // near 1.3 MB each. Smaller layers are cut into WINO_MIN_CHUNKS chunks, as wide as the batch

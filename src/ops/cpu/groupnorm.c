@@ -16,15 +16,10 @@
 
 // The per-value loops, vectorised: GCC's -O2 cost model declines them, hence O3 for this file
 // from here on (no reassociation: each sum below keeps GN_LANES separate chains in the order
-// written), and an AVX2 copy of each loop beside the baseline one, picked at load time (GCC's
-// ifunc), doing the same operations on wider vectors, so the same bytes on either.
+// written), and copies of each loop for AVX-512, AVX2 and the baseline (CDRL_VECTOR_CLONES,
+// picked at load time), doing the same operations on wider vectors, so the same bytes on any.
 #pragma GCC push_options
 #pragma GCC optimize("O3")
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define GN_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GN_CLONES
-#endif
 
 // Sums in double over GN_LANES interleaved chains (value i goes to chain i % GN_LANES), the
 // chains then added in a fixed tree: a serial sum waits on one add per value, four cycles.
@@ -38,7 +33,7 @@ static double lanes_total(double *lane) {
 }
 
 // sum of x
-GN_CLONES static double sum_x(const float *x, size_t n) {
+CDRL_VECTOR_CLONES static double sum_x(const float *x, size_t n) {
     double lane[GN_LANES] = {0};
     size_t i = 0;
     for (; i + GN_LANES <= n; i += GN_LANES)
@@ -50,7 +45,7 @@ GN_CLONES static double sum_x(const float *x, size_t n) {
 }
 
 // sum of (x - m)^2
-GN_CLONES static double sum_sq_dev(const float *x, size_t n, double m) {
+CDRL_VECTOR_CLONES static double sum_sq_dev(const float *x, size_t n, double m) {
     double lane[GN_LANES] = {0};
     size_t i = 0;
     for (; i + GN_LANES <= n; i += GN_LANES)
@@ -66,8 +61,8 @@ GN_CLONES static double sum_sq_dev(const float *x, size_t n, double m) {
 }
 
 // sums of g = dy gm and of g (x - m), into s[0] and s[1] (added to what they hold)
-GN_CLONES static void sum_g_gd(const float *dy, const float *x, size_t n, double gm, double m,
-                               double *s) {
+CDRL_VECTOR_CLONES static void sum_g_gd(const float *dy, const float *x, size_t n, double gm,
+                                        double m, double *s) {
     double lg[GN_LANES] = {0}, ld[GN_LANES] = {0};
     size_t i = 0;
     for (; i + GN_LANES <= n; i += GN_LANES)
@@ -86,8 +81,8 @@ GN_CLONES static void sum_g_gd(const float *dy, const float *x, size_t n, double
 }
 
 // sums of dy and of dy (x - m) rs, into s[0] and s[1] (added to what they hold)
-GN_CLONES static void sum_dy_dyx(const float *dy, const float *x, size_t n, double m, double rs,
-                                 double *s) {
+CDRL_VECTOR_CLONES static void sum_dy_dyx(const float *dy, const float *x, size_t n, double m,
+                                          double rs, double *s) {
     double l0[GN_LANES] = {0}, l1[GN_LANES] = {0};
     size_t i = 0;
     for (; i + GN_LANES <= n; i += GN_LANES)
@@ -106,15 +101,16 @@ GN_CLONES static void sum_dy_dyx(const float *dy, const float *x, size_t n, doub
 }
 
 // y = (x - m) scale + shift
-GN_CLONES static void norm_row(float *y, const float *x, size_t n, double m, double scale,
-                               double shift) {
+CDRL_VECTOR_CLONES static void norm_row(float *y, const float *x, size_t n, double m, double scale,
+                                        double shift) {
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(((double)x[i] - m) * scale + shift);
 }
 
 // dx += rs (dy gm - mean_g - (x - m) rs mean_gx), or (set) dx = 0 + it
-GN_CLONES static void dx_row(float *dx, const float *dy, const float *x, size_t n, double gm,
-                             double m, double rs, double mean_g, double mean_gx, int set) {
+CDRL_VECTOR_CLONES static void dx_row(float *dx, const float *dy, const float *x, size_t n,
+                                      double gm, double m, double rs, double mean_g, double mean_gx,
+                                      int set) {
     if (set) {
         for (size_t i = 0; i < n; i++) {
             double xhat = ((double)x[i] - m) * rs;

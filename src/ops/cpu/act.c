@@ -246,7 +246,8 @@ CDRL_VECTOR_CLONES static void silu_forward_block(float *out, const float *inp, 
 }
 
 // d/dx x s(x) = s (1 + x (1 - s)), s = sigmoid(x), in PyTorch's order of products; added to
-// dinp, or (set) written as 0 + it.
+// dinp, or (set) written as 0 + it. Two loops: one loop with `(set ? 0 : dinp[i]) +` is
+// unswitched by GCC 12, but only one of its copies gets the full-width AVX-512 vectors.
 CDRL_VECTOR_CLONES static void silu_backward_block(float *dinp, const float *dout, const float *inp,
                                                    size_t n, int set) {
     if (set) {

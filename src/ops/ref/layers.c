@@ -249,8 +249,7 @@ void cdrl_ref_avgpool2_backward(float *dinp, const float *dout, int BC, int H, i
 }
 
 void cdrl_ref_avgpool2_backward_set(float *dinp, const float *dout, int BC, int H, int W) {
-    for (size_t i = 0; i < (size_t)BC * (size_t)H * (size_t)W; i++)
-        dinp[i] = 0.0f;
+    cdrl_ref_zero(dinp, (size_t)BC * (size_t)H * (size_t)W);
     cdrl_ref_avgpool2_backward(dinp, dout, BC, H, W);
 }
 
@@ -324,8 +323,7 @@ void cdrl_ref_silu_backward(float *dinp, const float *dout, const float *inp, si
 }
 
 void cdrl_ref_silu_backward_set(float *dinp, const float *dout, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dinp[i] = 0.0f;
+    cdrl_ref_zero(dinp, n);
     cdrl_ref_silu_backward(dinp, dout, inp, n);
 }
 
@@ -429,10 +427,7 @@ void cdrl_ref_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const
 void cdrl_ref_groupnorm_backward_set(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                      const float *inp, const float *mean, const float *rstd,
                                      const float *gamma, int B, int C, int HW, int G) {
-    if (dinp) {
-        for (size_t i = 0; i < (size_t)B * (size_t)C * (size_t)HW; i++)
-            dinp[i] = 0.0f;
-    }
+    if (dinp) cdrl_ref_zero(dinp, (size_t)B * (size_t)C * (size_t)HW);
     cdrl_ref_groupnorm_backward(dinp, dgamma, dbeta, dout, inp, mean, rstd, gamma, B, C, HW, G);
 }
 
@@ -467,8 +462,7 @@ void cdrl_ref_dropout_backward(float *dinp, const float *dout, const float *mask
 }
 
 void cdrl_ref_dropout_backward_set(float *dinp, const float *dout, const float *mask, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dinp[i] = 0.0f;
+    cdrl_ref_zero(dinp, n);
     cdrl_ref_dropout_backward(dinp, dout, mask, n);
 }
 
